@@ -1,0 +1,362 @@
+//! Settings: command-line flags with `LIMITER_…` environment equivalents and an
+//! optional TOML file, validated into a [`Config`] of typed fields. Precedence:
+//! flag, then environment, then file, then default.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::limiter::Limit;
+
+/// Command-line flags. Every field is optional so that a file can fill what the
+/// flags and environment leave out; defaults are applied last, in [`Config`].
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "crdt-limiter",
+    version,
+    about = "Decentralized rate limiter: local token buckets, merged as CRDTs across nodes"
+)]
+struct Cli {
+    /// TOML file with any of the settings below (keys as the flag names, e.g. `refill-per-sec = 2.5`).
+    #[arg(long, env = "LIMITER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Address to serve HTTP on [default: 0.0.0.0:8000].
+    #[arg(long, env = "LIMITER_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+
+    /// Tokens a bucket holds when full: the burst a user may send at once [default: 10].
+    #[arg(long, env = "LIMITER_CAPACITY", value_name = "TOKENS")]
+    capacity: Option<u32>,
+
+    /// Tokens a bucket earns per second: a whole number, a decimal (0.5) or a fraction (1/3600) [default: 1].
+    #[arg(long, env = "LIMITER_REFILL_PER_SEC", value_name = "RATE")]
+    refill_per_sec: Option<String>,
+
+    /// Most keys tracked at once; bounds memory under floods of new user IDs [default: 1000000].
+    #[arg(long, env = "LIMITER_MAX_KEYS", value_name = "N")]
+    max_keys: Option<usize>,
+
+    /// HTTP worker threads [default: one per core].
+    #[arg(long, env = "LIMITER_WORKERS", value_name = "N")]
+    workers: Option<usize>,
+
+    /// Log filter, in `RUST_LOG` syntax [default: info].
+    #[arg(long, env = "LIMITER_LOG", value_name = "FILTER")]
+    log: Option<String>,
+}
+
+/// The same settings as read from a TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileSettings {
+    listen: Option<String>,
+    capacity: Option<u32>,
+    refill_per_sec: Option<RateSetting>,
+    max_keys: Option<usize>,
+    workers: Option<usize>,
+    log: Option<String>,
+}
+
+/// A rate in a file may be a TOML number or a string such as "1/3600".
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RateSetting {
+    Integer(u64),
+    Float(f64),
+    Text(String),
+}
+
+impl RateSetting {
+    fn into_text(self) -> String {
+        match self {
+            RateSetting::Integer(n) => n.to_string(),
+            RateSetting::Float(x) => x.to_string(),
+            RateSetting::Text(s) => s,
+        }
+    }
+}
+
+/// A setting that was refused, and why; the message names the setting as a
+/// user would set it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "invalid setting `{setting}` (--{setting} / {}): {reason}",
+    env_name(setting)
+)]
+pub struct ConfigError {
+    /// The setting's flag name, e.g. `refill-per-sec`.
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn env_name(setting: &str) -> String {
+    format!("LIMITER_{}", setting.replace('-', "_").to_uppercase())
+}
+
+/// Validated settings of one node.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to serve HTTP on.
+    pub listen: SocketAddr,
+    /// The bucket every user gets.
+    pub limit: Limit,
+    /// Most keys tracked at once.
+    pub max_keys: NonZeroUsize,
+    /// HTTP worker threads.
+    pub workers: NonZeroUsize,
+    /// Log filter.
+    pub log: String,
+    /// How often full buckets are swept from memory.
+    pub sweep_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8000)),
+            limit: Limit::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(1)).unwrap(),
+            max_keys: NonZeroUsize::new(1_000_000).unwrap(),
+            workers: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+            log: "info".into(),
+            sweep_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why start-up stops before serving.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// `--help`, `--version` or a flag clap itself refuses; clap prints it.
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+    /// A setting that parsed but is not acceptable.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+}
+
+impl Config {
+    /// Reads flags from `args` (the first is the program name), the environment and the file.
+    pub fn load_from<I, T>(args: I) -> Result<Self, LoadError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let cli = Cli::try_parse_from(args)?;
+        let file = match &cli.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        Ok(Self::merge(cli, file)?)
+    }
+
+    fn merge(cli: Cli, file: FileSettings) -> Result<Self, ConfigError> {
+        let defaults = Config::default();
+        let listen = match cli.listen.or(file.listen) {
+            Some(text) => text.parse().map_err(|_| {
+                ConfigError::new(
+                    "listen",
+                    format!("`{text}` is not an address like 0.0.0.0:8000"),
+                )
+            })?,
+            None => defaults.listen,
+        };
+        let capacity = cli
+            .capacity
+            .or(file.capacity)
+            .unwrap_or(defaults.limit.capacity());
+        let capacity = NonZeroU32::new(capacity)
+            .ok_or_else(|| ConfigError::new("capacity", "must be at least 1"))?;
+        let interval = match cli
+            .refill_per_sec
+            .or(file.refill_per_sec.map(RateSetting::into_text))
+        {
+            Some(text) => parse_rate(&text).map_err(|e| ConfigError::new("refill-per-sec", e))?,
+            None => defaults.limit.interval(),
+        };
+        let limit = Limit::new(capacity, interval)
+            .map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))?;
+        let max_keys = positive(
+            "max-keys",
+            cli.max_keys.or(file.max_keys),
+            defaults.max_keys,
+        )?;
+        let workers = positive("workers", cli.workers.or(file.workers), defaults.workers)?;
+        Ok(Self {
+            listen,
+            limit,
+            max_keys,
+            workers,
+            log: cli.log.or(file.log).unwrap_or(defaults.log),
+            sweep_interval: defaults.sweep_interval,
+        })
+    }
+}
+
+fn positive(
+    setting: &'static str,
+    value: Option<usize>,
+    default: NonZeroUsize,
+) -> Result<NonZeroUsize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(n) => {
+            NonZeroUsize::new(n).ok_or_else(|| ConfigError::new(setting, "must be at least 1"))
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::new("config", format!("{}: {}", path.display(), e.message())))
+}
+
+/// Parses tokens per second — `5`, `0.25`, `1/3600` — into the time one token
+/// takes, rounded to the nanosecond. Exact for every rate whose interval is a
+/// whole number of nanoseconds (1/s, 1/hour, 1,000,000/s, 0.25/s, …).
+pub fn parse_rate(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (num, den) = match text.split_once('/') {
+        Some((n, d)) => (parse_decimal(n)?, parse_decimal(d)?),
+        None => (parse_decimal(text)?, (1, 1)),
+    };
+    // rate = (num.0 / num.1) / (den.0 / den.1) tokens per second.
+    let too_precise = || format!("`{text}` has too many digits");
+    let rate_num = num.0.checked_mul(den.1).ok_or_else(too_precise)?;
+    let rate_den = num.1.checked_mul(den.0).ok_or_else(too_precise)?;
+    if rate_num == 0 || rate_den == 0 {
+        return Err(format!(
+            "`{text}` must be a positive rate, like 5, 0.5 or 1/3600"
+        ));
+    }
+    let nanos = rate_den
+        .checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(rate_num / 2))
+        .map(|n| n / rate_num)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| format!("`{text}` is too slow a rate"))?;
+    if nanos == 0 {
+        return Err("at most 1000000000 tokens per second".into());
+    }
+    Ok(Duration::from_nanos(nanos))
+}
+
+/// A non-negative decimal as `(numerator, power-of-ten denominator)`.
+fn parse_decimal(text: &str) -> Result<(u128, u128), String> {
+    let bad = || format!("`{text}` is not a number like 5, 0.5 or 1/3600");
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+        || whole.len() + frac.len() > 18
+    {
+        return Err(bad());
+    }
+    let digits = format!("{whole}{frac}");
+    let num: u128 = digits.parse().map_err(|_| bad())?;
+    Ok((num, 10u128.pow(frac.len() as u32)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(args: &[&str]) -> Result<Config, LoadError> {
+        Config::load_from(std::iter::once("crdt-limiter").chain(args.iter().copied()))
+    }
+
+    fn refused(args: &[&str]) -> String {
+        match load(args) {
+            Err(LoadError::Invalid(e)) => e.to_string(),
+            other => panic!("expected a refused setting, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rates_parse_exactly() {
+        assert_eq!(parse_rate("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_rate("0.5"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_rate("1/3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_rate("1000000"), Ok(Duration::from_micros(1)));
+        assert_eq!(parse_rate("2.5/0.5"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_rate("3"), Ok(Duration::from_nanos(333_333_333)));
+        for bad in [
+            "0",
+            "",
+            "-1",
+            "abc",
+            "1/0",
+            "1e3",
+            "0.0",
+            "1.2.3",
+            "10000000000",
+        ] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_apply_without_settings() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8000".parse().unwrap());
+        assert_eq!(c.limit.capacity(), 10);
+        assert_eq!(c.limit.interval(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        assert!(
+            refused(&["--capacity", "0"]).contains("`capacity` (--capacity / LIMITER_CAPACITY)")
+        );
+        assert!(refused(&["--refill-per-sec", "0"]).contains("LIMITER_REFILL_PER_SEC"));
+        assert!(refused(&["--listen", "nowhere"]).contains("`listen`"));
+        assert!(refused(&["--max-keys", "0"]).contains("`max-keys`"));
+        assert!(
+            refused(&["--capacity", "4000000000", "--refill-per-sec", "1/3600"])
+                .contains("100 years")
+        );
+        assert!(matches!(
+            load(&["--capacity", "ten"]),
+            Err(LoadError::Cli(_))
+        ));
+    }
+
+    #[test]
+    fn the_file_fills_what_flags_leave_out() {
+        let dir = std::env::temp_dir().join(format!("limiter-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("limiter.toml");
+        std::fs::write(
+            &path,
+            "capacity = 7\nrefill-per-sec = \"1/60\"\nmax-keys = 50\n",
+        )
+        .unwrap();
+        let c = load(&["--config", path.to_str().unwrap(), "--capacity", "9"]).unwrap();
+        assert_eq!(c.limit.capacity(), 9);
+        assert_eq!(c.limit.interval(), Duration::from_secs(60));
+        assert_eq!(c.max_keys.get(), 50);
+        std::fs::write(&path, "capacity = 7\nburst = 3\n").unwrap();
+        assert!(refused(&["--config", path.to_str().unwrap()]).contains("burst"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

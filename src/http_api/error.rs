@@ -1,0 +1,156 @@
+//! API errors and their JSON form: `{"error": code, "detail": text}` with the right status.
+
+use actix_web::http::header::{self, ContentType};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// Longest accepted `X-User-ID`, in bytes.
+pub const MAX_USER_ID_LEN: usize = 256;
+
+/// A request the API refuses. Nothing was decided or changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// No `X-User-ID` header.
+    #[error("the X-User-ID header is required")]
+    MissingUserId,
+    /// More than one `X-User-ID` header: which one to count is ambiguous.
+    #[error("send exactly one X-User-ID header")]
+    MultipleUserIds,
+    /// `X-User-ID` present but empty.
+    #[error("X-User-ID must not be empty")]
+    EmptyUserId,
+    /// `X-User-ID` longer than [`MAX_USER_ID_LEN`].
+    #[error("X-User-ID is {0} bytes; at most 256 are allowed")]
+    UserIdTooLong(usize),
+    /// A byte outside ASCII.
+    #[error("X-User-ID byte {position} is 0x{byte:02x}, not ASCII; only visible ASCII (0x21-0x7e) is allowed")]
+    UserIdNotAscii { position: usize, byte: u8 },
+    /// A control character (including tab and DEL).
+    #[error("X-User-ID byte {position} is the control character 0x{byte:02x}; only visible ASCII (0x21-0x7e) is allowed")]
+    UserIdControlCharacter { position: usize, byte: u8 },
+    /// A space inside the value.
+    #[error("X-User-ID byte {position} is a space; only visible ASCII (0x21-0x7e) is allowed")]
+    UserIdContainsSpace { position: usize },
+    /// A method the route does not serve.
+    #[error("{route} accepts {allow} only")]
+    MethodNotAllowed {
+        route: &'static str,
+        allow: &'static str,
+    },
+    /// No such route.
+    #[error("no such route; the API is POST /protected, GET /metrics, /healthz and /readyz")]
+    NotFound,
+}
+
+impl ApiError {
+    /// The stable, machine-readable code in the `error` field.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MissingUserId => "missing_user_id",
+            ApiError::MultipleUserIds => "multiple_user_ids",
+            ApiError::EmptyUserId => "empty_user_id",
+            ApiError::UserIdTooLong(_) => "user_id_too_long",
+            ApiError::UserIdNotAscii { .. } => "user_id_not_ascii",
+            ApiError::UserIdControlCharacter { .. } => "user_id_control_character",
+            ApiError::UserIdContainsSpace { .. } => "user_id_contains_space",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::NotFound => "not_found",
+        }
+    }
+}
+
+/// The JSON body of every error.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    detail: String,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ErrorBody {
+            error: self.code(),
+            detail: self.to_string(),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header(ContentType::json());
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((header::ALLOW, *allow));
+        }
+        response.body(serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
+
+/// Checks an `X-User-ID` value: 1–256 bytes of visible ASCII.
+pub fn validate_user_id(value: &[u8]) -> Result<&str, ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::EmptyUserId);
+    }
+    if value.len() > MAX_USER_ID_LEN {
+        return Err(ApiError::UserIdTooLong(value.len()));
+    }
+    if let Some(position) = value.iter().position(|b| !b.is_ascii_graphic()) {
+        let byte = value[position];
+        return Err(match byte {
+            b' ' => ApiError::UserIdContainsSpace { position },
+            0x80.. => ApiError::UserIdNotAscii { position, byte },
+            _ => ApiError::UserIdControlCharacter { position, byte },
+        });
+    }
+    // Visible ASCII is valid UTF-8.
+    std::str::from_utf8(value).map_err(|_| ApiError::UserIdNotAscii {
+        position: 0,
+        byte: value[0],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_are_visible_ascii_of_bounded_length() {
+        assert_eq!(validate_user_id(b"alice"), Ok("alice"));
+        assert_eq!(validate_user_id(&[b'x'; 256]).map(str::len), Ok(256));
+        assert_eq!(validate_user_id(b"!~"), Ok("!~"));
+        assert_eq!(validate_user_id(b""), Err(ApiError::EmptyUserId));
+        assert_eq!(
+            validate_user_id(&[b'x'; 257]),
+            Err(ApiError::UserIdTooLong(257))
+        );
+        assert_eq!(
+            validate_user_id("al\u{e9}".as_bytes()),
+            Err(ApiError::UserIdNotAscii {
+                position: 2,
+                byte: 0xc3
+            })
+        );
+        assert_eq!(
+            validate_user_id(b"a\tb"),
+            Err(ApiError::UserIdControlCharacter {
+                position: 1,
+                byte: 9
+            })
+        );
+        assert_eq!(
+            validate_user_id(b"a\x7f"),
+            Err(ApiError::UserIdControlCharacter {
+                position: 1,
+                byte: 0x7f
+            })
+        );
+        assert_eq!(
+            validate_user_id(b"a b"),
+            Err(ApiError::UserIdContainsSpace { position: 1 })
+        );
+    }
+}

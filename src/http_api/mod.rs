@@ -1,0 +1,129 @@
+//! The HTTP API: routes, shared request state, and the request-metrics middleware.
+
+pub mod error;
+pub mod protected;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::ContentType;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+
+use crate::clock::Clock;
+use crate::limiter::Store;
+use crate::telemetry::{Telemetry, ROUTES};
+pub use error::ApiError;
+use protected::PolicyHeaders;
+
+/// What every request handler shares.
+pub struct AppState {
+    /// This node's buckets.
+    pub store: Arc<Store>,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Metric handles.
+    pub telemetry: Arc<Telemetry>,
+    /// Set once the node may serve decisions that reflect the cluster.
+    pub ready: Arc<AtomicBool>,
+    policy_headers: PolicyHeaders,
+}
+
+impl AppState {
+    /// State for a node serving `store`.
+    pub fn new(
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+        telemetry: Arc<Telemetry>,
+        ready: Arc<AtomicBool>,
+    ) -> Self {
+        let policy_headers = PolicyHeaders::new(store.limit());
+        Self {
+            store,
+            clock,
+            telemetry,
+            ready,
+            policy_headers,
+        }
+    }
+}
+
+/// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/protected")
+            .route(web::post().to(protected::protected))
+            .default_service(web::to(|| async { not_allowed("/protected", "POST") })),
+    );
+    for (path, handler) in [
+        ("/metrics", metrics as Handler),
+        ("/healthz", healthz),
+        ("/readyz", readyz),
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(web::get().to(handler))
+                .default_service(web::to(move || async move { not_allowed(path, "GET") })),
+        );
+    }
+    cfg.default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::NotFound)
+    }));
+}
+
+type Handler = fn(web::Data<AppState>) -> std::future::Ready<HttpResponse>;
+
+fn not_allowed(route: &'static str, allow: &'static str) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed { route, allow })
+}
+
+fn metrics(state: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
+    let text = state.telemetry.render(&state.store);
+    std::future::ready(
+        HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(text),
+    )
+}
+
+fn healthz(_: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
+    std::future::ready(json(HttpResponse::Ok(), r#"{"status":"ok"}"#))
+}
+
+fn readyz(state: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
+    std::future::ready(if state.ready.load(Ordering::Acquire) {
+        json(HttpResponse::Ok(), r#"{"status":"ready"}"#)
+    } else {
+        json(
+            HttpResponse::ServiceUnavailable(),
+            r#"{"status":"starting"}"#,
+        )
+    })
+}
+
+fn json(mut builder: actix_web::HttpResponseBuilder, body: &'static str) -> HttpResponse {
+    builder.insert_header(ContentType::json()).body(body)
+}
+
+/// Counts and times every request by route and status.
+pub async fn record_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let route = ROUTES
+        .iter()
+        .position(|r| *r == req.path())
+        .unwrap_or(ROUTES.len() - 1);
+    let telemetry = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| Arc::clone(&s.telemetry));
+    let response = next.call(req).await?;
+    if let Some(telemetry) = telemetry {
+        telemetry.http_request(route, response.status().as_u16(), started.elapsed());
+    }
+    Ok(response)
+}

@@ -1,0 +1,96 @@
+//! crdt-limiter: a decentralized rate limiter. Each node decides every request
+//! from its own in-memory token buckets.
+//!
+//! Map of the crate:
+//! - [`limiter`]: the core — bucket arithmetic and the bounded bucket store; pure, time passed in.
+//! - [`http_api`]: `POST /protected`, `/metrics`, `/healthz`, `/readyz`.
+//! - [`config`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
+//! - [`telemetry`]: Prometheus metrics.
+//! - [`clock`]: wall clock, and a manual clock for tests.
+//!
+//! [`run`] is the whole node as a function of its listener and a shutdown
+//! future, so tests start real servers on port 0.
+
+pub mod clock;
+pub mod config;
+pub mod http_api;
+pub mod limiter;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_web::{middleware, web, App, HttpServer};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http_api::AppState;
+use crate::limiter::Store;
+use crate::telemetry::Telemetry;
+
+/// Runs a node on `listener` until `shutdown` completes, then stops accepting,
+/// lets requests in flight finish, and returns. Must run inside an actix system
+/// (`actix_web::rt::System`).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + 'static,
+) -> std::io::Result<()> {
+    let store = Arc::new(Store::new(config.limit, config.max_keys));
+    let telemetry = Arc::new(Telemetry::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = web::Data::new(AppState::new(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        Arc::clone(&telemetry),
+        Arc::clone(&ready),
+    ));
+    let addr = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::from_fn(http_api::record_request))
+            .configure(http_api::routes)
+    })
+    .workers(config.workers.get())
+    .disable_signals()
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        handle.stop(true).await;
+    });
+    let housekeeping =
+        actix_web::rt::spawn(housekeeping(store, clock, telemetry, config.sweep_interval));
+
+    // Standalone: this node's own buckets are the whole truth, so it is ready at once.
+    ready.store(true, Ordering::Release);
+    tracing::info!(%addr, capacity = config.limit.capacity(), interval = ?config.limit.interval(), "serving");
+    let result = server.await;
+    housekeeping.abort();
+    result
+}
+
+/// Periodic work off the request path: dropping full buckets and folding metric samples.
+async fn housekeeping(
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    telemetry: Arc<Telemetry>,
+    every: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let dropped = store.sweep(clock.now());
+        tracing::trace!(dropped, tracked = store.len(), "swept full buckets");
+        telemetry.upkeep();
+    }
+}

@@ -1,0 +1,234 @@
+//! Token-bucket arithmetic: exact integer refill, take and timing, with time passed in.
+//!
+//! A bucket's level is kept as *banked refill time* in nanoseconds: one token is
+//! worth `interval` ns (the time the bucket needs to earn it), so `level = tokens ×
+//! interval`. Refill is then a saturating addition of elapsed nanoseconds — no
+//! division, no rounding, no drift however often or rarely a bucket is touched —
+//! and every timing answer (`retry_after`, `reset`) is exact to the nanosecond.
+
+use std::num::{NonZeroU32, NonZeroU64};
+use std::time::Duration;
+
+/// An instant as nanoseconds since the Unix epoch (wall clock: nodes compare stamps).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp(u64);
+
+impl Stamp {
+    /// The instant `nanos` nanoseconds after the Unix epoch.
+    pub const fn from_unix_nanos(nanos: u64) -> Self {
+        Self(nanos)
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub const fn as_unix_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Time from `earlier` to `self`, zero if `earlier` is not earlier.
+    pub const fn saturating_since(self, earlier: Stamp) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// `self + by`, saturating at the end of representable time.
+    pub fn saturating_add(self, by: Duration) -> Self {
+        Self(self.0.saturating_add(duration_nanos(by)))
+    }
+}
+
+/// The longest time a bucket may take to refill from empty. Keeping
+/// `capacity × interval` well inside `i64` leaves headroom for debt (negative
+/// levels in counted mode) and for additions, so the arithmetic cannot overflow.
+pub const MAX_REFILL_WINDOW: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Why a limit is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// The refill interval rounds to zero nanoseconds (faster than 10⁹ tokens/s).
+    #[error("refill rate is too high: at most 1000000000 tokens per second")]
+    RateTooHigh,
+    /// `capacity × interval` exceeds [`MAX_REFILL_WINDOW`].
+    #[error(
+        "the bucket would take longer than 100 years to refill from empty (capacity / refill rate)"
+    )]
+    WindowTooLong,
+}
+
+/// A bucket's shape: how many tokens it holds and how fast it earns them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Limit {
+    capacity: NonZeroU32,
+    interval_ns: NonZeroU64,
+}
+
+impl Limit {
+    /// A bucket of `capacity` tokens earning one token every `interval`.
+    pub fn new(capacity: NonZeroU32, interval: Duration) -> Result<Self, LimitError> {
+        let interval_ns =
+            NonZeroU64::new(duration_nanos(interval)).ok_or(LimitError::RateTooHigh)?;
+        let window = u128::from(capacity.get()) * u128::from(interval_ns.get());
+        if window > MAX_REFILL_WINDOW.as_nanos() {
+            return Err(LimitError::WindowTooLong);
+        }
+        Ok(Self {
+            capacity,
+            interval_ns,
+        })
+    }
+
+    /// Tokens the bucket holds when full (the burst).
+    pub fn capacity(&self) -> u32 {
+        self.capacity.get()
+    }
+
+    /// Time to earn one token.
+    pub fn interval(&self) -> Duration {
+        Duration::from_nanos(self.interval_ns.get())
+    }
+
+    /// Time to refill from empty to full.
+    pub fn window(&self) -> Duration {
+        Duration::from_nanos(self.full_level() as u64)
+    }
+
+    /// The level of a full bucket. Fits in `i64` by construction.
+    pub(crate) fn full_level(&self) -> i64 {
+        (u64::from(self.capacity.get()) * self.interval_ns.get()) as i64
+    }
+
+    /// The level `cost` tokens are worth, saturating (a cost that large can never be met).
+    pub(crate) fn level_of(&self, cost: u32) -> i64 {
+        let level = u128::from(cost) * u128::from(self.interval_ns.get());
+        i64::try_from(level).unwrap_or(i64::MAX)
+    }
+
+    /// Whole tokens in `level` (none while in debt).
+    pub(crate) fn tokens_in(&self, level: i64) -> u64 {
+        level.max(0) as u64 / self.interval_ns.get()
+    }
+}
+
+/// The outcome of asking a bucket for tokens. Being limited is a result, not an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The tokens were taken.
+    Allowed {
+        /// Whole tokens left after this request.
+        remaining: u64,
+        /// Time until the bucket is full again.
+        reset: Duration,
+    },
+    /// Not enough tokens; nothing was taken.
+    Limited {
+        /// Whole tokens in the bucket, fewer than the request asked for.
+        remaining: u64,
+        /// Time until the requested tokens will be available.
+        retry_after: Duration,
+        /// Time until the bucket is full again.
+        reset: Duration,
+    },
+}
+
+impl Decision {
+    /// Whether the request may proceed.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allowed { .. })
+    }
+}
+
+/// One bucket's state: its level (banked refill time, see the module doc) as of `stamp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BucketState {
+    level: i64,
+    stamp: Stamp,
+}
+
+impl BucketState {
+    /// A full bucket as of `now`: what an unseen key has.
+    pub fn full(limit: &Limit, now: Stamp) -> Self {
+        Self {
+            level: limit.full_level(),
+            stamp: now,
+        }
+    }
+
+    /// A state from its raw parts (as received from a peer).
+    pub fn from_parts(level: i64, stamp: Stamp) -> Self {
+        Self { level, stamp }
+    }
+
+    /// The level as of `stamp`, in nanoseconds of refill time.
+    pub fn level(&self) -> i64 {
+        self.level
+    }
+
+    /// The instant the level was last brought up to date.
+    pub fn stamp(&self) -> Stamp {
+        self.stamp
+    }
+
+    /// The level refilled to `at` (no refill for an `at` before the stamp).
+    pub fn level_at(&self, limit: &Limit, at: Stamp) -> i64 {
+        let elapsed = i64::try_from(at.saturating_since(self.stamp)).unwrap_or(i64::MAX);
+        self.level.saturating_add(elapsed).min(limit.full_level())
+    }
+
+    /// Whole tokens available at `at`.
+    pub fn tokens_at(&self, limit: &Limit, at: Stamp) -> u64 {
+        limit.tokens_in(self.level_at(limit, at))
+    }
+
+    /// Whether the bucket has refilled completely by `at`, so forgetting it loses nothing.
+    pub fn is_full_at(&self, limit: &Limit, at: Stamp) -> bool {
+        self.level_at(limit, at) >= limit.full_level()
+    }
+
+    /// This state refilled to `at`: the same bucket, described as of a later instant.
+    pub fn refilled_to(&self, limit: &Limit, at: Stamp) -> Self {
+        Self {
+            level: self.level_at(limit, at),
+            stamp: self.stamp.max(at),
+        }
+    }
+
+    /// Brings the bucket up to `now`. A stamp ahead of `now` (the wall clock
+    /// stepped back, or a peer's clock runs ahead) is pulled back to `now` with
+    /// the level kept, so refill resumes at once instead of waiting for the clock
+    /// to catch up: the bucket is never stuck, and at most the skew's worth of
+    /// refill is forgone.
+    fn advance(&mut self, limit: &Limit, now: Stamp) {
+        self.level = self.level_at(limit, now);
+        self.stamp = now;
+    }
+
+    /// Takes `cost` tokens at `now` if the bucket holds them; otherwise takes nothing.
+    pub fn take(&mut self, limit: &Limit, cost: u32, now: Stamp) -> Decision {
+        self.advance(limit, now);
+        let need = limit.level_of(cost);
+        let full = limit.full_level();
+        if self.level >= need {
+            self.level -= need;
+            Decision::Allowed {
+                remaining: limit.tokens_in(self.level),
+                reset: nanos_until(full, self.level),
+            }
+        } else {
+            Decision::Limited {
+                remaining: limit.tokens_in(self.level),
+                retry_after: nanos_until(need, self.level),
+                reset: nanos_until(full, self.level),
+            }
+        }
+    }
+}
+
+fn nanos_until(target: i64, level: i64) -> Duration {
+    Duration::from_nanos(u64::try_from(target.saturating_sub(level)).unwrap_or(0))
+}
+
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+#[path = "bucket_tests.rs"]
+mod tests;

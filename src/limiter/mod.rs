@@ -1,0 +1,9 @@
+//! The limiter core: bucket arithmetic and the bucket store. Pure and
+//! synchronous: it knows nothing of HTTP, Kafka, async runtimes or metrics, and
+//! takes the current time as an argument.
+
+pub mod bucket;
+pub mod store;
+
+pub use bucket::{BucketState, Decision, Limit, LimitError, Stamp};
+pub use store::{Evictions, Store};

@@ -1,0 +1,160 @@
+//! Unit tests of the store: decisions, the key cap, and what eviction may lose.
+
+use super::*;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SEC: u64 = 1_000_000_000;
+const T0: u64 = 1_700_000_000 * SEC;
+
+fn store(capacity: u32, per_sec: u64, max_keys: usize) -> Store {
+    let limit = Limit::new(
+        NonZeroU32::new(capacity).unwrap(),
+        Duration::from_nanos(SEC / per_sec),
+    )
+    .unwrap();
+    Store::new(limit, NonZeroUsize::new(max_keys).unwrap())
+}
+
+fn at(nanos: u64) -> Stamp {
+    Stamp::from_unix_nanos(nanos)
+}
+
+/// A cheap deterministic stream of pseudo-random user IDs.
+fn random_ids(seed: u64) -> impl Iterator<Item = String> {
+    let mut x = seed;
+    std::iter::repeat_with(move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        format!("user-{x:016x}")
+    })
+}
+
+#[test]
+fn tracks_a_key_per_user_and_limits_each_separately() {
+    let s = store(2, 1, 100);
+    assert!(s.check("a", 1, at(T0)).is_allowed());
+    assert!(s.check("a", 1, at(T0)).is_allowed());
+    assert!(!s.check("a", 1, at(T0)).is_allowed());
+    assert!(s.check("b", 1, at(T0)).is_allowed());
+    assert_eq!(s.len(), 2);
+    assert!(s.check("a", 1, at(T0 + SEC)).is_allowed());
+}
+
+#[test]
+fn sweep_drops_only_full_buckets() {
+    let s = store(10, 1, 100);
+    s.check("once", 1, at(T0));
+    for _ in 0..10 {
+        s.check("drained", 1, at(T0));
+    }
+    assert_eq!(s.sweep(at(T0 + SEC - 1)), 0);
+    assert_eq!(s.sweep(at(T0 + SEC)), 1);
+    assert!(s.get("once").is_none());
+    assert!(s.get("drained").is_some());
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        s.evictions(),
+        Evictions {
+            idle: 1,
+            pressure: 0
+        }
+    );
+}
+
+/// A flood of 1,000,000 distinct IDs (plus a few real users that get limited)
+/// through a store capped at 10,000 keys: the store never exceeds the cap, and
+/// every decision is exactly the one an unbounded store makes, so eviction lost
+/// nothing: every evicted bucket was full.
+#[test]
+fn a_million_distinct_ids_stay_under_the_cap_and_lose_nothing() {
+    const FLOOD: usize = 1_000_000;
+    const CAP: usize = 10_000;
+    let capped = store(5, 1_000, CAP);
+    let unbounded = store(5, 1_000, 2 * FLOOD);
+    let mut now = T0;
+    for (i, id) in random_ids(0x9e37_79b9_7f4a_7c15).take(FLOOD).enumerate() {
+        // 2 µs per request: 2 s of traffic at 500,000 new IDs per second.
+        now += 2_000;
+        let key = if i % 7 == 0 {
+            ["alice", "bob", "carol"][i % 3]
+        } else {
+            &id
+        };
+        let expected = unbounded.check(key, 1, at(now));
+        assert_eq!(
+            capped.check(key, 1, at(now)),
+            expected,
+            "request {i} for {key}"
+        );
+        assert!(capped.len() <= CAP);
+    }
+    let evictions = capped.evictions();
+    assert_eq!(evictions.pressure, 0);
+    // Six requests in seven are distinct IDs; all but the last CAP were evicted.
+    assert!(
+        evictions.idle >= (FLOOD * 6 / 7 - CAP) as u64,
+        "{evictions:?}"
+    );
+    // The real users were limited along the way and still are.
+    assert!(!capped.check("alice", 1, at(now)).is_allowed());
+    assert_eq!(capped.get("alice"), unbounded.get("alice"));
+}
+
+#[test]
+fn at_the_cap_with_nothing_full_the_fullest_sampled_bucket_goes() {
+    let s = store(10, 1, 100);
+    for _ in 0..10 {
+        s.check("attacked-user", 1, at(T0));
+    }
+    // No time passes, so nothing refills and every eviction is under pressure.
+    for id in random_ids(7).take(1_000) {
+        assert!(s.check(&id, 1, at(T0)).is_allowed());
+        assert!(s.len() <= 100);
+    }
+    assert_eq!(s.len(), 100);
+    let evictions = s.evictions();
+    assert_eq!(evictions.pressure, 901);
+    assert_eq!(evictions.idle, 0);
+    // The drained bucket was never the fullest, so it is still tracked and limited.
+    assert!(!s.check("attacked-user", 1, at(T0)).is_allowed());
+}
+
+#[test]
+fn concurrent_requests_for_one_key_take_exactly_the_capacity() {
+    let s = Arc::new(store(1_000, 1, 10));
+    let allowed: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                scope.spawn(move || {
+                    (0..1_000)
+                        .filter(|_| s.check("hot", 1, at(T0)).is_allowed())
+                        .count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(allowed, 1_000);
+}
+
+#[test]
+fn concurrent_inserts_never_exceed_the_cap() {
+    let s = Arc::new(store(10, 1, 64));
+    std::thread::scope(|scope| {
+        for seed in 1..=4u64 {
+            let s = Arc::clone(&s);
+            scope.spawn(move || {
+                for id in random_ids(seed).take(5_000) {
+                    s.check(&id, 1, at(T0));
+                    assert!(s.len() <= 64);
+                }
+            });
+        }
+    });
+    assert!(s.map.len() <= 64);
+    assert_eq!(s.map.len(), s.len());
+}

@@ -1,0 +1,78 @@
+//! The `crdt-limiter` binary: parse settings, set up logging, serve until SIGTERM or SIGINT.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crdt_limiter::clock::SystemClock;
+use crdt_limiter::config::{Config, LoadError};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let config = match Config::load_from(std::env::args_os()) {
+        Ok(config) => config,
+        Err(LoadError::Cli(e)) => {
+            // --help and --version print and exit 0; a malformed flag exits 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+        Err(LoadError::Invalid(e)) => {
+            eprintln!("crdt-limiter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = match EnvFilter::try_new(&config.log) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("crdt-limiter: invalid setting `log` (--log / LIMITER_LOG): {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let listener = match std::net::TcpListener::bind(config.listen) {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!(
+                "crdt-limiter: cannot listen on {} (--listen / LIMITER_LISTEN): {e}",
+                config.listen
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let served = actix_web::rt::System::new().block_on(crdt_limiter::run(
+        listener,
+        config,
+        Arc::new(SystemClock),
+        shutdown_signal(),
+    ));
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the node");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

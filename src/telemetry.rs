@@ -1,0 +1,177 @@
+//! Metrics: every name described once here, recorded through small named
+//! functions on cached handles (no registry lookup or allocation per request),
+//! rendered in the Prometheus text format for `GET /metrics`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{
+    describe_counter, describe_gauge, describe_histogram, Counter, Gauge, Histogram, Unit,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::limiter::{Decision, Store};
+
+const DECISIONS: &str = "limiter_decisions_total";
+const DECISION_SECONDS: &str = "limiter_decision_duration_seconds";
+const BUCKETS: &str = "limiter_buckets";
+const MAX_KEYS: &str = "limiter_max_keys";
+const EVICTIONS: &str = "limiter_evictions_total";
+const BAD_REQUESTS: &str = "limiter_bad_requests_total";
+const HTTP_REQUESTS: &str = "http_requests_total";
+const HTTP_SECONDS: &str = "http_request_duration_seconds";
+
+/// Routes get their own label value; anything else is `other`, so a scan of
+/// random paths cannot grow the number of series.
+pub const ROUTES: [&str; 5] = ["/protected", "/metrics", "/healthz", "/readyz", "other"];
+const STATUSES: [(u16, &str); 8] = [
+    (200, "200"),
+    (400, "400"),
+    (401, "401"),
+    (404, "404"),
+    (405, "405"),
+    (429, "429"),
+    (503, "503"),
+    (0, "other"),
+];
+
+/// The process-wide recorder: the `metrics` facade has one global recorder, so
+/// every server in a process shares it.
+fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full(DECISION_SECONDS.into()),
+                &[1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 1e-4, 1e-3],
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(HTTP_SECONDS.into()),
+                    &[5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1, 1.0],
+                )
+            })
+            .expect("bucket lists are non-empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder already installed (an embedding program's) still gets our
+        // recordings; we can only render our own, which then stays empty.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    describe_counter!(
+        DECISIONS,
+        "Rate-limit decisions, by outcome (allowed, limited)."
+    );
+    describe_histogram!(
+        DECISION_SECONDS,
+        Unit::Seconds,
+        "Time to decide one request in the limiter core."
+    );
+    describe_gauge!(BUCKETS, "Buckets (keys) tracked in memory.");
+    describe_gauge!(MAX_KEYS, "The cap on tracked keys (--max-keys).");
+    describe_counter!(
+        EVICTIONS,
+        "Buckets dropped from memory: idle (full, nothing lost) or pressure (at the key cap before full)."
+    );
+    describe_counter!(BAD_REQUESTS, "Requests refused with 400, by error.");
+    describe_counter!(HTTP_REQUESTS, "HTTP requests, by route and status.");
+    describe_histogram!(
+        HTTP_SECONDS,
+        Unit::Seconds,
+        "HTTP request handling time, by route."
+    );
+}
+
+/// Handles to every metric this node records.
+pub struct Telemetry {
+    handle: &'static PrometheusHandle,
+    allowed: Counter,
+    limited: Counter,
+    decision_seconds: Histogram,
+    buckets: Gauge,
+    max_keys: Gauge,
+    evicted_idle: Counter,
+    evicted_pressure: Counter,
+    http_requests: Vec<[Counter; STATUSES.len()]>,
+    http_seconds: Vec<Histogram>,
+}
+
+impl Telemetry {
+    /// Installs the recorder (once per process) and registers this node's handles.
+    pub fn new() -> Self {
+        let handle = handle();
+        Self {
+            handle,
+            allowed: metrics::counter!(DECISIONS, "outcome" => "allowed"),
+            limited: metrics::counter!(DECISIONS, "outcome" => "limited"),
+            decision_seconds: metrics::histogram!(DECISION_SECONDS),
+            buckets: metrics::gauge!(BUCKETS),
+            max_keys: metrics::gauge!(MAX_KEYS),
+            evicted_idle: metrics::counter!(EVICTIONS, "reason" => "idle"),
+            evicted_pressure: metrics::counter!(EVICTIONS, "reason" => "pressure"),
+            http_requests: ROUTES
+                .iter()
+                .map(|route| STATUSES.map(|(_, status)| metrics::counter!(HTTP_REQUESTS, "route" => *route, "status" => status)))
+                .collect(),
+            http_seconds: ROUTES
+                .iter()
+                .map(|route| metrics::histogram!(HTTP_SECONDS, "route" => *route))
+                .collect(),
+        }
+    }
+
+    /// Records one decision and how long the core took to make it.
+    pub fn decision(&self, decision: &Decision, took: Duration) {
+        if decision.is_allowed() {
+            self.allowed.increment(1);
+        } else {
+            self.limited.increment(1);
+        }
+        self.decision_seconds.record(took);
+    }
+
+    /// Records a request refused as malformed; `error` is one of a fixed set of codes.
+    pub fn bad_request(&self, error: &'static str) {
+        metrics::counter!(BAD_REQUESTS, "error" => error).increment(1);
+    }
+
+    /// Records one HTTP request by route index (into [`ROUTES`]) and status.
+    pub fn http_request(&self, route: usize, status: u16, took: Duration) {
+        let route = route.min(ROUTES.len() - 1);
+        let status = STATUSES
+            .iter()
+            .position(|(code, _)| *code == status)
+            .unwrap_or(STATUSES.len() - 1);
+        self.http_requests[route][status].increment(1);
+        self.http_seconds[route].record(took);
+    }
+
+    /// Folds recorded histogram samples into their buckets; run periodically so
+    /// samples do not pile up between scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    /// The Prometheus text exposition, with the store's gauges brought up to date.
+    pub fn render(&self, store: &Store) -> String {
+        self.buckets.set(store.len() as f64);
+        self.max_keys.set(store.max_keys() as f64);
+        let evictions = store.evictions();
+        self.evicted_idle.absolute(evictions.idle);
+        self.evicted_pressure.absolute(evictions.pressure);
+        self.handle.render()
+    }
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}

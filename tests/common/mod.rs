@@ -1,0 +1,206 @@
+//! Test helpers: a real node in-process on port 0 with a hand-moved clock, an
+//! HTTP client that returns 4xx/5xx as values, and raw requests for bytes a
+//! well-behaved client refuses to send.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crdt_limiter::clock::ManualClock;
+use crdt_limiter::config::Config;
+use crdt_limiter::limiter::Stamp;
+
+/// A running node; stopped (gracefully) when dropped.
+pub struct TestNode {
+    pub addr: SocketAddr,
+    pub clock: Arc<ManualClock>,
+    agent: ureq::Agent,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestNode {
+    /// Starts a node with these extra flags on 127.0.0.1, port 0.
+    pub fn start(flags: &[&str]) -> Self {
+        let args = ["crdt-limiter", "--listen", "127.0.0.1:0", "--workers", "2"];
+        let config = Config::load_from(args.iter().chain(flags)).expect("valid test settings");
+        let listener = TcpListener::bind(config.listen).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clock = Arc::new(ManualClock::new(Stamp::from_unix_nanos(
+            1_700_000_000_000_000_000,
+        )));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let node_clock = Arc::clone(&clock);
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(crdt_limiter::run(
+                listener,
+                config,
+                node_clock,
+                async {
+                    let _ = stopped.await;
+                },
+            ))
+        });
+        let node = Self {
+            addr,
+            clock,
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(10))
+                .build(),
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        eventually(Duration::from_secs(10), || {
+            node.get("/readyz").status == 200
+        });
+        node
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `POST /protected` as `user`.
+    pub fn protected(&self, user: &str) -> Reply {
+        Reply::from(
+            self.agent
+                .post(&self.url("/protected"))
+                .set("X-User-ID", user)
+                .call(),
+        )
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        Reply::from(self.agent.get(&self.url(path)).call())
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Reply {
+        Reply::from(self.agent.request(method, &self.url(path)).call())
+    }
+
+    /// Sends `head` (request line and headers, without the blank line) byte for byte.
+    pub fn raw(&self, head: &[u8]) -> Reply {
+        raw_request(self.addr, head)
+    }
+
+    /// The value of a metric series, e.g. `limiter_buckets` or
+    /// `limiter_decisions_total{outcome="allowed"}`; 0 if absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        metric(&self.get("/metrics").body, series)
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A response: status, headers (lower-case names), body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no {name} header in {self:?}"))
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+}
+
+impl From<Result<ureq::Response, ureq::Error>> for Reply {
+    fn from(result: Result<ureq::Response, ureq::Error>) -> Self {
+        let response = match result {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let status = response.status();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .map(|name| {
+                let value = response.header(&name).unwrap_or_default().to_string();
+                (name.to_ascii_lowercase(), value)
+            })
+            .collect();
+        let body = response.into_string().unwrap();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection, read until the server closes.
+pub fn raw_request(addr: SocketAddr, head: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head).unwrap();
+    stream
+        .write_all(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// The value of one series in a Prometheus text exposition; 0 if absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+/// Polls `condition` until it holds; panics after `timeout`.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

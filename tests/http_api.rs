@@ -1,0 +1,199 @@
+//! Black-box tests of one node's HTTP API: decisions, headers, bad input, routes, metrics.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestNode;
+
+#[test]
+fn allowed_then_limited_then_allowed_again_after_refill() {
+    let node = TestNode::start(&["--capacity", "3", "--refill-per-sec", "1"]);
+    for remaining in [2, 1, 0] {
+        let reply = node.protected("alice");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(
+            reply.json(),
+            serde_json::json!({"allowed": true, "remaining": remaining})
+        );
+    }
+    let limited = node.protected("alice");
+    assert_eq!(limited.status, 429);
+    assert_eq!(
+        limited.json(),
+        serde_json::json!({"error": "too_many_requests", "retry_after_ms": 1000})
+    );
+    // Other users are not affected.
+    assert_eq!(node.protected("bob").status, 200);
+
+    node.clock.advance(Duration::from_millis(999));
+    assert_eq!(node.protected("alice").status, 429);
+    node.clock.advance(Duration::from_millis(1));
+    assert_eq!(node.protected("alice").status, 200);
+    assert_eq!(node.protected("alice").status, 429);
+}
+
+#[test]
+fn rate_limit_headers_on_200_and_429() {
+    let node = TestNode::start(&["--capacity", "2", "--refill-per-sec", "0.5"]);
+    let ok = node.protected("carol");
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("content-type"), "application/json");
+    assert_eq!(ok.header("RateLimit-Policy"), "\"default\";q=2;w=4");
+    assert_eq!(ok.header("RateLimit"), "\"default\";r=1;t=2");
+    assert_eq!(ok.header("X-RateLimit-Limit"), "2");
+    assert_eq!(ok.header("X-RateLimit-Remaining"), "1");
+    assert_eq!(ok.header("X-RateLimit-Reset"), "2");
+    assert!(!ok.headers.contains_key("retry-after"));
+
+    node.protected("carol");
+    node.clock.advance(Duration::from_millis(500));
+    let limited = node.protected("carol");
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("RateLimit-Policy"), "\"default\";q=2;w=4");
+    assert_eq!(limited.header("RateLimit"), "\"default\";r=0;t=4");
+    assert_eq!(limited.header("X-RateLimit-Limit"), "2");
+    assert_eq!(limited.header("X-RateLimit-Remaining"), "0");
+    assert_eq!(limited.header("X-RateLimit-Reset"), "4");
+    // 1.5 s to the next token: rounded up to whole seconds.
+    assert_eq!(limited.header("Retry-After"), "2");
+    assert_eq!(limited.json()["retry_after_ms"], 1500);
+}
+
+#[test]
+fn retry_after_is_at_least_one_second_and_never_early() {
+    let node = TestNode::start(&["--capacity", "1", "--refill-per-sec", "1000"]);
+    assert_eq!(node.protected("dave").status, 200);
+    let limited = node.protected("dave");
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("Retry-After"), "1");
+    assert_eq!(limited.json()["retry_after_ms"], 1);
+
+    let slow = TestNode::start(&["--capacity", "1", "--refill-per-sec", "1/3600"]);
+    slow.protected("erin");
+    slow.clock.advance(Duration::from_millis(1500));
+    let limited = slow.protected("erin");
+    assert_eq!(limited.header("Retry-After"), "3599");
+    assert_eq!(limited.json()["retry_after_ms"], 3_598_500);
+    assert_eq!(limited.header("RateLimit-Policy"), "\"default\";q=1;w=3600");
+}
+
+#[test]
+fn each_kind_of_bad_user_id_gets_its_own_400_and_changes_nothing() {
+    let node = TestNode::start(&["--capacity", "5"]);
+    let long = format!(
+        "POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: victim{}",
+        "x".repeat(251)
+    );
+    let cases: [(&[u8], &str); 7] = [
+        (b"POST /protected HTTP/1.1\r\nHost: x", "missing_user_id"),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID:",
+            "empty_user_id",
+        ),
+        (long.as_bytes(), "user_id_too_long"),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: victim\xc3\xa9",
+            "user_id_not_ascii",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\ttim",
+            "user_id_control_character",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic tim",
+            "user_id_contains_space",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: victim\r\nX-User-ID: other",
+            "multiple_user_ids",
+        ),
+    ];
+    for (head, code) in cases {
+        let reply = node.raw(head);
+        assert_eq!(reply.status, 400, "{code}: {reply:?}");
+        assert_eq!(reply.header("content-type"), "application/json");
+        let body = reply.json();
+        assert_eq!(body["error"], code);
+        assert!(
+            body["detail"].as_str().unwrap().contains("X-User-ID"),
+            "{body}"
+        );
+        assert!(!reply.headers.contains_key("ratelimit"));
+        assert!(node.metric(&format!("limiter_bad_requests_total{{error=\"{code}\"}}")) >= 1.0);
+    }
+    // None of that consumed a token from anyone: the victim still has a full bucket.
+    assert_eq!(node.protected("victim").json()["remaining"], 4);
+}
+
+#[test]
+fn a_256_byte_id_of_every_visible_character_is_accepted() {
+    let node = TestNode::start(&[]);
+    let visible: String = (0x21u8..=0x7e).map(char::from).cycle().take(256).collect();
+    assert_eq!(node.protected(&visible).status, 200);
+}
+
+#[test]
+fn wrong_methods_and_unknown_routes_get_json_errors() {
+    let node = TestNode::start(&[]);
+    for method in ["GET", "PUT", "DELETE"] {
+        let reply = node.request(method, "/protected");
+        assert_eq!(reply.status, 405, "{method}");
+        assert_eq!(reply.header("Allow"), "POST");
+        assert_eq!(reply.json()["error"], "method_not_allowed");
+    }
+    let reply = node.request("POST", "/healthz");
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("Allow"), "GET");
+    let reply = node.get("/nope");
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["error"], "not_found");
+}
+
+#[test]
+fn health_readiness_and_metrics() {
+    let node = TestNode::start(&["--capacity", "1"]);
+    assert_eq!(node.get("/healthz").json()["status"], "ok");
+    assert_eq!(node.get("/readyz").json()["status"], "ready");
+
+    let allowed = r#"limiter_decisions_total{outcome="allowed"}"#;
+    let limited = r#"limiter_decisions_total{outcome="limited"}"#;
+    let (allowed_before, limited_before) = (node.metric(allowed), node.metric(limited));
+    node.protected("frank");
+    node.protected("frank");
+    node.protected("grace");
+    let metrics = node.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.header("content-type").starts_with("text/plain"));
+    assert_eq!(common::metric(&metrics.body, allowed) - allowed_before, 2.0);
+    assert_eq!(common::metric(&metrics.body, limited) - limited_before, 1.0);
+    for name in [
+        "# TYPE limiter_decision_duration_seconds histogram",
+        "# TYPE limiter_buckets gauge",
+        "# TYPE limiter_evictions_total counter",
+        "# TYPE http_requests_total counter",
+        "# TYPE http_request_duration_seconds histogram",
+        r#"http_requests_total{route="/protected",status="429"}"#,
+        "limiter_max_keys 1000000",
+    ] {
+        assert!(
+            metrics.body.contains(name),
+            "{name} missing from\n{}",
+            metrics.body
+        );
+    }
+    assert!(node.metric("limiter_buckets") >= 2.0);
+}
+
+#[test]
+fn full_buckets_are_swept_from_memory() {
+    let node = TestNode::start(&["--capacity", "2", "--refill-per-sec", "1"]);
+    node.protected("henry");
+    assert!(node.metric("limiter_buckets") >= 1.0);
+    // Once refilled, the bucket carries no information; the periodic sweep drops it.
+    node.clock.advance(Duration::from_secs(1));
+    common::eventually(Duration::from_secs(5), || {
+        node.metric(r#"limiter_evictions_total{reason="idle"}"#) >= 1.0
+    });
+    assert_eq!(node.protected("henry").json()["remaining"], 1);
+}
