@@ -179,12 +179,12 @@ impl Store {
             let Some(key) = order.pop_front() else { break };
             match self.level_at(&key, now) {
                 Some(level) if level < self.limit.full_level() => in_use.push((key, level)),
-                Some(_) => {
-                    if self.remove_if_full(&key, now, &mut order) > 0 {
-                        order.extend(in_use.into_iter().map(|(key, _)| key));
-                        return;
-                    }
+                Some(_) if self.remove_if_full(&key, now, &mut order) > 0 => {
+                    order.extend(in_use.into_iter().map(|(key, _)| key));
+                    return;
                 }
+                // Taken by a request just now: remove_if_full queued it again.
+                Some(_) => {}
                 // Not tracked any more: drop the stale queue entry.
                 None => {}
             }
