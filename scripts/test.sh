@@ -19,6 +19,3 @@ cargo clippy --all-targets --locked -- -D warnings
 
 step "tests"
 cargo nextest run --locked --no-fail-fast
-
-step "benches compile"
-cargo bench --no-run --locked --quiet

@@ -3,6 +3,7 @@
 //! rendered in the Prometheus text format for `GET /metrics`.
 
 use std::sync::OnceLock;
+
 use std::time::Duration;
 
 use metrics::{
@@ -99,7 +100,8 @@ pub struct Telemetry {
     max_keys: Gauge,
     evicted_idle: Counter,
     evicted_pressure: Counter,
-    http_requests: Vec<[Counter; STATUSES.len()]>,
+    /// Created on first use, so `/metrics` lists only series that happened.
+    http_requests: [[OnceLock<Counter>; STATUSES.len()]; ROUTES.len()],
     http_seconds: Vec<Histogram>,
 }
 
@@ -116,10 +118,7 @@ impl Telemetry {
             max_keys: metrics::gauge!(MAX_KEYS),
             evicted_idle: metrics::counter!(EVICTIONS, "reason" => "idle"),
             evicted_pressure: metrics::counter!(EVICTIONS, "reason" => "pressure"),
-            http_requests: ROUTES
-                .iter()
-                .map(|route| STATUSES.map(|(_, status)| metrics::counter!(HTTP_REQUESTS, "route" => *route, "status" => status)))
-                .collect(),
+            http_requests: Default::default(),
             http_seconds: ROUTES
                 .iter()
                 .map(|route| metrics::histogram!(HTTP_SECONDS, "route" => *route))
@@ -149,7 +148,11 @@ impl Telemetry {
             .iter()
             .position(|(code, _)| *code == status)
             .unwrap_or(STATUSES.len() - 1);
-        self.http_requests[route][status].increment(1);
+        self.http_requests[route][status]
+            .get_or_init(|| {
+                metrics::counter!(HTTP_REQUESTS, "route" => ROUTES[route], "status" => STATUSES[status].1)
+            })
+            .increment(1);
         self.http_seconds[route].record(took);
     }
 

@@ -27,10 +27,16 @@ fn refused(cmd: &mut Command) -> String {
 #[test]
 fn bad_settings_stop_start_up_naming_the_setting() {
     let err = refused(binary().args(["--capacity", "0"]));
-    assert!(err.contains("`capacity`") && err.contains("LIMITER_CAPACITY"), "{err}");
+    assert!(
+        err.contains("`capacity`") && err.contains("LIMITER_CAPACITY"),
+        "{err}"
+    );
 
     let err = refused(binary().env("LIMITER_REFILL_PER_SEC", "fast"));
-    assert!(err.contains("`refill-per-sec`") && err.contains("fast"), "{err}");
+    assert!(
+        err.contains("`refill-per-sec`") && err.contains("fast"),
+        "{err}"
+    );
 
     let err = refused(binary().args(["--max-keys", "lots"]));
     assert!(err.contains("--max-keys"), "{err}");
@@ -44,7 +50,10 @@ fn bad_settings_stop_start_up_naming_the_setting() {
     let file = std::env::temp_dir().join(format!("limiter-bad-{}.toml", std::process::id()));
     std::fs::write(&file, "capacity = 5\nrefil-per-sec = 2\n").unwrap();
     let err = refused(binary().arg("--config").arg(&file));
-    assert!(err.contains("`config`") && err.contains("refil-per-sec"), "{err}");
+    assert!(
+        err.contains("`config`") && err.contains("refil-per-sec"),
+        "{err}"
+    );
     std::fs::remove_file(&file).unwrap();
 }
 
@@ -109,7 +118,9 @@ impl Drop for Node {
 fn default_settings_allow_ten_then_limit_with_retry_after_one() {
     let node = Node::start(&[]);
     let head = b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: alice";
-    let replies: Vec<_> = (0..11).map(|_| common::raw_request(node.addr, head)).collect();
+    let replies: Vec<_> = (0..11)
+        .map(|_| common::raw_request(node.addr, head))
+        .collect();
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [vec![200; 10], vec![429]].concat());
     assert_eq!(replies[10].header("Retry-After"), "1");
@@ -121,13 +132,20 @@ fn sigterm_stops_the_node_cleanly() {
     let head = b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: zoe";
     assert_eq!(common::raw_request(node.addr, head).status, 200);
     let pid = node.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = node.child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "still running 15 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
