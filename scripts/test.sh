@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and test of crdt-limiter, installing what is missing first.
+# Runs every check and test of crdt-limiter, installing what is missing first
+# (cargo-nextest; the tansu test broker, which it starts on a free loopback port).
 # Usage: scripts/test.sh   (from anywhere; exits non-zero on the first failure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,12 @@ cargo fmt --all -- --check
 
 step "lint"
 cargo clippy --all-targets --locked -- -D warnings
+
+step "test broker"
+port=${TEST_BROKER_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+scripts/broker.sh start "$port"
+trap 'scripts/broker.sh stop "$port" >/dev/null' EXIT
+export CRDT_LIMITER_TEST_BROKERS="127.0.0.1:$port"
 
 step "tests"
 cargo nextest run --locked --no-fail-fast

@@ -49,6 +49,38 @@ struct Cli {
     /// Log filter, in `RUST_LOG` syntax [default: info].
     #[arg(long, env = "LIMITER_LOG", value_name = "FILTER")]
     log: Option<String>,
+
+    /// Kafka bootstrap servers (host:port,...); turns replication on. Unset: standalone node.
+    #[arg(long, env = "LIMITER_KAFKA_BROKERS", value_name = "HOSTS")]
+    kafka_brokers: Option<String>,
+
+    /// Compacted topic that carries bucket state [default: rate-limit-state].
+    #[arg(long, env = "LIMITER_TOPIC", value_name = "NAME")]
+    topic: Option<String>,
+
+    /// Partitions when this node creates the topic [default: 6].
+    #[arg(long, env = "LIMITER_TOPIC_PARTITIONS", value_name = "N")]
+    topic_partitions: Option<i32>,
+
+    /// Replication factor when this node creates the topic [default: 1].
+    #[arg(long, env = "LIMITER_TOPIC_REPLICATION", value_name = "N")]
+    topic_replication: Option<i32>,
+
+    /// This node's ID on the topic; unique per node [default: host name and a random suffix].
+    #[arg(long, env = "LIMITER_NODE_ID", value_name = "ID")]
+    node_id: Option<String>,
+
+    /// How often changed buckets are published, in ms [default: 50].
+    #[arg(long, env = "LIMITER_SYNC_INTERVAL_MS", value_name = "MS")]
+    sync_interval_ms: Option<u64>,
+
+    /// Longest wait for reading the topic at start before serving as ready anyway, in ms [default: 30000].
+    #[arg(long, env = "LIMITER_BOOTSTRAP_TIMEOUT_MS", value_name = "MS")]
+    bootstrap_timeout_ms: Option<u64>,
+
+    /// How far ahead of this node's clock a peer's stamp may be before it is clamped, in ms [default: 1000].
+    #[arg(long, env = "LIMITER_MAX_CLOCK_SKEW_MS", value_name = "MS")]
+    max_clock_skew_ms: Option<u64>,
 }
 
 /// The same settings as read from a TOML file.
@@ -61,6 +93,14 @@ struct FileSettings {
     max_keys: Option<usize>,
     workers: Option<usize>,
     log: Option<String>,
+    kafka_brokers: Option<String>,
+    topic: Option<String>,
+    topic_partitions: Option<i32>,
+    topic_replication: Option<i32>,
+    node_id: Option<String>,
+    sync_interval_ms: Option<u64>,
+    bootstrap_timeout_ms: Option<u64>,
+    max_clock_skew_ms: Option<u64>,
 }
 
 /// A rate in a file may be a TOML number or a string such as "1/3600".
@@ -124,6 +164,29 @@ pub struct Config {
     pub log: String,
     /// How often full buckets are swept from memory.
     pub sweep_interval: Duration,
+    /// Kafka replication; `None` for a standalone node.
+    pub replication: Option<ReplicationSettings>,
+}
+
+/// Validated replication settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicationSettings {
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// The compacted state topic.
+    pub topic: String,
+    /// Partitions when creating the topic.
+    pub partitions: i32,
+    /// Replication factor when creating the topic.
+    pub replication_factor: i32,
+    /// This node's ID.
+    pub node_id: String,
+    /// How often changed buckets are published.
+    pub sync_interval: Duration,
+    /// Longest bootstrap wait before serving as ready.
+    pub bootstrap_timeout: Duration,
+    /// Tolerated clock lead of a peer.
+    pub max_clock_skew: Duration,
 }
 
 impl Default for Config {
@@ -135,6 +198,7 @@ impl Default for Config {
             workers: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
             log: "info".into(),
             sweep_interval: Duration::from_secs(1),
+            replication: None,
         }
     }
 }
@@ -167,6 +231,7 @@ impl Config {
 
     fn merge(cli: Cli, file: FileSettings) -> Result<Self, ConfigError> {
         let defaults = Config::default();
+        let replication = replication(&cli, &file)?;
         let listen = match cli.listen.or(file.listen) {
             Some(text) => text.parse().map_err(|_| {
                 ConfigError::new(
@@ -204,8 +269,102 @@ impl Config {
             workers,
             log: cli.log.or(file.log).unwrap_or(defaults.log),
             sweep_interval: defaults.sweep_interval,
+            replication,
         })
     }
+}
+
+fn replication(cli: &Cli, file: &FileSettings) -> Result<Option<ReplicationSettings>, ConfigError> {
+    let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+    let Some(brokers) = pick(&cli.kafka_brokers, &file.kafka_brokers) else {
+        return Ok(None);
+    };
+    if brokers.split(',').any(|b| {
+        b.trim()
+            .rsplit_once(':')
+            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+    }) {
+        return Err(ConfigError::new(
+            "kafka-brokers",
+            format!("`{brokers}` is not a list like host1:9092,host2:9092"),
+        ));
+    }
+    let topic = pick(&cli.topic, &file.topic).unwrap_or_else(|| "rate-limit-state".into());
+    if topic.is_empty()
+        || topic.len() > 249
+        || !topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(ConfigError::new(
+            "topic",
+            "1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'",
+        ));
+    }
+    let partitions = cli.topic_partitions.or(file.topic_partitions).unwrap_or(6);
+    if partitions < 1 {
+        return Err(ConfigError::new("topic-partitions", "must be at least 1"));
+    }
+    let replication_factor = cli
+        .topic_replication
+        .or(file.topic_replication)
+        .unwrap_or(1);
+    if replication_factor < 1 {
+        return Err(ConfigError::new("topic-replication", "must be at least 1"));
+    }
+    let node_id = pick(&cli.node_id, &file.node_id).unwrap_or_else(default_node_id);
+    if node_id.is_empty() || node_id.len() > 128 || !node_id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::new("node-id", "1-128 bytes of visible ASCII"));
+    }
+    let millis = |setting: &'static str, value: Option<u64>, default: u64, min: u64| match value
+        .unwrap_or(default)
+    {
+        ms if ms < min => Err(ConfigError::new(setting, format!("must be at least {min}"))),
+        ms => Ok(Duration::from_millis(ms)),
+    };
+    Ok(Some(ReplicationSettings {
+        brokers,
+        topic,
+        partitions,
+        replication_factor,
+        node_id,
+        sync_interval: millis(
+            "sync-interval-ms",
+            cli.sync_interval_ms.or(file.sync_interval_ms),
+            50,
+            1,
+        )?,
+        bootstrap_timeout: millis(
+            "bootstrap-timeout-ms",
+            cli.bootstrap_timeout_ms.or(file.bootstrap_timeout_ms),
+            30_000,
+            0,
+        )?,
+        max_clock_skew: millis(
+            "max-clock-skew-ms",
+            cli.max_clock_skew_ms.or(file.max_clock_skew_ms),
+            1_000,
+            0,
+        )?,
+    }))
+}
+
+/// `<host name>-<random suffix>`: readable in logs, unique across restarts.
+fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(char::is_ascii_graphic)
+                .take(64)
+                .collect::<String>()
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into());
+    let suffix = ahash::RandomState::new().hash_one(std::process::id()) & 0xff_ffff;
+    format!("{host}-{suffix:06x}")
 }
 
 fn positive(

@@ -4,6 +4,7 @@
 //! Map of the crate:
 //! - [`limiter`]: the core — bucket arithmetic and the bounded bucket store; pure, time passed in.
 //! - [`http_api`]: `POST /protected`, `/metrics`, `/healthz`, `/readyz`.
+//! - [`replication`]: Kafka — publishes changed buckets, merges peers' (CRDT), bootstraps.
 //! - [`config`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
 //! - [`telemetry`]: Prometheus metrics.
 //! - [`clock`]: wall clock, and a manual clock for tests.
@@ -15,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod http_api;
 pub mod limiter;
+pub mod replication;
 pub mod telemetry;
 
 use std::future::Future;
@@ -28,6 +30,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::http_api::AppState;
 use crate::limiter::Store;
+use crate::replication::Replication;
 use crate::telemetry::Telemetry;
 
 /// Runs a node on `listener` until `shutdown` completes, then stops accepting,
@@ -39,9 +42,29 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
-    let store = Arc::new(Store::new(config.limit, config.max_keys));
+    let store = Arc::new(match config.replication {
+        Some(_) => Store::replicated(config.limit, config.max_keys),
+        None => Store::new(config.limit, config.max_keys),
+    });
     let telemetry = Arc::new(Telemetry::new());
     let ready = Arc::new(AtomicBool::new(false));
+    let replication = match &config.replication {
+        Some(settings) => Some(
+            Replication::start(
+                settings.clone(),
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                Arc::clone(&telemetry),
+                Arc::clone(&ready),
+            )
+            .map_err(std::io::Error::other)?,
+        ),
+        // Standalone: this node's own buckets are the whole truth, so it is ready at once.
+        None => {
+            ready.store(true, Ordering::Release);
+            None
+        }
+    };
     let state = web::Data::new(AppState::new(
         Arc::clone(&store),
         Arc::clone(&clock),
@@ -70,11 +93,13 @@ pub async fn run(
     let housekeeping =
         actix_web::rt::spawn(housekeeping(store, clock, telemetry, config.sweep_interval));
 
-    // Standalone: this node's own buckets are the whole truth, so it is ready at once.
-    ready.store(true, Ordering::Release);
     tracing::info!(%addr, capacity = config.limit.capacity(), interval = ?config.limit.interval(), "serving");
     let result = server.await;
     housekeeping.abort();
+    if let Some(replication) = replication {
+        // After the last request: publish what changed so peers and restarts see it.
+        let _ = actix_web::rt::task::spawn_blocking(move || replication.shutdown()).await;
+    }
     result
 }
 

@@ -19,6 +19,14 @@ const BUCKETS: &str = "limiter_buckets";
 const MAX_KEYS: &str = "limiter_max_keys";
 const EVICTIONS: &str = "limiter_evictions_total";
 const BAD_REQUESTS: &str = "limiter_bad_requests_total";
+const SYNC_PUBLISHED: &str = "limiter_sync_published_total";
+const SYNC_PUBLISH_FAILURES: &str = "limiter_sync_publish_failures_total";
+const SYNC_RECEIVED: &str = "limiter_sync_received_total";
+const SYNC_LAG: &str = "limiter_sync_lag_seconds";
+const SYNC_DECODE_ERRORS: &str = "limiter_sync_decode_errors_total";
+const SYNC_CLAMPED: &str = "limiter_sync_clock_skew_clamped_total";
+const KAFKA_CONNECTED: &str = "limiter_kafka_connected";
+const BOOTSTRAP_SECONDS: &str = "limiter_bootstrap_duration_seconds";
 const HTTP_REQUESTS: &str = "http_requests_total";
 const HTTP_SECONDS: &str = "http_request_duration_seconds";
 
@@ -52,6 +60,14 @@ fn handle() -> &'static PrometheusHandle {
                     &[5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1, 1.0],
                 )
             })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(SYNC_LAG.into()),
+                    &[
+                        1e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ],
+                )
+            })
             .expect("bucket lists are non-empty")
             .build_recorder();
         let handle = recorder.handle();
@@ -82,6 +98,36 @@ fn describe() {
         "Buckets dropped from memory: idle (full, nothing lost) or pressure (at the key cap before full)."
     );
     describe_counter!(BAD_REQUESTS, "Requests refused with 400, by error.");
+    describe_counter!(
+        SYNC_PUBLISHED,
+        "Bucket states (and tombstones) the broker acknowledged."
+    );
+    describe_counter!(
+        SYNC_PUBLISH_FAILURES,
+        "Publishes that failed; the key is published again later."
+    );
+    describe_counter!(SYNC_RECEIVED, "Peer bucket states merged into this node.");
+    describe_histogram!(
+        SYNC_LAG,
+        Unit::Seconds,
+        "Now minus the sender's sent_at for merged peer states."
+    );
+    describe_counter!(
+        SYNC_DECODE_ERRORS,
+        "Records on the topic skipped as undecodable, by kind."
+    );
+    describe_counter!(
+        SYNC_CLAMPED,
+        "Peer stamps further in the future than --max-clock-skew-ms, clamped."
+    );
+    describe_gauge!(
+        KAFKA_CONNECTED,
+        "1 while the broker answers, 0 while the node decides on its own."
+    );
+    describe_gauge!(
+        BOOTSTRAP_SECONDS,
+        "Time spent reading the topic at start before ready."
+    );
     describe_counter!(HTTP_REQUESTS, "HTTP requests, by route and status.");
     describe_histogram!(
         HTTP_SECONDS,
@@ -154,6 +200,42 @@ impl Telemetry {
             })
             .increment(1);
         self.http_seconds[route].record(took);
+    }
+
+    /// A publish the broker acknowledged.
+    pub fn sync_published(&self) {
+        metrics::counter!(SYNC_PUBLISHED).increment(1);
+    }
+
+    /// A publish that failed.
+    pub fn sync_publish_failed(&self) {
+        metrics::counter!(SYNC_PUBLISH_FAILURES).increment(1);
+    }
+
+    /// A peer state merged, `lag` after its sender published it.
+    pub fn sync_received(&self, lag: Duration) {
+        metrics::counter!(SYNC_RECEIVED).increment(1);
+        metrics::histogram!(SYNC_LAG).record(lag);
+    }
+
+    /// A record skipped as undecodable; `kind` is one of a fixed set.
+    pub fn sync_decode_error(&self, kind: &'static str) {
+        metrics::counter!(SYNC_DECODE_ERRORS, "kind" => kind).increment(1);
+    }
+
+    /// A peer stamp clamped for clock skew.
+    pub fn sync_clamped(&self) {
+        metrics::counter!(SYNC_CLAMPED).increment(1);
+    }
+
+    /// Whether the broker answers.
+    pub fn kafka_connected(&self, connected: bool) {
+        metrics::gauge!(KAFKA_CONNECTED).set(if connected { 1.0 } else { 0.0 });
+    }
+
+    /// Bootstrap finished after `took`.
+    pub fn bootstrap_done(&self, took: Duration) {
+        metrics::gauge!(BOOTSTRAP_SECONDS).set(took);
     }
 
     /// Folds recorded histogram samples into their buckets; run periodically so

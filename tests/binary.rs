@@ -3,18 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::NodeProcess;
 
 fn binary() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_crdt-limiter"));
-    // Only what a test sets: no LIMITER_ variable leaks in from the environment.
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("LIMITER_")) {
-        cmd.env_remove(key);
-    }
-    cmd
+    NodeProcess::command()
 }
 
 /// Runs the binary expecting it to refuse to start; returns its stderr.
@@ -75,48 +70,9 @@ fn help_documents_every_setting_with_its_environment_variable() {
     }
 }
 
-/// A node process; killed if the test ends without stopping it.
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Node {
-    fn start(args: &[&str]) -> Self {
-        let mut child = binary()
-            .args(["--listen", "127.0.0.1:0", "--log", "info"])
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut lines = stdout.lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                let rest = line.split_once("addr=")?.1;
-                rest.split_whitespace().next()?.parse().ok()
-            })
-            .expect("the node logs the address it serves on");
-        // Keep draining the log so the node never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Node { child, addr }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn default_settings_allow_ten_then_limit_with_retry_after_one() {
-    let node = Node::start(&[]);
+    let node = NodeProcess::start(&[]);
     let head = b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: alice";
     let replies: Vec<_> = (0..11)
         .map(|_| common::raw_request(node.addr, head))
@@ -128,26 +84,10 @@ fn default_settings_allow_ten_then_limit_with_retry_after_one() {
 
 #[test]
 fn sigterm_stops_the_node_cleanly() {
-    let mut node = Node::start(&[]);
+    let mut node = NodeProcess::start(&[]);
     let head = b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: zoe";
     assert_eq!(common::raw_request(node.addr, head).status, 200);
-    let pid = node.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = node.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 15 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = node.terminate(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0));
     assert!(std::net::TcpStream::connect(node.addr).is_err());
 }

@@ -3,7 +3,9 @@
 //! takes the current time as an argument.
 
 pub mod bucket;
+pub mod merge;
 pub mod store;
 
 pub use bucket::{BucketState, Decision, Limit, LimitError, Stamp};
-pub use store::{Evictions, Store};
+pub use merge::{clamp_future, merge, rescale, Replica};
+pub use store::{Change, Evictions, Store};

@@ -15,13 +15,14 @@
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use compact_str::CompactString;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
 use super::bucket::{BucketState, Decision, Limit, Stamp};
+use super::merge::merge;
 
 /// Keys looked at before an insert at the cap gives up on finding a full
 /// bucket: enough that a full one is almost always found, few enough to keep
@@ -44,9 +45,27 @@ pub struct Evictions {
     pub pressure: u64,
 }
 
+/// A bucket and its replication bookkeeping.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    state: BucketState,
+    /// Changed by a local decision since it was last handed to replication.
+    dirty: bool,
+    /// A non-full state of this node's is on the topic, so dropping the bucket
+    /// should publish a tombstone.
+    published: bool,
+}
+
+/// A bucket's latest state for replication to publish; `None` is a tombstone
+/// (the bucket is full or gone: nothing worth keeping on the topic).
+pub type Change = (CompactString, Option<BucketState>);
+
 /// All buckets of one node.
 pub struct Store {
-    map: DashMap<CompactString, BucketState, ahash::RandomState>,
+    map: DashMap<CompactString, Slot, ahash::RandomState>,
+    /// Keys whose state replication should publish, each at most once while
+    /// dirty; `None` when replication is off, so nothing accumulates.
+    changed: Option<Mutex<Vec<CompactString>>>,
     /// Every tracked key exactly once, oldest insert (or second chance) first.
     /// Only the new-key path and eviction lock it, never a decision on a known key.
     order: Mutex<VecDeque<CompactString>>,
@@ -62,8 +81,18 @@ pub struct Store {
 impl Store {
     /// An empty store whose buckets all have `limit`, tracking at most `max_keys` keys.
     pub fn new(limit: Limit, max_keys: NonZeroUsize) -> Self {
+        Self::build(limit, max_keys, false)
+    }
+
+    /// A store that also records which keys changed, for replication to publish.
+    pub fn replicated(limit: Limit, max_keys: NonZeroUsize) -> Self {
+        Self::build(limit, max_keys, true)
+    }
+
+    fn build(limit: Limit, max_keys: NonZeroUsize, replicated: bool) -> Self {
         Self {
             map: DashMap::with_hasher_and_shard_amount(ahash::RandomState::new(), SHARDS),
+            changed: replicated.then(|| Mutex::new(Vec::new())),
             order: Mutex::new(VecDeque::new()),
             limit,
             max_keys: max_keys.get(),
@@ -80,34 +109,114 @@ impl Store {
 
     /// Decides a request of `cost` tokens for `key` at `now`, taking the tokens if allowed.
     pub fn check(&self, key: &str, cost: u32, now: Stamp) -> Decision {
-        if let Some(mut state) = self.map.get_mut(key) {
-            return state.take(&self.limit, cost, now);
+        let replicated = self.changed.is_some();
+        let (decision, newly_dirty) = self.with_slot(key, now, |slot| {
+            let decision = slot.state.take(&self.limit, cost, now);
+            let newly_dirty = replicated && !slot.dirty;
+            slot.dirty |= replicated;
+            (decision, newly_dirty)
+        });
+        if newly_dirty {
+            self.push_change(CompactString::new(key));
+        }
+        decision
+    }
+
+    /// Merges a peer's state for `key` into this node's. A full remote state of
+    /// an untracked key carries nothing and is not stored.
+    pub fn merge_remote(&self, key: &str, remote: BucketState, now: Stamp) {
+        if !self.map.contains_key(key) && remote.is_full_at(&self.limit, now) {
+            return;
+        }
+        self.with_slot(key, now, |slot| {
+            slot.state = merge(&self.limit, slot.state, remote);
+        });
+    }
+
+    /// Marks `key` for publishing again (its last publish failed).
+    pub fn mark_dirty(&self, key: &str) {
+        let newly_dirty = self.changed.is_some()
+            && self
+                .map
+                .get_mut(key)
+                .is_some_and(|mut slot| !std::mem::replace(&mut slot.dirty, true));
+        if newly_dirty {
+            self.push_change(CompactString::new(key));
+        }
+    }
+
+    /// Hands over every key changed since the last call, with its latest state.
+    pub fn take_changes(&self, now: Stamp) -> Vec<Change> {
+        let Some(changed) = &self.changed else {
+            return Vec::new();
+        };
+        let keys = std::mem::take(&mut *lock(changed));
+        keys.into_iter()
+            .filter_map(|key| {
+                let Some(mut slot) = self.map.get_mut(key.as_str()) else {
+                    // Evicted after it was published: a tombstone lets compaction drop it.
+                    return Some((key, None));
+                };
+                if !std::mem::replace(&mut slot.dirty, false) {
+                    return None;
+                }
+                if slot.state.is_full_at(&self.limit, now) {
+                    std::mem::replace(&mut slot.published, false).then_some((key, None))
+                } else {
+                    slot.published = true;
+                    let state = slot.state;
+                    Some((key, Some(state)))
+                }
+            })
+            .collect()
+    }
+
+    /// Runs `update` on `key`'s slot, creating a full bucket first if the key is new.
+    fn with_slot<R>(&self, key: &str, now: Stamp, update: impl FnOnce(&mut Slot) -> R) -> R {
+        if let Some(mut slot) = self.map.get_mut(key) {
+            return update(&mut slot);
         }
         self.reserve_slot(now);
-        let (decision, inserted) = match self.map.entry(CompactString::new(key)) {
+        let (result, inserted) = match self.map.entry(CompactString::new(key)) {
             Entry::Occupied(mut entry) => {
                 // Another thread inserted the key meanwhile: give the slot back.
                 self.len.fetch_sub(1, Ordering::Relaxed);
-                (entry.get_mut().take(&self.limit, cost, now), None)
+                (update(entry.get_mut()), None)
             }
             Entry::Vacant(entry) => {
                 let key = entry.key().clone();
-                let mut state = BucketState::full(&self.limit, now);
-                let decision = state.take(&self.limit, cost, now);
-                entry.insert(state);
-                (decision, Some(key))
+                let mut slot = Slot {
+                    state: BucketState::full(&self.limit, now),
+                    dirty: false,
+                    published: false,
+                };
+                let result = update(&mut slot);
+                entry.insert(slot);
+                (result, Some(key))
             }
         };
         // Queued after the shard lock is released: the queue is always locked first.
         if let Some(key) = inserted {
             self.queue().push_back(key);
         }
-        decision
+        result
+    }
+
+    fn push_change(&self, key: CompactString) {
+        if let Some(changed) = &self.changed {
+            let mut changed = lock(changed);
+            // Bounded: at most one entry per tracked key plus tombstones, and
+            // tombstones beyond the cap are dropped (compaction then keeps an old
+            // record, which only costs topic space).
+            if changed.len() < 2 * self.max_keys {
+                changed.push(key);
+            }
+        }
     }
 
     /// The state of `key` as this node sees it, if tracked.
     pub fn get(&self, key: &str) -> Option<BucketState> {
-        self.map.get(key).map(|state| *state)
+        self.map.get(key).map(|slot| slot.state)
     }
 
     /// Keys tracked now.
@@ -202,7 +311,7 @@ impl Store {
     fn level_at(&self, key: &str, now: Stamp) -> Option<i64> {
         self.map
             .get(key)
-            .map(|state| state.level_at(&self.limit, now))
+            .map(|slot| slot.state.level_at(&self.limit, now))
     }
 
     /// Removes `key` if still full (a request may have just arrived); otherwise
@@ -213,24 +322,27 @@ impl Store {
         now: Stamp,
         order: &mut VecDeque<CompactString>,
     ) -> usize {
-        let removed = self
-            .map
-            .remove_if(key.as_str(), |_, state| state.is_full_at(&self.limit, now))
-            .is_some();
-        if removed {
-            self.forget(1, &self.evicted_idle);
-        } else if self.map.contains_key(key.as_str()) {
-            order.push_back(key.clone());
+        let removed = self.map.remove_if(key.as_str(), |_, slot| {
+            slot.state.is_full_at(&self.limit, now)
+        });
+        match removed {
+            Some((key, slot)) => {
+                self.forget(1, &self.evicted_idle);
+                if slot.published {
+                    self.push_change(key);
+                }
+                1
+            }
+            None if self.map.contains_key(key.as_str()) => {
+                order.push_back(key.clone());
+                0
+            }
+            None => 0,
         }
-        usize::from(removed)
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<CompactString>> {
-        // A panic elsewhere cannot leave the queue inconsistent (each step is one
-        // push or pop), so a poisoned lock is still usable.
-        self.order
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn queue(&self) -> MutexGuard<'_, VecDeque<CompactString>> {
+        lock(&self.order)
     }
 
     fn forget(&self, removed: usize, counter: &AtomicU64) {
@@ -239,6 +351,14 @@ impl Store {
             counter.fetch_add(removed as u64, Ordering::Relaxed);
         }
     }
+}
+
+/// A panic elsewhere cannot leave these lists inconsistent (each step is one
+/// push, pop or swap), so a poisoned lock is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

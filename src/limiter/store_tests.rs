@@ -158,3 +158,73 @@ fn concurrent_inserts_never_exceed_the_cap() {
     assert!(s.map.len() <= 64);
     assert_eq!(s.map.len(), s.len());
 }
+
+fn replicated(capacity: u32, per_sec: u64, max_keys: usize) -> Store {
+    let s = store(capacity, per_sec, max_keys);
+    Store::replicated(s.limit, NonZeroUsize::new(max_keys).unwrap())
+}
+
+#[test]
+fn a_key_is_handed_to_replication_once_per_change_period_with_its_latest_state() {
+    let s = replicated(10, 1, 100);
+    for _ in 0..5 {
+        s.check("alice", 1, at(T0));
+    }
+    let changes = s.take_changes(at(T0));
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].0, "alice");
+    assert_eq!(changes[0].1.unwrap().tokens_at(s.limit(), at(T0)), 5);
+    assert!(s.take_changes(at(T0)).is_empty());
+    s.check("alice", 1, at(T0));
+    assert_eq!(s.take_changes(at(T0)).len(), 1);
+}
+
+#[test]
+fn a_standalone_store_records_no_changes() {
+    let s = store(10, 1, 100);
+    s.check("alice", 1, at(T0));
+    assert!(s.take_changes(at(T0)).is_empty());
+}
+
+#[test]
+fn remote_states_lower_local_buckets_and_are_not_republished() {
+    let s = replicated(10, 1, 100);
+    let drained = BucketState::from_parts(0, at(T0));
+    s.merge_remote("bob", drained, at(T0));
+    assert!(!s.check("bob", 1, at(T0)).is_allowed());
+    // Only the local (limited) decision marks it; the merge itself does not.
+    s.merge_remote("carol", drained, at(T0));
+    let changes = s.take_changes(at(T0));
+    assert_eq!(
+        changes.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["bob"]
+    );
+}
+
+#[test]
+fn a_full_remote_state_of_an_unknown_key_is_not_stored() {
+    let s = replicated(10, 1, 100);
+    s.merge_remote("dave", BucketState::full(s.limit(), at(T0)), at(T0));
+    assert!(s.get("dave").is_none());
+}
+
+#[test]
+fn a_published_bucket_that_goes_idle_becomes_a_tombstone() {
+    let s = replicated(10, 1, 100);
+    s.check("erin", 1, at(T0));
+    assert!(s.take_changes(at(T0))[0].1.is_some());
+    assert_eq!(s.sweep(at(T0 + SEC)), 1);
+    assert_eq!(s.take_changes(at(T0 + SEC)), vec![("erin".into(), None)]);
+}
+
+#[test]
+fn a_failed_publish_is_retried_with_the_latest_state() {
+    let s = replicated(10, 1, 100);
+    s.check("frank", 1, at(T0));
+    s.take_changes(at(T0));
+    s.check("frank", 1, at(T0));
+    s.mark_dirty("frank");
+    let changes = s.take_changes(at(T0));
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].1.unwrap().tokens_at(s.limit(), at(T0)), 8);
+}

@@ -204,3 +204,107 @@ pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A `crdt-limiter` process: the real binary, on 127.0.0.1 port 0.
+pub struct NodeProcess {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    agent: ureq::Agent,
+}
+
+impl NodeProcess {
+    /// The binary with no `LIMITER_` variable leaking in from the environment.
+    pub fn command() -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crdt-limiter"));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("LIMITER_")) {
+            cmd.env_remove(key);
+        }
+        cmd
+    }
+
+    /// Starts the binary with `args`; returns once it serves HTTP (not
+    /// necessarily ready: see [`NodeProcess::wait_ready`]).
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Self::command()
+            .args(["--listen", "127.0.0.1:0", "--log", "info"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = stdout.lines();
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                let rest = line.split_once("addr=")?.1;
+                rest.split_whitespace().next()?.parse().ok()
+            })
+            .expect("the node logs the address it serves on");
+        // Keep draining the log so the node never blocks on a full pipe; echo it
+        // so a failing test shows what the node said.
+        std::thread::spawn(move || {
+            lines
+                .map_while(Result::ok)
+                .for_each(|l| eprintln!("[node] {l}"))
+        });
+        Self {
+            child,
+            addr,
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(10))
+                .build(),
+        }
+    }
+
+    pub fn wait_ready(&self, timeout: Duration) {
+        eventually(timeout, || self.get("/readyz").status == 200);
+    }
+
+    pub fn protected(&self, user: &str) -> Reply {
+        let url = format!("http://{}/protected", self.addr);
+        Reply::from(self.agent.post(&url).set("X-User-ID", user).call())
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        Reply::from(
+            self.agent
+                .get(&format!("http://{}{}", self.addr, path))
+                .call(),
+        )
+    }
+
+    pub fn metric(&self, series: &str) -> f64 {
+        metric(&self.get("/metrics").body, series)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running {timeout:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,444 @@
+//! Replication through Kafka: publishes this node's changed buckets to a
+//! compacted topic and merges every peer's into the local store.
+//!
+//! Three threads, none on the request path:
+//! - the *flusher* publishes, every sync interval, the latest state of each key
+//!   a decision changed (coalesced: traffic grows with active keys, not with
+//!   requests); while the broker is away keys simply stay dirty;
+//! - the *consumer* assigns itself every partition (no consumer group: every
+//!   node must see every key), reads from the beginning to the end of each
+//!   partition before the node reports ready (bootstrap), then keeps merging;
+//! - the *supervisor* creates the topic if missing and probes the broker, which
+//!   drives `limiter_kafka_connected`.
+
+pub mod codec;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::clock::Clock;
+use crate::config::ReplicationSettings;
+use crate::limiter::{clamp_future, rescale, Store};
+use crate::telemetry::Telemetry;
+use codec::Envelope;
+
+/// How long a shutdown waits for the broker to take the last states.
+const FINAL_FLUSH: Duration = Duration::from_secs(5);
+
+/// What the threads share.
+struct Shared {
+    settings: ReplicationSettings,
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    telemetry: Arc<Telemetry>,
+    ready: Arc<AtomicBool>,
+    connected: AtomicBool,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    /// Sleeps up to `d`, waking early when the node stops; false once stopping.
+    fn pause(&self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            if self.stopping.load(Ordering::Relaxed) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10).min(d));
+        }
+        !self.stopping.load(Ordering::Relaxed)
+    }
+
+    fn set_connected(&self, connected: bool) {
+        if self.connected.swap(connected, Ordering::Relaxed) != connected {
+            if connected {
+                tracing::info!(brokers = %self.settings.brokers, "kafka reachable: replicating");
+            } else {
+                tracing::warn!(brokers = %self.settings.brokers, "kafka unreachable: deciding locally, keeping changes until it is back");
+            }
+        }
+        self.telemetry.kafka_connected(connected);
+    }
+}
+
+/// Sends delivery outcomes back: acknowledged ones are counted, failed ones
+/// mark the key dirty so its latest state goes out again.
+struct Delivery(Arc<Shared>);
+
+impl ClientContext for Delivery {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        quiet_log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(%error, reason, "kafka producer error; librdkafka retries");
+    }
+}
+
+impl ProducerContext for Delivery {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => self.0.telemetry.sync_published(),
+            Err((error, message)) => {
+                tracing::debug!(%error, "publish failed; will publish again");
+                self.0.telemetry.sync_publish_failed();
+                if let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) {
+                    self.0.store.mark_dirty(key);
+                }
+            }
+        }
+    }
+}
+
+/// librdkafka reports every refused connection and every end of partition
+/// (how bootstrap knows it is done) as an error; the connected gauge and one
+/// warning per change of state say the same more usefully, so its own lines go
+/// to debug, except the severe ones.
+struct Quiet;
+
+impl ClientContext for Quiet {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        quiet_log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::debug!(%error, reason, "kafka client error; librdkafka retries");
+        }
+    }
+}
+
+fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
+            tracing::error!(facility, "librdkafka: {message}")
+        }
+        _ => tracing::debug!(facility, "librdkafka: {message}"),
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
+/// A running replication; [`Replication::shutdown`] flushes and stops it.
+pub struct Replication {
+    shared: Arc<Shared>,
+    producer: Arc<ThreadedProducer<Delivery>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Replication {
+    /// Starts replicating `store`. Returns at once; the node reports ready on
+    /// `ready` once the topic has been read (or the bootstrap timeout passed).
+    pub fn start(
+        settings: ReplicationSettings,
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+        telemetry: Arc<Telemetry>,
+        ready: Arc<AtomicBool>,
+    ) -> Result<Self, KafkaError> {
+        telemetry.kafka_connected(false);
+        let shared = Arc::new(Shared {
+            settings,
+            store,
+            clock,
+            telemetry,
+            ready,
+            connected: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+        });
+        let producer: ThreadedProducer<Delivery> = client_config(&shared.settings)
+            // murmur2 on the key, as the Java client does, so every client agrees
+            // on which partition holds a user.
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "5")
+            // A failed publish comes back soon, and the key is published again then.
+            .set("message.timeout.ms", "10000")
+            .set("queue.buffering.max.messages", "200000")
+            .create_with_context(Delivery(Arc::clone(&shared)))?;
+        let producer = Arc::new(producer);
+        let consumer: BaseConsumer<Quiet> = client_config(&shared.settings)
+            .set(
+                "group.id",
+                format!("crdt-limiter-{}", shared.settings.node_id),
+            )
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "10")
+            .create_with_context(Quiet)?;
+        let admin: AdminClient<Quiet> =
+            client_config(&shared.settings).create_with_context(Quiet)?;
+
+        let threads = vec![
+            spawn("limiter-supervisor", {
+                let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
+                move || supervise(&shared, &admin, &producer)
+            }),
+            spawn("limiter-consumer", {
+                let shared = Arc::clone(&shared);
+                move || consume(&shared, &consumer)
+            }),
+            spawn("limiter-flusher", {
+                let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
+                move || flush_periodically(&shared, &producer)
+            }),
+        ];
+        Ok(Self {
+            shared,
+            producer,
+            threads,
+        })
+    }
+
+    /// Publishes every pending change, waits (briefly) for the broker to take
+    /// them, and stops the threads.
+    pub fn shutdown(self) {
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+        let pending = publish_changes(&self.shared, &self.producer);
+        if let Err(error) = self.producer.flush(FINAL_FLUSH) {
+            tracing::warn!(%error, pending, "could not hand every change to kafka before exit");
+        } else {
+            tracing::info!(pending, "published pending changes");
+        }
+    }
+}
+
+fn client_config(settings: &ReplicationSettings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &settings.brokers)
+        .set("client.id", format!("crdt-limiter-{}", settings.node_id))
+        .set("socket.keepalive.enable", "true")
+        .set("reconnect.backoff.max.ms", "1000");
+    config
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .expect("the OS can start a thread")
+}
+
+/// Creates the topic once the broker answers, then probes it every half second.
+fn supervise(shared: &Shared, admin: &AdminClient<Quiet>, producer: &ThreadedProducer<Delivery>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime starts");
+    loop {
+        // Until the broker answers with the topic, (re)create it: a broker that
+        // lost its storage comes back without it.
+        if !shared.connected.load(Ordering::Relaxed) {
+            runtime.block_on(create_topic(&shared.settings, admin));
+        }
+        let reachable = producer
+            .client()
+            .fetch_metadata(Some(&shared.settings.topic), Duration::from_millis(1000))
+            .is_ok_and(|m| {
+                m.topics()
+                    .iter()
+                    .any(|t| t.error().is_none() && !t.partitions().is_empty())
+            });
+        shared.set_connected(reachable);
+        if !shared.pause(Duration::from_millis(500)) {
+            return;
+        }
+    }
+}
+
+/// Creates the compacted topic unless it exists.
+async fn create_topic(settings: &ReplicationSettings, admin: &AdminClient<Quiet>) {
+    let topic = NewTopic::new(
+        &settings.topic,
+        settings.partitions,
+        TopicReplication::Fixed(settings.replication_factor),
+    )
+    .set("cleanup.policy", "compact");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+    match admin.create_topics([&topic], &options).await {
+        Ok(results) => {
+            for result in results {
+                match result {
+                    Ok(_) => {
+                        tracing::info!(topic = %settings.topic, partitions = settings.partitions, "created topic")
+                    }
+                    Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                    Err((_, code)) => {
+                        tracing::warn!(topic = %settings.topic, %code, "cannot create topic")
+                    }
+                }
+            }
+        }
+        Err(error) => tracing::debug!(%error, "cannot reach kafka to create the topic"),
+    }
+}
+
+/// Bootstraps from the beginning of every partition, then merges for ever.
+fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
+    let started = Instant::now();
+    let settings = &shared.settings;
+    let partitions = loop {
+        let found = consumer
+            .fetch_metadata(Some(&settings.topic), Duration::from_millis(1000))
+            .ok()
+            .and_then(|m| {
+                m.topics()
+                    .first()
+                    .filter(|t| t.error().is_none())
+                    .map(|t| t.partitions().len())
+            })
+            .filter(|&n| n > 0);
+        if let Some(n) = found {
+            break n as i32;
+        }
+        give_up_waiting(shared, started);
+        if !shared.pause(Duration::from_millis(250)) {
+            return;
+        }
+    };
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        if let Err(error) =
+            assignment.add_partition_offset(&settings.topic, partition, Offset::Beginning)
+        {
+            tracing::error!(%error, "cannot build the partition assignment");
+            return;
+        }
+    }
+    if let Err(error) = consumer.assign(&assignment) {
+        tracing::error!(%error, "cannot assign partitions; replication receives nothing");
+        return;
+    }
+    let mut at_end = HashSet::new();
+    let mut bootstrapped = false;
+    while !shared.stopping.load(Ordering::Relaxed) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => receive(shared, message.key(), message.payload(), bootstrapped),
+            Some(Err(KafkaError::PartitionEOF(partition))) if !bootstrapped => {
+                at_end.insert(partition);
+                if at_end.len() == partitions as usize {
+                    bootstrapped = true;
+                    finish_bootstrap(shared, started);
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => {}
+            Some(Err(error)) => tracing::debug!(%error, "consumer error; librdkafka retries"),
+            None => {}
+        }
+        if !bootstrapped {
+            give_up_waiting(shared, started);
+        }
+    }
+}
+
+fn finish_bootstrap(shared: &Shared, started: Instant) {
+    let took = started.elapsed();
+    shared.telemetry.bootstrap_done(took);
+    tracing::info!(
+        ?took,
+        buckets = shared.store.len(),
+        "read the state topic; ready"
+    );
+    shared.ready.store(true, Ordering::Release);
+}
+
+/// Past the bootstrap timeout the node reports ready anyway: its decisions are
+/// local and stay correct for everything it sees, and it keeps trying.
+fn give_up_waiting(shared: &Shared, started: Instant) {
+    if started.elapsed() >= shared.settings.bootstrap_timeout
+        && !shared.ready.swap(true, Ordering::AcqRel)
+    {
+        tracing::warn!(
+            timeout = ?shared.settings.bootstrap_timeout,
+            "state topic not read in time; serving from local state, still trying"
+        );
+    }
+}
+
+/// Merges one record. Tombstones carry nothing; garbage is counted and skipped.
+fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>, bootstrapped: bool) {
+    let Some(payload) = payload else { return };
+    let Some(key) = key
+        .and_then(|k| std::str::from_utf8(k).ok())
+        .filter(|k| !k.is_empty() && k.len() <= 512)
+    else {
+        shared.telemetry.sync_decode_error("bad_key");
+        return;
+    };
+    let envelope: Envelope = match codec::decode(payload) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            tracing::debug!(%error, key, "skipping a record");
+            shared.telemetry.sync_decode_error(error.kind());
+            return;
+        }
+    };
+    // Our own records are old news once running (the local level can only be
+    // lower), but a node restarted under the same ID must read them back.
+    if bootstrapped && envelope.node_id == shared.settings.node_id {
+        return;
+    }
+    let now = shared.clock.now();
+    let state = rescale(envelope.state, &envelope.limit, shared.store.limit());
+    let (state, clamped) = clamp_future(state, now, shared.settings.max_clock_skew);
+    if clamped {
+        shared.telemetry.sync_clamped();
+    }
+    shared.store.merge_remote(key, state, now);
+    let lag = Duration::from_nanos(now.saturating_since(envelope.sent_at));
+    shared.telemetry.sync_received(lag);
+}
+
+fn flush_periodically(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
+    while shared.pause(shared.settings.sync_interval) {
+        // While the broker is away the changes stay in the store, latest state only.
+        if shared.connected.load(Ordering::Relaxed) {
+            publish_changes(shared, producer);
+        }
+    }
+}
+
+/// Publishes every changed key's latest state once; returns how many.
+fn publish_changes(shared: &Shared, producer: &ThreadedProducer<Delivery>) -> usize {
+    let now = shared.clock.now();
+    let changes = shared.store.take_changes(now);
+    let limit = *shared.store.limit();
+    for (key, state) in &changes {
+        let payload = state.map(|state| {
+            codec::encode(&Envelope {
+                node_id: shared.settings.node_id.clone(),
+                sent_at: now,
+                limit,
+                state,
+            })
+        });
+        let mut record =
+            BaseRecord::<[u8], Vec<u8>>::to(&shared.settings.topic).key(key.as_bytes());
+        if let Some(payload) = &payload {
+            record = record.payload(payload);
+        }
+        if let Err((error, _)) = producer.send(record) {
+            tracing::debug!(%error, "kafka queue full; keeping the change for later");
+            shared.store.mark_dirty(key);
+        }
+    }
+    changes.len()
+}

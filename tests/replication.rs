@@ -1,0 +1,280 @@
+//! Replication against a real Kafka-API broker: real node processes, real
+//! topic. `scripts/test.sh` starts the broker and sets CRDT_LIMITER_TEST_BROKERS;
+//! tests that stop and start a broker run their own on a free port.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{eventually, NodeProcess};
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+const RECEIVED: &str = "limiter_sync_received_total";
+const PUBLISHED: &str = "limiter_sync_published_total";
+const CONNECTED: &str = "limiter_kafka_connected";
+
+fn shared_broker() -> String {
+    std::env::var("CRDT_LIMITER_TEST_BROKERS")
+        .expect("these tests need a broker: run scripts/test.sh, which starts one and sets CRDT_LIMITER_TEST_BROKERS")
+}
+
+/// A topic no other test uses.
+fn topic(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("test-{name}-{}-{nanos}", std::process::id())
+}
+
+/// A node on `brokers`/`topic` with a slow refill (1 token a minute), so
+/// nothing refills during a test and every 429 is replication's doing.
+fn node(brokers: &str, topic: &str, id: &str, extra: &[&str]) -> NodeProcess {
+    let defaults = [
+        ("--kafka-brokers", brokers),
+        ("--topic", topic),
+        ("--node-id", id),
+        ("--capacity", "5"),
+        ("--refill-per-sec", "1/60"),
+        ("--sync-interval-ms", "20"),
+        ("--topic-partitions", "3"),
+    ];
+    // A flag in `extra` replaces its default (clap refuses a flag given twice).
+    let mut args: Vec<&str> = defaults
+        .iter()
+        .filter(|(flag, _)| !extra.contains(flag))
+        .flat_map(|(flag, value)| [*flag, *value])
+        .collect();
+    args.extend_from_slice(extra);
+    NodeProcess::start(&args)
+}
+
+fn exhaust(node: &NodeProcess, user: &str) {
+    let statuses: Vec<u16> = (0..6).map(|_| node.protected(user).status).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+}
+
+#[test]
+fn three_nodes_a_user_exhausted_on_one_is_limited_on_the_others_within_a_second() {
+    let (brokers, topic) = (shared_broker(), topic("three"));
+    let nodes: Vec<_> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|id| node(&brokers, &topic, id, &[]))
+        .collect();
+    for n in &nodes {
+        n.wait_ready(Duration::from_secs(30));
+    }
+    exhaust(&nodes[0], "alice");
+    let exhausted = Instant::now();
+    // Watch the metric rather than probing with requests: a probe would spend
+    // the other nodes' own tokens and could pass without replication.
+    eventually(Duration::from_secs(1), || {
+        nodes[1..].iter().all(|n| n.metric(RECEIVED) >= 1.0)
+    });
+    let took = exhausted.elapsed();
+    // A node does not merge its own records back.
+    assert_eq!(nodes[0].metric(RECEIVED), 0.0);
+    for n in &nodes[1..] {
+        let reply = n.protected("alice");
+        assert_eq!(reply.status, 429, "{reply:?}");
+        assert_eq!(reply.header("X-RateLimit-Remaining"), "0");
+    }
+    eprintln!("converged in {took:?}");
+    // Someone else is untouched everywhere.
+    assert!(nodes.iter().all(|n| n.protected("bob").status == 200));
+
+    eventually(Duration::from_secs(5), || nodes[0].metric(PUBLISHED) >= 1.0);
+    for n in &nodes[1..] {
+        assert!(n.metric("limiter_sync_lag_seconds_count") >= 1.0);
+        assert!(n.metric("limiter_sync_lag_seconds_sum") < 5.0);
+        assert_eq!(n.metric(CONNECTED), 1.0);
+    }
+}
+
+#[test]
+fn a_killed_and_restarted_node_still_limits_the_user() {
+    let (brokers, topic) = (shared_broker(), topic("restart"));
+    let first = node(&brokers, &topic, "n1", &[]);
+    first.wait_ready(Duration::from_secs(30));
+    exhaust(&first, "carol");
+    eventually(Duration::from_secs(5), || first.metric(PUBLISHED) >= 1.0);
+    drop(first); // SIGKILL: no goodbye, no final flush
+
+    // Same node ID, so the restart must read back its own records.
+    let again = node(&brokers, &topic, "n1", &[]);
+    again.wait_ready(Duration::from_secs(30));
+    assert_eq!(again.protected("carol").status, 429);
+    assert!(again.metric("limiter_bootstrap_duration_seconds") > 0.0);
+
+    let fresh = node(&brokers, &topic, "n2", &[]);
+    fresh.wait_ready(Duration::from_secs(30));
+    assert_eq!(fresh.protected("carol").status, 429);
+}
+
+#[test]
+fn sigterm_publishes_pending_changes_before_exit() {
+    let (brokers, topic) = (shared_broker(), topic("sigterm"));
+    // A sync interval far longer than the test: only the shutdown flush can publish.
+    let mut first = node(&brokers, &topic, "n1", &["--sync-interval-ms", "600000"]);
+    first.wait_ready(Duration::from_secs(30));
+    eventually(Duration::from_secs(10), || first.metric(CONNECTED) == 1.0);
+    exhaust(&first, "dave");
+    assert_eq!(first.metric(PUBLISHED), 0.0);
+    assert_eq!(first.terminate(Duration::from_secs(20)).code(), Some(0));
+
+    let second = node(&brokers, &topic, "n2", &[]);
+    second.wait_ready(Duration::from_secs(30));
+    assert_eq!(second.protected("dave").status, 429);
+}
+
+#[test]
+fn garbage_on_the_topic_is_skipped_and_counted() {
+    let (brokers, topic) = (shared_broker(), topic("garbage"));
+    let n1 = node(&brokers, &topic, "n1", &[]);
+    let n2 = node(&brokers, &topic, "n2", &[]);
+    n1.wait_ready(Duration::from_secs(30));
+    n2.wait_ready(Duration::from_secs(30));
+
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let records: [(&[u8], &[u8]); 5] = [
+        (b"eve", b"\x00\x01\x02 definitely not an envelope"),
+        (b"eve", b"\x63future version"),
+        (b"eve", b"\x01"),
+        (b"eve", b"\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"),
+        (b"\xff\xfe", b"\x01\x02"),
+    ];
+    for (key, payload) in records {
+        producer
+            .send(
+                BaseRecord::<[u8], [u8]>::to(&topic)
+                    .key(key)
+                    .payload(payload),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    for n in [&n1, &n2] {
+        eventually(Duration::from_secs(5), || {
+            let text = n.get("/metrics").body;
+            ["malformed", "unknown_version", "bad_key"]
+                .iter()
+                .map(|kind| {
+                    common::metric(
+                        &text,
+                        &format!("limiter_sync_decode_errors_total{{kind=\"{kind}\"}}"),
+                    )
+                })
+                .sum::<f64>()
+                >= 5.0
+        });
+        assert_eq!(n.get("/healthz").status, 200);
+    }
+    assert_eq!(
+        n1.protected("eve").json()["remaining"],
+        4,
+        "garbage changed eve's bucket"
+    );
+    // Replication still works after the garbage.
+    exhaust(&n1, "frank");
+    eventually(Duration::from_secs(2), || n2.metric(RECEIVED) >= 2.0);
+    assert_eq!(n2.protected("frank").status, 429);
+}
+
+/// A broker of the test's own, stopped when dropped.
+struct OwnBroker {
+    port: u16,
+    state: PathBuf,
+}
+
+impl OwnBroker {
+    /// A free port with no broker on it yet.
+    fn reserve() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let state =
+            std::env::temp_dir().join(format!("limiter-broker-{}-{port}", std::process::id()));
+        Self { port, state }
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn script(&self, verb: &str) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/broker.sh");
+        let status = Command::new("bash")
+            .arg(script)
+            .args([verb, &self.port.to_string()])
+            .env("BROKER_STATE_DIR", &self.state)
+            .status()
+            .unwrap();
+        assert!(status.success(), "broker.sh {verb} failed");
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.script("stop");
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+#[test]
+fn a_node_started_with_the_broker_down_serves_then_converges_once_it_is_up() {
+    let broker = OwnBroker::reserve();
+    let topic = topic("late");
+    let n1 = node(
+        &broker.address(),
+        &topic,
+        "n1",
+        &["--bootstrap-timeout-ms", "500"],
+    );
+    n1.wait_ready(Duration::from_secs(10));
+    assert_eq!(n1.metric(CONNECTED), 0.0);
+    exhaust(&n1, "grace");
+
+    broker.script("start");
+    eventually(Duration::from_secs(15), || n1.metric(CONNECTED) == 1.0);
+    eventually(Duration::from_secs(10), || n1.metric(PUBLISHED) >= 1.0);
+    let n2 = node(&broker.address(), &topic, "n2", &[]);
+    n2.wait_ready(Duration::from_secs(30));
+    assert_eq!(n2.protected("grace").status, 429);
+}
+
+#[test]
+fn losing_the_broker_mid_run_fails_no_request_and_changes_flow_when_it_returns() {
+    let broker = OwnBroker::reserve();
+    broker.script("start");
+    let topic = topic("lost");
+    let n1 = node(&broker.address(), &topic, "n1", &[]);
+    n1.wait_ready(Duration::from_secs(30));
+    eventually(Duration::from_secs(10), || n1.metric(CONNECTED) == 1.0);
+
+    // The broker stops answering (frozen, as behind a network partition) but
+    // keeps its data, as a real Kafka broker does across an outage.
+    broker.script("pause");
+    eventually(Duration::from_secs(15), || n1.metric(CONNECTED) == 0.0);
+    // Every request is still answered, from local state.
+    exhaust(&n1, "heidi");
+    for i in 0..50 {
+        assert_eq!(n1.protected(&format!("user-{i}")).status, 200);
+    }
+
+    broker.script("resume");
+    eventually(Duration::from_secs(15), || n1.metric(CONNECTED) == 1.0);
+    let n2 = node(&broker.address(), &topic, "n2", &[]);
+    n2.wait_ready(Duration::from_secs(30));
+    // heidi's six requests coalesce into one record, plus one per other user.
+    eventually(Duration::from_secs(15), || n2.metric(RECEIVED) >= 51.0);
+    assert_eq!(n2.protected("heidi").status, 429);
+}
