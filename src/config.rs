@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::limiter::Limit;
+use crate::limiter::{Limit, MergeMode};
 
 /// Command-line flags. Every field is optional so that a file can fill what the
 /// flags and environment leave out; defaults are applied last, in [`Config`].
@@ -81,6 +81,12 @@ struct Cli {
     /// How far ahead of this node's clock a peer's stamp may be before it is clamped, in ms [default: 1000].
     #[arg(long, env = "LIMITER_MAX_CLOCK_SKEW_MS", value_name = "MS")]
     max_clock_skew_ms: Option<u64>,
+
+    /// How peers' states merge: `min-max` (the specified rule; up to N× the limit
+    /// when a user's traffic spreads over N nodes) or `counted` (also debits
+    /// other nodes' spending: the limit holds at any node count) [default: min-max].
+    #[arg(long, env = "LIMITER_MERGE", value_name = "MODE")]
+    merge: Option<String>,
 }
 
 /// The same settings as read from a TOML file.
@@ -101,6 +107,7 @@ struct FileSettings {
     sync_interval_ms: Option<u64>,
     bootstrap_timeout_ms: Option<u64>,
     max_clock_skew_ms: Option<u64>,
+    merge: Option<String>,
 }
 
 /// A rate in a file may be a TOML number or a string such as "1/3600".
@@ -187,6 +194,8 @@ pub struct ReplicationSettings {
     pub bootstrap_timeout: Duration,
     /// Tolerated clock lead of a peer.
     pub max_clock_skew: Duration,
+    /// How peers' states merge.
+    pub merge: MergeMode,
 }
 
 impl Default for Config {
@@ -316,6 +325,16 @@ fn replication(cli: &Cli, file: &FileSettings) -> Result<Option<ReplicationSetti
     if node_id.is_empty() || node_id.len() > 128 || !node_id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ConfigError::new("node-id", "1-128 bytes of visible ASCII"));
     }
+    let merge = match pick(&cli.merge, &file.merge).as_deref() {
+        None | Some("min-max") => MergeMode::MinMax,
+        Some("counted") => MergeMode::Counted,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "merge",
+                format!("`{other}` is not `min-max` or `counted`"),
+            ));
+        }
+    };
     let millis = |setting: &'static str, value: Option<u64>, default: u64, min: u64| match value
         .unwrap_or(default)
     {
@@ -346,6 +365,7 @@ fn replication(cli: &Cli, file: &FileSettings) -> Result<Option<ReplicationSetti
             1_000,
             0,
         )?,
+        merge,
     }))
 }
 

@@ -29,7 +29,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http_api::AppState;
-use crate::limiter::Store;
+use crate::limiter::{node_key, Store};
 use crate::replication::Replication;
 use crate::telemetry::Telemetry;
 
@@ -42,8 +42,8 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
-    let store = Arc::new(match config.replication {
-        Some(_) => Store::replicated(config.limit, config.max_keys),
+    let store = Arc::new(match &config.replication {
+        Some(r) => Store::replicated(config.limit, config.max_keys, r.merge, node_key(&r.node_id)),
         None => Store::new(config.limit, config.max_keys),
     });
     let telemetry = Arc::new(Telemetry::new());

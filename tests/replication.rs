@@ -52,6 +52,26 @@ fn node(brokers: &str, topic: &str, id: &str, extra: &[&str]) -> NodeProcess {
     NodeProcess::start(&args)
 }
 
+/// Probes `node` for `user` until it answers 429 (a limited request spends
+/// nothing), within `timeout`; returns how many probes it admitted first. A
+/// node that learned nothing would admit its whole capacity (5) first; one
+/// that merged the exhausted state admits at most what it allowed before the
+/// news arrived.
+fn admitted_until_limited(node: &NodeProcess, user: &str, timeout: Duration) -> u32 {
+    let mut admitted = 0;
+    eventually(timeout, || match node.protected(user).status {
+        200 => {
+            admitted += 1;
+            false
+        }
+        status => {
+            assert_eq!(status, 429);
+            true
+        }
+    });
+    admitted
+}
+
 fn exhaust(node: &NodeProcess, user: &str) {
     let statuses: Vec<u16> = (0..6).map(|_| node.protected(user).status).collect();
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
@@ -69,25 +89,21 @@ fn three_nodes_a_user_exhausted_on_one_is_limited_on_the_others_within_a_second(
     }
     exhaust(&nodes[0], "alice");
     let exhausted = Instant::now();
-    // Watch the metric rather than probing with requests: a probe would spend
-    // the other nodes' own tokens and could pass without replication.
-    eventually(Duration::from_secs(1), || {
-        nodes[1..].iter().all(|n| n.metric(RECEIVED) >= 1.0)
-    });
-    let took = exhausted.elapsed();
-    // A node does not merge its own records back.
-    assert_eq!(nodes[0].metric(RECEIVED), 0.0);
     for n in &nodes[1..] {
-        let reply = n.protected("alice");
-        assert_eq!(reply.status, 429, "{reply:?}");
-        assert_eq!(reply.header("X-RateLimit-Remaining"), "0");
+        let admitted = admitted_until_limited(n, "alice", Duration::from_secs(1));
+        assert!(
+            admitted < 5,
+            "a node admitted its whole bucket: it never heard of alice"
+        );
     }
+    let took = exhausted.elapsed();
     eprintln!("converged in {took:?}");
     // Someone else is untouched everywhere.
     assert!(nodes.iter().all(|n| n.protected("bob").status == 200));
 
     eventually(Duration::from_secs(5), || nodes[0].metric(PUBLISHED) >= 1.0);
     for n in &nodes[1..] {
+        assert!(n.metric(RECEIVED) >= 1.0);
         assert!(n.metric("limiter_sync_lag_seconds_count") >= 1.0);
         assert!(n.metric("limiter_sync_lag_seconds_sum") < 5.0);
         assert_eq!(n.metric(CONNECTED), 1.0);
@@ -104,14 +120,16 @@ fn a_killed_and_restarted_node_still_limits_the_user() {
     drop(first); // SIGKILL: no goodbye, no final flush
 
     // Same node ID, so the restart must read back its own records.
+    // (SIGKILL may have cut off the last flush, so what survived may be a state
+    // from mid-burst: the point is that nobody hands carol a fresh bucket.)
     let again = node(&brokers, &topic, "n1", &[]);
     again.wait_ready(Duration::from_secs(30));
-    assert_eq!(again.protected("carol").status, 429);
     assert!(again.metric("limiter_bootstrap_duration_seconds") > 0.0);
+    assert!(admitted_until_limited(&again, "carol", Duration::from_secs(1)) < 5);
 
     let fresh = node(&brokers, &topic, "n2", &[]);
     fresh.wait_ready(Duration::from_secs(30));
-    assert_eq!(fresh.protected("carol").status, 429);
+    assert!(admitted_until_limited(&fresh, "carol", Duration::from_secs(1)) < 5);
 }
 
 #[test]
@@ -183,8 +201,7 @@ fn garbage_on_the_topic_is_skipped_and_counted() {
     );
     // Replication still works after the garbage.
     exhaust(&n1, "frank");
-    eventually(Duration::from_secs(2), || n2.metric(RECEIVED) >= 2.0);
-    assert_eq!(n2.protected("frank").status, 429);
+    assert!(admitted_until_limited(&n2, "frank", Duration::from_secs(2)) < 5);
 }
 
 /// A broker of the test's own, stopped when dropped.
@@ -277,4 +294,79 @@ fn losing_the_broker_mid_run_fails_no_request_and_changes_flow_when_it_returns()
     // heidi's six requests coalesce into one record, plus one per other user.
     eventually(Duration::from_secs(15), || n2.metric(RECEIVED) >= 51.0);
     assert_eq!(n2.protected("heidi").status, 429);
+}
+
+/// Sends one user's requests round-robin over `nodes` at `per_sec` for
+/// `seconds`; returns (admitted, what the limit allows over that span) for a
+/// bucket of `capacity` refilling at `rate` per second.
+fn round_robin(
+    nodes: &[NodeProcess],
+    user: &str,
+    per_sec: u32,
+    seconds: f64,
+    capacity: u32,
+    rate: f64,
+) -> (u32, f64) {
+    let gap = Duration::from_secs_f64(1.0 / f64::from(per_sec));
+    let started = Instant::now();
+    let (mut admitted, mut sent) = (0, 0u32);
+    let mut last = started;
+    while started.elapsed().as_secs_f64() < seconds {
+        let slot = started + gap * sent;
+        if let Some(wait) = slot.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        last = Instant::now();
+        admitted += u32::from(nodes[sent as usize % nodes.len()].protected(user).status == 200);
+        sent += 1;
+    }
+    let allowance = f64::from(capacity) + (rate * (last - started).as_secs_f64()).floor();
+    (admitted, allowance)
+}
+
+/// `n` nodes on a topic of their own, ready.
+fn cluster(n: usize, name: &str, merge: &str, limit: &[&str]) -> Vec<NodeProcess> {
+    let (brokers, topic) = (shared_broker(), topic(name));
+    let extra = [&["--merge", merge][..], limit].concat();
+    let nodes: Vec<_> = (1..=n)
+        .map(|i| node(&brokers, &topic, &format!("n{i}"), &extra))
+        .collect();
+    for n in &nodes {
+        n.wait_ready(Duration::from_secs(30));
+    }
+    nodes
+}
+
+const LIMIT_20_PER_SEC: [&str; 4] = ["--capacity", "2", "--refill-per-sec", "20"];
+
+#[test]
+fn counted_mode_keeps_three_real_nodes_within_10_percent_of_the_limit() {
+    let nodes = cluster(3, "counted", "counted", &LIMIT_20_PER_SEC);
+    // Ten times the rate, spread round-robin: min-max would admit about 3x.
+    let (admitted, allowance) = round_robin(&nodes, "ivan", 200, 4.0, 2, 20.0);
+    let ratio = f64::from(admitted) / allowance;
+    eprintln!("counted, 3 nodes: admitted {admitted} of {allowance} allowed ({ratio:.3}x)");
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "admitted {ratio:.3}x the limit"
+    );
+}
+
+/// The README's accuracy table: admitted / allowed for 1, 2 and 3 real nodes in
+/// each mode, 10x the rate round-robin for 20 s. Slow, so not part of the suite:
+/// `scripts/broker.sh start 9092; CRDT_LIMITER_TEST_BROKERS=127.0.0.1:9092 cargo
+/// nextest run --test replication --run-ignored only --no-capture accuracy_table`
+#[test]
+#[ignore]
+fn accuracy_table() {
+    for merge in ["min-max", "counted"] {
+        for n in 1..=3 {
+            let nodes = cluster(n, &format!("table-{merge}-{n}"), merge, &LIMIT_20_PER_SEC);
+            let (admitted, allowance) = round_robin(&nodes, "table", 200, 20.0, 2, 20.0);
+            eprintln!(
+                "| {merge} | {n} | {admitted} | {allowance} | {:.3} |",
+                f64::from(admitted) / allowance
+            );
+        }
+    }
 }

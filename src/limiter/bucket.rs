@@ -200,6 +200,14 @@ impl BucketState {
         self.stamp = now;
     }
 
+    /// Spends `level` nanoseconds of refill time even below zero (debt): how
+    /// consumption seen on other nodes is paid back. Debt is bounded by
+    /// [`MAX_REFILL_WINDOW`], so no flood of remote consumption can overflow.
+    pub fn debit(&mut self, level: i64) {
+        let floor = -(MAX_REFILL_WINDOW.as_nanos() as i64);
+        self.level = self.level.saturating_sub(level.max(0)).max(floor);
+    }
+
     /// Takes `cost` tokens at `now` if the bucket holds them; otherwise takes nothing.
     pub fn take(&mut self, limit: &Limit, cost: u32, now: Stamp) -> Decision {
         self.advance(limit, now);

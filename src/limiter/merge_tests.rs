@@ -135,3 +135,170 @@ proptest! {
         prop_assert_eq!(replica.state, merge(&l, a, b));
     }
 }
+
+/// A node's view in counted mode: its bucket and its counter.
+#[derive(Clone, Debug, PartialEq)]
+struct View {
+    state: BucketState,
+    spent: Spent,
+}
+
+fn spent_by(entries: &[(u64, u32)]) -> Spent {
+    let mut spent = Spent::new();
+    for &(node, tokens) in entries {
+        record_spend(&mut spent, node, tokens);
+    }
+    spent
+}
+
+fn receive(me: u64, view: &mut View, remote: &View) {
+    merge_counted(
+        &limit(),
+        me,
+        &mut view.state,
+        &mut view.spent,
+        remote.state,
+        &remote.spent,
+    );
+}
+
+const ME: u64 = 1;
+const B: u64 = 2;
+const C: u64 = 3;
+
+#[test]
+fn counted_merge_debits_new_spending_by_others() {
+    // Local: full (10 tokens). B says it spent 4 and holds 6.
+    let mut local = View {
+        state: state(10, T0),
+        spent: Spent::new(),
+    };
+    receive(
+        ME,
+        &mut local,
+        &View {
+            state: state(6, T0),
+            spent: spent_by(&[(B, 4)]),
+        },
+    );
+    assert_eq!(local.state, state(6, T0));
+    // C independently spent 3 (C's own bucket says 7): the sum is debited.
+    receive(
+        ME,
+        &mut local,
+        &View {
+            state: state(7, T0),
+            spent: spent_by(&[(C, 3)]),
+        },
+    );
+    assert_eq!(local.state, state(3, T0));
+}
+
+#[test]
+fn counted_merge_debits_once_however_often_the_same_state_arrives() {
+    let mut local = View {
+        state: state(10, T0),
+        spent: spent_by(&[(ME, 2)]),
+    };
+    local.state = state(8, T0);
+    let remote = View {
+        state: state(5, T0),
+        spent: spent_by(&[(B, 5)]),
+    };
+    receive(ME, &mut local, &remote);
+    let once = local.clone();
+    for _ in 0..5 {
+        receive(ME, &mut local, &remote);
+    }
+    assert_eq!(local, once);
+    assert_eq!(local.state, state(3, T0));
+}
+
+#[test]
+fn counted_merge_goes_into_debt_and_pays_it_back_by_waiting() {
+    let mut local = View {
+        state: state(1, T0),
+        spent: Spent::new(),
+    };
+    receive(
+        ME,
+        &mut local,
+        &View {
+            state: state(0, T0),
+            spent: spent_by(&[(B, 4)]),
+        },
+    );
+    assert_eq!(local.state, state(-3, T0));
+    assert_eq!(local.state.tokens_at(&limit(), at(T0 + 3 * SEC)), 0);
+    assert_eq!(local.state.tokens_at(&limit(), at(T0 + 4 * SEC)), 1);
+}
+
+#[test]
+fn our_own_entry_catching_up_after_a_restart_is_not_debited() {
+    // After a restart this node counts from 0; a peer still remembers 9 of ours.
+    let mut local = View {
+        state: state(10, T0),
+        spent: Spent::new(),
+    };
+    receive(
+        ME,
+        &mut local,
+        &View {
+            state: state(10, T0),
+            spent: spent_by(&[(ME, 9)]),
+        },
+    );
+    assert_eq!(local.state, state(10, T0));
+}
+
+fn arb_spends() -> impl Strategy<Value = Vec<(u64, u32)>> {
+    proptest::collection::vec((1u64..=4, 1u32..5), 0..12)
+}
+
+proptest! {
+    /// Snapshots of two nodes' growing counters, delivered in any order and any
+    /// number of times: each node's spending is debited exactly once, in full.
+    /// (Remote levels are full here so that only the debit moves the level.)
+    #[test]
+    fn spending_is_debited_exactly_once_in_any_order(
+        b_spends in proptest::collection::vec(1u32..4, 1..6),
+        c_spends in proptest::collection::vec(1u32..4, 1..6),
+        deliveries in proptest::collection::vec((0usize..2, 0usize..6), 1..20),
+    ) {
+        let snapshots = |node: u64, spends: &[u32]| -> Vec<View> {
+            (1..=spends.len())
+                .map(|n| View {
+                    state: state(10, T0),
+                    spent: spent_by(&spends[..n].iter().map(|&t| (node, t)).collect::<Vec<_>>()),
+                })
+                .collect()
+        };
+        let nodes = [snapshots(B, &b_spends), snapshots(C, &c_spends)];
+        let mut local = View { state: state(10, T0), spent: Spent::new() };
+        for &(node, i) in &deliveries {
+            receive(ME, &mut local, &nodes[node][i % nodes[node].len()]);
+        }
+        // Finally every node's latest snapshot arrives (perhaps again).
+        receive(ME, &mut local, nodes[0].last().unwrap());
+        receive(ME, &mut local, nodes[1].last().unwrap());
+        let total: u32 = b_spends.iter().chain(&c_spends).sum();
+        prop_assert_eq!(local.state, state(10 - i64::from(total), T0));
+    }
+
+    /// A counted merge never raises what a node admits, at any later instant.
+    #[test]
+    fn counted_merge_never_raises_a_level(
+        local_state in arb_state(),
+        remote_state in arb_state(),
+        local_spends in arb_spends(),
+        remote_spends in arb_spends(),
+        later in 0..100 * SEC,
+    ) {
+        let l = limit();
+        let mut view = View { state: local_state, spent: spent_by(&local_spends) };
+        let before = view.clone();
+        receive(ME, &mut view, &View { state: remote_state, spent: spent_by(&remote_spends) });
+        let t = at(view.state.stamp().as_unix_nanos() + later);
+        prop_assert!(view.state.level_at(&l, t) <= before.state.level_at(&l, t));
+    }
+}

@@ -7,5 +7,7 @@ pub mod merge;
 pub mod store;
 
 pub use bucket::{BucketState, Decision, Limit, LimitError, Stamp};
-pub use merge::{clamp_future, merge, rescale, Replica};
-pub use store::{Change, Evictions, Store};
+pub use merge::{
+    clamp_future, merge, merge_counted, node_key, record_spend, rescale, MergeMode, Replica, Spent,
+};
+pub use store::{Change, Evictions, Replicated, Store};

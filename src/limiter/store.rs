@@ -22,7 +22,7 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
 use super::bucket::{BucketState, Decision, Limit, Stamp};
-use super::merge::merge;
+use super::merge::{merge, merge_counted, record_spend, MergeMode, Spent};
 
 /// Keys looked at before an insert at the cap gives up on finding a full
 /// bucket: enough that a full one is almost always found, few enough to keep
@@ -46,9 +46,12 @@ pub struct Evictions {
 }
 
 /// A bucket and its replication bookkeeping.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Slot {
     state: BucketState,
+    /// Counted mode only: tokens spent on this key per node; boxed so the other
+    /// modes pay one pointer for it.
+    spent: Option<Box<Spent>>,
     /// Changed by a local decision since it was last handed to replication.
     dirty: bool,
     /// A non-full state of this node's is on the topic, so dropping the bucket
@@ -58,7 +61,16 @@ struct Slot {
 
 /// A bucket's latest state for replication to publish; `None` is a tombstone
 /// (the bucket is full or gone: nothing worth keeping on the topic).
-pub type Change = (CompactString, Option<BucketState>);
+pub type Change = (CompactString, Option<Replicated>);
+
+/// A bucket as nodes exchange it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replicated {
+    /// The level and stamp.
+    pub state: BucketState,
+    /// Counted mode: tokens spent per node. `None` from a min-max node.
+    pub spent: Option<Spent>,
+}
 
 /// All buckets of one node.
 pub struct Store {
@@ -66,6 +78,9 @@ pub struct Store {
     /// Keys whose state replication should publish, each at most once while
     /// dirty; `None` when replication is off, so nothing accumulates.
     changed: Option<Mutex<Vec<CompactString>>>,
+    mode: MergeMode,
+    /// This node's key in the spent counters.
+    me: u64,
     /// Every tracked key exactly once, oldest insert (or second chance) first.
     /// Only the new-key path and eviction lock it, never a decision on a known key.
     order: Mutex<VecDeque<CompactString>>,
@@ -81,18 +96,22 @@ pub struct Store {
 impl Store {
     /// An empty store whose buckets all have `limit`, tracking at most `max_keys` keys.
     pub fn new(limit: Limit, max_keys: NonZeroUsize) -> Self {
-        Self::build(limit, max_keys, false)
+        Self::build(limit, max_keys, None)
     }
 
-    /// A store that also records which keys changed, for replication to publish.
-    pub fn replicated(limit: Limit, max_keys: NonZeroUsize) -> Self {
-        Self::build(limit, max_keys, true)
+    /// A store that also records which keys changed, for replication to
+    /// publish, and merges peers' states by `mode`; `me` is this node's key.
+    pub fn replicated(limit: Limit, max_keys: NonZeroUsize, mode: MergeMode, me: u64) -> Self {
+        Self::build(limit, max_keys, Some((mode, me)))
     }
 
-    fn build(limit: Limit, max_keys: NonZeroUsize, replicated: bool) -> Self {
+    fn build(limit: Limit, max_keys: NonZeroUsize, replication: Option<(MergeMode, u64)>) -> Self {
+        let (mode, me) = replication.unwrap_or_default();
         Self {
             map: DashMap::with_hasher_and_shard_amount(ahash::RandomState::new(), SHARDS),
-            changed: replicated.then(|| Mutex::new(Vec::new())),
+            changed: replication.map(|_| Mutex::new(Vec::new())),
+            mode,
+            me,
             order: Mutex::new(VecDeque::new()),
             limit,
             max_keys: max_keys.get(),
@@ -110,8 +129,12 @@ impl Store {
     /// Decides a request of `cost` tokens for `key` at `now`, taking the tokens if allowed.
     pub fn check(&self, key: &str, cost: u32, now: Stamp) -> Decision {
         let replicated = self.changed.is_some();
+        let counted = replicated && self.mode == MergeMode::Counted;
         let (decision, newly_dirty) = self.with_slot(key, now, |slot| {
             let decision = slot.state.take(&self.limit, cost, now);
+            if counted && decision.is_allowed() {
+                record_spend(slot.spent.get_or_insert_default(), self.me, cost);
+            }
             let newly_dirty = replicated && !slot.dirty;
             slot.dirty |= replicated;
             (decision, newly_dirty)
@@ -123,13 +146,23 @@ impl Store {
     }
 
     /// Merges a peer's state for `key` into this node's. A full remote state of
-    /// an untracked key carries nothing and is not stored.
-    pub fn merge_remote(&self, key: &str, remote: BucketState, now: Stamp) {
-        if !self.map.contains_key(key) && remote.is_full_at(&self.limit, now) {
+    /// an untracked key carries nothing and is not stored (its spending is
+    /// paid back already: a full bucket owes nothing).
+    pub fn merge_remote(&self, key: &str, remote: &Replicated, now: Stamp) {
+        if !self.map.contains_key(key) && remote.state.is_full_at(&self.limit, now) {
             return;
         }
-        self.with_slot(key, now, |slot| {
-            slot.state = merge(&self.limit, slot.state, remote);
+        self.with_slot(key, now, |slot| match (self.mode, &remote.spent) {
+            (MergeMode::Counted, Some(remote_spent)) => merge_counted(
+                &self.limit,
+                self.me,
+                &mut slot.state,
+                slot.spent.get_or_insert_default(),
+                remote.state,
+                remote_spent,
+            ),
+            // A min-max peer (or a min-max node): the plain rule.
+            _ => slot.state = merge(&self.limit, slot.state, remote.state),
         });
     }
 
@@ -164,8 +197,11 @@ impl Store {
                     std::mem::replace(&mut slot.published, false).then_some((key, None))
                 } else {
                     slot.published = true;
-                    let state = slot.state;
-                    Some((key, Some(state)))
+                    let replicated = Replicated {
+                        state: slot.state,
+                        spent: slot.spent.as_deref().cloned(),
+                    };
+                    Some((key, Some(replicated)))
                 }
             })
             .collect()
@@ -187,6 +223,7 @@ impl Store {
                 let key = entry.key().clone();
                 let mut slot = Slot {
                     state: BucketState::full(&self.limit, now),
+                    spent: None,
                     dirty: false,
                     published: false,
                 };

@@ -1,6 +1,7 @@
 //! Unit tests of the store: decisions, the key cap, and what eviction may lose.
 
 use super::*;
+use crate::limiter::merge::MergeMode;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -161,7 +162,12 @@ fn concurrent_inserts_never_exceed_the_cap() {
 
 fn replicated(capacity: u32, per_sec: u64, max_keys: usize) -> Store {
     let s = store(capacity, per_sec, max_keys);
-    Store::replicated(s.limit, NonZeroUsize::new(max_keys).unwrap())
+    Store::replicated(
+        s.limit,
+        NonZeroUsize::new(max_keys).unwrap(),
+        MergeMode::MinMax,
+        1,
+    )
 }
 
 #[test]
@@ -173,7 +179,15 @@ fn a_key_is_handed_to_replication_once_per_change_period_with_its_latest_state()
     let changes = s.take_changes(at(T0));
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].0, "alice");
-    assert_eq!(changes[0].1.unwrap().tokens_at(s.limit(), at(T0)), 5);
+    assert_eq!(
+        changes[0]
+            .1
+            .clone()
+            .unwrap()
+            .state
+            .tokens_at(s.limit(), at(T0)),
+        5
+    );
     assert!(s.take_changes(at(T0)).is_empty());
     s.check("alice", 1, at(T0));
     assert_eq!(s.take_changes(at(T0)).len(), 1);
@@ -189,11 +203,14 @@ fn a_standalone_store_records_no_changes() {
 #[test]
 fn remote_states_lower_local_buckets_and_are_not_republished() {
     let s = replicated(10, 1, 100);
-    let drained = BucketState::from_parts(0, at(T0));
-    s.merge_remote("bob", drained, at(T0));
+    let drained = Replicated {
+        state: BucketState::from_parts(0, at(T0)),
+        spent: None,
+    };
+    s.merge_remote("bob", &drained, at(T0));
     assert!(!s.check("bob", 1, at(T0)).is_allowed());
     // Only the local (limited) decision marks it; the merge itself does not.
-    s.merge_remote("carol", drained, at(T0));
+    s.merge_remote("carol", &drained, at(T0));
     let changes = s.take_changes(at(T0));
     assert_eq!(
         changes.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
@@ -204,7 +221,11 @@ fn remote_states_lower_local_buckets_and_are_not_republished() {
 #[test]
 fn a_full_remote_state_of_an_unknown_key_is_not_stored() {
     let s = replicated(10, 1, 100);
-    s.merge_remote("dave", BucketState::full(s.limit(), at(T0)), at(T0));
+    let full = Replicated {
+        state: BucketState::full(s.limit(), at(T0)),
+        spent: None,
+    };
+    s.merge_remote("dave", &full, at(T0));
     assert!(s.get("dave").is_none());
 }
 
@@ -226,5 +247,13 @@ fn a_failed_publish_is_retried_with_the_latest_state() {
     s.mark_dirty("frank");
     let changes = s.take_changes(at(T0));
     assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].1.unwrap().tokens_at(s.limit(), at(T0)), 8);
+    assert_eq!(
+        changes[0]
+            .1
+            .clone()
+            .unwrap()
+            .state
+            .tokens_at(s.limit(), at(T0)),
+        8
+    );
 }

@@ -4,16 +4,26 @@
 //! Layout: one version byte, then the envelope in `postcard` (a compact,
 //! maintained serde format). The version byte sits outside the postcard body
 //! so a node can tell an unknown version from garbage without parsing it.
+//! Version 1 is a min-max state; version 2 adds the counted mode's per-node
+//! spent counter. Both are read, and a min-max node still writes version 1, so
+//! nodes can be upgraded one at a time.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::limiter::{BucketState, Limit, Stamp};
+use crate::limiter::{BucketState, Limit, Spent, Stamp};
 
-/// The envelope version this node writes.
+/// The envelope version of a min-max state.
 pub const VERSION: u8 = 1;
+
+/// The envelope version of a counted state (with its spent counter).
+pub const VERSION_COUNTED: u8 = 2;
+
+/// Largest record value accepted: a real one is under 100 bytes plus 20 per
+/// node in its counter, so this bounds what a hostile record can make us hold.
+const MAX_RECORD: usize = 4096;
 
 /// Longest node ID accepted on the wire, so a hostile record cannot make us allocate much.
 const MAX_NODE_ID: usize = 256;
@@ -29,6 +39,8 @@ pub struct Envelope {
     pub limit: Limit,
     /// The bucket's state.
     pub state: BucketState,
+    /// Counted mode: tokens spent per node (version 2); `None` in version 1.
+    pub spent: Option<Spent>,
 }
 
 /// The wire form of [`Envelope`], version 1. Separate from the domain types so
@@ -41,6 +53,13 @@ struct WireV1 {
     interval_ns: u64,
     level: i64,
     stamp_ns: u64,
+}
+
+/// Version 2: version 1 and the spent counter.
+#[derive(Serialize, Deserialize)]
+struct WireV2 {
+    base: WireV1,
+    spent: Spent,
 }
 
 /// Why a record was skipped.
@@ -68,9 +87,9 @@ impl DecodeError {
     }
 }
 
-/// Encodes an envelope at the current version.
+/// Encodes an envelope: version 2 if it carries a spent counter, else version 1.
 pub fn encode(envelope: &Envelope) -> Vec<u8> {
-    let wire = WireV1 {
+    let base = WireV1 {
         node_id: envelope.node_id.clone(),
         sent_at_ns: envelope.sent_at.as_unix_nanos(),
         capacity: envelope.limit.capacity(),
@@ -78,21 +97,44 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
         level: envelope.state.level(),
         stamp_ns: envelope.state.stamp().as_unix_nanos(),
     };
-    let mut bytes = vec![VERSION];
-    // Serializing plain integers and a string into a Vec cannot fail.
-    bytes.extend(postcard::to_allocvec(&wire).expect("postcard encodes WireV1"));
+    // Serializing integers, a string and a counter into a Vec cannot fail.
+    let (version, body) = match &envelope.spent {
+        None => (VERSION, postcard::to_allocvec(&base)),
+        Some(spent) => (
+            VERSION_COUNTED,
+            postcard::to_allocvec(&WireV2 {
+                base,
+                spent: spent.clone(),
+            }),
+        ),
+    };
+    let mut bytes = vec![version];
+    bytes.extend(body.expect("postcard encodes the envelope"));
     bytes
 }
 
-/// Decodes a record value; anything unexpected is an error, never a panic.
+/// Decodes a record value of either version; anything unexpected is an error, never a panic.
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
-    if version != VERSION {
-        return Err(DecodeError::UnknownVersion(version));
+    if bytes.len() > MAX_RECORD {
+        return Err(DecodeError::Malformed(format!(
+            "{} bytes, more than {MAX_RECORD}",
+            bytes.len()
+        )));
     }
+    let malformed = |e: postcard::Error| DecodeError::Malformed(e.to_string());
+    let (wire, spent) = match version {
+        VERSION => (
+            postcard::from_bytes::<WireV1>(body).map_err(malformed)?,
+            None,
+        ),
+        VERSION_COUNTED => {
+            let v2 = postcard::from_bytes::<WireV2>(body).map_err(malformed)?;
+            (v2.base, Some(v2.spent))
+        }
+        other => return Err(DecodeError::UnknownVersion(other)),
+    };
     let malformed = |what: &str| DecodeError::Malformed(what.to_string());
-    let wire: WireV1 =
-        postcard::from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if wire.node_id.is_empty() || wire.node_id.len() > MAX_NODE_ID {
         return Err(malformed("node_id length"));
     }
@@ -104,6 +146,7 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
         sent_at: Stamp::from_unix_nanos(wire.sent_at_ns),
         limit,
         state: BucketState::from_parts(wire.level, Stamp::from_unix_nanos(wire.stamp_ns)),
+        spent,
     })
 }
 
@@ -118,7 +161,27 @@ mod tests {
             sent_at: Stamp::from_unix_nanos(1_700_000_000_000_000_000),
             limit: Limit::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(1)).unwrap(),
             state: BucketState::from_parts(-3, Stamp::from_unix_nanos(1_699_999_999_000_000_000)),
+            spent: None,
         }
+    }
+
+    #[test]
+    fn counted_states_round_trip_as_version_2() {
+        let mut e = envelope();
+        let mut spent = Spent::new();
+        crate::limiter::record_spend(&mut spent, 7, 3);
+        crate::limiter::record_spend(&mut spent, 9, 5);
+        e.spent = Some(spent);
+        let bytes = encode(&e);
+        assert_eq!(bytes[0], VERSION_COUNTED);
+        assert_eq!(decode(&bytes), Ok(e));
+    }
+
+    #[test]
+    fn oversized_records_are_refused_unparsed() {
+        let mut bytes = vec![VERSION_COUNTED];
+        bytes.resize(MAX_RECORD + 1, 0);
+        assert!(matches!(decode(&bytes), Err(DecodeError::Malformed(_))));
     }
 
     #[test]
@@ -134,6 +197,7 @@ mod tests {
     fn unknown_versions_and_garbage_are_errors() {
         let mut bytes = encode(&envelope());
         bytes[0] = 99;
+        assert_eq!(bytes.len(), encode(&envelope()).len());
         assert_eq!(decode(&bytes), Err(DecodeError::UnknownVersion(99)));
         assert_eq!(decode(&[]), Err(DecodeError::Empty));
         assert!(matches!(

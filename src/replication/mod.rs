@@ -29,7 +29,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::clock::Clock;
 use crate::config::ReplicationSettings;
-use crate::limiter::{clamp_future, rescale, Store};
+use crate::limiter::{clamp_future, rescale, Replicated, Store};
 use crate::telemetry::Telemetry;
 use codec::Envelope;
 
@@ -402,7 +402,11 @@ fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>, bootstra
     if clamped {
         shared.telemetry.sync_clamped();
     }
-    shared.store.merge_remote(key, state, now);
+    let remote = Replicated {
+        state,
+        spent: envelope.spent,
+    };
+    shared.store.merge_remote(key, &remote, now);
     let lag = Duration::from_nanos(now.saturating_since(envelope.sent_at));
     shared.telemetry.sync_received(lag);
 }
@@ -421,13 +425,14 @@ fn publish_changes(shared: &Shared, producer: &ThreadedProducer<Delivery>) -> us
     let now = shared.clock.now();
     let changes = shared.store.take_changes(now);
     let limit = *shared.store.limit();
-    for (key, state) in &changes {
-        let payload = state.map(|state| {
+    for (key, replicated) in &changes {
+        let payload = replicated.as_ref().map(|replicated| {
             codec::encode(&Envelope {
                 node_id: shared.settings.node_id.clone(),
                 sent_at: now,
                 limit,
-                state,
+                state: replicated.state,
+                spent: replicated.spent.clone(),
             })
         });
         let mut record =
