@@ -26,6 +26,7 @@ const SYNC_LAG: &str = "limiter_sync_lag_seconds";
 const SYNC_DECODE_ERRORS: &str = "limiter_sync_decode_errors_total";
 const SYNC_CLAMPED: &str = "limiter_sync_clock_skew_clamped_total";
 const KAFKA_CONNECTED: &str = "limiter_kafka_connected";
+const SYNC_PENDING: &str = "limiter_sync_pending";
 const BOOTSTRAP_SECONDS: &str = "limiter_bootstrap_duration_seconds";
 const HTTP_REQUESTS: &str = "http_requests_total";
 const HTTP_SECONDS: &str = "http_request_duration_seconds";
@@ -247,6 +248,7 @@ impl Telemetry {
     /// The Prometheus text exposition, with the store's gauges brought up to date.
     pub fn render(&self, store: &Store) -> String {
         self.buckets.set(store.len() as f64);
+        metrics::gauge!(SYNC_PENDING).set(store.pending_changes() as f64);
         self.max_keys.set(store.max_keys() as f64);
         let evictions = store.evictions();
         self.evicted_idle.absolute(evictions.idle);

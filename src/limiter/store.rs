@@ -178,6 +178,13 @@ impl Store {
         }
     }
 
+    /// Keys waiting to be published (changed states and tombstones).
+    pub fn pending_changes(&self) -> usize {
+        self.changed
+            .as_ref()
+            .map_or(0, |changed| lock(changed).len())
+    }
+
     /// Hands over every key changed since the last call, with its latest state.
     pub fn take_changes(&self, now: Stamp) -> Vec<Change> {
         let Some(changed) = &self.changed else {

@@ -176,7 +176,9 @@ fn a_key_is_handed_to_replication_once_per_change_period_with_its_latest_state()
     for _ in 0..5 {
         s.check("alice", 1, at(T0));
     }
+    assert_eq!(s.pending_changes(), 1);
     let changes = s.take_changes(at(T0));
+    assert_eq!(s.pending_changes(), 0);
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].0, "alice");
     assert_eq!(
