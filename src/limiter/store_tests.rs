@@ -259,3 +259,19 @@ fn a_failed_publish_is_retried_with_the_latest_state() {
         8
     );
 }
+
+#[test]
+fn a_flood_of_peer_states_respects_the_key_cap() {
+    let s = replicated(10, 1, 100);
+    for (i, id) in random_ids(11).take(5_000).enumerate() {
+        let drained = Replicated {
+            state: BucketState::from_parts(0, at(T0)),
+            spent: None,
+        };
+        s.merge_remote(&id, &drained, at(T0 + i as u64));
+        assert!(s.len() <= 100);
+    }
+    assert_eq!(s.len(), 100);
+    // Merges never mark keys for publishing: nothing echoes back to the topic.
+    assert_eq!(s.pending_changes(), 0);
+}
