@@ -12,8 +12,9 @@
 //!   drives `limiter_kafka_connected`.
 
 pub mod codec;
+mod consumer;
+mod publisher;
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -21,23 +22,23 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, Message};
-use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::ClientContext;
 
 use crate::clock::Clock;
 use crate::config::ReplicationSettings;
-use crate::limiter::{clamp_future, rescale, Replicated, Store};
+use crate::limiter::Store;
 use crate::telemetry::Telemetry;
-use codec::Envelope;
+use consumer::consume;
+use publisher::{flush_periodically, publish_changes, Delivery};
 
 /// How long a shutdown waits for the broker to take the last states.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
 /// What the threads share.
-struct Shared {
+pub(super) struct Shared {
     settings: ReplicationSettings,
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
@@ -72,42 +73,11 @@ impl Shared {
     }
 }
 
-/// Sends delivery outcomes back: acknowledged ones are counted, failed ones
-/// mark the key dirty so its latest state goes out again.
-struct Delivery(Arc<Shared>);
-
-impl ClientContext for Delivery {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        quiet_log(level, facility, message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        tracing::debug!(%error, reason, "kafka producer error; librdkafka retries");
-    }
-}
-
-impl ProducerContext for Delivery {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(_) => self.0.telemetry.sync_published(),
-            Err((error, message)) => {
-                tracing::debug!(%error, "publish failed; will publish again");
-                self.0.telemetry.sync_publish_failed();
-                if let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) {
-                    self.0.store.mark_dirty(key);
-                }
-            }
-        }
-    }
-}
-
 /// librdkafka reports every refused connection and every end of partition
 /// (how bootstrap knows it is done) as an error; the connected gauge and one
 /// warning per change of state say the same more usefully, so its own lines go
 /// to debug, except the severe ones.
-struct Quiet;
+pub(super) struct Quiet;
 
 impl ClientContext for Quiet {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
@@ -121,7 +91,7 @@ impl ClientContext for Quiet {
     }
 }
 
-fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
+pub(super) fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
     match level {
         RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
             tracing::error!(facility, "librdkafka: {message}")
@@ -289,161 +259,4 @@ async fn create_topic(settings: &ReplicationSettings, admin: &AdminClient<Quiet>
         }
         Err(error) => tracing::debug!(%error, "cannot reach kafka to create the topic"),
     }
-}
-
-/// Bootstraps from the beginning of every partition, then merges for ever.
-fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
-    let started = Instant::now();
-    let settings = &shared.settings;
-    let partitions = loop {
-        let found = consumer
-            .fetch_metadata(Some(&settings.topic), Duration::from_millis(1000))
-            .ok()
-            .and_then(|m| {
-                m.topics()
-                    .first()
-                    .filter(|t| t.error().is_none())
-                    .map(|t| t.partitions().len())
-            })
-            .filter(|&n| n > 0);
-        if let Some(n) = found {
-            break n as i32;
-        }
-        give_up_waiting(shared, started);
-        if !shared.pause(Duration::from_millis(250)) {
-            return;
-        }
-    };
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        if let Err(error) =
-            assignment.add_partition_offset(&settings.topic, partition, Offset::Beginning)
-        {
-            tracing::error!(%error, "cannot build the partition assignment");
-            return;
-        }
-    }
-    if let Err(error) = consumer.assign(&assignment) {
-        tracing::error!(%error, "cannot assign partitions; replication receives nothing");
-        return;
-    }
-    let mut at_end = HashSet::new();
-    let mut bootstrapped = false;
-    while !shared.stopping.load(Ordering::Relaxed) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => receive(shared, message.key(), message.payload(), bootstrapped),
-            Some(Err(KafkaError::PartitionEOF(partition))) if !bootstrapped => {
-                at_end.insert(partition);
-                if at_end.len() == partitions as usize {
-                    bootstrapped = true;
-                    finish_bootstrap(shared, started);
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) => {}
-            Some(Err(error)) => tracing::debug!(%error, "consumer error; librdkafka retries"),
-            None => {}
-        }
-        if !bootstrapped {
-            give_up_waiting(shared, started);
-        }
-    }
-}
-
-fn finish_bootstrap(shared: &Shared, started: Instant) {
-    let took = started.elapsed();
-    shared.telemetry.bootstrap_done(took);
-    tracing::info!(
-        ?took,
-        buckets = shared.store.len(),
-        "read the state topic; ready"
-    );
-    shared.ready.store(true, Ordering::Release);
-}
-
-/// Past the bootstrap timeout the node reports ready anyway: its decisions are
-/// local and stay correct for everything it sees, and it keeps trying.
-fn give_up_waiting(shared: &Shared, started: Instant) {
-    if started.elapsed() >= shared.settings.bootstrap_timeout
-        && !shared.ready.swap(true, Ordering::AcqRel)
-    {
-        tracing::warn!(
-            timeout = ?shared.settings.bootstrap_timeout,
-            "state topic not read in time; serving from local state, still trying"
-        );
-    }
-}
-
-/// Merges one record. Tombstones carry nothing; garbage is counted and skipped.
-fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>, bootstrapped: bool) {
-    let Some(payload) = payload else { return };
-    let Some(key) = key
-        .and_then(|k| std::str::from_utf8(k).ok())
-        .filter(|k| !k.is_empty() && k.len() <= 512)
-    else {
-        shared.telemetry.sync_decode_error("bad_key");
-        return;
-    };
-    let envelope: Envelope = match codec::decode(payload) {
-        Ok(envelope) => envelope,
-        Err(error) => {
-            tracing::debug!(%error, key, "skipping a record");
-            shared.telemetry.sync_decode_error(error.kind());
-            return;
-        }
-    };
-    // Our own records are old news once running (the local level can only be
-    // lower), but a node restarted under the same ID must read them back.
-    if bootstrapped && envelope.node_id == shared.settings.node_id {
-        return;
-    }
-    let now = shared.clock.now();
-    let state = rescale(envelope.state, &envelope.limit, shared.store.limit());
-    let (state, clamped) = clamp_future(state, now, shared.settings.max_clock_skew);
-    if clamped {
-        shared.telemetry.sync_clamped();
-    }
-    let remote = Replicated {
-        state,
-        spent: envelope.spent,
-    };
-    shared.store.merge_remote(key, &remote, now);
-    let lag = Duration::from_nanos(now.saturating_since(envelope.sent_at));
-    shared.telemetry.sync_received(lag);
-}
-
-fn flush_periodically(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
-    while shared.pause(shared.settings.sync_interval) {
-        // While the broker is away the changes stay in the store, latest state only.
-        if shared.connected.load(Ordering::Relaxed) {
-            publish_changes(shared, producer);
-        }
-    }
-}
-
-/// Publishes every changed key's latest state once; returns how many.
-fn publish_changes(shared: &Shared, producer: &ThreadedProducer<Delivery>) -> usize {
-    let now = shared.clock.now();
-    let changes = shared.store.take_changes(now);
-    let limit = *shared.store.limit();
-    for (key, replicated) in &changes {
-        let payload = replicated.as_ref().map(|replicated| {
-            codec::encode(&Envelope {
-                node_id: shared.settings.node_id.clone(),
-                sent_at: now,
-                limit,
-                state: replicated.state,
-                spent: replicated.spent.clone(),
-            })
-        });
-        let mut record =
-            BaseRecord::<[u8], Vec<u8>>::to(&shared.settings.topic).key(key.as_bytes());
-        if let Some(payload) = &payload {
-            record = record.payload(payload);
-        }
-        if let Err((error, _)) = producer.send(record) {
-            tracing::debug!(%error, "kafka queue full; keeping the change for later");
-            shared.store.mark_dirty(key);
-        }
-    }
-    changes.len()
 }

@@ -1,0 +1,79 @@
+//! Unit tests of settings: parsing, precedence, and refusals that name the setting.
+
+use super::*;
+
+fn load(args: &[&str]) -> Result<Config, LoadError> {
+    Config::load_from(std::iter::once("crdt-limiter").chain(args.iter().copied()))
+}
+
+fn refused(args: &[&str]) -> String {
+    match load(args) {
+        Err(LoadError::Invalid(e)) => e.to_string(),
+        other => panic!("expected a refused setting, got {other:?}"),
+    }
+}
+
+#[test]
+fn rates_parse_exactly() {
+    assert_eq!(parse_rate("1"), Ok(Duration::from_secs(1)));
+    assert_eq!(parse_rate("0.5"), Ok(Duration::from_secs(2)));
+    assert_eq!(parse_rate("1/3600"), Ok(Duration::from_secs(3600)));
+    assert_eq!(parse_rate("1000000"), Ok(Duration::from_micros(1)));
+    assert_eq!(parse_rate("2.5/0.5"), Ok(Duration::from_millis(200)));
+    assert_eq!(parse_rate("3"), Ok(Duration::from_nanos(333_333_333)));
+    for bad in [
+        "0",
+        "",
+        "-1",
+        "abc",
+        "1/0",
+        "1e3",
+        "0.0",
+        "1.2.3",
+        "10000000000",
+    ] {
+        assert!(parse_rate(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn defaults_apply_without_settings() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.listen, "0.0.0.0:8000".parse().unwrap());
+    assert_eq!(c.limit.capacity(), 10);
+    assert_eq!(c.limit.interval(), Duration::from_secs(1));
+}
+
+#[test]
+fn bad_settings_name_the_setting() {
+    assert!(refused(&["--capacity", "0"]).contains("`capacity` (--capacity / LIMITER_CAPACITY)"));
+    assert!(refused(&["--refill-per-sec", "0"]).contains("LIMITER_REFILL_PER_SEC"));
+    assert!(refused(&["--listen", "nowhere"]).contains("`listen`"));
+    assert!(refused(&["--max-keys", "0"]).contains("`max-keys`"));
+    assert!(
+        refused(&["--capacity", "4000000000", "--refill-per-sec", "1/3600"]).contains("100 years")
+    );
+    assert!(matches!(
+        load(&["--capacity", "ten"]),
+        Err(LoadError::Cli(_))
+    ));
+}
+
+#[test]
+fn the_file_fills_what_flags_leave_out() {
+    let dir = std::env::temp_dir().join(format!("limiter-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("limiter.toml");
+    std::fs::write(
+        &path,
+        "capacity = 7\nrefill-per-sec = \"1/60\"\nmax-keys = 50\n",
+    )
+    .unwrap();
+    let c = load(&["--config", path.to_str().unwrap(), "--capacity", "9"]).unwrap();
+    assert_eq!(c.limit.capacity(), 9);
+    assert_eq!(c.limit.interval(), Duration::from_secs(60));
+    assert_eq!(c.max_keys.get(), 50);
+    std::fs::write(&path, "capacity = 7\nburst = 3\n").unwrap();
+    assert!(refused(&["--config", path.to_str().unwrap()]).contains("burst"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

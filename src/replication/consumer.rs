@@ -1,0 +1,135 @@
+//! The consumer thread: reads every partition from the beginning (bootstrap,
+//! then ready), then merges peers' states for ever; garbage is counted and skipped.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::codec::{self, Envelope};
+use super::{Quiet, Shared};
+use crate::limiter::{clamp_future, rescale, Replicated};
+
+/// Bootstraps from the beginning of every partition, then merges for ever.
+pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
+    let started = Instant::now();
+    let settings = &shared.settings;
+    let partitions = loop {
+        let found = consumer
+            .fetch_metadata(Some(&settings.topic), Duration::from_millis(1000))
+            .ok()
+            .and_then(|m| {
+                m.topics()
+                    .first()
+                    .filter(|t| t.error().is_none())
+                    .map(|t| t.partitions().len())
+            })
+            .filter(|&n| n > 0);
+        if let Some(n) = found {
+            break n as i32;
+        }
+        give_up_waiting(shared, started);
+        if !shared.pause(Duration::from_millis(250)) {
+            return;
+        }
+    };
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        if let Err(error) =
+            assignment.add_partition_offset(&settings.topic, partition, Offset::Beginning)
+        {
+            tracing::error!(%error, "cannot build the partition assignment");
+            return;
+        }
+    }
+    if let Err(error) = consumer.assign(&assignment) {
+        tracing::error!(%error, "cannot assign partitions; replication receives nothing");
+        return;
+    }
+    let mut at_end = HashSet::new();
+    let mut bootstrapped = false;
+    while !shared.stopping.load(Ordering::Relaxed) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => receive(shared, message.key(), message.payload(), bootstrapped),
+            Some(Err(KafkaError::PartitionEOF(partition))) if !bootstrapped => {
+                at_end.insert(partition);
+                if at_end.len() == partitions as usize {
+                    bootstrapped = true;
+                    finish_bootstrap(shared, started);
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => {}
+            Some(Err(error)) => tracing::debug!(%error, "consumer error; librdkafka retries"),
+            None => {}
+        }
+        if !bootstrapped {
+            give_up_waiting(shared, started);
+        }
+    }
+}
+
+fn finish_bootstrap(shared: &Shared, started: Instant) {
+    let took = started.elapsed();
+    shared.telemetry.bootstrap_done(took);
+    tracing::info!(
+        ?took,
+        buckets = shared.store.len(),
+        "read the state topic; ready"
+    );
+    shared.ready.store(true, Ordering::Release);
+}
+
+/// Past the bootstrap timeout the node reports ready anyway: its decisions are
+/// local and stay correct for everything it sees, and it keeps trying.
+fn give_up_waiting(shared: &Shared, started: Instant) {
+    if started.elapsed() >= shared.settings.bootstrap_timeout
+        && !shared.ready.swap(true, Ordering::AcqRel)
+    {
+        tracing::warn!(
+            timeout = ?shared.settings.bootstrap_timeout,
+            "state topic not read in time; serving from local state, still trying"
+        );
+    }
+}
+
+/// Merges one record. Tombstones carry nothing; garbage is counted and skipped.
+fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>, bootstrapped: bool) {
+    let Some(payload) = payload else { return };
+    let Some(key) = key
+        .and_then(|k| std::str::from_utf8(k).ok())
+        .filter(|k| !k.is_empty() && k.len() <= 512)
+    else {
+        shared.telemetry.sync_decode_error("bad_key");
+        return;
+    };
+    let envelope: Envelope = match codec::decode(payload) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            tracing::debug!(%error, key, "skipping a record");
+            shared.telemetry.sync_decode_error(error.kind());
+            return;
+        }
+    };
+    // Our own records are old news once running (the local level can only be
+    // lower), but a node restarted under the same ID must read them back.
+    if bootstrapped && envelope.node_id == shared.settings.node_id {
+        return;
+    }
+    let now = shared.clock.now();
+    let state = rescale(envelope.state, &envelope.limit, shared.store.limit());
+    let (state, clamped) = clamp_future(state, now, shared.settings.max_clock_skew);
+    if clamped {
+        shared.telemetry.sync_clamped();
+    }
+    let remote = Replicated {
+        state,
+        spent: envelope.spent,
+    };
+    shared.store.merge_remote(key, &remote, now);
+    let lag = Duration::from_nanos(now.saturating_since(envelope.sent_at));
+    shared.telemetry.sync_received(lag);
+}
