@@ -20,7 +20,7 @@ install() {
   if command -v tansu >/dev/null 2>&1; then return; fi
   export PATH="$HOME/.cargo/bin:$PATH"
   if command -v tansu >/dev/null 2>&1; then return; fi
-  echo "broker.sh: installing tansu from crates.io (minutes on 2 cores, once)" >&2
+  echo "broker.sh: installing tansu from crates.io (several minutes on 2 cores; once)" >&2
   cargo install tansu --locked --features dynostore
 }
 
