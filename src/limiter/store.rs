@@ -63,6 +63,15 @@ struct Slot {
 /// (the bucket is full or gone: nothing worth keeping on the topic).
 pub type Change = (CompactString, Option<Replicated>);
 
+/// An entry of the list of things to publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pending {
+    /// A local decision changed this key's bucket (queued once per dirty period).
+    Dirty(CompactString),
+    /// This node's published bucket left memory full: compaction may drop the key.
+    Tombstone(CompactString),
+}
+
 /// A bucket as nodes exchange it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replicated {
@@ -75,9 +84,9 @@ pub struct Replicated {
 /// All buckets of one node.
 pub struct Store {
     map: DashMap<CompactString, Slot, ahash::RandomState>,
-    /// Keys whose state replication should publish, each at most once while
-    /// dirty; `None` when replication is off, so nothing accumulates.
-    changed: Option<Mutex<Vec<CompactString>>>,
+    /// What replication should publish next; `None` when replication is off,
+    /// so nothing accumulates.
+    changed: Option<Mutex<Vec<Pending>>>,
     mode: MergeMode,
     /// This node's key in the spent counters.
     me: u64,
@@ -140,7 +149,7 @@ impl Store {
             (decision, newly_dirty)
         });
         if newly_dirty {
-            self.push_change(CompactString::new(key));
+            self.push_change(Pending::Dirty(CompactString::new(key)));
         }
         decision
     }
@@ -174,7 +183,7 @@ impl Store {
                 .get_mut(key)
                 .is_some_and(|mut slot| !std::mem::replace(&mut slot.dirty, true));
         if newly_dirty {
-            self.push_change(CompactString::new(key));
+            self.push_change(Pending::Dirty(CompactString::new(key)));
         }
     }
 
@@ -190,25 +199,31 @@ impl Store {
         let Some(changed) = &self.changed else {
             return Vec::new();
         };
-        let keys = std::mem::take(&mut *lock(changed));
-        keys.into_iter()
-            .filter_map(|key| {
-                let Some(mut slot) = self.map.get_mut(key.as_str()) else {
-                    // Evicted after it was published: a tombstone lets compaction drop it.
-                    return Some((key, None));
-                };
-                if !std::mem::replace(&mut slot.dirty, false) {
-                    return None;
+        let pending = std::mem::take(&mut *lock(changed));
+        pending
+            .into_iter()
+            .filter_map(|entry| match entry {
+                // Gone again, or back in memory (its own Dirty entry speaks for it).
+                Pending::Tombstone(key) => {
+                    (!self.map.contains_key(key.as_str())).then_some((key, None))
                 }
-                if slot.state.is_full_at(&self.limit, now) {
-                    std::mem::replace(&mut slot.published, false).then_some((key, None))
-                } else {
-                    slot.published = true;
-                    let replicated = Replicated {
-                        state: slot.state,
-                        spent: slot.spent.as_deref().cloned(),
-                    };
-                    Some((key, Some(replicated)))
+                // Gone: if it had been published, its eviction queued a tombstone.
+                Pending::Dirty(key) => {
+                    let mut slot = self.map.get_mut(key.as_str())?;
+                    if !std::mem::replace(&mut slot.dirty, false) {
+                        return None;
+                    }
+                    if slot.state.is_full_at(&self.limit, now) {
+                        std::mem::replace(&mut slot.published, false).then_some((key, None))
+                    } else {
+                        slot.published = true;
+                        let replicated = Replicated {
+                            state: slot.state,
+                            spent: slot.spent.as_deref().cloned(),
+                        };
+                        drop(slot);
+                        Some((key, Some(replicated)))
+                    }
                 }
             })
             .collect()
@@ -246,16 +261,30 @@ impl Store {
         result
     }
 
-    fn push_change(&self, key: CompactString) {
-        if let Some(changed) = &self.changed {
-            let mut changed = lock(changed);
-            // Bounded: at most one entry per tracked key plus tombstones, and
-            // tombstones beyond the cap are dropped (compaction then keeps an old
-            // record, which only costs topic space).
-            if changed.len() < 2 * self.max_keys {
-                changed.push(key);
+    /// Queues `entry` for publishing. The list grows only while nothing is
+    /// taken (Kafka away), and is bounded at twice `max_keys`: at the bound it
+    /// is compacted — dirty entries of keys no longer tracked, and duplicates,
+    /// go — and if it is still over half the bound, tombstones go too (an
+    /// unsent tombstone only leaves an old record for compaction to keep).
+    /// Distinct live keys are at most `max_keys`, so a dirty key, queued once
+    /// per dirty period, is never dropped, and compaction leaves room for
+    /// `max_keys` more pushes.
+    fn push_change(&self, entry: Pending) {
+        let Some(changed) = &self.changed else { return };
+        let mut changed = lock(changed);
+        if changed.len() >= 2 * self.max_keys {
+            let mut seen = std::collections::HashSet::new();
+            changed.retain(|e| match e {
+                Pending::Dirty(key) => {
+                    self.map.contains_key(key.as_str()) && seen.insert(key.clone())
+                }
+                Pending::Tombstone(_) => true,
+            });
+            if changed.len() > self.max_keys {
+                changed.retain(|e| matches!(e, Pending::Dirty(_)));
             }
         }
+        changed.push(entry);
     }
 
     /// The state of `key` as this node sees it, if tracked.
@@ -373,7 +402,7 @@ impl Store {
             Some((key, slot)) => {
                 self.forget(1, &self.evicted_idle);
                 if slot.published {
-                    self.push_change(key);
+                    self.push_change(Pending::Tombstone(key));
                 }
                 1
             }

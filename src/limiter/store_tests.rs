@@ -275,3 +275,47 @@ fn a_flood_of_peer_states_respects_the_key_cap() {
     // Merges never mark keys for publishing: nothing echoes back to the topic.
     assert_eq!(s.pending_changes(), 0);
 }
+
+#[test]
+fn a_bucket_evicted_before_it_was_ever_published_leaves_no_tombstone() {
+    let s = replicated(10, 1, 100);
+    s.check("grace", 1, at(T0));
+    // Refilled and swept before the first flush: nothing of it is on the topic.
+    assert_eq!(s.sweep(at(T0 + SEC)), 1);
+    assert!(s.take_changes(at(T0 + SEC)).is_empty());
+}
+
+#[test]
+fn a_pressure_eviction_publishes_no_tombstone() {
+    // A tombstone for a bucket that was not full would let compaction erase
+    // peers' records of a user who is still limited.
+    let s = replicated(10, 1, 1);
+    s.check("heidi", 1, at(T0));
+    s.take_changes(at(T0));
+    // Spent again, so queued for publishing, then pushed out by a new user.
+    s.check("heidi", 1, at(T0));
+    s.check("ivan", 1, at(T0));
+    assert_eq!(s.evictions().pressure, 1);
+    let changes = s.take_changes(at(T0));
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].0, "ivan");
+    assert!(changes[0].1.is_some());
+}
+
+#[test]
+fn during_an_outage_pending_changes_stay_bounded_and_no_live_key_is_lost() {
+    let s = replicated(10, 1000, 100);
+    // No flush for a long time (broker away) while thousands of keys come and
+    // go: each refills 1 ms after its request and is evicted to make room.
+    for (i, id) in random_ids(21).take(20_000).enumerate() {
+        s.check(&id, 1, at(T0 + i as u64 * 2 * 1_000_000));
+        assert!(s.pending_changes() <= 200);
+    }
+    // A key spent just before the broker returns is still published.
+    let now = at(T0 + 20_000 * 2 * 1_000_000);
+    s.check("judy", 1, now);
+    let changes = s.take_changes(now);
+    assert!(changes
+        .iter()
+        .any(|(k, state)| k == "judy" && state.is_some()));
+}
