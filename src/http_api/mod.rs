@@ -118,12 +118,13 @@ pub async fn record_request(
         .iter()
         .position(|r| *r == req.path())
         .unwrap_or(ROUTES.len() - 1);
-    let telemetry = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| Arc::clone(&s.telemetry));
     let response = next.call(req).await?;
-    if let Some(telemetry) = telemetry {
-        telemetry.http_request(route, response.status().as_u16(), started.elapsed());
+    // The response carries its request, so the shared state is reached
+    // without cloning anything per request.
+    if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
+        state
+            .telemetry
+            .http_request(route, response.status().as_u16(), started.elapsed());
     }
     Ok(response)
 }
