@@ -151,6 +151,13 @@ fn spent_by(entries: &[(u64, u32)]) -> Spent {
     spent
 }
 
+fn view(tokens: i64, stamp: u64, spends: &[(u64, u32)]) -> View {
+    View {
+        state: state(tokens, stamp),
+        spent: spent_by(spends),
+    }
+}
+
 fn receive(me: u64, view: &mut View, remote: &View) {
     merge_counted(
         &limit(),
@@ -169,42 +176,19 @@ const C: u64 = 3;
 #[test]
 fn counted_merge_debits_new_spending_by_others() {
     // Local: full (10 tokens). B says it spent 4 and holds 6.
-    let mut local = View {
-        state: state(10, T0),
-        spent: Spent::new(),
-    };
-    receive(
-        ME,
-        &mut local,
-        &View {
-            state: state(6, T0),
-            spent: spent_by(&[(B, 4)]),
-        },
-    );
+    let mut local = view(10, T0, &[]);
+    receive(ME, &mut local, &view(6, T0, &[(B, 4)]));
     assert_eq!(local.state, state(6, T0));
     // C independently spent 3 (C's own bucket says 7): the sum is debited.
-    receive(
-        ME,
-        &mut local,
-        &View {
-            state: state(7, T0),
-            spent: spent_by(&[(C, 3)]),
-        },
-    );
+    receive(ME, &mut local, &view(7, T0, &[(C, 3)]));
     assert_eq!(local.state, state(3, T0));
 }
 
 #[test]
 fn counted_merge_debits_once_however_often_the_same_state_arrives() {
-    let mut local = View {
-        state: state(10, T0),
-        spent: spent_by(&[(ME, 2)]),
-    };
+    let mut local = view(10, T0, &[(ME, 2)]);
     local.state = state(8, T0);
-    let remote = View {
-        state: state(5, T0),
-        spent: spent_by(&[(B, 5)]),
-    };
+    let remote = view(5, T0, &[(B, 5)]);
     receive(ME, &mut local, &remote);
     let once = local.clone();
     for _ in 0..5 {
@@ -216,18 +200,8 @@ fn counted_merge_debits_once_however_often_the_same_state_arrives() {
 
 #[test]
 fn counted_merge_goes_into_debt_and_pays_it_back_by_waiting() {
-    let mut local = View {
-        state: state(1, T0),
-        spent: Spent::new(),
-    };
-    receive(
-        ME,
-        &mut local,
-        &View {
-            state: state(0, T0),
-            spent: spent_by(&[(B, 4)]),
-        },
-    );
+    let mut local = view(1, T0, &[]);
+    receive(ME, &mut local, &view(0, T0, &[(B, 4)]));
     assert_eq!(local.state, state(-3, T0));
     assert_eq!(local.state.tokens_at(&limit(), at(T0 + 3 * SEC)), 0);
     assert_eq!(local.state.tokens_at(&limit(), at(T0 + 4 * SEC)), 1);
@@ -236,18 +210,8 @@ fn counted_merge_goes_into_debt_and_pays_it_back_by_waiting() {
 #[test]
 fn our_own_entry_catching_up_after_a_restart_is_not_debited() {
     // After a restart this node counts from 0; a peer still remembers 9 of ours.
-    let mut local = View {
-        state: state(10, T0),
-        spent: Spent::new(),
-    };
-    receive(
-        ME,
-        &mut local,
-        &View {
-            state: state(10, T0),
-            spent: spent_by(&[(ME, 9)]),
-        },
-    );
+    let mut local = view(10, T0, &[]);
+    receive(ME, &mut local, &view(10, T0, &[(ME, 9)]));
     assert_eq!(local.state, state(10, T0));
 }
 
