@@ -1,5 +1,6 @@
 //! Criterion benches of the decision hot path: one hot key, 1,000,000 keys, and
-//! several threads at once; plus building the HTTP response for a decision.
+//! several threads at once; the same through the rules (none, and three
+//! matching rules); plus building the HTTP response for a decision.
 
 use std::hint::black_box;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -7,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::{Clock, SystemClock};
-use crdt_limiter::http_api::protected::{respond, PolicyHeaders};
-use crdt_limiter::limiter::{Limit, Store};
+use crdt_limiter::http_api::protected::respond;
+use crdt_limiter::limiter::{Limit, Policy, Request, RuleSet, Store};
+use crdt_limiter::rules_file;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 const KEYS: usize = 1_000_000;
@@ -50,13 +52,56 @@ fn single_thread(c: &mut Criterion) {
         })
     });
 
-    let policy = PolicyHeaders::new(&limit());
-    let decision = hot.check("hot-user", 1, clock.now());
+    let request = Request {
+        user: "hot-user",
+        route: "/api/orders/7",
+        method: "POST",
+        tenant: None,
+        ip: None,
+    };
+    let single = Policy::new(RuleSet::single(limit()));
+    let policy_store = store();
+    group.bench_function("rules_none_hot_key", |b| {
+        b.iter(|| single.check(&policy_store, black_box(&request), 1, clock.now()))
+    });
+    let three = Policy::new(rules_file::parse(THREE_RULES).expect("valid rules"));
+    let three_store = store();
+    group.bench_function("rules_three_hot_key", |b| {
+        b.iter(|| three.check(&three_store, black_box(&request), 1, clock.now()))
+    });
+
     group.bench_function("respond", |b| {
-        b.iter(|| respond(&policy, black_box(decision)))
+        b.iter(|| {
+            let verdict = single.check(&policy_store, &request, 1, clock.now());
+            respond(black_box(verdict.as_ref()))
+        })
     });
     group.finish();
 }
+
+/// A per-user plan, a per-route limit and a global ceiling, all matching the
+/// benched request, with limits no bench run exhausts.
+const THREE_RULES: &str = r#"
+default_plan = "free"
+[plans.free]
+capacity = 1000000
+refill_per_sec = 1000000
+[[rules]]
+name = "per-user"
+key = "user"
+limit = "plan"
+[[rules]]
+name = "orders"
+match = { route = "/api/orders", method = "POST" }
+key = "user+route"
+capacity = 1000000
+refill_per_sec = 1000000
+[[rules]]
+name = "global"
+key = "global"
+capacity = 1000000
+refill_per_sec = 1000000
+"#;
 
 /// Wall time per decision with `threads` threads deciding at once; `distinct`
 /// picks whether they share one key or spread over a million.

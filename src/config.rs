@@ -11,7 +11,8 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::limiter::{Limit, MergeMode};
+use crate::limiter::{Limit, MergeMode, RuleSet};
+use crate::rules_file;
 
 /// Command-line flags. Every field is optional so that a file can fill what the
 /// flags and environment leave out; defaults are applied last, in [`Config`].
@@ -87,6 +88,28 @@ struct Cli {
     /// other nodes' spending: the limit holds at any node count) [default: min-max].
     #[arg(long, env = "LIMITER_MERGE", value_name = "MODE")]
     merge: Option<String>,
+
+    /// Rules file (TOML): plans, per-route, per-tenant, per-IP and global limits. Unset: one
+    /// per-user limit from --capacity and --refill-per-sec. SIGHUP reloads it.
+    #[arg(long, env = "LIMITER_RULES", value_name = "FILE")]
+    rules: Option<PathBuf>,
+
+    /// Bearer token that turns on the admin API under /v1/admin/ (at least 16 characters). Unset: no admin API.
+    #[arg(
+        long,
+        env = "LIMITER_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
+
+    /// Directory where a node without Kafka stores admin changes (required for the admin API without Kafka).
+    #[arg(long, env = "LIMITER_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Compacted topic that carries rule and plan changes [default: rate-limit-config].
+    #[arg(long, env = "LIMITER_CONFIG_TOPIC", value_name = "NAME")]
+    config_topic: Option<String>,
 }
 
 /// The same settings as read from a TOML file.
@@ -108,6 +131,10 @@ struct FileSettings {
     bootstrap_timeout_ms: Option<u64>,
     max_clock_skew_ms: Option<u64>,
     merge: Option<String>,
+    rules: Option<PathBuf>,
+    admin_token: Option<String>,
+    data_dir: Option<PathBuf>,
+    config_topic: Option<String>,
 }
 
 /// A rate in a file may be a TOML number or a string such as "1/3600".
@@ -173,7 +200,25 @@ pub struct Config {
     pub sweep_interval: Duration,
     /// Kafka replication; `None` for a standalone node.
     pub replication: Option<ReplicationSettings>,
+    /// The rules file and what it held at start; `None`: one per-user limit.
+    pub rules: Option<RulesSource>,
+    /// The admin API's bearer token; `None`: no admin API.
+    pub admin_token: Option<String>,
+    /// Where a standalone node stores admin changes.
+    pub data_dir: Option<PathBuf>,
 }
+
+/// A rules file and its validated rules.
+#[derive(Clone, Debug)]
+pub struct RulesSource {
+    /// Where it is (read again on SIGHUP).
+    pub path: PathBuf,
+    /// The rules it held when read.
+    pub rules: RuleSet,
+}
+
+/// Shortest admin token accepted: guessing it must be hopeless.
+pub const MIN_ADMIN_TOKEN: usize = 16;
 
 /// Validated replication settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,6 +241,8 @@ pub struct ReplicationSettings {
     pub max_clock_skew: Duration,
     /// How peers' states merge.
     pub merge: MergeMode,
+    /// The compacted topic of rule and plan changes.
+    pub config_topic: String,
 }
 
 impl Default for Config {
@@ -208,6 +255,9 @@ impl Default for Config {
             log: "info".into(),
             sweep_interval: Duration::from_secs(1),
             replication: None,
+            rules: None,
+            admin_token: None,
+            data_dir: None,
         }
     }
 }
@@ -271,6 +321,29 @@ impl Config {
             defaults.max_keys,
         )?;
         let workers = positive("workers", cli.workers.or(file.workers), defaults.workers)?;
+        let rules = match cli.rules.or(file.rules) {
+            Some(path) => Some(RulesSource {
+                rules: rules_file::load(&path).map_err(|e| ConfigError::new("rules", e))?,
+                path,
+            }),
+            None => None,
+        };
+        let admin_token = cli.admin_token.or(file.admin_token);
+        if let Some(token) = &admin_token {
+            if token.len() < MIN_ADMIN_TOKEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError::new(
+                    "admin-token",
+                    format!("at least {MIN_ADMIN_TOKEN} characters of visible ASCII"),
+                ));
+            }
+        }
+        let data_dir = cli.data_dir.or(file.data_dir);
+        if admin_token.is_some() && replication.is_none() && data_dir.is_none() {
+            return Err(ConfigError::new(
+                "data-dir",
+                "required for the admin API without Kafka: changes are acknowledged only once stored there",
+            ));
+        }
         Ok(Self {
             listen,
             limit,
@@ -279,6 +352,9 @@ impl Config {
             log: cli.log.or(file.log).unwrap_or(defaults.log),
             sweep_interval: defaults.sweep_interval,
             replication,
+            rules,
+            admin_token,
+            data_dir,
         })
     }
 }
@@ -298,16 +374,18 @@ fn replication(cli: &Cli, file: &FileSettings) -> Result<Option<ReplicationSetti
             format!("`{brokers}` is not a list like host1:9092,host2:9092"),
         ));
     }
-    let topic = pick(&cli.topic, &file.topic).unwrap_or_else(|| "rate-limit-state".into());
-    if topic.is_empty()
-        || topic.len() > 249
-        || !topic
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
+    let topic = topic_name(
+        "topic",
+        pick(&cli.topic, &file.topic).unwrap_or_else(|| "rate-limit-state".into()),
+    )?;
+    let config_topic = topic_name(
+        "config-topic",
+        pick(&cli.config_topic, &file.config_topic).unwrap_or_else(|| "rate-limit-config".into()),
+    )?;
+    if config_topic == topic {
         return Err(ConfigError::new(
-            "topic",
-            "1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'",
+            "config-topic",
+            "must differ from --topic: bucket states and rule changes are separate logs",
         ));
     }
     let partitions = cli.topic_partitions.or(file.topic_partitions).unwrap_or(6);
@@ -366,7 +444,23 @@ fn replication(cli: &Cli, file: &FileSettings) -> Result<Option<ReplicationSetti
             0,
         )?,
         merge,
+        config_topic,
     }))
+}
+
+fn topic_name(setting: &'static str, topic: String) -> Result<String, ConfigError> {
+    if topic.is_empty()
+        || topic.len() > 249
+        || !topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(ConfigError::new(
+            setting,
+            "1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'",
+        ));
+    }
+    Ok(topic)
 }
 
 /// `<host name>-<random suffix>`: readable in logs, unique across restarts.

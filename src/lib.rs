@@ -3,9 +3,12 @@
 //!
 //! Map of the crate:
 //! - [`limiter`]: the core — bucket arithmetic and the bounded bucket store; pure, time passed in.
-//! - [`http_api`]: `POST /protected`, `/metrics`, `/healthz`, `/readyz`.
-//! - [`replication`]: Kafka — publishes changed buckets, merges peers' (CRDT), bootstraps.
+//! - [`http_api`]: `POST /protected`, `POST /v1/check`, the admin API, `/metrics`, `/healthz`, `/readyz`.
+//! - [`replication`]: Kafka — publishes changed buckets, merges peers' (CRDT), bootstraps,
+//!   and carries live rule changes on the config topic.
 //! - [`config`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
+//! - [`rules_file`]: the rules file, read into validated rules.
+//! - [`config_log`]: where admin changes are made durable (config topic or `--data-dir` file).
 //! - [`telemetry`]: Prometheus metrics.
 //! - [`clock`]: wall clock, and a manual clock for tests.
 //!
@@ -14,9 +17,11 @@
 
 pub mod clock;
 pub mod config;
+pub mod config_log;
 pub mod http_api;
 pub mod limiter;
 pub mod replication;
+pub mod rules_file;
 pub mod telemetry;
 
 use std::future::Future;
@@ -27,9 +32,10 @@ use std::sync::Arc;
 use actix_web::{middleware, web, App, HttpServer};
 
 use crate::clock::Clock;
-use crate::config::Config;
-use crate::http_api::AppState;
-use crate::limiter::{node_key, Store};
+use crate::config::{Config, RulesSource};
+use crate::config_log::{ConfigLog, FileLog};
+use crate::http_api::{Admin, AppState};
+use crate::limiter::{node_key, Policy, RuleSet, Store};
 use crate::replication::Replication;
 use crate::telemetry::Telemetry;
 
@@ -47,12 +53,17 @@ pub async fn run(
         None => Store::new(config.limit, config.max_keys),
     });
     let telemetry = Arc::new(Telemetry::new());
+    let policy = Arc::new(Policy::new(match &config.rules {
+        Some(source) => source.rules.clone(),
+        None => RuleSet::single(config.limit),
+    }));
     let ready = Arc::new(AtomicBool::new(false));
     let replication = match &config.replication {
         Some(settings) => Some(
             Replication::start(
                 settings.clone(),
                 Arc::clone(&store),
+                Arc::clone(&policy),
                 Arc::clone(&clock),
                 Arc::clone(&telemetry),
                 Arc::clone(&ready),
@@ -65,12 +76,35 @@ pub async fn run(
             None
         }
     };
-    let state = web::Data::new(AppState::new(
-        Arc::clone(&store),
-        Arc::clone(&clock),
-        Arc::clone(&telemetry),
-        Arc::clone(&ready),
-    ));
+    let log = match (&replication, &config.data_dir) {
+        (Some(replication), _) => Some(ConfigLog::Topic(replication.config_topic())),
+        // Standalone: changes stored earlier are applied before serving.
+        (None, Some(dir)) => Some(ConfigLog::File(Arc::new(FileLog::open(
+            dir,
+            Arc::clone(&policy),
+            Arc::clone(&telemetry),
+        )?))),
+        (None, None) => None,
+    };
+    let admin = match (config.admin_token.clone(), log) {
+        (Some(token), Some(log)) => Some(Admin { token, log }),
+        _ => None,
+    };
+    if let Some(source) = config.rules.clone() {
+        actix_web::rt::spawn(reload_on_hangup(
+            source,
+            Arc::clone(&policy),
+            Arc::clone(&telemetry),
+        ));
+    }
+    let state = web::Data::new(AppState {
+        store: Arc::clone(&store),
+        policy,
+        clock: Arc::clone(&clock),
+        telemetry: Arc::clone(&telemetry),
+        ready: Arc::clone(&ready),
+        admin,
+    });
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
         App::new()
@@ -93,7 +127,14 @@ pub async fn run(
     let housekeeping =
         actix_web::rt::spawn(housekeeping(store, clock, telemetry, config.sweep_interval));
 
-    tracing::info!(%addr, capacity = config.limit.capacity(), interval = ?config.limit.interval(), "serving");
+    match &config.rules {
+        Some(source) => {
+            tracing::info!(%addr, rules = %source.path.display(), "serving")
+        }
+        None => {
+            tracing::info!(%addr, capacity = config.limit.capacity(), interval = ?config.limit.interval(), "serving")
+        }
+    }
     let result = server.await;
     housekeeping.abort();
     if let Some(replication) = replication {
@@ -101,6 +142,37 @@ pub async fn run(
         let _ = actix_web::rt::task::spawn_blocking(move || replication.shutdown()).await;
     }
     result
+}
+
+/// Reads the rules file again on every SIGHUP: a valid file replaces the
+/// rules (live changes stay on top); an invalid one is refused and logged,
+/// and the rules in effect stay.
+async fn reload_on_hangup(source: RulesSource, policy: Arc<Policy>, telemetry: Arc<Telemetry>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGHUP; the rules file will not be reloaded");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let path = source.path.clone();
+        let loaded =
+            actix_web::rt::task::spawn_blocking(move || crate::rules_file::load(&path)).await;
+        match loaded {
+            Ok(Ok(rules)) => {
+                policy.replace_file(rules);
+                telemetry.rules_reload(true);
+                tracing::info!(rules = %source.path.display(), "reloaded the rules file");
+            }
+            Ok(Err(error)) => {
+                telemetry.rules_reload(false);
+                tracing::error!(%error, "refused the reloaded rules file; the rules in effect stay");
+            }
+            Err(error) => tracing::error!(%error, "rules reload stopped"),
+        }
+    }
 }
 
 /// Periodic work off the request path: dropping full buckets and folding metric samples.

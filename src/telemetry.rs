@@ -11,7 +11,7 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::limiter::{Decision, Store};
+use crate::limiter::{Decision, Store, Verdict};
 
 const DECISIONS: &str = "limiter_decisions_total";
 const DECISION_SECONDS: &str = "limiter_decision_duration_seconds";
@@ -28,12 +28,24 @@ const SYNC_CLAMPED: &str = "limiter_sync_clock_skew_clamped_total";
 const KAFKA_CONNECTED: &str = "limiter_kafka_connected";
 const SYNC_PENDING: &str = "limiter_sync_pending";
 const BOOTSTRAP_SECONDS: &str = "limiter_bootstrap_duration_seconds";
+const CONFIG_APPLIED: &str = "limiter_config_changes_applied_total";
+const CONFIG_DECODE_ERRORS: &str = "limiter_config_decode_errors_total";
+const RULES_RELOADS: &str = "limiter_rules_reloads_total";
 const HTTP_REQUESTS: &str = "http_requests_total";
 const HTTP_SECONDS: &str = "http_request_duration_seconds";
 
 /// Routes get their own label value; anything else is `other`, so a scan of
 /// random paths cannot grow the number of series.
-pub const ROUTES: [&str; 5] = ["/protected", "/metrics", "/healthz", "/readyz", "other"];
+/// Every admin path counts as `/v1/admin`.
+pub const ROUTES: [&str; 7] = [
+    "/protected",
+    "/v1/check",
+    "/v1/admin",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "other",
+];
 const STATUSES: [(u16, &str); 8] = [
     (200, "200"),
     (400, "400"),
@@ -129,6 +141,18 @@ fn describe() {
         BOOTSTRAP_SECONDS,
         "Time spent reading the topic at start before ready."
     );
+    describe_counter!(
+        CONFIG_APPLIED,
+        "Rule and plan changes applied, by source (admin: made on this node; log: read from the config topic or file)."
+    );
+    describe_counter!(
+        CONFIG_DECODE_ERRORS,
+        "Records of the config topic or file skipped as undecodable."
+    );
+    describe_counter!(
+        RULES_RELOADS,
+        "Rules-file reloads (SIGHUP), by outcome (applied, refused)."
+    );
     describe_counter!(HTTP_REQUESTS, "HTTP requests, by route and status.");
     describe_histogram!(
         HTTP_SECONDS,
@@ -181,6 +205,33 @@ impl Telemetry {
             self.limited.increment(1);
         }
         self.decision_seconds.record(took);
+    }
+
+    /// Records a decision under the rules (`None`: no rule applied, allowed).
+    pub fn verdict(&self, verdict: Option<&Verdict>, took: Duration) {
+        match verdict {
+            Some(verdict) => self.decision(&verdict.decision, took),
+            None => {
+                self.allowed.increment(1);
+                self.decision_seconds.record(took);
+            }
+        }
+    }
+
+    /// A rule or plan change applied; `source` is `admin` or `log`.
+    pub fn config_applied(&self, source: &'static str) {
+        metrics::counter!(CONFIG_APPLIED, "source" => source).increment(1);
+    }
+
+    /// A config record skipped as undecodable.
+    pub fn config_decode_error(&self) {
+        metrics::counter!(CONFIG_DECODE_ERRORS).increment(1);
+    }
+
+    /// A rules-file reload, applied or refused.
+    pub fn rules_reload(&self, applied: bool) {
+        let outcome = if applied { "applied" } else { "refused" };
+        metrics::counter!(RULES_RELOADS, "outcome" => outcome).increment(1);
     }
 
     /// Records a request refused as malformed; `error` is one of a fixed set of codes.

@@ -65,6 +65,10 @@ fn help_documents_every_setting_with_its_environment_variable() {
         "LIMITER_MAX_KEYS",
         "LIMITER_WORKERS",
         "LIMITER_LOG",
+        "LIMITER_RULES",
+        "LIMITER_ADMIN_TOKEN",
+        "LIMITER_DATA_DIR",
+        "LIMITER_CONFIG_TOPIC",
     ] {
         assert!(help.contains(env), "{env} missing from --help");
     }
@@ -90,4 +94,71 @@ fn sigterm_stops_the_node_cleanly() {
     let status = node.terminate(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0));
     assert!(std::net::TcpStream::connect(node.addr).is_err());
+}
+
+#[test]
+fn a_bad_rules_file_or_admin_setting_stops_start_up() {
+    let dir = common::temp_dir("bad-rules");
+    let file = dir.join("rules.toml");
+    std::fs::write(
+        &file,
+        "[[rules]]\nname = \"orders\"\nkey = \"route\"\ncapacity = 5\nrefill_per_sec = 1\n",
+    )
+    .unwrap();
+    let err = refused(binary().arg("--rules").arg(&file));
+    assert!(
+        err.contains("LIMITER_RULES") && err.contains(r#"rule "orders" field `key`"#),
+        "{err}"
+    );
+    let err = refused(binary().env("LIMITER_RULES", dir.join("missing.toml")));
+    assert!(
+        err.contains("`rules`") && err.contains("missing.toml"),
+        "{err}"
+    );
+
+    let err = refused(binary().args(["--admin-token", "0123456789abcdef"]));
+    assert!(err.contains("`data-dir`"), "{err}");
+    let err = refused(
+        binary()
+            .args(["--admin-token", "short", "--data-dir"])
+            .arg(&dir),
+    );
+    assert!(err.contains("`admin-token`"), "{err}");
+}
+
+/// The limit `POST /v1/check` reports for a fresh user.
+fn limit_for_new_user(node: &NodeProcess, user: &str) -> u64 {
+    let reply = node.send(
+        "POST",
+        "/v1/check",
+        None,
+        Some(&format!(r#"{{"user":"{user}"}}"#)),
+    );
+    reply.json()["limit"].as_u64().unwrap()
+}
+
+const RULES: &str =
+    "[[rules]]\nname = \"per-user\"\nkey = \"user\"\ncapacity = CAP\nrefill_per_sec = 1\n";
+
+#[test]
+fn sighup_reloads_a_valid_rules_file_and_refuses_an_invalid_one() {
+    let file = common::temp_dir("reload").join("rules.toml");
+    std::fs::write(&file, RULES.replace("CAP", "3")).unwrap();
+    let node = NodeProcess::start(&["--rules", file.to_str().unwrap()]);
+    assert_eq!(limit_for_new_user(&node, "a"), 3);
+
+    std::fs::write(&file, RULES.replace("CAP", "7")).unwrap();
+    node.signal("HUP");
+    common::eventually(Duration::from_secs(10), || {
+        node.metric("limiter_rules_reloads_total{outcome=\"applied\"}") == 1.0
+    });
+    assert_eq!(limit_for_new_user(&node, "b"), 7);
+
+    std::fs::write(&file, RULES.replace("CAP", "0")).unwrap();
+    node.signal("HUP");
+    common::eventually(Duration::from_secs(10), || {
+        node.metric("limiter_rules_reloads_total{outcome=\"refused\"}") == 1.0
+    });
+    assert_eq!(limit_for_new_user(&node, "c"), 7, "the old rules stay");
+    assert_eq!(node.get("/healthz").status, 200);
 }

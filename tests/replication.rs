@@ -374,3 +374,108 @@ fn accuracy_table() {
         }
     }
 }
+
+const TOKEN: &str = "replication-test-admin-token";
+
+/// The limit node `n` applies to `user` now, from `POST /v1/check` (which, for
+/// a fresh user, also leaves her bucket untouched for the others).
+fn limit_of(n: &NodeProcess, user: &str) -> u64 {
+    let reply = n.send(
+        "POST",
+        "/v1/check",
+        None,
+        Some(&format!(r#"{{"user":"{user}"}}"#)),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.json()["limit"].as_u64().unwrap()
+}
+
+#[test]
+fn a_plan_change_on_one_node_reaches_the_others_and_survives_restarts() {
+    let (brokers, topic, config_topic) = (shared_broker(), topic("plans"), topic("plans-config"));
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/rules.toml");
+    let extra = [
+        "--rules",
+        rules,
+        "--admin-token",
+        TOKEN,
+        "--config-topic",
+        &config_topic,
+    ];
+    let mut nodes: Vec<_> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|id| node(&brokers, &topic, id, &extra))
+        .collect();
+    for n in &nodes {
+        n.wait_ready(Duration::from_secs(30));
+        assert_eq!(limit_of(n, "alice"), 10);
+    }
+    let moved = nodes[0].send(
+        "PUT",
+        "/v1/admin/users/alice/plan",
+        Some(TOKEN),
+        Some(r#"{"plan":"pro"}"#),
+    );
+    assert_eq!(moved.status, 200, "{moved:?}");
+    let acknowledged = Instant::now();
+    // The node that made the change answers with it at once.
+    assert_eq!(limit_of(&nodes[0], "alice"), 100);
+    for n in &nodes[1..] {
+        eventually(Duration::from_secs(5), || limit_of(n, "alice") == 100);
+    }
+    eprintln!(
+        "plan change visible on all nodes {:?} after the ack",
+        acknowledged.elapsed()
+    );
+    let raised = nodes[1].send(
+        "PUT",
+        "/v1/admin/rules/global/limit",
+        Some(TOKEN),
+        Some(r#"{"capacity":5000,"refill_per_sec":5000}"#),
+    );
+    assert_eq!(raised.status, 200, "{raised:?}");
+
+    // Garbage on the config topic is skipped and counted, never a crash.
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for (key, payload) in [
+        (&b"plan/free"[..], &b"{not json"[..]),
+        (b"user/bob", b"{\"v\":1,\"plan\":\"pro\",\"extra\":true}"),
+        (b"colour/red", b"{\"v\":1}"),
+    ] {
+        producer
+            .send(
+                BaseRecord::<[u8], [u8]>::to(&config_topic)
+                    .key(key)
+                    .payload(payload),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    for n in &nodes {
+        eventually(Duration::from_secs(5), || {
+            n.metric("limiter_config_decode_errors_total") >= 3.0
+        });
+        assert_eq!(limit_of(n, "bob"), 10, "garbage changed bob's plan");
+    }
+
+    // A restarted node, and a brand-new one, read every change before they are ready.
+    let mut n3 = nodes.pop().unwrap();
+    assert_eq!(n3.terminate(Duration::from_secs(15)).code(), Some(0));
+    drop(n3);
+    for id in ["n3", "n4"] {
+        let fresh = node(&brokers, &topic, id, &extra);
+        fresh.wait_ready(Duration::from_secs(30));
+        assert_eq!(limit_of(&fresh, "alice"), 100, "{id} lost the plan change");
+        let rules = fresh
+            .send("GET", "/v1/admin/rules", Some(TOKEN), None)
+            .json();
+        assert_eq!(
+            rules["rules"][2]["limit"]["capacity"], 5000,
+            "{id}: {rules}"
+        );
+        nodes.push(fresh);
+    }
+}

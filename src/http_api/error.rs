@@ -39,8 +39,39 @@ pub enum ApiError {
         allow: &'static str,
     },
     /// No such route.
-    #[error("no such route; the API is POST /protected, GET /metrics, /healthz and /readyz")]
+    #[error("no such route; the API is POST /protected, POST /v1/check, /v1/admin/…, GET /metrics, /healthz and /readyz")]
     NotFound,
+    /// A field of a JSON body (or a header or path part) that is missing or wrong.
+    #[error("`{field}`: {reason}")]
+    InvalidField { field: String, reason: String },
+    /// The body is not a JSON object.
+    #[error("the body must be a JSON object: {0}")]
+    InvalidJson(String),
+    /// An admin call without the right bearer token.
+    #[error("send `Authorization: Bearer <admin token>`")]
+    Unauthorized,
+    /// The admin API is off.
+    #[error("the admin API is off; start the node with --admin-token (LIMITER_ADMIN_TOKEN) to turn it on")]
+    AdminDisabled,
+    /// An admin route that does not exist (said only to an authorized caller).
+    #[error("no such admin route; see the README for the admin API")]
+    NoSuchAdminRoute,
+    /// This node holds no state for the bucket.
+    #[error("this node holds no state for `{0}`: the bucket is full, or the key names no rule")]
+    UnknownBucket(String),
+    /// A change that could not be made durable; nothing changed.
+    #[error("the change was not stored, so it was not made: {0}")]
+    NotCommitted(String),
+}
+
+impl ApiError {
+    /// A wrong field, named as the caller wrote it.
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 impl ApiError {
@@ -56,6 +87,13 @@ impl ApiError {
             ApiError::UserIdContainsSpace { .. } => "user_id_contains_space",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::NotFound => "not_found",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::AdminDisabled => "admin_disabled",
+            ApiError::NoSuchAdminRoute => "not_found",
+            ApiError::UnknownBucket(_) => "unknown_bucket",
+            ApiError::NotCommitted(_) => "not_committed",
         }
     }
 }
@@ -64,6 +102,8 @@ impl ApiError {
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
     detail: String,
 }
 
@@ -71,7 +111,12 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound
+            | ApiError::AdminDisabled
+            | ApiError::NoSuchAdminRoute
+            | ApiError::UnknownBucket(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotCommitted(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -79,6 +124,10 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let body = ErrorBody {
             error: self.code(),
+            field: match self {
+                ApiError::InvalidField { field, .. } => Some(field),
+                _ => None,
+            },
             detail: self.to_string(),
         };
         let mut response = HttpResponse::build(self.status_code());
@@ -86,7 +135,24 @@ impl ResponseError for ApiError {
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             response.insert_header((header::ALLOW, *allow));
         }
+        if let ApiError::Unauthorized = self {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
         response.body(serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
+
+/// Checks an identifier given in field `field` (user, tenant): 1–256 bytes of visible ASCII.
+pub fn validate_id<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    if value.is_empty() || value.len() > MAX_USER_ID_LEN {
+        return Err(ApiError::field(field, "must be 1-256 bytes"));
+    }
+    match value.bytes().position(|b| !b.is_ascii_graphic()) {
+        Some(position) => Err(ApiError::field(
+            field,
+            format!("byte {position} is not visible ASCII (0x21-0x7e)"),
+        )),
+        None => Ok(value),
     }
 }
 

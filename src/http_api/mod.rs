@@ -1,5 +1,7 @@
 //! The HTTP API: routes, shared request state, and the request-metrics middleware.
 
+pub mod admin;
+pub mod check;
 pub mod error;
 pub mod protected;
 
@@ -14,41 +16,25 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
 use crate::clock::Clock;
-use crate::limiter::Store;
+use crate::limiter::{Policy, Store};
 use crate::telemetry::{Telemetry, ROUTES};
+pub use admin::Admin;
 pub use error::ApiError;
-use protected::PolicyHeaders;
 
 /// What every request handler shares.
 pub struct AppState {
     /// This node's buckets.
     pub store: Arc<Store>,
+    /// The rules in effect.
+    pub policy: Arc<Policy>,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
     /// Metric handles.
     pub telemetry: Arc<Telemetry>,
     /// Set once the node may serve decisions that reflect the cluster.
     pub ready: Arc<AtomicBool>,
-    policy_headers: PolicyHeaders,
-}
-
-impl AppState {
-    /// State for a node serving `store`.
-    pub fn new(
-        store: Arc<Store>,
-        clock: Arc<dyn Clock>,
-        telemetry: Arc<Telemetry>,
-        ready: Arc<AtomicBool>,
-    ) -> Self {
-        let policy_headers = PolicyHeaders::new(store.limit());
-        Self {
-            store,
-            clock,
-            telemetry,
-            ready,
-            policy_headers,
-        }
-    }
+    /// The admin API; `None` when it is off.
+    pub admin: Option<Admin>,
 }
 
 /// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.
@@ -58,6 +44,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(protected::protected))
             .default_service(web::to(|| async { not_allowed("/protected", "POST") })),
     );
+    cfg.service(
+        web::resource("/v1/check")
+            .route(web::post().to(check::check))
+            .default_service(web::to(|| async { not_allowed("/v1/check", "POST") })),
+    );
+    admin::routes(cfg);
     for (path, handler) in [
         ("/metrics", metrics as Handler),
         ("/healthz", healthz),
@@ -114,10 +106,15 @@ pub async fn record_request(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let route = ROUTES
-        .iter()
-        .position(|r| *r == req.path())
-        .unwrap_or(ROUTES.len() - 1);
+    let path = req.path();
+    let route = if path.starts_with("/v1/admin/") {
+        2
+    } else {
+        ROUTES
+            .iter()
+            .position(|r| *r == path)
+            .unwrap_or(ROUTES.len() - 1)
+    };
     let response = next.call(req).await?;
     // The response carries its request, so the shared state is reached
     // without cloning anything per request.

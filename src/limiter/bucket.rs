@@ -208,6 +208,15 @@ impl BucketState {
         self.level = self.level.saturating_sub(level.max(0)).max(floor);
     }
 
+    /// Gives back `level` nanoseconds of refill time (tokens taken for a
+    /// request that was refused after all), never past full.
+    pub fn credit(&mut self, limit: &Limit, level: i64) {
+        self.level = self
+            .level
+            .saturating_add(level.max(0))
+            .min(limit.full_level());
+    }
+
     /// Takes `cost` tokens at `now` if the bucket holds them; otherwise takes nothing.
     pub fn take(&mut self, limit: &Limit, cost: u32, now: Stamp) -> Decision {
         self.advance(limit, now);

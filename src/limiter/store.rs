@@ -22,7 +22,7 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
 use super::bucket::{BucketState, Decision, Limit, Stamp};
-use super::merge::{merge, merge_counted, record_spend, MergeMode, Spent};
+use super::merge::{merge, merge_counted, record_spend, rescale, MergeMode, Spent};
 
 /// Keys looked at before an insert at the cap gives up on finding a full
 /// bucket: enough that a full one is almost always found, few enough to keep
@@ -48,6 +48,10 @@ pub struct Evictions {
 /// A bucket and its replication bookkeeping.
 #[derive(Clone, Debug)]
 struct Slot {
+    /// The limit the state is kept under. A request that brings another limit
+    /// (the rule or the user's plan changed) converts the state first: tokens
+    /// kept, clipped to the new capacity.
+    limit: Limit,
     state: BucketState,
     /// Counted mode only: tokens spent on this key per node; boxed so the other
     /// modes pay one pointer for it.
@@ -75,6 +79,9 @@ enum Pending {
 /// A bucket as nodes exchange it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replicated {
+    /// The limit the state is kept under; a receiver with another limit for
+    /// the key converts it (tokens kept, clipped to its capacity).
+    pub limit: Limit,
     /// The level and stamp.
     pub state: BucketState,
     /// Counted mode: tokens spent per node. `None` from a min-max node.
@@ -93,7 +100,8 @@ pub struct Store {
     /// Every tracked key exactly once, oldest insert (or second chance) first.
     /// Only the new-key path and eviction lock it, never a decision on a known key.
     order: Mutex<VecDeque<CompactString>>,
-    limit: Limit,
+    /// The limit of [`Store::check`], for callers with one limit for every key.
+    default_limit: Limit,
     max_keys: usize,
     /// Tracked keys plus slots reserved by inserts under way; kept beside the
     /// map because `DashMap::len` locks every shard.
@@ -103,7 +111,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// An empty store whose buckets all have `limit`, tracking at most `max_keys` keys.
+    /// An empty store tracking at most `max_keys` keys; `limit` is what
+    /// [`Store::check`] uses (each bucket keeps the limit it was last checked with).
     pub fn new(limit: Limit, max_keys: NonZeroUsize) -> Self {
         Self::build(limit, max_keys, None)
     }
@@ -122,7 +131,7 @@ impl Store {
             mode,
             me,
             order: Mutex::new(VecDeque::new()),
-            limit,
+            default_limit: limit,
             max_keys: max_keys.get(),
             len: AtomicUsize::new(0),
             evicted_idle: AtomicU64::new(0),
@@ -130,17 +139,24 @@ impl Store {
         }
     }
 
-    /// The limit every bucket has.
-    pub fn limit(&self) -> &Limit {
-        &self.limit
+    /// The limit [`Store::check`] applies.
+    pub fn default_limit(&self) -> &Limit {
+        &self.default_limit
     }
 
-    /// Decides a request of `cost` tokens for `key` at `now`, taking the tokens if allowed.
+    /// Decides a request of `cost` tokens for `key` at `now` under the default limit.
     pub fn check(&self, key: &str, cost: u32, now: Stamp) -> Decision {
+        self.check_with(key, &self.default_limit, cost, now)
+    }
+
+    /// Decides a request of `cost` tokens for `key` under `limit` at `now`,
+    /// taking the tokens if allowed.
+    pub fn check_with(&self, key: &str, limit: &Limit, cost: u32, now: Stamp) -> Decision {
         let replicated = self.changed.is_some();
         let counted = replicated && self.mode == MergeMode::Counted;
-        let (decision, newly_dirty) = self.with_slot(key, now, |slot| {
-            let decision = slot.state.take(&self.limit, cost, now);
+        let (decision, newly_dirty) = self.with_slot(key, limit, now, |slot| {
+            slot.convert_to(limit, now);
+            let decision = slot.state.take(limit, cost, now);
             if counted && decision.is_allowed() {
                 record_spend(slot.spent.get_or_insert_default(), self.me, cost);
             }
@@ -154,24 +170,53 @@ impl Store {
         decision
     }
 
+    /// What [`Store::check_with`] would decide, without taking anything or
+    /// tracking the key: how a request under several limits is decided
+    /// before any bucket is touched. A tracked bucket kept under another
+    /// limit is converted now, so the new limit counts from this request on.
+    pub fn peek(&self, key: &str, limit: &Limit, cost: u32, now: Stamp) -> Decision {
+        let mut state = match self.map.get_mut(key) {
+            Some(mut slot) => {
+                slot.convert_to(limit, now);
+                slot.state
+            }
+            None => BucketState::full(limit, now),
+        };
+        state.take(limit, cost, now)
+    }
+
+    /// Gives back `cost` tokens taken by [`Store::check_with`] under `limit`
+    /// (a later limit of the same request refused), capped at full.
+    pub fn refund(&self, key: &str, limit: &Limit, cost: u32) {
+        if let Some(mut slot) = self.map.get_mut(key) {
+            if slot.limit == *limit {
+                slot.state.credit(limit, limit.level_of(cost));
+            }
+        }
+    }
+
     /// Merges a peer's state for `key` into this node's. A full remote state of
     /// an untracked key carries nothing and is not stored (its spending is
     /// paid back already: a full bucket owes nothing).
     pub fn merge_remote(&self, key: &str, remote: &Replicated, now: Stamp) {
-        if !self.map.contains_key(key) && remote.state.is_full_at(&self.limit, now) {
+        if !self.map.contains_key(key) && remote.state.is_full_at(&remote.limit, now) {
             return;
         }
-        self.with_slot(key, now, |slot| match (self.mode, &remote.spent) {
-            (MergeMode::Counted, Some(remote_spent)) => merge_counted(
-                &self.limit,
-                self.me,
-                &mut slot.state,
-                slot.spent.get_or_insert_default(),
-                remote.state,
-                remote_spent,
-            ),
-            // A min-max peer (or a min-max node): the plain rule.
-            _ => slot.state = merge(&self.limit, slot.state, remote.state),
+        self.with_slot(key, &remote.limit, now, |slot| {
+            let limit = slot.limit;
+            let state = rescale(remote.state, &remote.limit, &limit);
+            match (self.mode, &remote.spent) {
+                (MergeMode::Counted, Some(remote_spent)) => merge_counted(
+                    &limit,
+                    self.me,
+                    &mut slot.state,
+                    slot.spent.get_or_insert_default(),
+                    state,
+                    remote_spent,
+                ),
+                // A min-max peer (or a min-max node): the plain rule.
+                _ => slot.state = merge(&limit, slot.state, state),
+            }
         });
     }
 
@@ -213,11 +258,12 @@ impl Store {
                     if !std::mem::replace(&mut slot.dirty, false) {
                         return None;
                     }
-                    if slot.state.is_full_at(&self.limit, now) {
+                    if slot.state.is_full_at(&slot.limit, now) {
                         std::mem::replace(&mut slot.published, false).then_some((key, None))
                     } else {
                         slot.published = true;
                         let replicated = Replicated {
+                            limit: slot.limit,
                             state: slot.state,
                             spent: slot.spent.as_deref().cloned(),
                         };
@@ -229,8 +275,14 @@ impl Store {
             .collect()
     }
 
-    /// Runs `update` on `key`'s slot, creating a full bucket first if the key is new.
-    fn with_slot<R>(&self, key: &str, now: Stamp, update: impl FnOnce(&mut Slot) -> R) -> R {
+    /// Runs `update` on `key`'s slot, creating a full bucket of `limit` first if the key is new.
+    fn with_slot<R>(
+        &self,
+        key: &str,
+        limit: &Limit,
+        now: Stamp,
+        update: impl FnOnce(&mut Slot) -> R,
+    ) -> R {
         if let Some(mut slot) = self.map.get_mut(key) {
             return update(&mut slot);
         }
@@ -244,7 +296,8 @@ impl Store {
             Entry::Vacant(entry) => {
                 let key = entry.key().clone();
                 let mut slot = Slot {
-                    state: BucketState::full(&self.limit, now),
+                    limit: *limit,
+                    state: BucketState::full(limit, now),
                     spent: None,
                     dirty: false,
                     published: false,
@@ -292,6 +345,18 @@ impl Store {
         self.map.get(key).map(|slot| slot.state)
     }
 
+    /// The state of `key` at `now` as a bucket of `limit`, if tracked.
+    pub fn view(&self, key: &str, limit: &Limit, now: Stamp) -> Option<BucketState> {
+        self.map
+            .get(key)
+            .map(|slot| convert(slot.state, &slot.limit, limit, now).refilled_to(limit, now))
+    }
+
+    /// The state of `key` and the limit it is kept under, if tracked.
+    pub fn get_with_limit(&self, key: &str) -> Option<(Limit, BucketState)> {
+        self.map.get(key).map(|slot| (slot.limit, slot.state))
+    }
+
     /// Keys tracked now.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed).min(self.max_keys)
@@ -323,8 +388,8 @@ impl Store {
             let mut order = self.queue();
             for _ in 0..left.min(SWEEP_CHUNK) {
                 let Some(key) = order.pop_front() else { break };
-                match self.level_at(&key, now) {
-                    Some(level) if level < self.limit.full_level() => order.push_back(key),
+                match self.missing_at(&key, now) {
+                    Some(missing) if missing > 0 => order.push_back(key),
                     Some(_) => dropped += self.remove_if_full(&key, now, &mut order),
                     None => {}
                 }
@@ -359,8 +424,8 @@ impl Store {
         let mut in_use: Vec<(CompactString, i64)> = Vec::new();
         while in_use.len() < EVICTION_SAMPLE {
             let Some(key) = order.pop_front() else { break };
-            match self.level_at(&key, now) {
-                Some(level) if level < self.limit.full_level() => in_use.push((key, level)),
+            match self.missing_at(&key, now) {
+                Some(missing) if missing > 0 => in_use.push((key, missing)),
                 Some(_) if self.remove_if_full(&key, now, &mut order) > 0 => {
                     order.extend(in_use.into_iter().map(|(key, _)| key));
                     return;
@@ -371,7 +436,7 @@ impl Store {
                 None => {}
             }
         }
-        let fullest = (0..in_use.len()).max_by_key(|&i| in_use[i].1);
+        let fullest = (0..in_use.len()).min_by_key(|&i| in_use[i].1);
         if let Some(i) = fullest {
             let (key, _) = in_use.swap_remove(i);
             if self.map.remove(key.as_str()).is_some() {
@@ -381,10 +446,13 @@ impl Store {
         order.extend(in_use.into_iter().map(|(key, _)| key));
     }
 
-    fn level_at(&self, key: &str, now: Stamp) -> Option<i64> {
-        self.map
-            .get(key)
-            .map(|slot| slot.state.level_at(&self.limit, now))
+    /// Refill time `key`'s bucket still needs to be full at `now` (0: full).
+    fn missing_at(&self, key: &str, now: Stamp) -> Option<i64> {
+        self.map.get(key).map(|slot| {
+            slot.limit
+                .full_level()
+                .saturating_sub(slot.state.level_at(&slot.limit, now))
+        })
     }
 
     /// Removes `key` if still full (a request may have just arrived); otherwise
@@ -396,7 +464,7 @@ impl Store {
         order: &mut VecDeque<CompactString>,
     ) -> usize {
         let removed = self.map.remove_if(key.as_str(), |_, slot| {
-            slot.state.is_full_at(&self.limit, now)
+            slot.state.is_full_at(&slot.limit, now)
         });
         match removed {
             Some((key, slot)) => {
@@ -424,6 +492,25 @@ impl Store {
             counter.fetch_add(removed as u64, Ordering::Relaxed);
         }
     }
+}
+
+impl Slot {
+    /// Moves the bucket to `limit` if it was kept under another one.
+    fn convert_to(&mut self, limit: &Limit, now: Stamp) {
+        if self.limit != *limit {
+            self.state = convert(self.state, &self.limit, limit, now);
+            self.limit = *limit;
+        }
+    }
+}
+
+/// `state`, kept under `from`, as a bucket of `to`: refilled to `now` at the
+/// old rate, then the same tokens, clipped to the new capacity.
+fn convert(state: BucketState, from: &Limit, to: &Limit, now: Stamp) -> BucketState {
+    if from == to {
+        return state;
+    }
+    rescale(state.refilled_to(from, now), from, to)
 }
 
 /// A panic elsewhere cannot leave these lists inconsistent (each step is one

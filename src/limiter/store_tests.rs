@@ -167,13 +167,13 @@ fn tokens_in(change: &Change, s: &Store, now: Stamp) -> u64 {
         .as_ref()
         .expect("a state, not a tombstone")
         .state
-        .tokens_at(s.limit(), now)
+        .tokens_at(s.default_limit(), now)
 }
 
 fn replicated(capacity: u32, per_sec: u64, max_keys: usize) -> Store {
     let s = store(capacity, per_sec, max_keys);
     Store::replicated(
-        s.limit,
+        s.default_limit,
         NonZeroUsize::new(max_keys).unwrap(),
         MergeMode::MinMax,
         1,
@@ -208,6 +208,7 @@ fn a_standalone_store_records_no_changes() {
 fn remote_states_lower_local_buckets_and_are_not_republished() {
     let s = replicated(10, 1, 100);
     let drained = Replicated {
+        limit: s.default_limit,
         state: BucketState::from_parts(0, at(T0)),
         spent: None,
     };
@@ -226,7 +227,8 @@ fn remote_states_lower_local_buckets_and_are_not_republished() {
 fn a_full_remote_state_of_an_unknown_key_is_not_stored() {
     let s = replicated(10, 1, 100);
     let full = Replicated {
-        state: BucketState::full(s.limit(), at(T0)),
+        limit: s.default_limit,
+        state: BucketState::full(s.default_limit(), at(T0)),
         spent: None,
     };
     s.merge_remote("dave", &full, at(T0));
@@ -259,6 +261,7 @@ fn a_flood_of_peer_states_respects_the_key_cap() {
     let s = replicated(10, 1, 100);
     for (i, id) in random_ids(11).take(5_000).enumerate() {
         let drained = Replicated {
+            limit: s.default_limit,
             state: BucketState::from_parts(0, at(T0)),
             spent: None,
         };
@@ -312,4 +315,52 @@ fn during_an_outage_pending_changes_stay_bounded_and_no_live_key_is_lost() {
     assert!(changes
         .iter()
         .any(|(k, state)| k == "judy" && state.is_some()));
+}
+
+#[test]
+fn a_new_limit_keeps_the_tokens_clipped_to_the_new_capacity() {
+    let s = store(10, 1, 100);
+    let small = Limit::new(NonZeroU32::new(4).unwrap(), Duration::from_secs(1)).unwrap();
+    let big = Limit::new(NonZeroU32::new(100).unwrap(), Duration::from_millis(10)).unwrap();
+    for _ in 0..7 {
+        s.check("u", 1, at(T0));
+    }
+    // 3 tokens left under 10/s: a bigger limit keeps 3, not a fresh 100.
+    assert_eq!(
+        s.check_with("u", &big, 1, at(T0)),
+        Decision::Allowed {
+            remaining: 2,
+            reset: Duration::from_millis(980)
+        }
+    );
+    // 2 tokens under a capacity of 4 stay 2; 50 would be clipped to 4.
+    assert!(matches!(
+        s.check_with("u", &small, 1, at(T0)),
+        Decision::Allowed { remaining: 1, .. }
+    ));
+    let t = at(T0 + 60 * SEC);
+    s.check_with("v", &big, 1, t);
+    assert!(matches!(
+        s.check_with("v", &small, 1, t),
+        Decision::Allowed { remaining: 3, .. }
+    ));
+}
+
+#[test]
+fn peek_takes_nothing_and_refund_gives_back() {
+    let s = store(2, 1, 100);
+    let limit = *s.default_limit();
+    assert!(s.peek("w", &limit, 1, at(T0)).is_allowed());
+    assert!(s.is_empty(), "a peek does not track the key");
+    s.check("w", 1, at(T0));
+    s.check("w", 1, at(T0));
+    assert!(!s.peek("w", &limit, 1, at(T0)).is_allowed());
+    s.refund("w", &limit, 1);
+    assert!(s.check("w", 1, at(T0)).is_allowed());
+    s.refund("w", &limit, 5);
+    assert_eq!(
+        s.get("w").unwrap().tokens_at(&limit, at(T0)),
+        2,
+        "never past full"
+    );
 }

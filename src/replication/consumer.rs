@@ -12,7 +12,10 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::codec::{self, Envelope};
 use super::{Quiet, Shared};
-use crate::limiter::{clamp_future, rescale, Replicated};
+use crate::limiter::{clamp_future, Replicated};
+
+/// Longest record key accepted: a rule name, a user ID and a route, with room to spare.
+const MAX_KEY: usize = 1024;
 
 /// Bootstraps from the beginning of every partition, then merges for ever.
 pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
@@ -32,7 +35,7 @@ pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
         if let Some(n) = found {
             break n as i32;
         }
-        give_up_waiting(shared, started);
+        shared.give_up_waiting(started);
         if !shared.pause(Duration::from_millis(250)) {
             return;
         }
@@ -67,7 +70,7 @@ pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
             None => {}
         }
         if !bootstrapped {
-            give_up_waiting(shared, started);
+            shared.give_up_waiting(started);
         }
     }
 }
@@ -75,25 +78,8 @@ pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
 fn finish_bootstrap(shared: &Shared, started: Instant) {
     let took = started.elapsed();
     shared.telemetry.bootstrap_done(took);
-    tracing::info!(
-        ?took,
-        buckets = shared.store.len(),
-        "read the state topic; ready"
-    );
-    shared.ready.store(true, Ordering::Release);
-}
-
-/// Past the bootstrap timeout the node reports ready anyway: its decisions are
-/// local and stay correct for everything it sees, and it keeps trying.
-fn give_up_waiting(shared: &Shared, started: Instant) {
-    if started.elapsed() >= shared.settings.bootstrap_timeout
-        && !shared.ready.swap(true, Ordering::AcqRel)
-    {
-        tracing::warn!(
-            timeout = ?shared.settings.bootstrap_timeout,
-            "state topic not read in time; serving from local state, still trying"
-        );
-    }
+    tracing::info!(?took, buckets = shared.store.len(), "read the state topic");
+    shared.part_ready(&shared.state_ready);
 }
 
 /// Merges one record. Tombstones carry nothing; garbage is counted and skipped.
@@ -101,7 +87,7 @@ fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>, bootstra
     let Some(payload) = payload else { return };
     let Some(key) = key
         .and_then(|k| std::str::from_utf8(k).ok())
-        .filter(|k| !k.is_empty() && k.len() <= 512)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY)
     else {
         shared.telemetry.sync_decode_error("bad_key");
         return;
@@ -120,12 +106,12 @@ fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>, bootstra
         return;
     }
     let now = shared.clock.now();
-    let state = rescale(envelope.state, &envelope.limit, shared.store.limit());
-    let (state, clamped) = clamp_future(state, now, shared.settings.max_clock_skew);
+    let (state, clamped) = clamp_future(envelope.state, now, shared.settings.max_clock_skew);
     if clamped {
         shared.telemetry.sync_clamped();
     }
     let remote = Replicated {
+        limit: envelope.limit,
         state,
         spent: envelope.spent,
     };

@@ -8,10 +8,13 @@
 //! - the *consumer* assigns itself every partition (no consumer group: every
 //!   node must see every key), reads from the beginning to the end of each
 //!   partition before the node reports ready (bootstrap), then keeps merging;
-//! - the *supervisor* creates the topic if missing and probes the broker, which
-//!   drives `limiter_kafka_connected`.
+//! - the *supervisor* creates the topics if missing and probes the broker, which
+//!   drives `limiter_kafka_connected`;
+//! - the *config consumer* applies live rule changes from the config topic
+//!   (see [`config_topic`]).
 
 pub mod codec;
+pub mod config_topic;
 mod consumer;
 mod publisher;
 
@@ -24,13 +27,15 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::producer::{FutureProducer, Producer, ThreadedProducer};
 use rdkafka::ClientContext;
 
 use crate::clock::Clock;
 use crate::config::ReplicationSettings;
-use crate::limiter::Store;
+use crate::limiter::{Policy, Store};
 use crate::telemetry::Telemetry;
+use config_topic::consume_config;
+pub use config_topic::ConfigTopic;
 use consumer::consume;
 use publisher::{flush_periodically, publish_changes, Delivery};
 
@@ -41,14 +46,39 @@ const FINAL_FLUSH: Duration = Duration::from_secs(5);
 pub(super) struct Shared {
     settings: ReplicationSettings,
     store: Arc<Store>,
+    policy: Arc<Policy>,
     clock: Arc<dyn Clock>,
     telemetry: Arc<Telemetry>,
+    /// The node's readiness: set once both topics are read (or the timeout passed).
     ready: Arc<AtomicBool>,
+    state_ready: AtomicBool,
+    config_ready: AtomicBool,
     connected: AtomicBool,
     stopping: AtomicBool,
 }
 
 impl Shared {
+    /// Marks one topic read; the node is ready once both are.
+    fn part_ready(&self, part: &AtomicBool) {
+        part.store(true, Ordering::Release);
+        if self.state_ready.load(Ordering::Acquire) && self.config_ready.load(Ordering::Acquire) {
+            self.ready.store(true, Ordering::Release);
+        }
+    }
+
+    /// Past the bootstrap timeout the node reports ready anyway: its decisions are
+    /// local and stay correct for everything it sees, and it keeps trying.
+    fn give_up_waiting(&self, started: Instant) {
+        if started.elapsed() >= self.settings.bootstrap_timeout
+            && !self.ready.swap(true, Ordering::AcqRel)
+        {
+            tracing::warn!(
+                timeout = ?self.settings.bootstrap_timeout,
+                "topics not read in time; serving from local state, still trying"
+            );
+        }
+    }
+
     /// Sleeps up to `d`, waking early when the node stops; false once stopping.
     fn pause(&self, d: Duration) -> bool {
         let until = Instant::now() + d;
@@ -106,6 +136,7 @@ impl ConsumerContext for Quiet {}
 pub struct Replication {
     shared: Arc<Shared>,
     producer: Arc<ThreadedProducer<Delivery>>,
+    config_topic: Arc<ConfigTopic>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -115,6 +146,7 @@ impl Replication {
     pub fn start(
         settings: ReplicationSettings,
         store: Arc<Store>,
+        policy: Arc<Policy>,
         clock: Arc<dyn Clock>,
         telemetry: Arc<Telemetry>,
         ready: Arc<AtomicBool>,
@@ -123,9 +155,12 @@ impl Replication {
         let shared = Arc::new(Shared {
             settings,
             store,
+            policy,
             clock,
             telemetry,
             ready,
+            state_ready: AtomicBool::new(false),
+            config_ready: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
         });
@@ -152,6 +187,31 @@ impl Replication {
             .create_with_context(Quiet)?;
         let admin: AdminClient<Quiet> =
             client_config(&shared.settings).create_with_context(Quiet)?;
+        let config_consumer: BaseConsumer<Quiet> = client_config(&shared.settings)
+            .set(
+                "group.id",
+                format!("crdt-limiter-config-{}", shared.settings.node_id),
+            )
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "10")
+            .create_with_context(Quiet)?;
+        let config_producer: FutureProducer<Quiet> = client_config(&shared.settings)
+            // Every in-sync replica has it before it counts as acknowledged.
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "0")
+            .create_with_context(Quiet)?;
+        let (applied_tx, applied_rx) = tokio::sync::watch::channel(-1);
+        let config_topic = Arc::new(ConfigTopic::new(
+            shared.settings.config_topic.clone(),
+            config_producer,
+            applied_rx,
+            Arc::clone(&shared.policy),
+            Arc::clone(&shared.telemetry),
+        ));
 
         let threads = vec![
             spawn("limiter-supervisor", {
@@ -166,12 +226,22 @@ impl Replication {
                 let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
                 move || flush_periodically(&shared, &producer)
             }),
+            spawn("limiter-config", {
+                let shared = Arc::clone(&shared);
+                move || consume_config(&shared, &config_consumer, &applied_tx)
+            }),
         ];
         Ok(Self {
             shared,
             producer,
+            config_topic,
             threads,
         })
+    }
+
+    /// Where the admin API commits live changes.
+    pub fn config_topic(&self) -> Arc<ConfigTopic> {
+        Arc::clone(&self.config_topic)
     }
 
     /// Publishes every pending change, waits (briefly) for the broker to take
@@ -217,7 +287,15 @@ fn supervise(shared: &Shared, admin: &AdminClient<Quiet>, producer: &ThreadedPro
         // Until the broker answers with the topic, (re)create it: a broker that
         // lost its storage comes back without it.
         if !shared.connected.load(Ordering::Relaxed) {
-            runtime.block_on(create_topic(&shared.settings, admin));
+            let settings = &shared.settings;
+            runtime.block_on(create_topic(
+                &settings.topic,
+                settings.partitions,
+                settings,
+                admin,
+            ));
+            // One partition: every node applies every change in one order.
+            runtime.block_on(create_topic(&settings.config_topic, 1, settings, admin));
         }
         let reachable = producer
             .client()
@@ -234,11 +312,16 @@ fn supervise(shared: &Shared, admin: &AdminClient<Quiet>, producer: &ThreadedPro
     }
 }
 
-/// Creates the compacted topic unless it exists.
-async fn create_topic(settings: &ReplicationSettings, admin: &AdminClient<Quiet>) {
+/// Creates compacted topic `name` unless it exists.
+async fn create_topic(
+    name: &str,
+    partitions: i32,
+    settings: &ReplicationSettings,
+    admin: &AdminClient<Quiet>,
+) {
     let topic = NewTopic::new(
-        &settings.topic,
-        settings.partitions,
+        name,
+        partitions,
         TopicReplication::Fixed(settings.replication_factor),
     )
     .set("cleanup.policy", "compact");
@@ -248,11 +331,11 @@ async fn create_topic(settings: &ReplicationSettings, admin: &AdminClient<Quiet>
             for result in results {
                 match result {
                     Ok(_) => {
-                        tracing::info!(topic = %settings.topic, partitions = settings.partitions, "created topic")
+                        tracing::info!(topic = name, partitions, "created topic")
                     }
                     Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                     Err((_, code)) => {
-                        tracing::warn!(topic = %settings.topic, %code, "cannot create topic")
+                        tracing::warn!(topic = name, %code, "cannot create topic")
                     }
                 }
             }

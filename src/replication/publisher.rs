@@ -57,13 +57,12 @@ pub(super) fn flush_periodically(shared: &Shared, producer: &ThreadedProducer<De
 pub(super) fn publish_changes(shared: &Shared, producer: &ThreadedProducer<Delivery>) -> usize {
     let now = shared.clock.now();
     let changes = shared.store.take_changes(now);
-    let limit = *shared.store.limit();
     for (key, replicated) in &changes {
         let payload = replicated.as_ref().map(|replicated| {
             codec::encode(&Envelope {
                 node_id: shared.settings.node_id.clone(),
                 sent_at: now,
-                limit,
+                limit: replicated.limit,
                 state: replicated.state,
                 spent: replicated.spent.clone(),
             })

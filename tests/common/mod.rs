@@ -82,6 +82,16 @@ impl TestNode {
         Reply::from(self.agent.request(method, &self.url(path)).call())
     }
 
+    /// `method path` with an optional bearer token and JSON body.
+    pub fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+        send(&self.agent, self.addr, method, path, token, body)
+    }
+
+    /// `POST /v1/check` with `body`.
+    pub fn check(&self, body: &str) -> Reply {
+        self.send("POST", "/v1/check", None, Some(body))
+    }
+
     /// Sends `head` (request line and headers, without the blank line) byte for byte.
     pub fn raw(&self, head: &[u8]) -> Reply {
         raw_request(self.addr, head)
@@ -148,6 +158,41 @@ impl From<Result<ureq::Response, ureq::Error>> for Reply {
             body,
         }
     }
+}
+
+/// `method path` on `addr`, with an optional bearer token and JSON body.
+pub fn send(
+    agent: &ureq::Agent,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Reply {
+    let mut request = agent.request(method, &format!("http://{addr}{path}"));
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    Reply::from(match body {
+        Some(body) => request
+            .set("Content-Type", "application/json")
+            .send_string(body),
+        None => request.call(),
+    })
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "crdt-limiter-{name}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// One HTTP/1.1 request over a fresh connection, read until the server closes.
@@ -278,6 +323,20 @@ impl NodeProcess {
 
     pub fn metric(&self, series: &str) -> f64 {
         metric(&self.get("/metrics").body, series)
+    }
+
+    /// `method path` with an optional bearer token and JSON body.
+    pub fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+        send(&self.agent, self.addr, method, path, token, body)
+    }
+
+    /// Sends `signal` (e.g. `HUP`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -1,0 +1,362 @@
+//! The admin API under `/v1/admin/`: list the rules and plans in effect,
+//! change plans, users' plans and rule limits (made durable before they are
+//! acknowledged), and inspect a bucket. Every call needs the admin bearer token.
+
+use std::future::{ready, Ready};
+use std::num::NonZeroU32;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use super::check::{parse_object, string_field};
+use super::error::{validate_id, ApiError};
+use super::AppState;
+use crate::config::parse_rate;
+use crate::config_log::ConfigLog;
+use crate::limiter::{Limit, Match, PolicyChange, RuleLimit};
+
+/// Most moved users listed by `GET /v1/admin/rules`.
+const MAX_LISTED_USERS: usize = 1000;
+
+/// The admin API's settings.
+pub struct Admin {
+    /// The bearer token.
+    pub token: String,
+    /// Where changes are committed.
+    pub log: ConfigLog,
+}
+
+/// Registers the admin routes under `/v1/admin`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let resource = |path: &str, allow: &'static str| {
+        web::resource(path).default_service(web::to(move |_: Authorized| async move {
+            Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+                route: "this admin route",
+                allow,
+            })
+        }))
+    };
+    cfg.service(
+        web::scope("/v1/admin")
+            .service(resource("/rules", "GET").route(web::get().to(list_rules)))
+            .service(resource("/plans", "GET").route(web::get().to(list_plans)))
+            .service(
+                resource("/plans/{name}", "PUT, DELETE")
+                    .route(web::put().to(put_plan))
+                    .route(web::delete().to(delete_plan)),
+            )
+            .service(
+                resource("/users/{user}/plan", "GET, PUT, DELETE")
+                    .route(web::get().to(get_user_plan))
+                    .route(web::put().to(put_user_plan))
+                    .route(web::delete().to(delete_user_plan)),
+            )
+            .service(
+                resource("/rules/{name}/limit", "PUT, DELETE")
+                    .route(web::put().to(put_rule_limit))
+                    .route(web::delete().to(delete_rule_limit)),
+            )
+            .service(resource("/buckets/{key:.*}", "GET").route(web::get().to(get_bucket)))
+            .default_service(web::to(|_: Authorized| async {
+                Err::<HttpResponse, _>(ApiError::NoSuchAdminRoute)
+            })),
+    );
+}
+
+/// Proof that the request carries the admin token. As an extractor it runs
+/// before the body is read and before any route's work.
+pub struct Authorized;
+
+impl FromRequest for Authorized {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(admin) = req
+            .app_data::<web::Data<AppState>>()
+            .and_then(|state| state.admin.as_ref())
+        else {
+            return ready(Err(ApiError::AdminDisabled));
+        };
+        let presented = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "));
+        ready(match presented {
+            Some(token) if same(token, admin.token.as_bytes()) => Ok(Authorized),
+            _ => Err(ApiError::Unauthorized),
+        })
+    }
+}
+
+/// Compares in time that depends only on the expected token's length, so
+/// timing tells a caller nothing about how much of a guess was right.
+fn same(presented: &[u8], expected: &[u8]) -> bool {
+    let mut diff = presented.len() ^ expected.len();
+    for (i, &byte) in expected.iter().enumerate() {
+        diff |= usize::from(presented.get(i).copied().unwrap_or(!byte) ^ byte);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+fn admin(state: &AppState) -> &Admin {
+    // Authorized exists only when the admin API is on.
+    state
+        .admin
+        .as_ref()
+        .expect("authorized implies an admin API")
+}
+
+fn limit_json(limit: &Limit) -> Value {
+    json!({
+        "capacity": limit.capacity(),
+        "refill_per_sec": 1e9 / limit.interval().as_nanos() as f64,
+    })
+}
+
+fn match_json(m: &Match) -> Value {
+    let mut out = Map::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            out.insert(k.into(), Value::String(v));
+        }
+    };
+    put("route", m.route.clone());
+    put("method", m.method.clone());
+    put("tenant", m.tenant.clone());
+    put("user", m.user.clone());
+    put("ip", m.ip.map(|ip| ip.to_string()));
+    Value::Object(out)
+}
+
+fn plans_json(state: &AppState) -> Value {
+    let rules = state.policy.rules();
+    let mut plans: Vec<_> = rules.plans().collect();
+    plans.sort_by_key(|(name, _)| *name);
+    Value::Object(
+        plans
+            .into_iter()
+            .map(|(name, limit)| (name.to_string(), limit_json(&limit)))
+            .collect(),
+    )
+}
+
+async fn list_rules(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
+    let rules = state.policy.rules();
+    let list: Vec<Value> = rules
+        .rules()
+        .iter()
+        .map(|rule| {
+            json!({
+                "name": &*rule.name,
+                "match": match_json(&rule.matcher),
+                "key": rule.key.as_str(),
+                "limit": match &rule.limit {
+                    RuleLimit::UserPlan => json!("plan"),
+                    RuleLimit::Fixed(limit) => limit_json(limit),
+                },
+            })
+        })
+        .collect();
+    let moved: Map<String, Value> = state
+        .policy
+        .moved_users(MAX_LISTED_USERS)
+        .into_iter()
+        .map(|(user, plan)| (user, Value::String(plan)))
+        .collect();
+    let file_users: Map<String, Value> = rules
+        .file_users()
+        .map(|(user, plan)| (user.to_string(), Value::String(plan.to_string())))
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "rules": list,
+        "plans": plans_json(&state),
+        "default_plan": rules.default_plan(),
+        "users": file_users,
+        "moved_users": moved,
+    }))
+}
+
+async fn list_plans(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "plans": plans_json(&state),
+        "default_plan": state.policy.rules().default_plan(),
+    }))
+}
+
+/// `{"capacity": N, "refill_per_sec": 10 | 0.5 | "1/60"}` as a limit.
+fn limit_from(body: &[u8]) -> Result<Limit, ApiError> {
+    let body = parse_object(body)?;
+    if let Some(unknown) = body
+        .keys()
+        .find(|k| !["capacity", "refill_per_sec"].contains(&k.as_str()))
+    {
+        return Err(ApiError::field(
+            unknown.as_str(),
+            "unknown field; send capacity and refill_per_sec",
+        ));
+    }
+    let capacity = body
+        .get("capacity")
+        .ok_or_else(|| ApiError::field("capacity", "required"))?
+        .as_u64()
+        .and_then(|c| u32::try_from(c).ok())
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| ApiError::field("capacity", "a whole number of tokens, at least 1"))?;
+    let rate = match body.get("refill_per_sec") {
+        None => return Err(ApiError::field("refill_per_sec", "required")),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            return Err(ApiError::field(
+                "refill_per_sec",
+                "a number (5, 0.5) or a fraction (\"1/60\")",
+            ))
+        }
+    };
+    let interval = parse_rate(&rate).map_err(|e| ApiError::field("refill_per_sec", e))?;
+    Limit::new(capacity, interval).map_err(|e| ApiError::field("refill_per_sec", e.to_string()))
+}
+
+/// Validates `change` against the rules in effect, commits it, and answers `body`.
+async fn commit(
+    state: &AppState,
+    change: PolicyChange,
+    body: Value,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .policy
+        .validate(&change)
+        .map_err(|e| ApiError::field(e.field.clone(), e.reason.clone()))?;
+    admin(state)
+        .log
+        .commit(change.clone())
+        .await
+        .map_err(ApiError::NotCommitted)?;
+    tracing::info!(?change, "admin change committed");
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn put_plan(
+    _: Authorized,
+    name: web::Path<String>,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = limit_from(&body)?;
+    let name = name.into_inner();
+    let mut answer = limit_json(&limit);
+    answer["plan"] = json!(name);
+    commit(&state, PolicyChange::SetPlan { name, limit }, answer).await
+}
+
+async fn delete_plan(
+    _: Authorized,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    let answer = json!({ "plan": name, "deleted": true });
+    commit(&state, PolicyChange::DeletePlan { name }, answer).await
+}
+
+fn user_from(path: &str) -> Result<String, ApiError> {
+    validate_id("user", path).map(str::to_string)
+}
+
+async fn get_user_plan(
+    _: Authorized,
+    user: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let user = user_from(&user)?;
+    let (plan, source) = state
+        .policy
+        .plan_of(&user)
+        .ok_or_else(|| ApiError::field("plan", "no default plan: the rules give users no plan"))?;
+    let limit = state.policy.rules().plan(&plan).map(|l| limit_json(&l));
+    Ok(HttpResponse::Ok().json(json!({
+        "user": user, "plan": plan, "source": source.as_str(), "limit": limit,
+    })))
+}
+
+async fn put_user_plan(
+    _: Authorized,
+    user: web::Path<String>,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let user = user_from(&user)?;
+    let body = parse_object(&body)?;
+    if let Some(unknown) = body.keys().find(|k| k.as_str() != "plan") {
+        return Err(ApiError::field(
+            unknown.as_str(),
+            "unknown field; send plan",
+        ));
+    }
+    let plan = string_field(&body, "plan")?
+        .ok_or_else(|| ApiError::field("plan", "required"))?
+        .to_string();
+    let answer = json!({ "user": user, "plan": plan, "source": "moved" });
+    commit(&state, PolicyChange::SetUserPlan { user, plan }, answer).await
+}
+
+async fn delete_user_plan(
+    _: Authorized,
+    user: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let user = user_from(&user)?;
+    let answer = json!({ "user": user, "moved": false });
+    commit(&state, PolicyChange::ClearUserPlan { user }, answer).await
+}
+
+async fn put_rule_limit(
+    _: Authorized,
+    name: web::Path<String>,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = limit_from(&body)?;
+    let rule = name.into_inner();
+    let mut answer = limit_json(&limit);
+    answer["rule"] = json!(rule);
+    commit(&state, PolicyChange::SetRuleLimit { rule, limit }, answer).await
+}
+
+async fn delete_rule_limit(
+    _: Authorized,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let rule = name.into_inner();
+    let answer = json!({ "rule": rule, "limit": "rules_file" });
+    commit(&state, PolicyChange::ClearRuleLimit { rule }, answer).await
+}
+
+async fn get_bucket(
+    _: Authorized,
+    key: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let key = key.into_inner();
+    let now = state.clock.now();
+    let view = state
+        .policy
+        .inspect(&state.store, &key, now)
+        .ok_or_else(|| ApiError::UnknownBucket(key.clone()))?;
+    let interval = view.limit.interval().as_nanos() as f64;
+    let level = view.state.level();
+    Ok(HttpResponse::Ok().json(json!({
+        "key": key,
+        "rule": &*view.rule,
+        "limit": limit_json(&view.limit),
+        "tokens": view.state.tokens_at(&view.limit, now),
+        "level": level as f64 / interval,
+        "level_ns": level,
+        "stamp_unix_ms": view.state.stamp().as_unix_nanos() / 1_000_000,
+    })))
+}

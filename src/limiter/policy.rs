@@ -1,0 +1,464 @@
+//! The rules in effect — the rules file plus live changes (plans, users'
+//! plans, rule limits) — and the decision of a request against every rule
+//! that matches it.
+//!
+//! A request is allowed only if every matching rule allows it, and a refused
+//! request takes nothing from any bucket: every bucket is asked first without
+//! taking ([`Store::peek`]); only if all would allow are the tokens taken, and
+//! if a concurrent request drained one in between, what was already taken is
+//! given back.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, Guard};
+use compact_str::CompactString;
+use dashmap::DashMap;
+
+use super::bucket::{BucketState, Decision, Limit, Stamp};
+use super::rules::{valid_name, Request, Rule, RuleLimit, RuleSet, RulesError};
+use super::store::Store;
+
+/// One live change to the rules. Each has a key (`plan/NAME`, `user/ID`,
+/// `rule/NAME`): the latest change of a key is the one in effect, which is
+/// what a compacted topic keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyChange {
+    /// Creates or changes a plan.
+    SetPlan { name: String, limit: Limit },
+    /// Deletes a plan (also one from the rules file); its users fall back to the default plan.
+    DeletePlan { name: String },
+    /// Forgets changes to a plan: the rules file's (or none) is in effect again.
+    ClearPlan { name: String },
+    /// Moves a user to a plan.
+    SetUserPlan { user: String, plan: String },
+    /// Forgets a user's move: the rules file's plan, or the default.
+    ClearUserPlan { user: String },
+    /// Changes a fixed-limit rule's limit.
+    SetRuleLimit { rule: String, limit: Limit },
+    /// Forgets a rule's change: the rules file's limit is in effect again.
+    ClearRuleLimit { rule: String },
+}
+
+impl PolicyChange {
+    /// The key whose latest change wins.
+    pub fn key(&self) -> String {
+        match self {
+            Self::SetPlan { name, .. } | Self::DeletePlan { name } | Self::ClearPlan { name } => {
+                format!("plan/{name}")
+            }
+            Self::SetUserPlan { user, .. } | Self::ClearUserPlan { user } => format!("user/{user}"),
+            Self::SetRuleLimit { rule, .. } | Self::ClearRuleLimit { rule } => {
+                format!("rule/{rule}")
+            }
+        }
+    }
+
+    /// The change a key without a value (a tombstone) stands for.
+    pub fn cleared(key: &str) -> Option<Self> {
+        let (kind, name) = key.split_once('/')?;
+        let name = name.to_string();
+        Some(match kind {
+            "plan" => Self::ClearPlan { name },
+            "user" => Self::ClearUserPlan { user: name },
+            "rule" => Self::ClearRuleLimit { rule: name },
+            _ => return None,
+        })
+    }
+}
+
+/// Where a user's plan comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanSource {
+    /// Moved there through the admin API.
+    Moved,
+    /// Given in the rules file.
+    File,
+    /// Nobody said otherwise.
+    Default,
+}
+
+impl PlanSource {
+    /// A short label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Moved => "moved",
+            Self::File => "rules_file",
+            Self::Default => "default",
+        }
+    }
+}
+
+/// The answer to one request: the decision of the rule that limits soonest.
+pub struct Verdict {
+    /// Allowed (every rule allowed) or limited (by [`Verdict::rule`]).
+    pub decision: Decision,
+    /// That rule's limit for this request.
+    pub limit: Limit,
+    rule: usize,
+    rules: Guard<Arc<RuleSet>>,
+}
+
+impl Verdict {
+    /// The name of the rule the decision reports.
+    pub fn rule(&self) -> &str {
+        &self.rules.rules()[self.rule].name
+    }
+}
+
+/// A bucket as this node sees it.
+#[derive(Clone, Debug)]
+pub struct BucketView {
+    /// The rule it counts for.
+    pub rule: Arc<str>,
+    /// Its limit now.
+    pub limit: Limit,
+    /// Its state under that limit.
+    pub state: BucketState,
+}
+
+/// Live changes on top of the rules file.
+#[derive(Default)]
+struct Overrides {
+    /// `None`: deleted.
+    plans: BTreeMap<String, Option<Limit>>,
+    rules: BTreeMap<String, Limit>,
+}
+
+/// The rules in effect on this node.
+pub struct Policy {
+    effective: ArcSwap<RuleSet>,
+    /// The rules file and the changes on top; locked only to change them.
+    layers: Mutex<(RuleSet, Overrides)>,
+    /// Users moved to a plan (kept apart from the rules so that moving one
+    /// user does not copy the rest).
+    users: DashMap<CompactString, CompactString, ahash::RandomState>,
+    any_moved: AtomicBool,
+}
+
+/// A matching rule of the request being decided.
+struct Hit {
+    rule: usize,
+    limit: Limit,
+    /// Where its key ends in the scratch string (it starts where the previous one ends).
+    end: usize,
+}
+
+thread_local! {
+    /// Keys of the request being decided, reused so a decision allocates nothing.
+    static SCRATCH: RefCell<(String, Vec<Hit>)> = const { RefCell::new((String::new(), Vec::new())) };
+}
+
+impl Policy {
+    /// The rules of `file`, with no changes yet.
+    pub fn new(file: RuleSet) -> Self {
+        Self {
+            effective: ArcSwap::from_pointee(file.clone()),
+            layers: Mutex::new((file, Overrides::default())),
+            users: DashMap::with_hasher(ahash::RandomState::new()),
+            any_moved: AtomicBool::new(false),
+        }
+    }
+
+    /// The rules and plans in effect.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.effective.load_full()
+    }
+
+    /// Replaces the rules file (a reload); live changes stay on top.
+    pub fn replace_file(&self, file: RuleSet) {
+        let mut layers = self.lock();
+        layers.0 = file;
+        self.rebuild(&layers);
+    }
+
+    /// Refuses a change that would leave the rules inconsistent, naming the field.
+    pub fn validate(&self, change: &PolicyChange) -> Result<(), RulesError> {
+        let rules = self.effective.load();
+        let name_ok = |place: &str, name: &str| {
+            valid_name(name).map_err(|e| RulesError::at(place, "name", e))
+        };
+        match change {
+            PolicyChange::SetPlan { name, .. } | PolicyChange::ClearPlan { name } => {
+                name_ok("plan", name)
+            }
+            PolicyChange::DeletePlan { name } => {
+                name_ok("plan", name)?;
+                if rules.plan(name).is_none() {
+                    Err(RulesError::at(
+                        "plan",
+                        "name",
+                        format!("no plan is named \"{name}\""),
+                    ))
+                } else if rules.default_plan() == Some(name) {
+                    Err(RulesError::at(
+                        "plan",
+                        "name",
+                        format!("\"{name}\" is the default plan; it cannot be deleted"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            PolicyChange::SetUserPlan { plan, .. } => match rules.plan(plan) {
+                Some(_) => Ok(()),
+                None => Err(RulesError::top(
+                    "plan",
+                    format!("no plan is named \"{plan}\""),
+                )),
+            },
+            PolicyChange::ClearUserPlan { .. } => Ok(()),
+            PolicyChange::SetRuleLimit { rule, .. } | PolicyChange::ClearRuleLimit { rule } => {
+                match rules.rule(rule) {
+                    None => Err(RulesError::at(
+                        "rule",
+                        "name",
+                        format!("no rule is named \"{rule}\""),
+                    )),
+                    Some(Rule {
+                        limit: RuleLimit::UserPlan,
+                        ..
+                    }) => Err(RulesError::at(
+                        format!("rule \"{rule}\""),
+                        "limit",
+                        "this rule follows each user's plan; change the plan instead",
+                    )),
+                    Some(_) => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Applies a change (already validated, or read from the log: applied as
+    /// far as it makes sense, since the log's order is what every node follows).
+    pub fn apply(&self, change: &PolicyChange) {
+        match change {
+            PolicyChange::SetUserPlan { user, plan } => {
+                self.users.insert(user.into(), plan.into());
+                self.any_moved.store(true, Ordering::Release);
+                return;
+            }
+            PolicyChange::ClearUserPlan { user } => {
+                self.users.remove(user.as_str());
+                return;
+            }
+            _ => {}
+        }
+        let mut layers = self.lock();
+        let overrides = &mut layers.1;
+        match change {
+            PolicyChange::SetPlan { name, limit } => {
+                overrides.plans.insert(name.clone(), Some(*limit));
+            }
+            PolicyChange::DeletePlan { name } => {
+                overrides.plans.insert(name.clone(), None);
+            }
+            PolicyChange::ClearPlan { name } => {
+                overrides.plans.remove(name);
+            }
+            PolicyChange::SetRuleLimit { rule, limit } => {
+                overrides.rules.insert(rule.clone(), *limit);
+            }
+            PolicyChange::ClearRuleLimit { rule } => {
+                overrides.rules.remove(rule);
+            }
+            PolicyChange::SetUserPlan { .. } | PolicyChange::ClearUserPlan { .. } => {}
+        }
+        self.rebuild(&layers);
+    }
+
+    /// `user`'s plan and where it comes from (`None`: no default plan).
+    pub fn plan_of(&self, user: &str) -> Option<(String, PlanSource)> {
+        let rules = self.effective.load();
+        if let Some(plan) = self.users.get(user).filter(|p| rules.plan(p).is_some()) {
+            return Some((plan.to_string(), PlanSource::Moved));
+        }
+        if let Some(plan) = rules.file_plan_of(user).filter(|p| rules.plan(p).is_some()) {
+            return Some((plan.to_string(), PlanSource::File));
+        }
+        rules
+            .default_plan()
+            .map(|p| (p.to_string(), PlanSource::Default))
+    }
+
+    /// Users moved to a plan through the admin API, at most `max` of them.
+    pub fn moved_users(&self, max: usize) -> Vec<(String, String)> {
+        let mut users: Vec<_> = self
+            .users
+            .iter()
+            .take(max)
+            .map(|e| (e.key().to_string(), e.value().to_string()))
+            .collect();
+        users.sort();
+        users
+    }
+
+    /// Decides a request of `cost` tokens at `now`; `None` when no rule
+    /// applies to it (it is not limited).
+    pub fn check(
+        &self,
+        store: &Store,
+        request: &Request<'_>,
+        cost: u32,
+        now: Stamp,
+    ) -> Option<Verdict> {
+        let rules = self.effective.load();
+        let (n, decision, limit) = SCRATCH.with_borrow_mut(|(keys, hits)| {
+            keys.clear();
+            hits.clear();
+            for (i, rule) in rules.rules().iter().enumerate() {
+                if !rule.matcher.matches(request) {
+                    continue;
+                }
+                let Some(limit) = self.limit_of(&rules, rule, request.user) else {
+                    continue;
+                };
+                let start = keys.len();
+                if rules.write_key(rule, request, keys) {
+                    hits.push(Hit {
+                        rule: i,
+                        limit,
+                        end: keys.len(),
+                    });
+                } else {
+                    keys.truncate(start);
+                }
+            }
+            let (n, decision) = decide(store, keys, hits, cost, now)?;
+            Some((hits[n].rule, decision, hits[n].limit))
+        })?;
+        Some(Verdict {
+            decision,
+            limit,
+            rule: n,
+            rules,
+        })
+    }
+
+    /// The bucket `key` as this node sees it, under its limit now.
+    pub fn inspect(&self, store: &Store, key: &str, now: Stamp) -> Option<BucketView> {
+        let rules = self.effective.load();
+        let (rule, user) = rules.rule_of_key(key)?;
+        let limit = self.limit_of(&rules, rule, user.unwrap_or(""))?;
+        let state = store.view(key, &limit, now)?;
+        Some(BucketView {
+            rule: Arc::clone(&rule.name),
+            limit,
+            state,
+        })
+    }
+
+    /// `rule`'s limit for `user`: fixed, or the user's plan.
+    fn limit_of(&self, rules: &RuleSet, rule: &Rule, user: &str) -> Option<Limit> {
+        match rule.limit {
+            RuleLimit::Fixed(limit) => Some(limit),
+            RuleLimit::UserPlan => {
+                if self.any_moved.load(Ordering::Acquire) {
+                    if let Some(limit) = self.users.get(user).and_then(|p| rules.plan(p.as_str())) {
+                        return Some(limit);
+                    }
+                }
+                rules
+                    .file_plan_of(user)
+                    .and_then(|p| rules.plan(p))
+                    .or_else(|| rules.default_limit())
+            }
+        }
+    }
+
+    fn rebuild(&self, (file, overrides): &(RuleSet, Overrides)) {
+        let mut rules = file.clone();
+        for (name, limit) in &overrides.plans {
+            rules.set_plan(name, *limit);
+        }
+        for (name, limit) in &overrides.rules {
+            rules.set_rule_limit(name, *limit);
+        }
+        self.effective.store(Arc::new(rules));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (RuleSet, Overrides)> {
+        self.layers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Decides against every hit; returns the index of the hit to report and its decision.
+fn decide(
+    store: &Store,
+    keys: &str,
+    hits: &[Hit],
+    cost: u32,
+    now: Stamp,
+) -> Option<(usize, Decision)> {
+    let key = |n: usize| &keys[if n == 0 { 0 } else { hits[n - 1].end }..hits[n].end];
+    if let [hit] = hits {
+        // One bucket: taking is already all or nothing.
+        return Some((0, store.check_with(key(0), &hit.limit, cost, now)));
+    }
+    // Ask first: a request any rule refuses takes nothing anywhere. Report the
+    // rule that refuses longest, since the request cannot pass before it allows.
+    let mut refused: Option<(usize, Decision)> = None;
+    for (n, hit) in hits.iter().enumerate() {
+        let decision = store.peek(key(n), &hit.limit, cost, now);
+        if retry_after(&decision)
+            > refused
+                .as_ref()
+                .map_or(Duration::ZERO, |(_, d)| retry_after(d))
+        {
+            refused = Some((n, decision));
+        }
+    }
+    if refused.is_some() {
+        return refused;
+    }
+    let mut tightest: Option<(usize, Decision)> = None;
+    for (n, hit) in hits.iter().enumerate() {
+        let decision = store.check_with(key(n), &hit.limit, cost, now);
+        if !decision.is_allowed() {
+            // Drained by a concurrent request since the peek: give back what was taken.
+            for (m, earlier) in hits[..n].iter().enumerate() {
+                store.refund(key(m), &earlier.limit, cost);
+            }
+            return Some((n, decision));
+        }
+        if tightest.as_ref().is_none_or(|(_, t)| sooner(&decision, t)) {
+            tightest = Some((n, decision));
+        }
+    }
+    tightest
+}
+
+fn retry_after(decision: &Decision) -> Duration {
+    match decision {
+        Decision::Allowed { .. } => Duration::ZERO,
+        // A refusal always reports a positive wait, so it beats "none yet".
+        Decision::Limited { retry_after, .. } => (*retry_after).max(Duration::from_nanos(1)),
+    }
+}
+
+/// Whether allowed decision `a` limits sooner than `b`: fewer tokens left,
+/// then the longer wait to full.
+fn sooner(a: &Decision, b: &Decision) -> bool {
+    match (a, b) {
+        (
+            Decision::Allowed {
+                remaining: ra,
+                reset: ta,
+            },
+            Decision::Allowed {
+                remaining: rb,
+                reset: tb,
+            },
+        ) => (ra, std::cmp::Reverse(ta)) < (rb, std::cmp::Reverse(tb)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;

@@ -1,0 +1,276 @@
+//! Unit tests of deciding under several rules and of live changes.
+
+use super::*;
+use crate::limiter::rules::{KeyKind, Match};
+use std::num::{NonZeroU32, NonZeroUsize};
+
+const SEC: u64 = 1_000_000_000;
+const T0: u64 = 1_700_000_000 * SEC;
+
+fn at(nanos: u64) -> Stamp {
+    Stamp::from_unix_nanos(nanos)
+}
+
+fn per_sec(capacity: u32, rate: u64) -> Limit {
+    Limit::new(
+        NonZeroU32::new(capacity).unwrap(),
+        Duration::from_nanos(SEC / rate),
+    )
+    .unwrap()
+}
+
+fn store() -> Store {
+    Store::new(per_sec(1, 1), NonZeroUsize::new(1000).unwrap())
+}
+
+/// Per-user plans (free 3/s, pro 10/s), orders 2 per user per route, global 5.
+fn policy() -> Policy {
+    let rules = RuleSet::new(
+        vec![
+            Rule {
+                name: "per-user".into(),
+                matcher: Match::default(),
+                key: KeyKind::User,
+                limit: RuleLimit::UserPlan,
+            },
+            Rule {
+                name: "orders".into(),
+                matcher: Match {
+                    route: Some("/api/orders".into()),
+                    ..Match::default()
+                },
+                key: KeyKind::UserRoute,
+                limit: RuleLimit::Fixed(per_sec(2, 1)),
+            },
+            Rule {
+                name: "global".into(),
+                matcher: Match::default(),
+                key: KeyKind::Global,
+                limit: RuleLimit::Fixed(per_sec(5, 1)),
+            },
+        ],
+        [
+            ("free".to_string(), per_sec(3, 1)),
+            ("pro".to_string(), per_sec(10, 10)),
+        ],
+        Some("free".into()),
+        [],
+    )
+    .unwrap();
+    Policy::new(rules)
+}
+
+fn req<'a>(user: &'a str, route: &'a str) -> Request<'a> {
+    Request {
+        user,
+        route,
+        method: "GET",
+        tenant: None,
+        ip: None,
+    }
+}
+
+fn outcome(v: Option<Verdict>) -> (bool, String, u64) {
+    let v = v.expect("a rule applies");
+    let remaining = match v.decision {
+        Decision::Allowed { remaining, .. } | Decision::Limited { remaining, .. } => remaining,
+    };
+    (v.decision.is_allowed(), v.rule().to_string(), remaining)
+}
+
+#[test]
+fn the_rule_with_fewest_tokens_left_is_reported() {
+    let (p, s) = (policy(), store());
+    // per-user 3, orders 2, global 5: orders has fewest left.
+    assert_eq!(
+        outcome(p.check(&s, &req("a", "/api/orders"), 1, at(T0))),
+        (true, "orders".into(), 1)
+    );
+    assert_eq!(
+        outcome(p.check(&s, &req("a", "/x"), 1, at(T0))),
+        (true, "per-user".into(), 1)
+    );
+}
+
+#[test]
+fn a_refused_request_takes_nothing_from_any_bucket() {
+    let (p, s) = (policy(), store());
+    let now = at(T0);
+    assert!(outcome(p.check(&s, &req("a", "/api/orders"), 1, now)).0);
+    assert!(outcome(p.check(&s, &req("a", "/api/orders"), 1, now)).0);
+    // orders is empty; per-user (1 left) and global (3 left) must not pay for refusals.
+    for _ in 0..10 {
+        assert_eq!(
+            outcome(p.check(&s, &req("a", "/api/orders"), 1, now)),
+            (false, "orders".into(), 0)
+        );
+    }
+    assert_eq!(
+        outcome(p.check(&s, &req("a", "/home"), 1, now)),
+        (true, "per-user".into(), 0)
+    );
+    assert_eq!(s.get("global").unwrap().tokens_at(&per_sec(5, 1), now), 2);
+}
+
+#[test]
+fn the_refusal_reports_the_rule_that_refuses_longest() {
+    let (p, s) = (policy(), store());
+    let now = at(T0);
+    // Empty the global bucket (5) through five users; user "z" then has plan tokens left.
+    for user in ["u1", "u2", "u3", "u4", "u5"] {
+        assert!(outcome(p.check(&s, &req(user, "/"), 1, now)).0);
+    }
+    assert_eq!(
+        outcome(p.check(&s, &req("z", "/"), 1, now)),
+        (false, "global".into(), 0)
+    );
+    // A cost of 4 exceeds free (3) forever-ish and global: global waits 4 s, per-user 1 s after its 3.
+    let v = p.check(&s, &req("y", "/"), 4, now).unwrap();
+    assert!(!v.decision.is_allowed());
+    assert_eq!(v.rule(), "global");
+}
+
+#[test]
+fn moving_a_user_to_a_plan_keeps_their_tokens() {
+    let (p, s) = (policy(), store());
+    let now = at(T0);
+    for _ in 0..3 {
+        p.check(&s, &req("carol", "/"), 1, now);
+    }
+    let change = PolicyChange::SetUserPlan {
+        user: "carol".into(),
+        plan: "pro".into(),
+    };
+    p.validate(&change).unwrap();
+    p.apply(&change);
+    assert_eq!(p.plan_of("carol"), Some(("pro".into(), PlanSource::Moved)));
+    // Free was empty: pro starts from the same 0 tokens (not a fresh 10), refilling at 10/s.
+    assert!(!outcome(p.check(&s, &req("carol", "/"), 1, now)).0);
+    let later = at(T0 + SEC / 5);
+    // Two pro tokens earned in 0.2 s (free would have earned none). Global ties
+    // at 1 left and takes longer to fill, so it is the one reported.
+    assert_eq!(
+        outcome(p.check(&s, &req("carol", "/"), 1, later)),
+        (true, "global".into(), 1)
+    );
+    assert_eq!(
+        s.get("per-user carol")
+            .unwrap()
+            .tokens_at(&per_sec(10, 10), later),
+        1
+    );
+    p.apply(&PolicyChange::ClearUserPlan {
+        user: "carol".into(),
+    });
+    assert_eq!(
+        p.plan_of("carol"),
+        Some(("free".into(), PlanSource::Default))
+    );
+}
+
+#[test]
+fn plan_and_rule_changes_apply_and_can_be_forgotten() {
+    let p = policy();
+    p.apply(&PolicyChange::SetPlan {
+        name: "free".into(),
+        limit: per_sec(7, 1),
+    });
+    assert_eq!(p.rules().default_limit(), Some(per_sec(7, 1)));
+    p.apply(&PolicyChange::ClearPlan {
+        name: "free".into(),
+    });
+    assert_eq!(p.rules().default_limit(), Some(per_sec(3, 1)));
+    p.apply(&PolicyChange::SetRuleLimit {
+        rule: "global".into(),
+        limit: per_sec(50, 5),
+    });
+    assert_eq!(
+        p.rules().rule("global").unwrap().limit,
+        RuleLimit::Fixed(per_sec(50, 5))
+    );
+    // A reloaded file keeps the live change on top.
+    p.replace_file(policy().rules().as_ref().clone());
+    assert_eq!(
+        p.rules().rule("global").unwrap().limit,
+        RuleLimit::Fixed(per_sec(50, 5))
+    );
+    p.apply(&PolicyChange::DeletePlan { name: "pro".into() });
+    assert_eq!(p.rules().plan("pro"), None);
+}
+
+#[test]
+fn invalid_changes_name_the_field() {
+    let p = policy();
+    let field = |c: PolicyChange| p.validate(&c).unwrap_err().field;
+    assert_eq!(
+        field(PolicyChange::SetUserPlan {
+            user: "a".into(),
+            plan: "gold".into()
+        }),
+        "plan"
+    );
+    assert_eq!(
+        field(PolicyChange::DeletePlan {
+            name: "free".into()
+        }),
+        "name"
+    );
+    assert_eq!(
+        field(PolicyChange::DeletePlan {
+            name: "gold".into()
+        }),
+        "name"
+    );
+    assert_eq!(
+        field(PolicyChange::SetRuleLimit {
+            rule: "per-user".into(),
+            limit: per_sec(1, 1)
+        }),
+        "limit"
+    );
+    assert_eq!(
+        field(PolicyChange::SetRuleLimit {
+            rule: "nope".into(),
+            limit: per_sec(1, 1)
+        }),
+        "name"
+    );
+    assert_eq!(
+        field(PolicyChange::SetPlan {
+            name: "bad name".into(),
+            limit: per_sec(1, 1)
+        }),
+        "name"
+    );
+}
+
+#[test]
+fn without_a_rules_file_decisions_are_the_stores() {
+    let p = Policy::new(RuleSet::single(per_sec(2, 1)));
+    let s = store();
+    let now = at(T0);
+    for expected in [true, true, false] {
+        let v = p.check(&s, &req("alice", "/protected"), 1, now).unwrap();
+        assert_eq!(v.decision.is_allowed(), expected);
+        assert_eq!(v.rule(), "default");
+    }
+    assert!(s.get("alice").is_some(), "the key is the bare user ID");
+}
+
+#[test]
+fn a_request_no_rule_matches_is_not_limited() {
+    let rules = RuleSet::new(
+        vec![Rule {
+            name: "t".into(),
+            matcher: Match::default(),
+            key: KeyKind::Tenant,
+            limit: RuleLimit::Fixed(per_sec(1, 1)),
+        }],
+        [],
+        None,
+        [],
+    )
+    .unwrap();
+    let p = Policy::new(rules);
+    assert!(p.check(&store(), &req("a", "/"), 1, at(T0)).is_none());
+}

@@ -1,0 +1,478 @@
+//! Rules and plans: which buckets a request is counted in, and under which limit.
+//!
+//! A [`RuleSet`] is a list of rules, each with a match (route prefix and
+//! method, tenant, user, client IP, or nothing: every request), a key (what its
+//! buckets are counted per) and a limit (fixed, or the user's plan). A request
+//! is counted in one bucket per matching rule. Without a rules file the set is
+//! [`RuleSet::single`]: one rule, per user, keyed by the bare user ID, exactly
+//! as before rules existed.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::bucket::Limit;
+
+/// Longest rule or plan name.
+pub const MAX_NAME: usize = 64;
+
+/// The name of the one rule (and its plan) when there is no rules file.
+pub const DEFAULT_NAME: &str = "default";
+
+/// What a rule's buckets are counted per.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// One bucket for every request the rule matches.
+    Global,
+    /// One bucket per user.
+    User,
+    /// One bucket per user and route.
+    UserRoute,
+    /// One bucket per tenant; requests without a tenant are not counted.
+    Tenant,
+    /// One bucket per client IP; requests without one are not counted.
+    Ip,
+}
+
+impl KeyKind {
+    /// Every kind as written in a rules file.
+    pub const NAMES: &'static str = "global, user, user+route, tenant, ip";
+
+    /// Parses the rules-file spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "global" => Self::Global,
+            "user" => Self::User,
+            "user+route" => Self::UserRoute,
+            "tenant" => Self::Tenant,
+            "ip" => Self::Ip,
+            _ => return None,
+        })
+    }
+
+    /// The rules-file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Global => "global",
+            Self::User => "user",
+            Self::UserRoute => "user+route",
+            Self::Tenant => "tenant",
+            Self::Ip => "ip",
+        }
+    }
+}
+
+/// A rule's limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleLimit {
+    /// The same limit for every bucket of the rule.
+    Fixed(Limit),
+    /// Each user's plan (the default plan unless the user was moved to another).
+    UserPlan,
+}
+
+/// An address or a network (`10.0.0.0/8`, `2001:db8::/32`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Parses `ADDR` or `ADDR/PREFIX`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr.parse::<IpAddr>().ok()?, Some(prefix.parse().ok()?)),
+            None => (text.parse::<IpAddr>().ok()?, None),
+        };
+        let bits = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        (prefix <= bits).then_some(Self { addr, prefix })
+    }
+
+    /// Whether `ip` is inside the network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // Both as 128-bit numbers, an IPv4 address in the top 32 bits, so one
+        // mask of the top `prefix` bits serves both families.
+        let (net, ip) = match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => (
+                u128::from(u32::from(net)) << 96,
+                u128::from(u32::from(ip)) << 96,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => (u128::from(net), u128::from(ip)),
+            _ => return false,
+        };
+        let mask = u128::MAX
+            .checked_shl(128 - u32::from(self.prefix))
+            .unwrap_or(0);
+        net & mask == ip & mask
+    }
+}
+
+impl std::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Which requests a rule applies to; every condition given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Match {
+    /// Path prefix, whole segments: `/api/orders` matches `/api/orders/7`, not `/api/ordersx`.
+    pub route: Option<String>,
+    /// HTTP method, upper case.
+    pub method: Option<String>,
+    /// Exact tenant.
+    pub tenant: Option<String>,
+    /// Exact user.
+    pub user: Option<String>,
+    /// Client address inside this network.
+    pub ip: Option<IpNet>,
+}
+
+impl Match {
+    /// Whether `request` meets every condition.
+    pub fn matches(&self, request: &Request<'_>) -> bool {
+        self.route
+            .as_deref()
+            .is_none_or(|prefix| route_has_prefix(request.route, prefix))
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(request.method))
+            && self
+                .tenant
+                .as_deref()
+                .is_none_or(|t| request.tenant == Some(t))
+            && self.user.as_deref().is_none_or(|u| request.user == u)
+            && self
+                .ip
+                .is_none_or(|net| request.ip.is_some_and(|ip| net.contains(ip)))
+    }
+}
+
+fn route_has_prefix(route: &str, prefix: &str) -> bool {
+    let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+    match route.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || prefix.is_empty(),
+        None => false,
+    }
+}
+
+/// One rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Unique name; reported in responses and part of every bucket key.
+    pub name: Arc<str>,
+    /// Which requests it counts.
+    pub matcher: Match,
+    /// What its buckets are counted per.
+    pub key: KeyKind,
+    /// Its limit.
+    pub limit: RuleLimit,
+}
+
+/// The request as the rules see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The caller (always present).
+    pub user: &'a str,
+    /// The path being called.
+    pub route: &'a str,
+    /// The HTTP method, any case.
+    pub method: &'a str,
+    /// The tenant, if the caller has one.
+    pub tenant: Option<&'a str>,
+    /// The client's address, if known.
+    pub ip: Option<IpAddr>,
+}
+
+type Map<V> = HashMap<String, V, ahash::RandomState>;
+
+/// A validated set of rules and plans.
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    plans: Map<Limit>,
+    default_plan: Option<String>,
+    /// The default plan's limit, looked up once rather than per request.
+    default_limit: Option<Limit>,
+    /// Plans given to users by the rules file.
+    users: Map<String>,
+    /// Keys are bare user IDs (the implicit set), so buckets and the topic
+    /// look exactly as they did before rules existed.
+    bare_keys: bool,
+}
+
+/// A rules file (or change) that is refused: where, which field, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{place}field `{field}`: {reason}")]
+pub struct RulesError {
+    /// `rule "x" `, `plan "x" `, `user "x" ` or empty for a top-level field.
+    pub place: String,
+    /// The field as written in the file.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl RulesError {
+    /// An error in a top-level field.
+    pub fn top(field: &str, reason: impl Into<String>) -> Self {
+        Self::at(String::new(), field, reason)
+    }
+
+    /// An error in `field` of the entry described by `place` (e.g. `rule "orders"`).
+    pub fn at(place: impl Into<String>, field: &str, reason: impl Into<String>) -> Self {
+        let mut place = place.into();
+        if !place.is_empty() {
+            place.push(' ');
+        }
+        Self {
+            place,
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks a rule or plan name: 1–64 of `A-Z a-z 0-9 . _ -`.
+pub fn valid_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(format!("must be 1-{MAX_NAME} characters"));
+    }
+    match name
+        .bytes()
+        .find(|b| !(b.is_ascii_alphanumeric() || b"._-".contains(b)))
+    {
+        Some(b) => Err(format!(
+            "`{}` is not allowed; use A-Z, a-z, 0-9, '.', '_' and '-'",
+            char::from(b).escape_default()
+        )),
+        None => Ok(()),
+    }
+}
+
+impl RuleSet {
+    /// The set without a rules file: one rule `default`, per user, whose plan
+    /// `default` is `limit`, with bare user IDs as keys.
+    pub fn single(limit: Limit) -> Self {
+        Self {
+            rules: vec![Rule {
+                name: DEFAULT_NAME.into(),
+                matcher: Match::default(),
+                key: KeyKind::User,
+                limit: RuleLimit::UserPlan,
+            }],
+            plans: [(DEFAULT_NAME.to_string(), limit)].into_iter().collect(),
+            default_plan: Some(DEFAULT_NAME.into()),
+            default_limit: Some(limit),
+            users: Map::default(),
+            bare_keys: true,
+        }
+    }
+
+    /// A set from its parts, validated: names well formed and unique, every
+    /// plan referred to defined, a default plan whenever a rule uses plans.
+    pub fn new(
+        rules: Vec<Rule>,
+        plans: impl IntoIterator<Item = (String, Limit)>,
+        default_plan: Option<String>,
+        users: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, RulesError> {
+        let plans: Map<Limit> = plans.into_iter().collect();
+        for name in plans.keys() {
+            valid_name(name).map_err(|e| RulesError::at(format!("plan \"{name}\""), "name", e))?;
+        }
+        if rules.is_empty() {
+            return Err(RulesError::top(
+                "rules",
+                "at least one rule is required (without rules, nothing would be limited)",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for rule in &rules {
+            let place = format!("rule \"{}\"", rule.name);
+            valid_name(&rule.name).map_err(|e| RulesError::at(&place, "name", e))?;
+            if !seen.insert(&rule.name) {
+                return Err(RulesError::at(&place, "name", "two rules have this name"));
+            }
+            if rule.limit == RuleLimit::UserPlan {
+                if default_plan.is_none() {
+                    return Err(RulesError::at(
+                        &place,
+                        "limit",
+                        "\"plan\" needs a top-level `default_plan`",
+                    ));
+                }
+                if !matches!(rule.key, KeyKind::User | KeyKind::UserRoute) {
+                    return Err(RulesError::at(
+                        &place,
+                        "limit",
+                        format!(
+                            "\"plan\" is each user's plan, so the key must be `user` or `user+route`, not `{}`",
+                            rule.key.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(plan) = &default_plan {
+            if !plans.contains_key(plan) {
+                return Err(RulesError::top(
+                    "default_plan",
+                    format!("no plan is named \"{plan}\""),
+                ));
+            }
+        }
+        let users: Map<String> = users.into_iter().collect();
+        for (user, plan) in &users {
+            if !plans.contains_key(plan) {
+                return Err(RulesError::at(
+                    format!("user \"{user}\""),
+                    "plan",
+                    format!("no plan is named \"{plan}\""),
+                ));
+            }
+        }
+        Ok(Self {
+            rules,
+            default_limit: default_plan.as_ref().and_then(|p| plans.get(p).copied()),
+            plans,
+            default_plan,
+            users,
+            bare_keys: false,
+        })
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule named `name`.
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| &*r.name == name)
+    }
+
+    /// The plan named `name`.
+    pub fn plan(&self, name: &str) -> Option<Limit> {
+        self.plans.get(name).copied()
+    }
+
+    /// Every plan, by name.
+    pub fn plans(&self) -> impl Iterator<Item = (&str, Limit)> {
+        self.plans
+            .iter()
+            .map(|(name, limit)| (name.as_str(), *limit))
+    }
+
+    /// The plan of users not moved to another.
+    pub fn default_plan(&self) -> Option<&str> {
+        self.default_plan.as_deref()
+    }
+
+    /// The default plan's limit.
+    pub fn default_limit(&self) -> Option<Limit> {
+        self.default_limit
+    }
+
+    /// The plan the rules file gives `user`, if any.
+    pub fn file_plan_of(&self, user: &str) -> Option<&str> {
+        if self.users.is_empty() {
+            return None;
+        }
+        self.users.get(user).map(String::as_str)
+    }
+
+    /// Users the rules file gives a plan, with the plan.
+    pub fn file_users(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.users.iter().map(|(u, p)| (u.as_str(), p.as_str()))
+    }
+
+    /// Whether keys are bare user IDs (no rules file).
+    pub fn bare_keys(&self) -> bool {
+        self.bare_keys
+    }
+
+    /// Sets or removes (`None`) plan `name`.
+    pub(crate) fn set_plan(&mut self, name: &str, limit: Option<Limit>) {
+        match limit {
+            Some(limit) => {
+                self.plans.insert(name.to_string(), limit);
+            }
+            None => {
+                self.plans.remove(name);
+            }
+        }
+        self.default_limit = self.default_plan.as_ref().and_then(|p| self.plan(p));
+    }
+
+    /// Gives rule `name` a fixed `limit`; returns false if there is no such
+    /// rule or it follows the user's plan.
+    pub(crate) fn set_rule_limit(&mut self, name: &str, limit: Limit) -> bool {
+        match self.rules.iter_mut().find(|r| &*r.name == name) {
+            Some(rule) if matches!(rule.limit, RuleLimit::Fixed(_)) => {
+                rule.limit = RuleLimit::Fixed(limit);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Writes the bucket key of `rule` for `request` into `buf`; false if the
+    /// rule cannot count the request (it keys on a tenant or IP the request lacks).
+    pub fn write_key(&self, rule: &Rule, request: &Request<'_>, buf: &mut String) -> bool {
+        if self.bare_keys {
+            buf.push_str(request.user);
+            return true;
+        }
+        buf.push_str(&rule.name);
+        match rule.key {
+            KeyKind::Global => {}
+            KeyKind::User => push_part(buf, request.user),
+            KeyKind::UserRoute => {
+                push_part(buf, request.user);
+                push_part(buf, request.route);
+            }
+            KeyKind::Tenant => match request.tenant {
+                Some(tenant) => push_part(buf, tenant),
+                None => return false,
+            },
+            KeyKind::Ip => match request.ip {
+                // Writing into a String cannot fail.
+                Some(ip) => {
+                    let _ = write!(buf, " {}", ip.to_canonical());
+                }
+                None => return false,
+            },
+        }
+        true
+    }
+
+    /// The rule a bucket key belongs to, and the user in it (for rules keyed by user).
+    pub fn rule_of_key<'k>(&self, key: &'k str) -> Option<(&Rule, Option<&'k str>)> {
+        if self.bare_keys {
+            return Some((self.rules.first()?, Some(key)));
+        }
+        let (name, rest) = key.split_once(' ').unwrap_or((key, ""));
+        let rule = self.rule(name)?;
+        let user = match rule.key {
+            KeyKind::User | KeyKind::UserRoute => Some(rest.split(' ').next()?),
+            _ => None,
+        };
+        Some((rule, user))
+    }
+}
+
+/// Parts are separated by a space, which no user ID, route, tenant or rule
+/// name may contain, so a key names one bucket only.
+fn push_part(buf: &mut String, part: &str) {
+    buf.push(' ');
+    buf.push_str(part);
+}
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;

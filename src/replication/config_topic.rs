@@ -1,0 +1,176 @@
+//! The config topic (`rate-limit-config`): live rule changes, committed by
+//! the admin API and applied by every node in the topic's order.
+//!
+//! One partition, so every node applies the same changes in the same order
+//! and ends with the same rules. A change is acknowledged once the broker has
+//! it, and once this node's own consumer has applied it (so the node that
+//! made a change answers with it at once); a starting node reads the topic to
+//! its end before it reports ready.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use super::{Quiet, Shared};
+use crate::config_log::{decode, encode};
+use crate::limiter::{Policy, PolicyChange};
+use crate::telemetry::Telemetry;
+
+/// How long a commit waits for the broker.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a commit the broker took waits for this node's consumer to apply
+/// it before applying it directly (the consumer applies it again in order).
+const APPLY_WAIT: Duration = Duration::from_secs(2);
+
+/// The committing side, handed to the admin API.
+pub struct ConfigTopic {
+    topic: String,
+    producer: FutureProducer<Quiet>,
+    applied: watch::Receiver<i64>,
+    policy: Arc<Policy>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl ConfigTopic {
+    pub(super) fn new(
+        topic: String,
+        producer: FutureProducer<Quiet>,
+        applied: watch::Receiver<i64>,
+        policy: Arc<Policy>,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
+        Self {
+            topic,
+            producer,
+            applied,
+            policy,
+            telemetry,
+        }
+    }
+
+    /// Writes `change` to the topic; returns once the broker has it and this
+    /// node applies it, or with the reason it was not stored.
+    pub async fn commit(&self, change: &PolicyChange) -> Result<(), String> {
+        let (key, value) = encode(change);
+        let mut record = FutureRecord::<str, [u8]>::to(&self.topic)
+            .key(&key)
+            .partition(0);
+        if let Some(value) = &value {
+            record = record.payload(value);
+        }
+        let delivery = self
+            .producer
+            .send(record, COMMIT_TIMEOUT)
+            .await
+            .map_err(|(error, _)| format!("kafka did not take the change: {error}"))?;
+        let mut applied = self.applied.clone();
+        let offset = delivery.offset;
+        if tokio::time::timeout(APPLY_WAIT, applied.wait_for(|&done| done >= offset))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                offset,
+                "config consumer is behind; applying the change directly"
+            );
+            self.policy.apply(change);
+        }
+        self.telemetry.config_applied("admin");
+        Ok(())
+    }
+}
+
+/// Reads the config topic from the beginning, applying every change, for ever.
+pub(super) fn consume_config(
+    shared: &Shared,
+    consumer: &BaseConsumer<Quiet>,
+    applied: &watch::Sender<i64>,
+) {
+    let started = Instant::now();
+    let topic = &shared.settings.config_topic;
+    let partitions = loop {
+        let found = consumer
+            .fetch_metadata(Some(topic), Duration::from_millis(1000))
+            .ok()
+            .and_then(|m| {
+                m.topics()
+                    .first()
+                    .filter(|t| t.error().is_none())
+                    .map(|t| t.partitions().len())
+            })
+            .filter(|&n| n > 0);
+        if let Some(n) = found {
+            break n as i32;
+        }
+        shared.give_up_waiting(started);
+        if !shared.pause(Duration::from_millis(250)) {
+            return;
+        }
+    };
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        if let Err(error) = assignment.add_partition_offset(topic, partition, Offset::Beginning) {
+            tracing::error!(%error, "cannot build the config partition assignment");
+            return;
+        }
+    }
+    if let Err(error) = consumer.assign(&assignment) {
+        tracing::error!(%error, "cannot assign the config topic; live changes are not received");
+        return;
+    }
+    let mut at_end = HashSet::new();
+    let mut bootstrapped = false;
+    while !shared.stopping.load(Ordering::Relaxed) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                receive(shared, message.key(), message.payload());
+                if message.partition() == 0 {
+                    applied.send_replace(message.offset());
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) if !bootstrapped => {
+                at_end.insert(partition);
+                if at_end.len() == partitions as usize {
+                    bootstrapped = true;
+                    tracing::info!(took = ?started.elapsed(), "read the config topic");
+                    shared.part_ready(&shared.config_ready);
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => {}
+            Some(Err(error)) => {
+                tracing::debug!(%error, "config consumer error; librdkafka retries")
+            }
+            None => {}
+        }
+        if !bootstrapped {
+            shared.give_up_waiting(started);
+        }
+    }
+}
+
+fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>) {
+    let change = key
+        .and_then(|k| std::str::from_utf8(k).ok())
+        .ok_or_else(|| "key is not UTF-8".to_string())
+        .and_then(|key| decode(key, payload));
+    match change {
+        Ok(change) => {
+            shared.policy.apply(&change);
+            shared.telemetry.config_applied("log");
+            tracing::debug!(?change, "applied a config change");
+        }
+        Err(error) => {
+            shared.telemetry.config_decode_error();
+            tracing::warn!(%error, "skipping a config record that does not decode");
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! The rules file (`--rules`, TOML): plans, users' plans and rules, read into
+//! a validated [`RuleSet`] with errors that name the rule (or plan) and field.
+//!
+//! ```toml
+//! default_plan = "free"
+//!
+//! [plans.free]
+//! capacity = 10
+//! refill_per_sec = 10
+//!
+//! [users]
+//! alice = "pro"
+//!
+//! [[rules]]
+//! name = "per-user"
+//! key = "user"
+//! limit = "plan"
+//!
+//! [[rules]]
+//! name = "orders"
+//! match = { route = "/api/orders", method = "POST" }
+//! key = "user+route"
+//! capacity = 5
+//! refill_per_sec = "1/2"
+//! ```
+
+use std::num::NonZeroU32;
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use crate::config::parse_rate;
+use crate::limiter::{IpNet, KeyKind, Limit, Match, Rule, RuleLimit, RuleSet, RulesError};
+
+/// Reads and validates the rules file at `path`.
+pub fn load(path: &Path) -> Result<RuleSet, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses and validates a rules file's text.
+pub fn parse(text: &str) -> Result<RuleSet, String> {
+    let table: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    from_table(table).map_err(|e| e.to_string())
+}
+
+fn from_table(mut table: Table) -> Result<RuleSet, RulesError> {
+    let default_plan = take_str(&mut table, "", "default_plan")?;
+    let plans = match table.remove("plans") {
+        None => Vec::new(),
+        Some(Value::Table(plans)) => plans
+            .into_iter()
+            .map(|(name, plan)| {
+                let place = format!("plan \"{name}\"");
+                let Value::Table(mut plan) = plan else {
+                    return Err(RulesError::at(
+                        place,
+                        "capacity",
+                        "a plan is a table with capacity and refill_per_sec",
+                    ));
+                };
+                let limit = take_limit(&mut plan, &place)?
+                    .ok_or_else(|| RulesError::at(&place, "capacity", "required"))?;
+                no_more(plan, &place)?;
+                Ok((name, limit))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(RulesError::top("plans", "must be a table of plans")),
+    };
+    let users = match table.remove("users") {
+        None => Vec::new(),
+        Some(Value::Table(users)) => users
+            .into_iter()
+            .map(|(user, plan)| match plan {
+                Value::String(plan) => Ok((user, plan)),
+                _ => Err(RulesError::at(
+                    format!("user \"{user}\""),
+                    "plan",
+                    "must be a plan name",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(RulesError::top(
+                "users",
+                "must be a table of user = \"plan\"",
+            ))
+        }
+    };
+    let rules = match table.remove("rules") {
+        None => Vec::new(),
+        Some(Value::Array(rules)) => rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, rule)| match rule {
+                Value::Table(rule) => parse_rule(i, rule),
+                _ => Err(RulesError::at(
+                    format!("rule #{}", i + 1),
+                    "name",
+                    "each [[rules]] entry is a table",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(RulesError::top(
+                "rules",
+                "write each rule as a [[rules]] table",
+            ))
+        }
+    };
+    no_more(table, "")?;
+    RuleSet::new(rules, plans, default_plan, users)
+}
+
+fn parse_rule(index: usize, mut rule: Table) -> Result<Rule, RulesError> {
+    let name = take_str(&mut rule, &format!("rule #{}", index + 1), "name")?
+        .ok_or_else(|| RulesError::at(format!("rule #{}", index + 1), "name", "required"))?;
+    let place = format!("rule \"{name}\"");
+    let key = take_str(&mut rule, &place, "key")?.ok_or_else(|| {
+        RulesError::at(
+            &place,
+            "key",
+            format!("required: one of {}", KeyKind::NAMES),
+        )
+    })?;
+    let key = KeyKind::parse(&key).ok_or_else(|| {
+        RulesError::at(
+            &place,
+            "key",
+            format!("`{key}` is not one of {}", KeyKind::NAMES),
+        )
+    })?;
+    let plan = take_str(&mut rule, &place, "limit")?;
+    let fixed = take_limit(&mut rule, &place)?;
+    let limit = match (plan.as_deref(), fixed) {
+        (Some("plan"), None) => RuleLimit::UserPlan,
+        (Some("plan"), Some(_)) => {
+            return Err(RulesError::at(
+                &place,
+                "limit",
+                "give either limit = \"plan\" or capacity and refill_per_sec, not both",
+            ))
+        }
+        (Some(other), _) => return Err(RulesError::at(
+            &place,
+            "limit",
+            format!(
+                "`{other}` is not \"plan\" (for a fixed limit, give capacity and refill_per_sec)"
+            ),
+        )),
+        (None, Some(limit)) => RuleLimit::Fixed(limit),
+        (None, None) => {
+            return Err(RulesError::at(
+                &place,
+                "capacity",
+                "required (or limit = \"plan\")",
+            ))
+        }
+    };
+    let matcher = match rule.remove("match") {
+        None => Match::default(),
+        Some(Value::Table(table)) => parse_match(table, &place)?,
+        Some(_) => {
+            return Err(RulesError::at(
+                &place,
+                "match",
+                "must be a table, e.g. { route = \"/api\" }",
+            ))
+        }
+    };
+    no_more(rule, &place)?;
+    Ok(Rule {
+        name: name.into(),
+        matcher,
+        key,
+        limit,
+    })
+}
+
+fn parse_match(mut table: Table, place: &str) -> Result<Match, RulesError> {
+    let field = |f: &str| format!("match.{f}");
+    let mut take = |f: &str| take_str(&mut table, place, &field(f));
+    let route = take("route")?;
+    if let Some(route) = &route {
+        if !route.starts_with('/') || route.contains(' ') {
+            return Err(RulesError::at(
+                place,
+                "match.route",
+                "a path prefix starting with '/' and without spaces",
+            ));
+        }
+    }
+    let method = take("method")?.map(|m| m.to_ascii_uppercase());
+    if let Some(method) = &method {
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(RulesError::at(
+                place,
+                "match.method",
+                "an HTTP method such as GET or POST",
+            ));
+        }
+    }
+    let tenant = take("tenant")?;
+    let user = take("user")?;
+    let ip = match take("ip")? {
+        None => None,
+        Some(text) => Some(IpNet::parse(&text).ok_or_else(|| {
+            RulesError::at(
+                place,
+                "match.ip",
+                format!("`{text}` is not an address or network like 10.0.0.0/8"),
+            )
+        })?),
+    };
+    if let Some(unknown) = table.keys().next() {
+        return Err(RulesError::at(
+            place,
+            &field(unknown),
+            "unknown field; use route, method, tenant, user or ip",
+        ));
+    }
+    Ok(Match {
+        route,
+        method,
+        tenant,
+        user,
+        ip,
+    })
+}
+
+/// `capacity` and `refill_per_sec`, both or neither.
+fn take_limit(table: &mut Table, place: &str) -> Result<Option<Limit>, RulesError> {
+    let capacity = table.remove("capacity");
+    let rate = table.remove("refill_per_sec");
+    let (capacity, rate) = match (capacity, rate) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(RulesError::at(
+                place,
+                "refill_per_sec",
+                "required with capacity",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(RulesError::at(
+                place,
+                "capacity",
+                "required with refill_per_sec",
+            ))
+        }
+        (Some(c), Some(r)) => (c, r),
+    };
+    let capacity = capacity
+        .as_integer()
+        .and_then(|c| u32::try_from(c).ok())
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| RulesError::at(place, "capacity", "a whole number of tokens, at least 1"))?;
+    let rate = match rate {
+        Value::Integer(n) => n.to_string(),
+        Value::Float(x) => x.to_string(),
+        Value::String(s) => s,
+        _ => {
+            return Err(RulesError::at(
+                place,
+                "refill_per_sec",
+                "a number (5, 0.5) or a fraction (\"1/3600\")",
+            ))
+        }
+    };
+    let interval = parse_rate(&rate).map_err(|e| RulesError::at(place, "refill_per_sec", e))?;
+    Limit::new(capacity, interval)
+        .map(Some)
+        .map_err(|e| RulesError::at(place, "refill_per_sec", e.to_string()))
+}
+
+fn take_str(table: &mut Table, place: &str, field: &str) -> Result<Option<String>, RulesError> {
+    let name = field.rsplit('.').next().unwrap_or(field);
+    match table.remove(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(RulesError::at(place, field, "must be a string")),
+    }
+}
+
+fn no_more(table: Table, place: &str) -> Result<(), RulesError> {
+    match table.keys().next() {
+        Some(unknown) => Err(RulesError::at(place, unknown, "unknown field")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+#[path = "rules_file_tests.rs"]
+mod tests;
