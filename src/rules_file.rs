@@ -144,13 +144,15 @@ fn parse_rule(index: usize, mut rule: Table) -> Result<Rule, RulesError> {
                 "give either limit = \"plan\" or capacity and refill_per_sec, not both",
             ))
         }
-        (Some(other), _) => return Err(RulesError::at(
-            &place,
-            "limit",
-            format!(
+        (Some(other), _) => {
+            return Err(RulesError::at(
+                &place,
+                "limit",
+                format!(
                 "`{other}` is not \"plan\" (for a fixed limit, give capacity and refill_per_sec)"
             ),
-        )),
+            ))
+        }
         (None, Some(limit)) => RuleLimit::Fixed(limit),
         (None, None) => {
             return Err(RulesError::at(

@@ -503,3 +503,14 @@ fn admin_changes_apply_at_once_and_survive_a_restart() {
         "10"
     );
 }
+
+#[test]
+fn the_readme_shows_the_example_rules_file_as_it_is() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let rules = std::fs::read_to_string(example_rules()).unwrap();
+    assert!(
+        readme.contains(&format!("```toml\n{rules}```")),
+        "README and examples/rules.toml differ"
+    );
+}

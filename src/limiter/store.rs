@@ -505,10 +505,15 @@ impl Slot {
 }
 
 /// `state`, kept under `from`, as a bucket of `to`: refilled to `now` at the
-/// old rate, then the same tokens, clipped to the new capacity.
+/// old rate, then the same tokens, clipped to the new capacity. A full bucket
+/// stays full (it carries no information: had it been evicted, as full
+/// buckets are, it would come back full under `to` anyway).
 fn convert(state: BucketState, from: &Limit, to: &Limit, now: Stamp) -> BucketState {
     if from == to {
         return state;
+    }
+    if state.is_full_at(from, now) {
+        return BucketState::full(to, now.max(state.stamp()));
     }
     rescale(state.refilled_to(from, now), from, to)
 }

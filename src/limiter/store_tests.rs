@@ -344,6 +344,13 @@ fn a_new_limit_keeps_the_tokens_clipped_to_the_new_capacity() {
         s.check_with("v", &small, 1, t),
         Decision::Allowed { remaining: 3, .. }
     ));
+    // A full bucket is full under any limit, as an evicted one would be.
+    s.check_with("w", &small, 1, t);
+    let later = at(T0 + 61 * SEC);
+    assert!(matches!(
+        s.check_with("w", &big, 1, later),
+        Decision::Allowed { remaining: 99, .. }
+    ));
 }
 
 #[test]
