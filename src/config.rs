@@ -11,8 +11,15 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::limiter::{Limit, MergeMode, RuleSet};
+use crate::limiter::{Limit, RuleSet};
+
+mod rate;
+mod replication;
+
 use crate::rules_file;
+pub use rate::parse_rate;
+use replication::replication;
+pub use replication::ReplicationSettings;
 
 /// Command-line flags. Every field is optional so that a file can fill what the
 /// flags and environment leave out; defaults are applied last, in [`Config`].
@@ -220,31 +227,6 @@ pub struct RulesSource {
 /// Shortest admin token accepted: guessing it must be hopeless.
 pub const MIN_ADMIN_TOKEN: usize = 16;
 
-/// Validated replication settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplicationSettings {
-    /// Kafka bootstrap servers.
-    pub brokers: String,
-    /// The compacted state topic.
-    pub topic: String,
-    /// Partitions when creating the topic.
-    pub partitions: i32,
-    /// Replication factor when creating the topic.
-    pub replication_factor: i32,
-    /// This node's ID.
-    pub node_id: String,
-    /// How often changed buckets are published.
-    pub sync_interval: Duration,
-    /// Longest bootstrap wait before serving as ready.
-    pub bootstrap_timeout: Duration,
-    /// Tolerated clock lead of a peer.
-    pub max_clock_skew: Duration,
-    /// How peers' states merge.
-    pub merge: MergeMode,
-    /// The compacted topic of rule and plan changes.
-    pub config_topic: String,
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -359,128 +341,6 @@ impl Config {
     }
 }
 
-fn replication(cli: &Cli, file: &FileSettings) -> Result<Option<ReplicationSettings>, ConfigError> {
-    let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
-    let Some(brokers) = pick(&cli.kafka_brokers, &file.kafka_brokers) else {
-        return Ok(None);
-    };
-    if brokers.split(',').any(|b| {
-        b.trim()
-            .rsplit_once(':')
-            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-    }) {
-        return Err(ConfigError::new(
-            "kafka-brokers",
-            format!("`{brokers}` is not a list like host1:9092,host2:9092"),
-        ));
-    }
-    let topic = topic_name(
-        "topic",
-        pick(&cli.topic, &file.topic).unwrap_or_else(|| "rate-limit-state".into()),
-    )?;
-    let config_topic = topic_name(
-        "config-topic",
-        pick(&cli.config_topic, &file.config_topic).unwrap_or_else(|| "rate-limit-config".into()),
-    )?;
-    if config_topic == topic {
-        return Err(ConfigError::new(
-            "config-topic",
-            "must differ from --topic: bucket states and rule changes are separate logs",
-        ));
-    }
-    let partitions = cli.topic_partitions.or(file.topic_partitions).unwrap_or(6);
-    if partitions < 1 {
-        return Err(ConfigError::new("topic-partitions", "must be at least 1"));
-    }
-    let replication_factor = cli
-        .topic_replication
-        .or(file.topic_replication)
-        .unwrap_or(1);
-    if replication_factor < 1 {
-        return Err(ConfigError::new("topic-replication", "must be at least 1"));
-    }
-    let node_id = pick(&cli.node_id, &file.node_id).unwrap_or_else(default_node_id);
-    if node_id.is_empty() || node_id.len() > 128 || !node_id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ConfigError::new("node-id", "1-128 bytes of visible ASCII"));
-    }
-    let merge = match pick(&cli.merge, &file.merge).as_deref() {
-        None | Some("min-max") => MergeMode::MinMax,
-        Some("counted") => MergeMode::Counted,
-        Some(other) => {
-            return Err(ConfigError::new(
-                "merge",
-                format!("`{other}` is not `min-max` or `counted`"),
-            ));
-        }
-    };
-    let millis = |setting: &'static str, value: Option<u64>, default: u64, min: u64| match value
-        .unwrap_or(default)
-    {
-        ms if ms < min => Err(ConfigError::new(setting, format!("must be at least {min}"))),
-        ms => Ok(Duration::from_millis(ms)),
-    };
-    Ok(Some(ReplicationSettings {
-        brokers,
-        topic,
-        partitions,
-        replication_factor,
-        node_id,
-        sync_interval: millis(
-            "sync-interval-ms",
-            cli.sync_interval_ms.or(file.sync_interval_ms),
-            50,
-            1,
-        )?,
-        bootstrap_timeout: millis(
-            "bootstrap-timeout-ms",
-            cli.bootstrap_timeout_ms.or(file.bootstrap_timeout_ms),
-            30_000,
-            0,
-        )?,
-        max_clock_skew: millis(
-            "max-clock-skew-ms",
-            cli.max_clock_skew_ms.or(file.max_clock_skew_ms),
-            1_000,
-            0,
-        )?,
-        merge,
-        config_topic,
-    }))
-}
-
-fn topic_name(setting: &'static str, topic: String) -> Result<String, ConfigError> {
-    if topic.is_empty()
-        || topic.len() > 249
-        || !topic
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        return Err(ConfigError::new(
-            setting,
-            "1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'",
-        ));
-    }
-    Ok(topic)
-}
-
-/// `<host name>-<random suffix>`: readable in logs, unique across restarts.
-fn default_node_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| {
-            h.trim()
-                .chars()
-                .filter(char::is_ascii_graphic)
-                .take(64)
-                .collect::<String>()
-        })
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "node".into());
-    let suffix = ahash::RandomState::new().hash_one(std::process::id()) & 0xff_ffff;
-    format!("{host}-{suffix:06x}")
-}
-
 fn positive(
     setting: &'static str,
     value: Option<usize>,
@@ -499,55 +359,6 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
         .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
     toml::from_str(&text)
         .map_err(|e| ConfigError::new("config", format!("{}: {}", path.display(), e.message())))
-}
-
-/// Parses tokens per second — `5`, `0.25`, `1/3600` — into the time one token
-/// takes, rounded to the nanosecond. Exact for every rate whose interval is a
-/// whole number of nanoseconds (1/s, 1/hour, 1,000,000/s, 0.25/s, …).
-pub fn parse_rate(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (num, den) = match text.split_once('/') {
-        Some((n, d)) => (parse_decimal(n)?, parse_decimal(d)?),
-        None => (parse_decimal(text)?, (1, 1)),
-    };
-    // rate = (num.0 / num.1) / (den.0 / den.1) tokens per second.
-    let too_precise = || format!("`{text}` has too many digits");
-    let rate_num = num.0.checked_mul(den.1).ok_or_else(too_precise)?;
-    let rate_den = num.1.checked_mul(den.0).ok_or_else(too_precise)?;
-    if rate_num == 0 || rate_den == 0 {
-        return Err(format!(
-            "`{text}` must be a positive rate, like 5, 0.5 or 1/3600"
-        ));
-    }
-    let nanos = rate_den
-        .checked_mul(1_000_000_000)
-        .and_then(|n| n.checked_add(rate_num / 2))
-        .map(|n| n / rate_num)
-        .and_then(|n| u64::try_from(n).ok())
-        .ok_or_else(|| format!("`{text}` is too slow a rate"))?;
-    if nanos == 0 {
-        return Err("at most 1000000000 tokens per second".into());
-    }
-    Ok(Duration::from_nanos(nanos))
-}
-
-/// A non-negative decimal as `(numerator, power-of-ten denominator)`.
-fn parse_decimal(text: &str) -> Result<(u128, u128), String> {
-    let bad = || format!("`{text}` is not a number like 5, 0.5 or 1/3600");
-    let text = text.trim();
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    if whole.is_empty() && frac.is_empty()
-        || !whole
-            .bytes()
-            .chain(frac.bytes())
-            .all(|b| b.is_ascii_digit())
-        || whole.len() + frac.len() > 18
-    {
-        return Err(bad());
-    }
-    let digits = format!("{whole}{frac}");
-    let num: u128 = digits.parse().map_err(|_| bad())?;
-    Ok((num, 10u128.pow(frac.len() as u32)))
 }
 
 #[cfg(test)]

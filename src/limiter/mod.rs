@@ -3,6 +3,8 @@
 //! takes the current time as an argument.
 
 pub mod bucket;
+pub mod change;
+pub mod matching;
 pub mod merge;
 pub mod policy;
 pub mod rules;

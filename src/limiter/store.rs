@@ -24,6 +24,10 @@ use dashmap::DashMap;
 use super::bucket::{BucketState, Decision, Limit, Stamp};
 use super::merge::{merge, merge_counted, record_spend, rescale, MergeMode, Spent};
 
+mod publish;
+
+use publish::Pending;
+
 /// Keys looked at before an insert at the cap gives up on finding a full
 /// bucket: enough that a full one is almost always found, few enough to keep
 /// the insert cheap.
@@ -66,15 +70,6 @@ struct Slot {
 /// A bucket's latest state for replication to publish; `None` is a tombstone
 /// (the bucket is full or gone: nothing worth keeping on the topic).
 pub type Change = (CompactString, Option<Replicated>);
-
-/// An entry of the list of things to publish.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Pending {
-    /// A local decision changed this key's bucket (queued once per dirty period).
-    Dirty(CompactString),
-    /// This node's published bucket left memory full: compaction may drop the key.
-    Tombstone(CompactString),
-}
 
 /// A bucket as nodes exchange it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,61 +215,6 @@ impl Store {
         });
     }
 
-    /// Marks `key` for publishing again (its last publish failed).
-    pub fn mark_dirty(&self, key: &str) {
-        let newly_dirty = self.changed.is_some()
-            && self
-                .map
-                .get_mut(key)
-                .is_some_and(|mut slot| !std::mem::replace(&mut slot.dirty, true));
-        if newly_dirty {
-            self.push_change(Pending::Dirty(CompactString::new(key)));
-        }
-    }
-
-    /// Keys waiting to be published (changed states and tombstones).
-    pub fn pending_changes(&self) -> usize {
-        self.changed
-            .as_ref()
-            .map_or(0, |changed| lock(changed).len())
-    }
-
-    /// Hands over every key changed since the last call, with its latest state.
-    pub fn take_changes(&self, now: Stamp) -> Vec<Change> {
-        let Some(changed) = &self.changed else {
-            return Vec::new();
-        };
-        let pending = std::mem::take(&mut *lock(changed));
-        pending
-            .into_iter()
-            .filter_map(|entry| match entry {
-                // Gone again, or back in memory (its own Dirty entry speaks for it).
-                Pending::Tombstone(key) => {
-                    (!self.map.contains_key(key.as_str())).then_some((key, None))
-                }
-                // Gone: if it had been published, its eviction queued a tombstone.
-                Pending::Dirty(key) => {
-                    let mut slot = self.map.get_mut(key.as_str())?;
-                    if !std::mem::replace(&mut slot.dirty, false) {
-                        return None;
-                    }
-                    if slot.state.is_full_at(&slot.limit, now) {
-                        std::mem::replace(&mut slot.published, false).then_some((key, None))
-                    } else {
-                        slot.published = true;
-                        let replicated = Replicated {
-                            limit: slot.limit,
-                            state: slot.state,
-                            spent: slot.spent.as_deref().cloned(),
-                        };
-                        drop(slot);
-                        Some((key, Some(replicated)))
-                    }
-                }
-            })
-            .collect()
-    }
-
     /// Runs `update` on `key`'s slot, creating a full bucket of `limit` first if the key is new.
     fn with_slot<R>(
         &self,
@@ -312,32 +252,6 @@ impl Store {
             self.queue().push_back(key);
         }
         result
-    }
-
-    /// Queues `entry` for publishing. The list grows only while nothing is
-    /// taken (Kafka away), and is bounded at twice `max_keys`: at the bound it
-    /// is compacted — dirty entries of keys no longer tracked, and duplicates,
-    /// go — and if it is still over half the bound, tombstones go too (an
-    /// unsent tombstone only leaves an old record for compaction to keep).
-    /// Distinct live keys are at most `max_keys`, so a dirty key, queued once
-    /// per dirty period, is never dropped, and compaction leaves room for
-    /// `max_keys` more pushes.
-    fn push_change(&self, entry: Pending) {
-        let Some(changed) = &self.changed else { return };
-        let mut changed = lock(changed);
-        if changed.len() >= 2 * self.max_keys {
-            let mut seen = std::collections::HashSet::new();
-            changed.retain(|e| match e {
-                Pending::Dirty(key) => {
-                    self.map.contains_key(key.as_str()) && seen.insert(key.clone())
-                }
-                Pending::Tombstone(_) => true,
-            });
-            if changed.len() > self.max_keys {
-                changed.retain(|e| matches!(e, Pending::Dirty(_)));
-            }
-        }
-        changed.push(entry);
     }
 
     /// The state of `key` as this node sees it, if tracked.

@@ -1,0 +1,53 @@
+//! Rates as operators write them (`5`, `0.25`, `1/3600` tokens per second),
+//! parsed exactly into the time one token takes.
+
+use std::time::Duration;
+
+/// Parses tokens per second — `5`, `0.25`, `1/3600` — into the time one token
+/// takes, rounded to the nanosecond. Exact for every rate whose interval is a
+/// whole number of nanoseconds (1/s, 1/hour, 1,000,000/s, 0.25/s, …).
+pub fn parse_rate(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (num, den) = match text.split_once('/') {
+        Some((n, d)) => (parse_decimal(n)?, parse_decimal(d)?),
+        None => (parse_decimal(text)?, (1, 1)),
+    };
+    // rate = (num.0 / num.1) / (den.0 / den.1) tokens per second.
+    let too_precise = || format!("`{text}` has too many digits");
+    let rate_num = num.0.checked_mul(den.1).ok_or_else(too_precise)?;
+    let rate_den = num.1.checked_mul(den.0).ok_or_else(too_precise)?;
+    if rate_num == 0 || rate_den == 0 {
+        return Err(format!(
+            "`{text}` must be a positive rate, like 5, 0.5 or 1/3600"
+        ));
+    }
+    let nanos = rate_den
+        .checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(rate_num / 2))
+        .map(|n| n / rate_num)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| format!("`{text}` is too slow a rate"))?;
+    if nanos == 0 {
+        return Err("at most 1000000000 tokens per second".into());
+    }
+    Ok(Duration::from_nanos(nanos))
+}
+
+/// A non-negative decimal as `(numerator, power-of-ten denominator)`.
+fn parse_decimal(text: &str) -> Result<(u128, u128), String> {
+    let bad = || format!("`{text}` is not a number like 5, 0.5 or 1/3600");
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+        || whole.len() + frac.len() > 18
+    {
+        return Err(bad());
+    }
+    let digits = format!("{whole}{frac}");
+    let num: u128 = digits.parse().map_err(|_| bad())?;
+    Ok((num, 10u128.pow(frac.len() as u32)))
+}

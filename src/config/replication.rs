@@ -1,0 +1,156 @@
+//! The Kafka replication settings, validated.
+
+use std::time::Duration;
+
+use super::{Cli, ConfigError, FileSettings};
+use crate::limiter::MergeMode;
+
+/// Validated replication settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicationSettings {
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// The compacted state topic.
+    pub topic: String,
+    /// Partitions when creating the topic.
+    pub partitions: i32,
+    /// Replication factor when creating the topic.
+    pub replication_factor: i32,
+    /// This node's ID.
+    pub node_id: String,
+    /// How often changed buckets are published.
+    pub sync_interval: Duration,
+    /// Longest bootstrap wait before serving as ready.
+    pub bootstrap_timeout: Duration,
+    /// Tolerated clock lead of a peer.
+    pub max_clock_skew: Duration,
+    /// How peers' states merge.
+    pub merge: MergeMode,
+    /// The compacted topic of rule and plan changes.
+    pub config_topic: String,
+}
+
+pub(super) fn replication(
+    cli: &Cli,
+    file: &FileSettings,
+) -> Result<Option<ReplicationSettings>, ConfigError> {
+    let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+    let Some(brokers) = pick(&cli.kafka_brokers, &file.kafka_brokers) else {
+        return Ok(None);
+    };
+    if brokers.split(',').any(|b| {
+        b.trim()
+            .rsplit_once(':')
+            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+    }) {
+        return Err(ConfigError::new(
+            "kafka-brokers",
+            format!("`{brokers}` is not a list like host1:9092,host2:9092"),
+        ));
+    }
+    let topic = topic_name(
+        "topic",
+        pick(&cli.topic, &file.topic).unwrap_or_else(|| "rate-limit-state".into()),
+    )?;
+    let config_topic = topic_name(
+        "config-topic",
+        pick(&cli.config_topic, &file.config_topic).unwrap_or_else(|| "rate-limit-config".into()),
+    )?;
+    if config_topic == topic {
+        return Err(ConfigError::new(
+            "config-topic",
+            "must differ from --topic: bucket states and rule changes are separate logs",
+        ));
+    }
+    let partitions = cli.topic_partitions.or(file.topic_partitions).unwrap_or(6);
+    if partitions < 1 {
+        return Err(ConfigError::new("topic-partitions", "must be at least 1"));
+    }
+    let replication_factor = cli
+        .topic_replication
+        .or(file.topic_replication)
+        .unwrap_or(1);
+    if replication_factor < 1 {
+        return Err(ConfigError::new("topic-replication", "must be at least 1"));
+    }
+    let node_id = pick(&cli.node_id, &file.node_id).unwrap_or_else(default_node_id);
+    if node_id.is_empty() || node_id.len() > 128 || !node_id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::new("node-id", "1-128 bytes of visible ASCII"));
+    }
+    let merge = match pick(&cli.merge, &file.merge).as_deref() {
+        None | Some("min-max") => MergeMode::MinMax,
+        Some("counted") => MergeMode::Counted,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "merge",
+                format!("`{other}` is not `min-max` or `counted`"),
+            ));
+        }
+    };
+    let millis = |setting: &'static str, value: Option<u64>, default: u64, min: u64| match value
+        .unwrap_or(default)
+    {
+        ms if ms < min => Err(ConfigError::new(setting, format!("must be at least {min}"))),
+        ms => Ok(Duration::from_millis(ms)),
+    };
+    Ok(Some(ReplicationSettings {
+        brokers,
+        topic,
+        partitions,
+        replication_factor,
+        node_id,
+        sync_interval: millis(
+            "sync-interval-ms",
+            cli.sync_interval_ms.or(file.sync_interval_ms),
+            50,
+            1,
+        )?,
+        bootstrap_timeout: millis(
+            "bootstrap-timeout-ms",
+            cli.bootstrap_timeout_ms.or(file.bootstrap_timeout_ms),
+            30_000,
+            0,
+        )?,
+        max_clock_skew: millis(
+            "max-clock-skew-ms",
+            cli.max_clock_skew_ms.or(file.max_clock_skew_ms),
+            1_000,
+            0,
+        )?,
+        merge,
+        config_topic,
+    }))
+}
+
+fn topic_name(setting: &'static str, topic: String) -> Result<String, ConfigError> {
+    if topic.is_empty()
+        || topic.len() > 249
+        || !topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(ConfigError::new(
+            setting,
+            "1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'",
+        ));
+    }
+    Ok(topic)
+}
+
+/// `<host name>-<random suffix>`: readable in logs, unique across restarts.
+fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(char::is_ascii_graphic)
+                .take(64)
+                .collect::<String>()
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into());
+    let suffix = ahash::RandomState::new().hash_one(std::process::id()) & 0xff_ffff;
+    format!("{host}-{suffix:06x}")
+}
