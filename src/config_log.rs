@@ -16,8 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::http_api::error::MAX_USER_ID_LEN;
-use crate::limiter::rules::valid_name;
+use crate::limiter::rules::{valid_id, valid_name};
 use crate::limiter::{Limit, Policy, PolicyChange};
 use crate::replication::ConfigTopic;
 use crate::telemetry::Telemetry;
@@ -91,15 +90,11 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
         .split_once('/')
         .ok_or_else(|| format!("key `{key}` is not kind/name"))?;
     match kind {
-        "user" => super::http_api::error::validate_id("user", name)
-            .map(|_| ())
-            .map_err(|e| e.to_string())?,
-        "plan" | "rule" => valid_name(name)?,
-        _ => return Err(format!("key `{key}`: unknown kind `{kind}`")),
+        "user" => valid_id(name),
+        "plan" | "rule" => valid_name(name),
+        _ => Err(format!("unknown kind `{kind}`")),
     }
-    if name.len() > MAX_USER_ID_LEN {
-        return Err("key too long".into());
-    }
+    .map_err(|e| format!("key `{key}`: {e}"))?;
     let Some(value) = value else {
         return PolicyChange::cleared(key).ok_or_else(|| format!("key `{key}`"));
     };

@@ -479,3 +479,43 @@ fn a_plan_change_on_one_node_reaches_the_others_and_survives_restarts() {
         nodes.push(fresh);
     }
 }
+
+#[test]
+fn an_admin_change_the_broker_does_not_take_is_refused_and_can_be_repeated() {
+    let broker = OwnBroker::reserve();
+    broker.script("start");
+    let (topic, config_topic) = (topic("frozen"), topic("frozen-config"));
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/rules.toml");
+    let extra = [
+        "--rules",
+        rules,
+        "--admin-token",
+        TOKEN,
+        "--config-topic",
+        &config_topic,
+    ];
+    let n1 = node(&broker.address(), &topic, "n1", &extra);
+    n1.wait_ready(Duration::from_secs(30));
+    eventually(Duration::from_secs(10), || n1.metric(CONNECTED) == 1.0);
+
+    broker.script("pause");
+    let put = || {
+        n1.send(
+            "PUT",
+            "/v1/admin/users/alice/plan",
+            Some(TOKEN),
+            Some(r#"{"plan":"pro"}"#),
+        )
+    };
+    let refused = put();
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.json()["error"], "not_committed");
+    // Decisions go on meanwhile, under the plan in effect.
+    assert_eq!(limit_of(&n1, "alice"), 10);
+
+    broker.script("resume");
+    eventually(Duration::from_secs(15), || n1.metric(CONNECTED) == 1.0);
+    let repeated = put();
+    assert_eq!(repeated.status, 200, "{repeated:?}");
+    assert_eq!(limit_of(&n1, "alice"), 100);
+}

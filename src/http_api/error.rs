@@ -5,8 +5,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::limiter::rules::{valid_id, MAX_ID};
+
 /// Longest accepted `X-User-ID`, in bytes.
-pub const MAX_USER_ID_LEN: usize = 256;
+pub const MAX_USER_ID_LEN: usize = MAX_ID;
 
 /// A request the API refuses. Nothing was decided or changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,8 +61,9 @@ pub enum ApiError {
     /// This node holds no state for the bucket.
     #[error("this node holds no state for `{0}`: the bucket is full, or the key names no rule")]
     UnknownBucket(String),
-    /// A change that could not be made durable; nothing changed.
-    #[error("the change was not stored, so it was not made: {0}")]
+    /// A change that was not confirmed durable. It may still arrive (a
+    /// broker that was slow, not gone, may take it late), so the caller repeats it.
+    #[error("the change was not confirmed stored; repeat it (setting the same value again is harmless): {0}")]
     NotCommitted(String),
 }
 
@@ -144,16 +147,9 @@ impl ResponseError for ApiError {
 
 /// Checks an identifier given in field `field` (user, tenant): 1–256 bytes of visible ASCII.
 pub fn validate_id<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiError> {
-    if value.is_empty() || value.len() > MAX_USER_ID_LEN {
-        return Err(ApiError::field(field, "must be 1-256 bytes"));
-    }
-    match value.bytes().position(|b| !b.is_ascii_graphic()) {
-        Some(position) => Err(ApiError::field(
-            field,
-            format!("byte {position} is not visible ASCII (0x21-0x7e)"),
-        )),
-        None => Ok(value),
-    }
+    valid_id(value)
+        .map(|()| value)
+        .map_err(|reason| ApiError::field(field, reason))
 }
 
 /// Checks an `X-User-ID` value: 1–256 bytes of visible ASCII.

@@ -106,15 +106,14 @@ pub async fn record_request(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let path = req.path();
-    let route = if path.starts_with("/v1/admin/") {
-        2
-    } else {
-        ROUTES
-            .iter()
-            .position(|r| *r == path)
-            .unwrap_or(ROUTES.len() - 1)
+    let path = match req.path() {
+        admin if admin.starts_with("/v1/admin/") => "/v1/admin",
+        path => path,
     };
+    let route = ROUTES
+        .iter()
+        .position(|r| *r == path)
+        .unwrap_or(ROUTES.len() - 1);
     let response = next.call(req).await?;
     // The response carries its request, so the shared state is reached
     // without cloning anything per request.

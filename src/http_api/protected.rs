@@ -140,10 +140,12 @@ pub fn insert_rate_headers(
     let x_remaining = header_value(buf.split().freeze());
     write_int(buf, reset_secs);
     let x_reset = header_value(buf.split().freeze());
+    write_int(buf, u64::from(verdict.limit.capacity()));
+    let x_limit = header_value(buf.split().freeze());
     response
         .insert_header((RATELIMIT_POLICY.clone(), policy))
         .insert_header((RATELIMIT.clone(), ratelimit))
-        .insert_header((X_LIMIT.clone(), HeaderValue::from(verdict.limit.capacity())))
+        .insert_header((X_LIMIT.clone(), x_limit))
         .insert_header((X_REMAINING.clone(), x_remaining))
         .insert_header((X_RESET.clone(), x_reset));
     if !verdict.decision.is_allowed() {
@@ -164,7 +166,8 @@ fn write_int(buf: &mut BytesMut, n: u64) {
 }
 
 pub(super) fn header_value(bytes: Bytes) -> HeaderValue {
-    HeaderValue::from_maybe_shared(bytes).expect("written from digits and ASCII punctuation")
+    HeaderValue::from_maybe_shared(bytes)
+        .expect("written from digits, rule names and ASCII punctuation")
 }
 
 pub(super) fn ceil_secs(d: Duration) -> u64 {

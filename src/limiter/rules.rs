@@ -134,6 +134,21 @@ impl RulesError {
     }
 }
 
+/// Longest user or tenant ID, in bytes.
+pub const MAX_ID: usize = 256;
+
+/// Checks a user or tenant ID: 1–256 bytes of visible ASCII (so no space,
+/// which separates the parts of a bucket key).
+pub fn valid_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_ID {
+        return Err(format!("must be 1-{MAX_ID} bytes"));
+    }
+    match id.bytes().position(|b| !b.is_ascii_graphic()) {
+        Some(position) => Err(format!("byte {position} is not visible ASCII (0x21-0x7e)")),
+        None => Ok(()),
+    }
+}
+
 /// Checks a rule or plan name: 1–64 of `A-Z a-z 0-9 . _ -`.
 pub fn valid_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME {

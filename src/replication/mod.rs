@@ -203,6 +203,10 @@ impl Replication {
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("linger.ms", "0")
+            // An admin call waits for the broker: give up after a few seconds
+            // (503) rather than librdkafka's default of five minutes.
+            .set("message.timeout.ms", "5000")
+            .set("request.timeout.ms", "5000")
             .create_with_context(Quiet)?;
         let (applied_tx, applied_rx) = tokio::sync::watch::channel(-1);
         let config_topic = Arc::new(ConfigTopic::new(
