@@ -514,3 +514,65 @@ fn the_readme_shows_the_example_rules_file_as_it_is() {
         "README and examples/rules.toml differ"
     );
 }
+
+#[test]
+fn without_a_rules_file_the_admin_api_changes_the_one_limit_and_moves_users() {
+    let data = temp_dir("admin-default");
+    let node = TestNode::start(&[
+        "--capacity",
+        "10",
+        "--admin-token",
+        TOKEN,
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(node.protected("alice").header("X-RateLimit-Limit"), "10");
+    let changed = admin(
+        &node,
+        "PUT",
+        "/v1/admin/plans/default",
+        Some(r#"{"capacity":3,"refill_per_sec":1}"#),
+    );
+    assert_eq!(changed.status, 200, "{changed:?}");
+    // alice keeps her level (9 left), clipped to the new capacity of 3.
+    assert_eq!(node.protected("alice").header("X-RateLimit-Remaining"), "2");
+    assert_eq!(node.protected("bob").header("X-RateLimit-Limit"), "3");
+    assert_eq!(
+        admin(
+            &node,
+            "PUT",
+            "/v1/admin/plans/big",
+            Some(r#"{"capacity":500,"refill_per_sec":5}"#)
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        admin(
+            &node,
+            "PUT",
+            "/v1/admin/users/carol/plan",
+            Some(r#"{"plan":"big"}"#)
+        )
+        .status,
+        200
+    );
+    let carol = node.protected("carol");
+    assert_eq!(
+        (
+            carol.header("X-RateLimit-Limit"),
+            carol.header("RateLimit-Policy")
+        ),
+        ("500", "\"default\";q=500;w=100")
+    );
+    assert_eq!(
+        admin(
+            &node,
+            "PUT",
+            "/v1/admin/rules/default/limit",
+            Some(r#"{"capacity":1,"refill_per_sec":1}"#)
+        )
+        .json()["field"],
+        "limit"
+    );
+}
