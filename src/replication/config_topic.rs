@@ -12,14 +12,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
-use super::{Quiet, Shared};
+use super::{assign_all_from_beginning, Quiet, Shared};
 use crate::config_log::{decode, encode};
 use crate::limiter::{Policy, PolicyChange};
 use crate::telemetry::Telemetry;
@@ -97,36 +96,9 @@ pub(super) fn consume_config(
 ) {
     let started = Instant::now();
     let topic = &shared.settings.config_topic;
-    let partitions = loop {
-        let found = consumer
-            .fetch_metadata(Some(topic), Duration::from_millis(1000))
-            .ok()
-            .and_then(|m| {
-                m.topics()
-                    .first()
-                    .filter(|t| t.error().is_none())
-                    .map(|t| t.partitions().len())
-            })
-            .filter(|&n| n > 0);
-        if let Some(n) = found {
-            break n as i32;
-        }
-        shared.give_up_waiting(started);
-        if !shared.pause(Duration::from_millis(250)) {
-            return;
-        }
-    };
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        if let Err(error) = assignment.add_partition_offset(topic, partition, Offset::Beginning) {
-            tracing::error!(%error, "cannot build the config partition assignment");
-            return;
-        }
-    }
-    if let Err(error) = consumer.assign(&assignment) {
-        tracing::error!(%error, "cannot assign the config topic; live changes are not received");
+    let Some(partitions) = assign_all_from_beginning(shared, consumer, topic, started) else {
         return;
-    }
+    };
     let mut at_end = HashSet::new();
     let mut bootstrapped = false;
     while !shared.stopping.load(Ordering::Relaxed) {

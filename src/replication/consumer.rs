@@ -5,13 +5,12 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 
 use super::codec::{self, Envelope};
-use super::{Quiet, Shared};
+use super::{assign_all_from_beginning, Quiet, Shared};
 use crate::limiter::{clamp_future, Replicated};
 
 /// Longest record key accepted: a rule name, a user ID and a route, with room to spare.
@@ -21,38 +20,10 @@ const MAX_KEY: usize = 1024;
 pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
     let started = Instant::now();
     let settings = &shared.settings;
-    let partitions = loop {
-        let found = consumer
-            .fetch_metadata(Some(&settings.topic), Duration::from_millis(1000))
-            .ok()
-            .and_then(|m| {
-                m.topics()
-                    .first()
-                    .filter(|t| t.error().is_none())
-                    .map(|t| t.partitions().len())
-            })
-            .filter(|&n| n > 0);
-        if let Some(n) = found {
-            break n as i32;
-        }
-        shared.give_up_waiting(started);
-        if !shared.pause(Duration::from_millis(250)) {
-            return;
-        }
-    };
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        if let Err(error) =
-            assignment.add_partition_offset(&settings.topic, partition, Offset::Beginning)
-        {
-            tracing::error!(%error, "cannot build the partition assignment");
-            return;
-        }
-    }
-    if let Err(error) = consumer.assign(&assignment) {
-        tracing::error!(%error, "cannot assign partitions; replication receives nothing");
+    let Some(partitions) = assign_all_from_beginning(shared, consumer, &settings.topic, started)
+    else {
         return;
-    }
+    };
     let mut at_end = HashSet::new();
     let mut bootstrapped = false;
     while !shared.stopping.load(Ordering::Relaxed) {

@@ -25,10 +25,11 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, Producer, ThreadedProducer};
 use rdkafka::ClientContext;
+use rdkafka::{Offset, TopicPartitionList};
 
 use crate::clock::Clock;
 use crate::config::ReplicationSettings;
@@ -174,30 +175,10 @@ impl Replication {
             .set("queue.buffering.max.messages", "200000")
             .create_with_context(Delivery(Arc::clone(&shared)))?;
         let producer = Arc::new(producer);
-        let consumer: BaseConsumer<Quiet> = client_config(&shared.settings)
-            .set(
-                "group.id",
-                format!("crdt-limiter-{}", shared.settings.node_id),
-            )
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", "10")
-            .create_with_context(Quiet)?;
+        let consumer = reader(&shared.settings, "crdt-limiter")?;
         let admin: AdminClient<Quiet> =
             client_config(&shared.settings).create_with_context(Quiet)?;
-        let config_consumer: BaseConsumer<Quiet> = client_config(&shared.settings)
-            .set(
-                "group.id",
-                format!("crdt-limiter-config-{}", shared.settings.node_id),
-            )
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", "10")
-            .create_with_context(Quiet)?;
+        let config_consumer = reader(&shared.settings, "crdt-limiter-config")?;
         let config_producer: FutureProducer<Quiet> = client_config(&shared.settings)
             // Every in-sync replica has it before it counts as acknowledged.
             .set("acks", "all")
@@ -272,6 +253,62 @@ fn client_config(settings: &ReplicationSettings) -> ClientConfig {
         .set("socket.keepalive.enable", "true")
         .set("reconnect.backoff.max.ms", "1000");
     config
+}
+
+/// A consumer that reads partitions it assigns itself, from the beginning,
+/// reporting the end of each (how bootstrap knows it is done). The group ID
+/// is never joined (no subscription); librdkafka wants one all the same.
+fn reader(settings: &ReplicationSettings, group: &str) -> Result<BaseConsumer<Quiet>, KafkaError> {
+    client_config(settings)
+        .set("group.id", format!("{group}-{}", settings.node_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .create_with_context(Quiet)
+}
+
+/// Waits until `topic` exists, then assigns this consumer every partition of
+/// it from the beginning; returns how many partitions, or `None` if the node
+/// stops first or the assignment fails (logged).
+fn assign_all_from_beginning(
+    shared: &Shared,
+    consumer: &BaseConsumer<Quiet>,
+    topic: &str,
+    started: Instant,
+) -> Option<i32> {
+    let partitions = loop {
+        let found = consumer
+            .fetch_metadata(Some(topic), Duration::from_millis(1000))
+            .ok()
+            .and_then(|m| {
+                m.topics()
+                    .first()
+                    .filter(|t| t.error().is_none())
+                    .map(|t| t.partitions().len())
+            })
+            .filter(|&n| n > 0);
+        if let Some(n) = found {
+            break n as i32;
+        }
+        shared.give_up_waiting(started);
+        if !shared.pause(Duration::from_millis(250)) {
+            return None;
+        }
+    };
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        if let Err(error) = assignment.add_partition_offset(topic, partition, Offset::Beginning) {
+            tracing::error!(%error, topic, "cannot build the partition assignment");
+            return None;
+        }
+    }
+    if let Err(error) = consumer.assign(&assignment) {
+        tracing::error!(%error, topic, "cannot assign partitions; nothing is received from this topic");
+        return None;
+    }
+    Some(partitions)
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
