@@ -72,6 +72,25 @@ fn admitted_until_limited(node: &NodeProcess, user: &str, timeout: Duration) -> 
     admitted
 }
 
+/// Writes `records` (key, value) to `topic` as any Kafka client could, and
+/// waits until the broker has them.
+fn produce_raw(brokers: &str, topic: &str, records: &[(&[u8], &[u8])]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    for (key, payload) in records {
+        producer
+            .send(
+                BaseRecord::<[u8], [u8]>::to(topic)
+                    .key(*key)
+                    .payload(*payload),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
 fn exhaust(node: &NodeProcess, user: &str) {
     let statuses: Vec<u16> = (0..6).map(|_| node.protected(user).status).collect();
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
@@ -156,27 +175,17 @@ fn garbage_on_the_topic_is_skipped_and_counted() {
     n1.wait_ready(Duration::from_secs(30));
     n2.wait_ready(Duration::from_secs(30));
 
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .create()
-        .unwrap();
-    let records: [(&[u8], &[u8]); 5] = [
-        (b"eve", b"\x00\x01\x02 definitely not an envelope"),
-        (b"eve", b"\x63future version"),
-        (b"eve", b"\x01"),
-        (b"eve", b"\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"),
-        (b"\xff\xfe", b"\x01\x02"),
-    ];
-    for (key, payload) in records {
-        producer
-            .send(
-                BaseRecord::<[u8], [u8]>::to(&topic)
-                    .key(key)
-                    .payload(payload),
-            )
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(10)).unwrap();
+    produce_raw(
+        &brokers,
+        &topic,
+        &[
+            (b"eve", b"\x00\x01\x02 definitely not an envelope"),
+            (b"eve", b"\x63future version"),
+            (b"eve", b"\x01"),
+            (b"eve", b"\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"),
+            (b"\xff\xfe", b"\x01\x02"),
+        ],
+    );
 
     for n in [&n1, &n2] {
         eventually(Duration::from_secs(5), || {
@@ -436,24 +445,15 @@ fn a_plan_change_on_one_node_reaches_the_others_and_survives_restarts() {
     assert_eq!(raised.status, 200, "{raised:?}");
 
     // Garbage on the config topic is skipped and counted, never a crash.
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .create()
-        .unwrap();
-    for (key, payload) in [
-        (&b"plan/free"[..], &b"{not json"[..]),
-        (b"user/bob", b"{\"v\":1,\"plan\":\"pro\",\"extra\":true}"),
-        (b"colour/red", b"{\"v\":1}"),
-    ] {
-        producer
-            .send(
-                BaseRecord::<[u8], [u8]>::to(&config_topic)
-                    .key(key)
-                    .payload(payload),
-            )
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(10)).unwrap();
+    produce_raw(
+        &brokers,
+        &config_topic,
+        &[
+            (b"plan/free", b"{not json"),
+            (b"user/bob", b"{\"v\":1,\"plan\":\"pro\",\"extra\":true}"),
+            (b"colour/red", b"{\"v\":1}"),
+        ],
+    );
     for n in &nodes {
         eventually(Duration::from_secs(5), || {
             n.metric("limiter_config_decode_errors_total") >= 3.0

@@ -266,11 +266,6 @@ impl Store {
             .map(|slot| convert(slot.state, &slot.limit, limit, now).refilled_to(limit, now))
     }
 
-    /// The state of `key` and the limit it is kept under, if tracked.
-    pub fn get_with_limit(&self, key: &str) -> Option<(Limit, BucketState)> {
-        self.map.get(key).map(|slot| (slot.limit, slot.state))
-    }
-
     /// Keys tracked now.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed).min(self.max_keys)
