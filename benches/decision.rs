@@ -30,7 +30,7 @@ fn keys() -> Vec<String> {
 }
 
 fn single_thread(c: &mut Criterion) {
-    let clock = SystemClock;
+    let clock = SystemClock::new();
     let mut group = c.benchmark_group("decision");
     group.throughput(Throughput::Elements(1));
 
@@ -106,10 +106,11 @@ refill_per_sec = 1000000
 /// Wall time per decision with `threads` threads deciding at once; `distinct`
 /// picks whether they share one key or spread over a million.
 fn contended(c: &mut Criterion) {
+    let clock = SystemClock::new();
     let keys = Arc::new(keys());
     let shared = Arc::new(store());
     for key in keys.iter() {
-        shared.check(key, 1, SystemClock.now());
+        shared.check(key, 1, clock.now());
     }
     let mut group = c.benchmark_group("contended");
     group.throughput(Throughput::Elements(1));
@@ -121,7 +122,7 @@ fn contended(c: &mut Criterion) {
                     let started = Instant::now();
                     std::thread::scope(|scope| {
                         for t in 0..threads {
-                            let (store, keys) = (&shared, &keys);
+                            let (store, keys, clock) = (&shared, &keys, &clock);
                             scope.spawn(move || {
                                 let mut k = t * (KEYS / threads);
                                 for _ in 0..per_thread {
@@ -131,7 +132,7 @@ fn contended(c: &mut Criterion) {
                                         "hot-user"
                                     };
                                     k = (k + 1) % KEYS;
-                                    black_box(store.check(key, 1, SystemClock.now()));
+                                    black_box(store.check(key, 1, clock.now()));
                                 }
                             });
                         }

@@ -90,6 +90,13 @@ struct Cli {
     #[arg(long, env = "LIMITER_MAX_CLOCK_SKEW_MS", value_name = "MS")]
     max_clock_skew_ms: Option<u64>,
 
+    /// A node that has not seen its own heartbeat come back through Kafka for
+    /// this long counts itself cut off, and limits each key to its share (1/N
+    /// of the nodes it last heard from) until it hears again; 0 turns this
+    /// off, in ms [default: 1000].
+    #[arg(long, env = "LIMITER_PARTITION_AFTER_MS", value_name = "MS")]
+    partition_after_ms: Option<u64>,
+
     /// How peers' states merge: `min-max` (the specified rule; up to N× the limit
     /// when a user's traffic spreads over N nodes) or `counted` (also debits
     /// other nodes' spending: the limit holds at any node count) [default: min-max].
@@ -137,6 +144,7 @@ struct FileSettings {
     sync_interval_ms: Option<u64>,
     bootstrap_timeout_ms: Option<u64>,
     max_clock_skew_ms: Option<u64>,
+    partition_after_ms: Option<u64>,
     merge: Option<String>,
     rules: Option<PathBuf>,
     admin_token: Option<String>,

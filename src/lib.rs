@@ -49,7 +49,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
     let store = Arc::new(match &config.replication {
-        Some(r) => Store::replicated(config.limit, config.max_keys, r.merge, node_key(&r.node_id)),
+        // Keyed by ID and start, so a restart under the same ID never reuses
+        // the counter entries of its previous life.
+        Some(r) => Store::replicated(
+            config.limit,
+            config.max_keys,
+            r.merge,
+            node_key(&format!("{}@{}", r.node_id, clock.now().as_unix_nanos())),
+        ),
         None => Store::new(config.limit, config.max_keys),
     });
     let telemetry = Arc::new(Telemetry::new());

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     let served = actix_web::rt::System::new().block_on(crdt_limiter::run(
         listener,
         config,
-        Arc::new(SystemClock),
+        Arc::new(SystemClock::new()),
         shutdown_signal(),
     ));
     match served {

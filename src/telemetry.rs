@@ -28,6 +28,9 @@ const SYNC_CLAMPED: &str = "limiter_sync_clock_skew_clamped_total";
 const KAFKA_CONNECTED: &str = "limiter_kafka_connected";
 const SYNC_PENDING: &str = "limiter_sync_pending";
 const BOOTSTRAP_SECONDS: &str = "limiter_bootstrap_duration_seconds";
+const PARTITIONED: &str = "limiter_partitioned";
+const CLUSTER_NODES: &str = "limiter_cluster_nodes";
+const SHARE: &str = "limiter_limit_share";
 const CONFIG_APPLIED: &str = "limiter_config_changes_applied_total";
 const CONFIG_DECODE_ERRORS: &str = "limiter_config_decode_errors_total";
 const RULES_RELOADS: &str = "limiter_rules_reloads_total";
@@ -117,7 +120,19 @@ fn describe() {
     );
     describe_counter!(
         SYNC_PUBLISH_FAILURES,
-        "Publishes that failed; the key is published again later."
+        "Publishes that failed, by action: retry (published again later) or give_up (the broker refuses the record)."
+    );
+    describe_gauge!(
+        PARTITIONED,
+        "1 while this node has not seen its own heartbeat come back for --partition-after-ms."
+    );
+    describe_gauge!(
+        CLUSTER_NODES,
+        "Nodes this node hears heartbeats from, itself included."
+    );
+    describe_gauge!(
+        SHARE,
+        "Nodes each key's limit is shared by while cut off: admitted tokens cost this many (1 when connected)."
     );
     describe_counter!(SYNC_RECEIVED, "Peer bucket states merged into this node.");
     describe_histogram!(
@@ -259,9 +274,16 @@ impl Telemetry {
         metrics::counter!(SYNC_PUBLISHED).increment(1);
     }
 
-    /// A publish that failed.
-    pub fn sync_publish_failed(&self) {
-        metrics::counter!(SYNC_PUBLISH_FAILURES).increment(1);
+    /// A publish that failed; `action` is `retry` or `give_up`.
+    pub fn sync_publish_failed(&self, action: &'static str) {
+        metrics::counter!(SYNC_PUBLISH_FAILURES, "action" => action).increment(1);
+    }
+
+    /// Whether this node is cut off, how many nodes it hears, and its share divisor.
+    pub fn membership(&self, partitioned: bool, nodes: u32, share: u32) {
+        metrics::gauge!(PARTITIONED).set(if partitioned { 1.0 } else { 0.0 });
+        metrics::gauge!(CLUSTER_NODES).set(f64::from(nodes));
+        metrics::gauge!(SHARE).set(f64::from(share));
     }
 
     /// A peer state merged, `lag` after its sender published it.

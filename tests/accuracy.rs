@@ -45,7 +45,7 @@ fn simulate(nodes: usize, mode: MergeMode, seconds: u64, sync_ms: u64, delay_ms:
         let now = Stamp::from_unix_nanos(T0 + tick * MS);
         while in_flight.front().is_some_and(|(at, _, _)| *at <= tick) {
             let (_, to, state) = in_flight.pop_front().unwrap();
-            stores[to].merge_remote("alice", &state, now);
+            stores[to].merge_remote("alice", &state, &limit, now);
         }
         // 100 requests a second: ten times the rate.
         if tick % 10 == 0 {

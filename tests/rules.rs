@@ -220,6 +220,8 @@ fn malformed_checks_name_the_field_and_change_nothing() {
         (r#"{"user":"alice","method":"G E T"}"#, "method"),
         (r#"{"user":"alice","tenant":7}"#, "tenant"),
         (r#"{"user":"alice","tennant":"acme"}"#, "tennant"),
+        // More than the per-user plan's capacity (10): it could never pass.
+        (r#"{"user":"alice","cost":11}"#, "cost"),
     ] {
         let reply = node.check(body);
         assert_eq!(reply.status, 400, "{body}: {reply:?}");

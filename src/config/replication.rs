@@ -24,6 +24,8 @@ pub struct ReplicationSettings {
     pub bootstrap_timeout: Duration,
     /// Tolerated clock lead of a peer.
     pub max_clock_skew: Duration,
+    /// Silence after which the node counts itself cut off; zero: never.
+    pub partition_after: Duration,
     /// How peers' states merge.
     pub merge: MergeMode,
     /// The compacted topic of rule and plan changes.
@@ -93,6 +95,19 @@ pub(super) fn replication(
         ms if ms < min => Err(ConfigError::new(setting, format!("must be at least {min}"))),
         ms => Ok(Duration::from_millis(ms)),
     };
+    let partition_after = millis(
+        "partition-after-ms",
+        cli.partition_after_ms.or(file.partition_after_ms),
+        1_000,
+        0,
+    )?;
+    if !partition_after.is_zero() && partition_after < Duration::from_millis(100) {
+        // Heartbeats go out four times per period: faster would flood the topic.
+        return Err(ConfigError::new(
+            "partition-after-ms",
+            "must be 0 (off) or at least 100",
+        ));
+    }
     Ok(Some(ReplicationSettings {
         brokers,
         topic,
@@ -117,6 +132,7 @@ pub(super) fn replication(
             1_000,
             0,
         )?,
+        partition_after,
         merge,
         config_topic,
     }))

@@ -29,6 +29,19 @@ pub async fn check(body: Bytes, state: web::Data<AppState>) -> Result<HttpRespon
         .policy
         .check(&state.store, &request, cost, state.clock.now());
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
+    if let Some(verdict) = verdict.as_ref().filter(|v| cost > v.limit.capacity()) {
+        // Refused without taking anything; no wait would ever let it pass.
+        let error = ApiError::field(
+            "cost",
+            format!(
+                "{cost} tokens is more than rule `{}` can ever hold ({})",
+                verdict.rule(),
+                verdict.limit.capacity()
+            ),
+        );
+        state.telemetry.bad_request(error.code());
+        return Err(error);
+    }
     Ok(respond(verdict.as_ref()))
 }
 

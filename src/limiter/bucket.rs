@@ -40,6 +40,13 @@ impl Stamp {
 /// levels in counted mode) and for additions, so the arithmetic cannot overflow.
 pub const MAX_REFILL_WINDOW: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
+/// The deepest debt a bucket may carry, in full buckets: what the counted
+/// mode pays back when nodes heard of each other's spending late. Deeper debt
+/// would punish a user for the cluster's own over-admission; a shallower
+/// floor loses accuracy when delivery is slow against the refill window
+/// (5 nodes, 500 ms delivery, 1 s window need 2).
+pub const MAX_DEBT_WINDOWS: i64 = 4;
+
 /// Why a limit is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
@@ -99,6 +106,16 @@ impl Limit {
     pub(crate) fn level_of(&self, cost: u32) -> i64 {
         let level = u128::from(cost) * u128::from(self.interval_ns.get());
         i64::try_from(level).unwrap_or(i64::MAX)
+    }
+
+    /// The lowest level a bucket may reach: [`MAX_DEBT_WINDOWS`] full buckets of debt.
+    pub(crate) fn floor_level(&self) -> i64 {
+        -self.full_level().saturating_mul(MAX_DEBT_WINDOWS)
+    }
+
+    /// Whole tokens a non-negative level difference is worth, saturating.
+    pub(crate) fn tokens_in_debit(&self, level: i64) -> u32 {
+        u32::try_from(level.max(0) as u64 / self.interval_ns.get()).unwrap_or(u32::MAX)
     }
 
     /// Whole tokens in `level` (none while in debt).
@@ -201,11 +218,22 @@ impl BucketState {
     }
 
     /// Spends `level` nanoseconds of refill time even below zero (debt): how
-    /// consumption seen on other nodes is paid back. Debt is bounded by
-    /// [`MAX_REFILL_WINDOW`], so no flood of remote consumption can overflow.
-    pub fn debit(&mut self, level: i64) {
-        let floor = -(MAX_REFILL_WINDOW.as_nanos() as i64);
-        self.level = self.level.saturating_sub(level.max(0)).max(floor);
+    /// consumption seen on other nodes is paid back. Debt stops at
+    /// [`MAX_DEBT_WINDOWS`] full buckets, so no bucket is ever stuck for long.
+    pub fn debit(&mut self, limit: &Limit, level: i64) {
+        self.level = self
+            .level
+            .saturating_sub(level.max(0))
+            .max(limit.floor_level());
+    }
+
+    /// This state as any one record may state it: at most full, at most one
+    /// full bucket of debt. What a node publishes and what it believes of a peer.
+    pub fn bounded(self, limit: &Limit) -> Self {
+        Self {
+            level: self.level.clamp(-limit.full_level(), limit.full_level()),
+            stamp: self.stamp,
+        }
     }
 
     /// Gives back `level` nanoseconds of refill time (tokens taken for a

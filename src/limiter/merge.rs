@@ -9,16 +9,13 @@
 
 use std::time::Duration;
 
-use crdts::{CmRDT, CvRDT, GCounter};
-use num_traits::ToPrimitive;
+use crdts::CvRDT;
 
 use super::bucket::{BucketState, Limit, Stamp};
+use super::spent::{Entry, Spent};
 
-/// Tokens consumed per node, keyed by [`node_key`]: the counted merge's grow-only counter.
-pub type Spent = GCounter<u64>;
-
-/// A node's stable key in [`Spent`]: 64-bit FNV-1a of its ID, the same on every
-/// node and every run (a process-random hash would not be).
+/// A node's stable key: 64-bit FNV-1a of its ID, the same on every node and
+/// every run (a process-random hash would not be).
 pub fn node_key(node_id: &str) -> u64 {
     node_id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
@@ -32,46 +29,35 @@ pub enum MergeMode {
     /// one user's traffic is spread over N nodes.
     #[default]
     MinMax,
-    /// Min/max plus a per-node consumption counter: consumption seen for the
-    /// first time on another node is debited locally, so the admitted rate
-    /// matches the limit at any node count.
+    /// Min/max plus per-node spending counters: spending seen for the first
+    /// time on another node is debited locally, so the admitted rate matches
+    /// the limit at any node count.
     Counted,
 }
 
-/// Records that node `me` spent `tokens`.
-pub fn record_spend(spent: &mut Spent, me: u64, tokens: u32) {
-    let dot = spent.inc_many(me, u64::from(tokens));
-    spent.apply(dot);
-}
-
-/// The counted merge: debit from `local` the tokens that nodes other than `me`
-/// spent according to `remote_spent` and that `local_spent` had not counted
-/// yet (each is seen as new exactly once, since the counter only grows), fold
-/// the counters, then apply the min/max rule. Never raises the level.
+/// The counted merge: debit from `local` the tokens that other nodes spent
+/// according to `remote_spent` and that `spent` had not counted yet (see
+/// [`Spent::absorb`]: each token once, and never a key's history), less what
+/// `reserve` already charged on their behalf during a partition, and at most
+/// one full bucket per record; then apply the min/max rule (`remote` is
+/// expected [`BucketState::bounded`]). Never raises the level.
 pub fn merge_counted(
     limit: &Limit,
-    me: u64,
     local: &mut BucketState,
-    local_spent: &mut Spent,
+    spent: &mut Spent,
     remote: BucketState,
-    remote_spent: &Spent,
+    remote_spent: &[Entry],
+    reserve: &mut u32,
 ) {
-    let total_before = local_spent.read();
-    let mine_before = own(local_spent, me);
-    local_spent.merge(remote_spent.clone());
-    let new_total = (local_spent.read() - total_before)
-        .to_u64()
-        .unwrap_or(u64::MAX);
-    // Our own entry only rises here after a restart forgot it; that is not new spending.
-    let new_by_others = new_total.saturating_sub(own(local_spent, me) - mine_before);
-    let debit =
-        i64::try_from(u128::from(new_by_others) * limit.interval().as_nanos()).unwrap_or(i64::MAX);
-    local.debit(debit);
+    let new = spent.absorb(remote_spent);
+    let covered = new.min(u64::from(*reserve));
+    *reserve -= covered as u32;
+    let debit = i64::try_from(u128::from(new - covered) * limit.interval().as_nanos())
+        .unwrap_or(i64::MAX)
+        // One record moves a bucket by at most one refill window, whatever it claims.
+        .min(BucketState::full(limit, remote.stamp()).level());
+    local.debit(limit, debit);
     *local = merge(limit, *local, remote);
-}
-
-fn own(spent: &Spent, me: u64) -> u64 {
-    spent.inc_many(me, 0).counter
 }
 
 /// Merges two views of one bucket under `limit`.

@@ -136,63 +136,78 @@ proptest! {
     }
 }
 
-/// A node's view in counted mode: its bucket and its counter.
+/// A node's view in counted mode: its bucket, its counter, its partition reserve.
 #[derive(Clone, Debug, PartialEq)]
 struct View {
     state: BucketState,
     spent: Spent,
+    reserve: u32,
 }
 
-fn spent_by(entries: &[(u64, u32)]) -> Spent {
-    let mut spent = Spent::new();
-    for &(node, tokens) in entries {
-        record_spend(&mut spent, node, tokens);
+/// A generation's entry: `node` spent `count` since `since`.
+fn entry(node: u64, count: u64, since: u64) -> Entry {
+    Entry {
+        node,
+        count,
+        since: at(since),
     }
-    spent
 }
 
-fn view(tokens: i64, stamp: u64, spends: &[(u64, u32)]) -> View {
+/// A view that started tracking the key at `baseline` and holds `tokens` now.
+fn view(tokens: i64, baseline: u64) -> View {
     View {
-        state: state(tokens, stamp),
-        spent: spent_by(spends),
+        state: state(tokens, baseline),
+        spent: Spent::new(at(baseline)),
+        reserve: 0,
     }
 }
 
-fn receive(me: u64, view: &mut View, remote: &View) {
+fn receive(view: &mut View, tokens: i64, stamp: u64, entries: &[Entry]) {
     merge_counted(
         &limit(),
-        me,
         &mut view.state,
         &mut view.spent,
-        remote.state,
-        &remote.spent,
+        state(tokens, stamp),
+        entries,
+        &mut view.reserve,
     );
 }
 
-const ME: u64 = 1;
 const B: u64 = 2;
 const C: u64 = 3;
 
 #[test]
 fn counted_merge_debits_new_spending_by_others() {
-    // Local: full (10 tokens). B says it spent 4 and holds 6.
-    let mut local = view(10, T0, &[]);
-    receive(ME, &mut local, &view(6, T0, &[(B, 4)]));
+    // Local: full (10 tokens) since T0. B began after and says it spent 4, holds 6.
+    let mut local = view(10, T0);
+    receive(&mut local, 6, T0, &[entry(B, 4, T0 + 1)]);
     assert_eq!(local.state, state(6, T0));
     // C independently spent 3 (C's own bucket says 7): the sum is debited.
-    receive(ME, &mut local, &view(7, T0, &[(C, 3)]));
+    receive(&mut local, 7, T0, &[entry(C, 3, T0 + 2)]);
     assert_eq!(local.state, state(3, T0));
 }
 
 #[test]
+fn a_joining_node_takes_the_cluster_level_instead_of_recharging_history() {
+    // B has served the user for 30 s: 35 tokens spent, 1 left. A node that
+    // starts tracking the key now adopts that level; it is not 35 in debt.
+    let now = T0 + 30 * SEC;
+    let mut joined = view(10, now);
+    receive(&mut joined, 1, now, &[entry(B, 35, T0)]);
+    assert_eq!(joined.state, state(1, now));
+    // From then on B's growth is news.
+    receive(&mut joined, 1, now, &[entry(B, 36, T0)]);
+    assert_eq!(joined.state, state(0, now));
+}
+
+#[test]
 fn counted_merge_debits_once_however_often_the_same_state_arrives() {
-    let mut local = view(10, T0, &[(ME, 2)]);
-    local.state = state(8, T0);
-    let remote = view(5, T0, &[(B, 5)]);
-    receive(ME, &mut local, &remote);
+    let mut local = view(8, T0);
+    let remote = [entry(B, 5, T0 + 1)];
+    receive(&mut local, 5, T0, &remote);
     let once = local.clone();
     for _ in 0..5 {
-        receive(ME, &mut local, &remote);
+        receive(&mut local, 5, T0, &remote);
     }
     assert_eq!(local, once);
     assert_eq!(local.state, state(3, T0));
@@ -200,23 +215,43 @@ fn counted_merge_debits_once_however_often_the_same_state_arrives() {
 
 #[test]
 fn counted_merge_goes_into_debt_and_pays_it_back_by_waiting() {
-    let mut local = view(1, T0, &[]);
-    receive(ME, &mut local, &view(0, T0, &[(B, 4)]));
+    let mut local = view(1, T0);
+    receive(&mut local, 0, T0, &[entry(B, 4, T0 + 1)]);
     assert_eq!(local.state, state(-3, T0));
     assert_eq!(local.state.tokens_at(&limit(), at(T0 + 3 * SEC)), 0);
     assert_eq!(local.state.tokens_at(&limit(), at(T0 + 4 * SEC)), 1);
 }
 
 #[test]
-fn our_own_entry_catching_up_after_a_restart_is_not_debited() {
-    // After a restart this node counts from 0; a peer still remembers 9 of ours.
-    let mut local = view(10, T0, &[]);
-    receive(ME, &mut local, &view(10, T0, &[(ME, 9)]));
-    assert_eq!(local.state, state(10, T0));
+fn one_record_moves_a_bucket_by_at_most_one_refill_window_and_debt_stops_at_the_floor() {
+    let mut local = view(10, T0);
+    for (n, expected) in [(1, 0), (2, -10), (3, -20), (4, -30), (5, -40), (6, -40)] {
+        receive(&mut local, 10, T0, &[entry(B, n << 40, T0 + 1)]);
+        assert_eq!(local.state, state(expected, T0), "record {n}");
+    }
 }
 
-fn arb_spends() -> impl Strategy<Value = Vec<(u64, u32)>> {
-    proptest::collection::vec((1u64..=4, 1u32..5), 0..12)
+#[test]
+fn a_partition_reserve_covers_the_others_spending_before_any_is_debited() {
+    // While cut off this node charged 6 tokens on the others' behalf.
+    let mut local = view(2, T0);
+    local.reserve = 6;
+    receive(&mut local, 10, T0, &[entry(B, 4, T0 + 1)]);
+    assert_eq!((local.state, local.reserve), (state(2, T0), 2));
+    receive(&mut local, 10, T0, &[entry(C, 5, T0 + 1)]);
+    assert_eq!((local.state, local.reserve), (state(-1, T0), 0));
+}
+
+fn arb_entries() -> impl Strategy<Value = Vec<Entry>> {
+    proptest::collection::vec(
+        (
+            1u64..=4,
+            1u64..40,
+            prop_oneof![Just(T0 - SEC), Just(T0 + 1)],
+        )
+            .prop_map(|(node, count, since)| entry(node, count, since)),
+        0..6,
+    )
 }
 
 proptest! {
@@ -225,44 +260,46 @@ proptest! {
     /// (Remote levels are full here so that only the debit moves the level.)
     #[test]
     fn spending_is_debited_exactly_once_in_any_order(
-        b_spends in proptest::collection::vec(1u32..4, 1..6),
-        c_spends in proptest::collection::vec(1u32..4, 1..6),
+        b_spends in proptest::collection::vec(1u64..4, 1..4),
+        c_spends in proptest::collection::vec(1u64..4, 1..4),
         deliveries in proptest::collection::vec((0usize..2, 0usize..6), 1..20),
     ) {
-        let snapshots = |node: u64, spends: &[u32]| -> Vec<View> {
+        let snapshots = |node: u64, spends: &[u64]| -> Vec<Vec<Entry>> {
             (1..=spends.len())
-                .map(|n| View {
-                    state: state(10, T0),
-                    spent: spent_by(&spends[..n].iter().map(|&t| (node, t)).collect::<Vec<_>>()),
-                })
+                .map(|n| vec![entry(node, spends[..n].iter().sum(), T0 + 1)])
                 .collect()
         };
         let nodes = [snapshots(B, &b_spends), snapshots(C, &c_spends)];
-        let mut local = View { state: state(10, T0), spent: Spent::new() };
+        let mut local = view(10, T0);
         for &(node, i) in &deliveries {
-            receive(ME, &mut local, &nodes[node][i % nodes[node].len()]);
+            receive(&mut local, 10, T0, &nodes[node][i % nodes[node].len()]);
         }
         // Finally every node's latest snapshot arrives (perhaps again).
-        receive(ME, &mut local, nodes[0].last().unwrap());
-        receive(ME, &mut local, nodes[1].last().unwrap());
-        let total: u32 = b_spends.iter().chain(&c_spends).sum();
-        prop_assert_eq!(local.state, state(10 - i64::from(total), T0));
+        receive(&mut local, 10, T0, nodes[0].last().unwrap());
+        receive(&mut local, 10, T0, nodes[1].last().unwrap());
+        let total: u64 = b_spends.iter().chain(&c_spends).sum();
+        prop_assert_eq!(local.state, state(10 - total as i64, T0));
     }
 
-    /// A counted merge never raises what a node admits, at any later instant.
+    /// A counted merge never raises what a node admits, at any later instant,
+    /// and lowers it by at most one full bucket (or to one bucket of debt).
     #[test]
-    fn counted_merge_never_raises_a_level(
+    fn counted_merge_never_raises_a_level_nor_passes_the_floor(
         local_state in arb_state(),
         remote_state in arb_state(),
-        local_spends in arb_spends(),
-        remote_spends in arb_spends(),
+        local_entries in arb_entries(),
+        remote_entries in arb_entries(),
         later in 0..100 * SEC,
     ) {
         let l = limit();
-        let mut view = View { state: local_state, spent: spent_by(&local_spends) };
-        let before = view.clone();
-        receive(ME, &mut view, &View { state: remote_state, spent: spent_by(&remote_spends) });
-        let t = at(view.state.stamp().as_unix_nanos() + later);
-        prop_assert!(view.state.level_at(&l, t) <= before.state.level_at(&l, t));
+        let mut local = View { state: local_state.bounded(&l), spent: Spent::new(at(T0)), reserve: 0 };
+        local.spent.absorb(&local_entries);
+        let before = local.clone();
+        merge_counted(&l, &mut local.state, &mut local.spent, remote_state.bounded(&l), &remote_entries, &mut local.reserve);
+        let t = at(local.state.stamp().as_unix_nanos() + later);
+        prop_assert!(local.state.level_at(&l, t) <= before.state.level_at(&l, t));
+        let full = BucketState::full(&l, t).level();
+        let before_now = before.state.level_at(&l, local.state.stamp());
+        prop_assert!(local.state.level() >= (before_now - full).min(-full));
     }
 }

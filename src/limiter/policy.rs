@@ -281,6 +281,13 @@ impl Policy {
         })
     }
 
+    /// The limit this node applies to bucket `key`, if the key belongs to one of its rules.
+    pub fn limit_of_key(&self, key: &str) -> Option<Limit> {
+        let rules = self.effective.load();
+        let (rule, user) = rules.rule_of_key(key)?;
+        self.limit_of(&rules, rule, user.unwrap_or(""))
+    }
+
     /// The bucket `key` as this node sees it, under its limit now.
     pub fn inspect(&self, store: &Store, key: &str, now: Stamp) -> Option<BucketView> {
         let rules = self.effective.load();

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use compact_str::CompactString;
@@ -22,7 +22,8 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
 use super::bucket::{BucketState, Decision, Limit, Stamp};
-use super::merge::{merge, merge_counted, record_spend, rescale, MergeMode, Spent};
+use super::merge::{merge, merge_counted, rescale, MergeMode};
+use super::spent::{self, Spent};
 
 mod publish;
 
@@ -57,9 +58,13 @@ struct Slot {
     /// kept, clipped to the new capacity.
     limit: Limit,
     state: BucketState,
-    /// Counted mode only: tokens spent on this key per node; boxed so the other
-    /// modes pay one pointer for it.
+    /// Counted mode only: tokens spent on this key per node generation; boxed
+    /// so the other modes pay one pointer for it.
     spent: Option<Box<Spent>>,
+    /// Tokens charged beyond this node's own spending while it was cut off
+    /// (its share of the limit): other nodes' spending in that time is
+    /// debited from this first, and what is left is given back once healed.
+    reserve: u32,
     /// Changed by a local decision since it was last handed to replication.
     dirty: bool,
     /// A non-full state of this node's is on the topic, so dropping the bucket
@@ -79,8 +84,8 @@ pub struct Replicated {
     pub limit: Limit,
     /// The level and stamp.
     pub state: BucketState,
-    /// Counted mode: tokens spent per node. `None` from a min-max node.
-    pub spent: Option<Spent>,
+    /// Counted mode: tokens spent per node generation. `None` from a min-max node.
+    pub spent: Option<Vec<spent::Entry>>,
 }
 
 /// All buckets of one node.
@@ -90,8 +95,13 @@ pub struct Store {
     /// so nothing accumulates.
     changed: Option<Mutex<Vec<Pending>>>,
     mode: MergeMode,
-    /// This node's key in the spent counters.
+    /// This node's key (ID and start-up), from which its generation keys are drawn.
     me: u64,
+    /// Generations drawn so far: each start of tracking a key gets a new one.
+    generations: AtomicU64,
+    /// How many nodes share each key's limit while this one is cut off from
+    /// them: each token admitted then costs this many. 1 when connected.
+    share: AtomicU32,
     /// Every tracked key exactly once, oldest insert (or second chance) first.
     /// Only the new-key path and eviction lock it, never a decision on a known key.
     order: Mutex<VecDeque<CompactString>>,
@@ -125,6 +135,8 @@ impl Store {
             changed: replication.map(|_| Mutex::new(Vec::new())),
             mode,
             me,
+            generations: AtomicU64::new(0),
+            share: AtomicU32::new(1),
             order: Mutex::new(VecDeque::new()),
             default_limit: limit,
             max_keys: max_keys.get(),
@@ -149,11 +161,18 @@ impl Store {
     pub fn check_with(&self, key: &str, limit: &Limit, cost: u32, now: Stamp) -> Decision {
         let replicated = self.changed.is_some();
         let counted = replicated && self.mode == MergeMode::Counted;
+        let share = self.share.load(Ordering::Relaxed);
         let (decision, newly_dirty) = self.with_slot(key, limit, now, |slot| {
             slot.convert_to(limit, now);
             let decision = slot.state.take(limit, cost, now);
-            if counted && decision.is_allowed() {
-                record_spend(slot.spent.get_or_insert_default(), self.me, cost);
+            if decision.is_allowed() {
+                if counted {
+                    let generation = || self.next_generation();
+                    slot.spent(now).record(cost, generation);
+                }
+                if share > 1 {
+                    slot.charge_share(limit, cost, share);
+                }
             }
             let newly_dirty = replicated && !slot.dirty;
             slot.dirty |= replicated;
@@ -181,38 +200,91 @@ impl Store {
     }
 
     /// Gives back `cost` tokens taken by [`Store::check_with`] under `limit`
-    /// (a later limit of the same request refused), capped at full.
+    /// (a later limit of the same request refused), capped at full: the
+    /// level, the spending count peers would debit, and any partition charge.
     pub fn refund(&self, key: &str, limit: &Limit, cost: u32) {
         if let Some(mut slot) = self.map.get_mut(key) {
             if slot.limit == *limit {
-                slot.state.credit(limit, limit.level_of(cost));
+                let extra = slot
+                    .reserve
+                    .min(cost.saturating_mul(self.share().saturating_sub(1)));
+                slot.reserve -= extra;
+                let back = limit.level_of(cost).saturating_add(limit.level_of(extra));
+                slot.state.credit(limit, back);
+                if let Some(spent) = &mut slot.spent {
+                    spent.unrecord(cost);
+                }
             }
         }
     }
 
-    /// Merges a peer's state for `key` into this node's. A full remote state of
-    /// an untracked key carries nothing and is not stored (its spending is
-    /// paid back already: a full bucket owes nothing).
-    pub fn merge_remote(&self, key: &str, remote: &Replicated, now: Stamp) {
+    /// Merges a peer's state for `key` into this node's, where `limit` is what
+    /// this node applies to the key. The peer's state is converted to `limit`
+    /// (tokens kept) and held within its bounds, so no record can leave a
+    /// bucket more than one full bucket in debt. A full remote state of an
+    /// untracked key carries nothing and is not stored (its spending is paid
+    /// back already: a full bucket owes nothing).
+    pub fn merge_remote(&self, key: &str, remote: &Replicated, limit: &Limit, now: Stamp) {
         if !self.map.contains_key(key) && remote.state.is_full_at(&remote.limit, now) {
             return;
         }
-        self.with_slot(key, &remote.limit, now, |slot| {
-            let limit = slot.limit;
-            let state = rescale(remote.state, &remote.limit, &limit);
+        self.with_slot(key, limit, now, |slot| {
+            slot.convert_to(limit, now);
+            let state = rescale(remote.state, &remote.limit, limit).bounded(limit);
             match (self.mode, &remote.spent) {
-                (MergeMode::Counted, Some(remote_spent)) => merge_counted(
-                    &limit,
-                    self.me,
-                    &mut slot.state,
-                    slot.spent.get_or_insert_default(),
-                    state,
-                    remote_spent,
-                ),
+                (MergeMode::Counted, Some(remote_spent)) => {
+                    let spent = slot.spent.get_or_insert_with(|| Box::new(Spent::new(now)));
+                    merge_counted(
+                        limit,
+                        &mut slot.state,
+                        spent,
+                        state,
+                        remote_spent,
+                        &mut slot.reserve,
+                    )
+                }
                 // A min-max peer (or a min-max node): the plain rule.
-                _ => slot.state = merge(&limit, slot.state, state),
+                _ => slot.state = merge(limit, slot.state, state),
             }
         });
+    }
+
+    /// Sets how many nodes share each key's limit: above 1 while this node is
+    /// cut off from the others, so that together they stay near the limit.
+    pub fn set_share(&self, nodes: u32) {
+        self.share.store(nodes.max(1), Ordering::Relaxed);
+    }
+
+    /// How many nodes share each key's limit now (1: connected).
+    pub fn share(&self) -> u32 {
+        self.share.load(Ordering::Relaxed)
+    }
+
+    /// Gives back what partition charges no other node's spending used up,
+    /// once the node has heard from the others again; returns the keys
+    /// credited. Off the request path: one shard lock at a time.
+    pub fn release_reserves(&self) -> usize {
+        let mut released = 0;
+        for mut slot in self.map.iter_mut() {
+            if slot.reserve > 0 {
+                let limit = slot.limit;
+                let reserve = std::mem::take(&mut slot.reserve);
+                slot.state.credit(&limit, limit.level_of(reserve));
+                released += 1;
+            }
+        }
+        released
+    }
+
+    /// A fresh key for this node's spending on a key it starts tracking.
+    fn next_generation(&self) -> u64 {
+        let n = self.generations.fetch_add(1, Ordering::Relaxed);
+        // splitmix64 of (node, n): distinct generations of distinct nodes collide
+        // only by 64-bit chance.
+        let mut z = self.me ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     /// Runs `update` on `key`'s slot, creating a full bucket of `limit` first if the key is new.
@@ -239,6 +311,7 @@ impl Store {
                     limit: *limit,
                     state: BucketState::full(limit, now),
                     spent: None,
+                    reserve: 0,
                     dirty: false,
                     published: false,
                 };
@@ -404,6 +477,21 @@ impl Store {
 }
 
 impl Slot {
+    /// The counted mode's spending record, started now if this is the first.
+    fn spent(&mut self, now: Stamp) -> &mut Spent {
+        self.spent.get_or_insert_with(|| Box::new(Spent::new(now)))
+    }
+
+    /// While cut off, an admitted request is charged as if every node that
+    /// shares the key spent the same: `cost × (share − 1)` more, kept as a reserve.
+    fn charge_share(&mut self, limit: &Limit, cost: u32, share: u32) {
+        let before = self.state.level();
+        let extra = cost.saturating_mul(share - 1);
+        self.state.debit(limit, limit.level_of(extra));
+        let charged = limit.tokens_in_debit(before - self.state.level());
+        self.reserve = self.reserve.saturating_add(charged);
+    }
+
     /// Moves the bucket to `limit` if it was kept under another one.
     fn convert_to(&mut self, limit: &Limit, now: Stamp) {
         if self.limit != *limit {
@@ -438,3 +526,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 #[path = "store_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "store_replication_tests.rs"]
+mod replication_tests;

@@ -212,10 +212,10 @@ fn remote_states_lower_local_buckets_and_are_not_republished() {
         state: BucketState::from_parts(0, at(T0)),
         spent: None,
     };
-    s.merge_remote("bob", &drained, at(T0));
+    s.merge_remote("bob", &drained, &s.default_limit, at(T0));
     assert!(!s.check("bob", 1, at(T0)).is_allowed());
     // Only the local (limited) decision marks it; the merge itself does not.
-    s.merge_remote("carol", &drained, at(T0));
+    s.merge_remote("carol", &drained, &s.default_limit, at(T0));
     let changes = s.take_changes(at(T0));
     assert_eq!(
         changes.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
@@ -231,7 +231,7 @@ fn a_full_remote_state_of_an_unknown_key_is_not_stored() {
         state: BucketState::full(s.default_limit(), at(T0)),
         spent: None,
     };
-    s.merge_remote("dave", &full, at(T0));
+    s.merge_remote("dave", &full, &s.default_limit, at(T0));
     assert!(s.get("dave").is_none());
 }
 
@@ -265,7 +265,7 @@ fn a_flood_of_peer_states_respects_the_key_cap() {
             state: BucketState::from_parts(0, at(T0)),
             spent: None,
         };
-        s.merge_remote(&id, &drained, at(T0 + i as u64));
+        s.merge_remote(&id, &drained, &s.default_limit, at(T0 + i as u64));
         assert!(s.len() <= 100);
     }
     assert_eq!(s.len(), 100);

@@ -10,6 +10,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 
 use super::codec::{self, Envelope};
+use super::membership::{Membership, HEARTBEAT_PREFIX};
 use super::{assign_all_from_beginning, Quiet, Shared};
 use crate::limiter::{clamp_future, Replicated};
 
@@ -26,9 +27,16 @@ pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
     };
     let mut at_end = HashSet::new();
     let mut bootstrapped = false;
+    let mut membership = Membership::new(shared.started);
     while !shared.stopping.load(Ordering::Relaxed) {
         match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => receive(shared, message.key(), message.payload(), bootstrapped),
+            Some(Ok(message)) => receive(
+                shared,
+                &mut membership,
+                message.key(),
+                message.payload(),
+                bootstrapped,
+            ),
             Some(Err(KafkaError::PartitionEOF(partition))) if !bootstrapped => {
                 at_end.insert(partition);
                 if at_end.len() == partitions as usize {
@@ -43,6 +51,7 @@ pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
         if !bootstrapped {
             shared.give_up_waiting(started);
         }
+        membership.tick(shared);
     }
 }
 
@@ -53,14 +62,33 @@ fn finish_bootstrap(shared: &Shared, started: Instant) {
     shared.part_ready(&shared.state_ready);
 }
 
-/// Merges one record. Tombstones carry nothing; garbage is counted and skipped.
-fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>, bootstrapped: bool) {
+/// Merges one record, or takes in a heartbeat. Tombstones carry nothing;
+/// garbage and out-of-bounds records are counted and skipped.
+fn receive(
+    shared: &Shared,
+    membership: &mut Membership,
+    key: Option<&[u8]>,
+    payload: Option<&[u8]>,
+    bootstrapped: bool,
+) {
     let Some(payload) = payload else { return };
     let Some(key) = key
         .and_then(|k| std::str::from_utf8(k).ok())
         .filter(|k| !k.is_empty() && k.len() <= MAX_KEY)
     else {
         shared.telemetry.sync_decode_error("bad_key");
+        return;
+    };
+    if key.starts_with(HEARTBEAT_PREFIX) {
+        match codec::decode_heartbeat(payload) {
+            Ok(heartbeat) => membership.heard(shared, &heartbeat, shared.clock.now()),
+            Err(error) => shared.telemetry.sync_decode_error(error.kind()),
+        }
+        return;
+    }
+    // A key none of this node's rules makes: no request here can meet it.
+    let Some(limit) = shared.policy.limit_of_key(key) else {
+        shared.telemetry.sync_decode_error("unknown_rule");
         return;
     };
     let envelope: Envelope = match codec::decode(payload) {
@@ -86,7 +114,7 @@ fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>, bootstra
         state,
         spent: envelope.spent,
     };
-    shared.store.merge_remote(key, &remote, now);
+    shared.store.merge_remote(key, &remote, &limit, now);
     let lag = Duration::from_nanos(now.saturating_since(envelope.sent_at));
     shared.telemetry.sync_received(lag);
 }

@@ -4,10 +4,12 @@
 //! Three threads, none on the request path:
 //! - the *flusher* publishes, every sync interval, the latest state of each key
 //!   a decision changed (coalesced: traffic grows with active keys, not with
-//!   requests); while the broker is away keys simply stay dirty;
+//!   requests); while the broker is away keys simply stay dirty. It also
+//!   sends this node's heartbeat (see [`membership`]);
 //! - the *consumer* assigns itself every partition (no consumer group: every
 //!   node must see every key), reads from the beginning to the end of each
-//!   partition before the node reports ready (bootstrap), then keeps merging;
+//!   partition before the node reports ready (bootstrap), then keeps merging,
+//!   and tells from the heartbeats whether the node is cut off;
 //! - the *supervisor* creates the topics if missing and probes the broker, which
 //!   drives `limiter_kafka_connected`;
 //! - the *config consumer* applies live rule changes from the config topic
@@ -16,6 +18,7 @@
 pub mod codec;
 pub mod config_topic;
 mod consumer;
+mod membership;
 mod publisher;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +59,8 @@ pub(super) struct Shared {
     config_ready: AtomicBool,
     connected: AtomicBool,
     stopping: AtomicBool,
+    /// When this process started (its own heartbeats from before are a previous life's).
+    started: crate::limiter::Stamp,
 }
 
 impl Shared {
@@ -157,13 +162,14 @@ impl Replication {
             settings,
             store,
             policy,
-            clock,
+            clock: Arc::clone(&clock),
             telemetry,
             ready,
             state_ready: AtomicBool::new(false),
             config_ready: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            started: clock.now(),
         });
         let producer: ThreadedProducer<Delivery> = client_config(&shared.settings)
             // murmur2 on the key, as the Java client does, so every client agrees
@@ -237,6 +243,7 @@ impl Replication {
             let _ = thread.join();
         }
         let pending = publish_changes(&self.shared, &self.producer);
+        publisher::leave(&self.shared, &self.producer);
         if let Err(error) = self.producer.flush(FINAL_FLUSH) {
             tracing::warn!(%error, pending, "could not hand every change to kafka before exit");
         } else {

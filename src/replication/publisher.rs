@@ -1,16 +1,18 @@
-//! The publishing side: the coalescing flusher thread and the delivery
-//! callback that re-marks a key whose publish failed.
+//! The publishing side: the coalescing flusher thread, heartbeats, and the
+//! delivery callback that sorts failures into "publish again" and "give up".
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
-use super::codec::{self, Envelope};
+use super::codec::{self, Envelope, Heartbeat};
+use super::membership::{heartbeat_every, heartbeat_key, HEARTBEAT_PREFIX};
 use super::{quiet_log, Shared};
 
 /// Sends delivery outcomes back: acknowledged ones are counted, failed ones
@@ -32,25 +34,113 @@ impl ProducerContext for Delivery {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => self.0.telemetry.sync_published(),
-            Err((error, message)) => {
-                tracing::debug!(%error, "publish failed; will publish again");
-                self.0.telemetry.sync_publish_failed();
-                if let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) {
-                    self.0.store.mark_dirty(key);
+            Ok(message) => {
+                // Heartbeats are not bucket states: the metric counts what users spent.
+                let heartbeat = message
+                    .key()
+                    .is_some_and(|k| k.starts_with(HEARTBEAT_PREFIX.as_bytes()));
+                if !heartbeat {
+                    self.0.telemetry.sync_published();
                 }
+            }
+            Err((error, message)) => {
+                let key = message.key().and_then(|k| std::str::from_utf8(k).ok());
+                let tombstone = message.payload().is_none();
+                failed(&self.0, error, key, tombstone);
             }
         }
     }
 }
 
+/// What to do about a publish that failed.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    /// Passing trouble (broker away, queue full, timeout): publish again later.
+    Retry,
+    /// The broker will never take it (too large, not allowed, invalid): drop it.
+    GiveUp,
+}
+
+/// Sorts a producer error once: only errors that repeating cannot fix give up.
+fn classify(error: &KafkaError) -> Failure {
+    use RDKafkaErrorCode::*;
+    match error.rdkafka_error_code() {
+        Some(
+            MessageSizeTooLarge
+            | InvalidMessageSize
+            | InvalidMessage
+            | InvalidRequiredAcks
+            | TopicAuthorizationFailed
+            | ClusterAuthorizationFailed
+            | PolicyViolation
+            | InvalidArgument
+            | Fatal,
+        ) => Failure::GiveUp,
+        _ => Failure::Retry,
+    }
+}
+
+/// Handles a failed publish of `key`: a state is marked dirty again (its
+/// latest state goes out next time), a tombstone is queued again; one the
+/// broker will never take is logged and counted.
+fn failed(shared: &Shared, error: &KafkaError, key: Option<&str>, tombstone: bool) {
+    let Some(key) = key.filter(|k| !k.starts_with(HEARTBEAT_PREFIX)) else {
+        // A heartbeat: the next one replaces it.
+        return;
+    };
+    match classify(error) {
+        Failure::Retry => {
+            tracing::debug!(%error, key, "publish failed; will publish again");
+            shared.telemetry.sync_publish_failed("retry");
+            if tombstone {
+                shared.store.retry_tombstone(key);
+            } else {
+                shared.store.mark_dirty(key);
+            }
+        }
+        Failure::GiveUp => {
+            tracing::warn!(%error, key, "the broker refuses this record; not publishing it again");
+            shared.telemetry.sync_publish_failed("give_up");
+        }
+    }
+}
+
 pub(super) fn flush_periodically(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
+    let heartbeat_every = heartbeat_every(shared.settings.partition_after);
+    let mut next_heartbeat = Instant::now();
     while shared.pause(shared.settings.sync_interval) {
         // While the broker is away the changes stay in the store, latest state only.
         if shared.connected.load(Ordering::Relaxed) {
             publish_changes(shared, producer);
+            if !shared.settings.partition_after.is_zero() && Instant::now() >= next_heartbeat {
+                next_heartbeat = Instant::now() + heartbeat_every;
+                heartbeat(shared, producer);
+            }
         }
     }
+}
+
+fn heartbeat(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
+    let payload = codec::encode_heartbeat(&Heartbeat {
+        node_id: shared.settings.node_id.clone(),
+        sent_at: shared.clock.now(),
+    });
+    let key = heartbeat_key(&shared.settings.node_id);
+    let record = BaseRecord::<str, Vec<u8>>::to(&shared.settings.topic)
+        .key(key.as_str())
+        .payload(&payload);
+    if let Err((error, _)) = producer.send(record) {
+        tracing::debug!(%error, "heartbeat not sent; the next one will be");
+    }
+}
+
+/// On shutdown: a tombstone for this node's heartbeat, so compaction forgets it.
+pub(super) fn leave(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
+    if shared.settings.partition_after.is_zero() {
+        return;
+    }
+    let key = heartbeat_key(&shared.settings.node_id);
+    let _ = producer.send(BaseRecord::<str, ()>::to(&shared.settings.topic).key(key.as_str()));
 }
 
 /// Publishes every changed key's latest state once; returns how many.
@@ -73,9 +163,38 @@ pub(super) fn publish_changes(shared: &Shared, producer: &ThreadedProducer<Deliv
             record = record.payload(payload);
         }
         if let Err((error, _)) = producer.send(record) {
-            tracing::debug!(%error, "kafka queue full; keeping the change for later");
-            shared.store.mark_dirty(key);
+            failed(shared, &error, Some(key), payload.is_none());
         }
     }
     changes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_repeating_cannot_fix_give_up() {
+        let production = |code| KafkaError::MessageProduction(code);
+        assert_eq!(
+            classify(&production(RDKafkaErrorCode::QueueFull)),
+            Failure::Retry
+        );
+        assert_eq!(
+            classify(&production(RDKafkaErrorCode::MessageTimedOut)),
+            Failure::Retry
+        );
+        assert_eq!(
+            classify(&production(RDKafkaErrorCode::NotLeaderForPartition)),
+            Failure::Retry
+        );
+        assert_eq!(
+            classify(&production(RDKafkaErrorCode::MessageSizeTooLarge)),
+            Failure::GiveUp
+        );
+        assert_eq!(
+            classify(&production(RDKafkaErrorCode::TopicAuthorizationFailed)),
+            Failure::GiveUp
+        );
+    }
 }

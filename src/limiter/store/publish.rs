@@ -29,6 +29,14 @@ impl Store {
         }
     }
 
+    /// Queues a tombstone for `key` again (its publish failed), unless the key
+    /// is back in memory: then its own state speaks for it.
+    pub fn retry_tombstone(&self, key: &str) {
+        if !self.map.contains_key(key) {
+            self.push_change(Pending::Tombstone(CompactString::new(key)));
+        }
+    }
+
     /// Keys waiting to be published (changed states and tombstones).
     pub fn pending_changes(&self) -> usize {
         self.changed
@@ -61,8 +69,12 @@ impl Store {
                         slot.published = true;
                         let replicated = Replicated {
                             limit: slot.limit,
-                            state: slot.state,
-                            spent: slot.spent.as_deref().cloned(),
+                            // Deeper debt is this node's to pay; peers believe one bucket of it.
+                            state: slot.state.bounded(&slot.limit),
+                            spent: slot
+                                .spent
+                                .as_deref()
+                                .map(|s| s.entries().copied().collect()),
                         };
                         drop(slot);
                         Some((key, Some(replicated)))

@@ -1,0 +1,220 @@
+//! Counted mode's record of who spent what on one key: a bounded, grow-only
+//! counter per *node generation*, with the rule that keeps joins and restarts
+//! from re-charging a key's history.
+//!
+//! Each time a node starts tracking a key (first request, first record, or
+//! again after eviction) it counts its own spending under a fresh generation
+//! key, stamped with when that generation began. A receiver debits the growth
+//! of entries it already knows. An entry it has never seen is new spending only
+//! if its generation began after the receiver started tracking the key; an
+//! older one is history that the sender's level (merged with min) already
+//! carries, so it is adopted as a baseline and not debited. That is what makes
+//! a joining or restarted node take the cluster's level instead of the level
+//! minus everything ever spent, and what makes forgetting an entry safe: when
+//! it comes back it is history, never a second charge.
+//!
+//! At most [`MAX_ENTRIES`] entries are kept, the most recently grown first, so
+//! a key's state stays bounded however many node IDs have ever spent on it.
+
+use super::bucket::Stamp;
+
+/// Entries kept per key (this node's own included). More nodes than this
+/// spending on one key at once lose some debits (the oldest entries are
+/// forgotten and re-adopted as history), never re-charge.
+pub const MAX_ENTRIES: usize = 32;
+
+/// Largest count accepted from the wire: far beyond any real key's spending
+/// (10⁶ tokens a second for 140 years), small enough that sums cannot overflow.
+pub const MAX_COUNT: u64 = 1 << 62;
+
+/// One node generation's spending on a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The generation: unique per node, process and start of tracking.
+    pub node: u64,
+    /// Tokens spent by that generation (only grows).
+    pub count: u64,
+    /// When the generation began (the spender's clock).
+    pub since: Stamp,
+}
+
+/// The per-key spending record of the counted mode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spent {
+    /// When this node started tracking the key.
+    baseline: Stamp,
+    /// This node's own generation, once it has spent on the key.
+    own: Option<Entry>,
+    /// Other generations, most recently grown first; at most `MAX_ENTRIES - 1`.
+    others: Vec<Entry>,
+}
+
+impl Spent {
+    /// An empty record for a key this node starts tracking at `baseline`.
+    pub fn new(baseline: Stamp) -> Self {
+        Self {
+            baseline,
+            own: None,
+            others: Vec::new(),
+        }
+    }
+
+    /// Records that this node spent `tokens`; `generation` names its own entry
+    /// if it has none yet (called only then, so the caller can draw a fresh one).
+    pub fn record(&mut self, tokens: u32, generation: impl FnOnce() -> u64) {
+        let baseline = self.baseline;
+        let own = self.own.get_or_insert_with(|| Entry {
+            node: generation(),
+            count: 0,
+            since: baseline,
+        });
+        own.count = own.count.saturating_add(u64::from(tokens));
+    }
+
+    /// Takes back `tokens` this node recorded a moment ago (the request was
+    /// refused by another rule after all). A peer that already saw the higher
+    /// count keeps it, and so skips exactly that many of our later tokens: no
+    /// token given back is ever debited for good.
+    pub fn unrecord(&mut self, tokens: u32) {
+        if let Some(own) = &mut self.own {
+            own.count = own.count.saturating_sub(u64::from(tokens));
+        }
+    }
+
+    /// Folds a peer's entries in; returns the tokens that are new spending by
+    /// others (to debit). `own` entries echoed back by peers are ignored: this
+    /// node knows its own count best.
+    pub fn absorb(&mut self, remote: &[Entry]) -> u64 {
+        let mut new = 0u64;
+        for entry in remote {
+            if self.own.is_some_and(|own| own.node == entry.node) {
+                continue;
+            }
+            match self.others.iter().position(|e| e.node == entry.node) {
+                Some(i) => {
+                    let known = self.others[i].count;
+                    if entry.count > known {
+                        new = new.saturating_add(entry.count - known);
+                        self.others[i].count = entry.count;
+                        self.others[..=i].rotate_right(1);
+                    }
+                }
+                None => {
+                    // Begun after we started tracking the key: all of it is news.
+                    if entry.since >= self.baseline {
+                        new = new.saturating_add(entry.count);
+                    }
+                    self.others.insert(0, *entry);
+                    if self.others.len() >= MAX_ENTRIES {
+                        self.forget_oldest();
+                    }
+                }
+            }
+        }
+        new
+    }
+
+    /// Drops the least recently grown entry. Should it come back, it must be
+    /// history, not news: so the baseline moves past its generation's start.
+    fn forget_oldest(&mut self) {
+        if let Some(dropped) = self.others.pop() {
+            let after = Stamp::from_unix_nanos(dropped.since.as_unix_nanos().saturating_add(1));
+            self.baseline = self.baseline.max(after);
+        }
+    }
+
+    /// Every entry, this node's first: what a record carries.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.own.iter().chain(&self.others)
+    }
+
+    /// This node's own count (0 before it spent anything).
+    pub fn own_count(&self) -> u64 {
+        self.own.map_or(0, |own| own.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_700_000_000_000_000_000;
+
+    fn at(ns: u64) -> Stamp {
+        Stamp::from_unix_nanos(ns)
+    }
+
+    fn entry(node: u64, count: u64, since: u64) -> Entry {
+        Entry {
+            node,
+            count,
+            since: at(since),
+        }
+    }
+
+    #[test]
+    fn growth_of_a_known_entry_is_new_spending_once() {
+        let mut s = Spent::new(at(T0));
+        assert_eq!(s.absorb(&[entry(7, 3, T0 + 1)]), 3);
+        assert_eq!(s.absorb(&[entry(7, 3, T0 + 1)]), 0);
+        assert_eq!(s.absorb(&[entry(7, 5, T0 + 1)]), 2);
+        assert_eq!(s.absorb(&[entry(7, 4, T0 + 1)]), 0);
+    }
+
+    #[test]
+    fn an_unseen_entry_older_than_our_tracking_is_history_not_a_charge() {
+        // We start tracking at T0 + 10; a peer's generation began at T0 and spent 35.
+        let mut s = Spent::new(at(T0 + 10));
+        assert_eq!(s.absorb(&[entry(7, 35, T0)]), 0);
+        // From then on its growth counts.
+        assert_eq!(s.absorb(&[entry(7, 37, T0)]), 2);
+    }
+
+    #[test]
+    fn our_own_entry_echoed_back_is_ignored() {
+        let mut s = Spent::new(at(T0));
+        s.record(4, || 99);
+        assert_eq!(s.absorb(&[entry(99, 40, T0)]), 0);
+        assert_eq!(s.own_count(), 4);
+    }
+
+    #[test]
+    fn unrecord_takes_back_only_our_own_tokens() {
+        let mut s = Spent::new(at(T0));
+        s.record(4, || 99);
+        s.unrecord(3);
+        assert_eq!(s.own_count(), 1);
+        s.unrecord(5);
+        assert_eq!(s.own_count(), 0);
+    }
+
+    #[test]
+    fn entries_stay_bounded_and_a_forgotten_entry_comes_back_as_history() {
+        let mut s = Spent::new(at(T0));
+        s.record(1, || 0);
+        for node in 1..=10_000u64 {
+            s.absorb(&[entry(node, 5, T0 + 1)]);
+            assert!(s.entries().count() <= MAX_ENTRIES);
+        }
+        // Node 1 was forgotten long ago: its 5 tokens were debited then, and
+        // its next record is not charged again (its growth is lost instead).
+        assert!(!s.entries().any(|e| e.node == 1));
+        assert_eq!(s.absorb(&[entry(1, 6, T0 + 1)]), 0);
+        // A generation that begins after the forgotten ones is still news.
+        assert_eq!(s.absorb(&[entry(20_000, 3, T0 + 2)]), 3);
+    }
+
+    #[test]
+    fn the_most_recently_grown_entries_are_kept() {
+        let mut s = Spent::new(at(T0));
+        for node in 1..=MAX_ENTRIES as u64 {
+            s.absorb(&[entry(node, 1, T0)]);
+        }
+        // Node 2 grows, then 40 new nodes arrive: node 2 outlives node 3.
+        s.absorb(&[entry(2, 2, T0)]);
+        s.absorb(&[entry(100, 1, T0)]);
+        let kept: Vec<u64> = s.entries().map(|e| e.node).collect();
+        assert!(kept.contains(&2));
+        assert!(!kept.contains(&1));
+    }
+}
