@@ -98,7 +98,7 @@ pub(super) fn replication(
     let partition_after = millis(
         "partition-after-ms",
         cli.partition_after_ms.or(file.partition_after_ms),
-        1_000,
+        500,
         0,
     )?;
     if !partition_after.is_zero() && partition_after < Duration::from_millis(100) {

@@ -12,10 +12,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use rdkafka::consumer::BaseConsumer;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
 use tokio::sync::watch;
 
 use super::{assign_all_from_beginning, Quiet, Shared};
@@ -33,7 +35,10 @@ const APPLY_WAIT: Duration = Duration::from_secs(2);
 /// The committing side, handed to the admin API.
 pub struct ConfigTopic {
     topic: String,
-    producer: FutureProducer<Quiet>,
+    /// Replaced when librdkafka declares it dead (an idempotent producer that
+    /// was fenced, e.g. after a partition, refuses every later send).
+    producer: ArcSwap<FutureProducer<Quiet>>,
+    producer_config: ClientConfig,
     applied: watch::Receiver<i64>,
     policy: Arc<Policy>,
     telemetry: Arc<Telemetry>,
@@ -42,35 +47,44 @@ pub struct ConfigTopic {
 impl ConfigTopic {
     pub(super) fn new(
         topic: String,
-        producer: FutureProducer<Quiet>,
+        producer_config: ClientConfig,
         applied: watch::Receiver<i64>,
         policy: Arc<Policy>,
         telemetry: Arc<Telemetry>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, KafkaError> {
+        Ok(Self {
             topic,
-            producer,
+            producer: ArcSwap::from_pointee(producer_config.create_with_context(Quiet)?),
+            producer_config,
             applied,
             policy,
             telemetry,
-        }
+        })
     }
 
     /// Writes `change` to the topic; returns once the broker has it and this
     /// node applies it, or with the reason it was not stored.
     pub async fn commit(&self, change: &PolicyChange) -> Result<(), String> {
         let (key, value) = encode(change);
-        let mut record = FutureRecord::<str, [u8]>::to(&self.topic)
-            .key(&key)
-            .partition(0);
-        if let Some(value) = &value {
-            record = record.payload(value);
+        let send = |producer: Arc<FutureProducer<Quiet>>| {
+            let (topic, key, value) = (&self.topic, &key, &value);
+            async move {
+                let mut record = FutureRecord::<str, [u8]>::to(topic).key(key).partition(0);
+                if let Some(value) = value {
+                    record = record.payload(value);
+                }
+                producer.send(record, COMMIT_TIMEOUT).await
+            }
+        };
+        let mut result = send(self.producer.load_full()).await;
+        if let Err((error, _)) = &result {
+            if self.renew_if_dead(error) {
+                // Setting the same value again is harmless: try once on the new producer.
+                result = send(self.producer.load_full()).await;
+            }
         }
-        let delivery = self
-            .producer
-            .send(record, COMMIT_TIMEOUT)
-            .await
-            .map_err(|(error, _)| format!("kafka did not take the change: {error}"))?;
+        let delivery =
+            result.map_err(|(error, _)| format!("kafka did not take the change: {error}"))?;
         let mut applied = self.applied.clone();
         let offset = delivery.offset;
         if tokio::time::timeout(APPLY_WAIT, applied.wait_for(|&done| done >= offset))
@@ -85,6 +99,28 @@ impl ConfigTopic {
         }
         self.telemetry.config_applied("admin");
         Ok(())
+    }
+}
+
+impl ConfigTopic {
+    /// Replaces the producer if librdkafka says it can never send again;
+    /// returns whether it did.
+    fn renew_if_dead(&self, error: &KafkaError) -> bool {
+        let fenced = error.rdkafka_error_code() == Some(RDKafkaErrorCode::ProducerFenced);
+        if !fenced && self.producer.load().client().fatal_error().is_none() {
+            return false;
+        }
+        match self.producer_config.create_with_context(Quiet) {
+            Ok(producer) => {
+                tracing::warn!(%error, "the config producer was fenced; replaced it");
+                self.producer.store(Arc::new(producer));
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot replace the fenced config producer");
+                false
+            }
+        }
     }
 }
 

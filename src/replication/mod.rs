@@ -30,7 +30,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, Producer, ThreadedProducer};
+use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -185,7 +185,8 @@ impl Replication {
         let admin: AdminClient<Quiet> =
             client_config(&shared.settings).create_with_context(Quiet)?;
         let config_consumer = reader(&shared.settings, "crdt-limiter-config")?;
-        let config_producer: FutureProducer<Quiet> = client_config(&shared.settings)
+        let mut config_producer = client_config(&shared.settings);
+        config_producer
             // Every in-sync replica has it before it counts as acknowledged.
             .set("acks", "all")
             .set("enable.idempotence", "true")
@@ -193,8 +194,7 @@ impl Replication {
             // An admin call waits for the broker: give up after a few seconds
             // (503) rather than librdkafka's default of five minutes.
             .set("message.timeout.ms", "5000")
-            .set("request.timeout.ms", "5000")
-            .create_with_context(Quiet)?;
+            .set("request.timeout.ms", "5000");
         let (applied_tx, applied_rx) = tokio::sync::watch::channel(-1);
         let config_topic = Arc::new(ConfigTopic::new(
             shared.settings.config_topic.clone(),
@@ -202,7 +202,7 @@ impl Replication {
             applied_rx,
             Arc::clone(&shared.policy),
             Arc::clone(&shared.telemetry),
-        ));
+        )?);
 
         let threads = vec![
             spawn("limiter-supervisor", {

@@ -175,26 +175,16 @@ mod tests {
 
     #[test]
     fn only_errors_repeating_cannot_fix_give_up() {
-        let production = |code| KafkaError::MessageProduction(code);
-        assert_eq!(
-            classify(&production(RDKafkaErrorCode::QueueFull)),
-            Failure::Retry
-        );
-        assert_eq!(
-            classify(&production(RDKafkaErrorCode::MessageTimedOut)),
-            Failure::Retry
-        );
-        assert_eq!(
-            classify(&production(RDKafkaErrorCode::NotLeaderForPartition)),
-            Failure::Retry
-        );
-        assert_eq!(
-            classify(&production(RDKafkaErrorCode::MessageSizeTooLarge)),
-            Failure::GiveUp
-        );
-        assert_eq!(
-            classify(&production(RDKafkaErrorCode::TopicAuthorizationFailed)),
-            Failure::GiveUp
-        );
+        use RDKafkaErrorCode::*;
+        for (code, expected) in [
+            (QueueFull, Failure::Retry),
+            (MessageTimedOut, Failure::Retry),
+            (NotLeaderForPartition, Failure::Retry),
+            (MessageSizeTooLarge, Failure::GiveUp),
+            (TopicAuthorizationFailed, Failure::GiveUp),
+        ] {
+            let error = KafkaError::MessageProduction(code);
+            assert_eq!(classify(&error), expected, "{code:?}");
+        }
     }
 }
