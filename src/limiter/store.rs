@@ -22,10 +22,12 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
 use super::bucket::{BucketState, Decision, Limit, Stamp};
-use super::merge::{merge, merge_counted, rescale, MergeMode};
+use super::merge::{rescale, MergeMode};
 use super::spent::{self, Spent};
 
 mod publish;
+mod remote;
+mod share;
 
 use publish::Pending;
 
@@ -216,75 +218,6 @@ impl Store {
                 }
             }
         }
-    }
-
-    /// Merges a peer's state for `key` into this node's, where `limit` is what
-    /// this node applies to the key. The peer's state is converted to `limit`
-    /// (tokens kept) and held within its bounds, so no record can leave a
-    /// bucket more than one full bucket in debt. A full remote state of an
-    /// untracked key carries nothing and is not stored (its spending is paid
-    /// back already: a full bucket owes nothing).
-    pub fn merge_remote(&self, key: &str, remote: &Replicated, limit: &Limit, now: Stamp) {
-        if !self.map.contains_key(key) && remote.state.is_full_at(&remote.limit, now) {
-            return;
-        }
-        self.with_slot(key, limit, now, |slot| {
-            slot.convert_to(limit, now);
-            let state = rescale(remote.state, &remote.limit, limit).bounded(limit);
-            match (self.mode, &remote.spent) {
-                (MergeMode::Counted, Some(remote_spent)) => {
-                    let spent = slot.spent.get_or_insert_with(|| Box::new(Spent::new(now)));
-                    merge_counted(
-                        limit,
-                        &mut slot.state,
-                        spent,
-                        state,
-                        remote_spent,
-                        &mut slot.reserve,
-                    )
-                }
-                // A min-max peer (or a min-max node): the plain rule.
-                _ => slot.state = merge(limit, slot.state, state),
-            }
-        });
-    }
-
-    /// Sets how many nodes share each key's limit: above 1 while this node is
-    /// cut off from the others, so that together they stay near the limit.
-    pub fn set_share(&self, nodes: u32) {
-        self.share.store(nodes.max(1), Ordering::Relaxed);
-    }
-
-    /// How many nodes share each key's limit now (1: connected).
-    pub fn share(&self) -> u32 {
-        self.share.load(Ordering::Relaxed)
-    }
-
-    /// Gives back what partition charges no other node's spending used up,
-    /// once the node has heard from the others again; returns the keys
-    /// credited. Off the request path: one shard lock at a time.
-    pub fn release_reserves(&self) -> usize {
-        let mut released = 0;
-        for mut slot in self.map.iter_mut() {
-            if slot.reserve > 0 {
-                let limit = slot.limit;
-                let reserve = std::mem::take(&mut slot.reserve);
-                slot.state.credit(&limit, limit.level_of(reserve));
-                released += 1;
-            }
-        }
-        released
-    }
-
-    /// A fresh key for this node's spending on a key it starts tracking.
-    fn next_generation(&self) -> u64 {
-        let n = self.generations.fetch_add(1, Ordering::Relaxed);
-        // splitmix64 of (node, n): distinct generations of distinct nodes collide
-        // only by 64-bit chance.
-        let mut z = self.me ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
     }
 
     /// Runs `update` on `key`'s slot, creating a full bucket of `limit` first if the key is new.
@@ -480,16 +413,6 @@ impl Slot {
     /// The counted mode's spending record, started now if this is the first.
     fn spent(&mut self, now: Stamp) -> &mut Spent {
         self.spent.get_or_insert_with(|| Box::new(Spent::new(now)))
-    }
-
-    /// While cut off, an admitted request is charged as if every node that
-    /// shares the key spent the same: `cost × (share − 1)` more, kept as a reserve.
-    fn charge_share(&mut self, limit: &Limit, cost: u32, share: u32) {
-        let before = self.state.level();
-        let extra = cost.saturating_mul(share - 1);
-        self.state.debit(limit, limit.level_of(extra));
-        let charged = limit.tokens_in_debit(before - self.state.level());
-        self.reserve = self.reserve.saturating_add(charged);
     }
 
     /// Moves the bucket to `limit` if it was kept under another one.

@@ -1,0 +1,53 @@
+//! The store as a replica: merging peers' states, and the generation keys
+//! under which this node counts its own spending in counted mode.
+
+use std::sync::atomic::Ordering;
+
+use super::{Replicated, Store};
+use crate::limiter::bucket::{Limit, Stamp};
+use crate::limiter::merge::{merge, merge_counted, rescale, MergeMode};
+use crate::limiter::spent::Spent;
+
+impl Store {
+    /// Merges a peer's state for `key` into this node's, where `limit` is what
+    /// this node applies to the key. The peer's state is converted to `limit`
+    /// (tokens kept) and held within its bounds, so no record can leave a
+    /// bucket more than one full bucket in debt. A full remote state of an
+    /// untracked key carries nothing and is not stored (its spending is paid
+    /// back already: a full bucket owes nothing).
+    pub fn merge_remote(&self, key: &str, remote: &Replicated, limit: &Limit, now: Stamp) {
+        if !self.map.contains_key(key) && remote.state.is_full_at(&remote.limit, now) {
+            return;
+        }
+        self.with_slot(key, limit, now, |slot| {
+            slot.convert_to(limit, now);
+            let state = rescale(remote.state, &remote.limit, limit).bounded(limit);
+            match (self.mode, &remote.spent) {
+                (MergeMode::Counted, Some(remote_spent)) => {
+                    let spent = slot.spent.get_or_insert_with(|| Box::new(Spent::new(now)));
+                    merge_counted(
+                        limit,
+                        &mut slot.state,
+                        spent,
+                        state,
+                        remote_spent,
+                        &mut slot.reserve,
+                    )
+                }
+                // A min-max peer (or a min-max node): the plain rule.
+                _ => slot.state = merge(limit, slot.state, state),
+            }
+        });
+    }
+
+    /// A fresh key for this node's spending on a key it starts tracking.
+    pub(super) fn next_generation(&self) -> u64 {
+        let n = self.generations.fetch_add(1, Ordering::Relaxed);
+        // splitmix64 of (node, n): distinct generations of distinct nodes collide
+        // only by 64-bit chance.
+        let mut z = self.me ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
