@@ -29,11 +29,13 @@ impl Store {
         }
     }
 
-    /// Queues a tombstone for `key` again (its publish failed), unless the key
-    /// is back in memory: then its own state speaks for it.
+    /// Publishes a tombstone for `key` again (its publish failed): queued now
+    /// if the key has left memory, or when it does if it is still held (full,
+    /// or spent again: then its next state replaces the old record anyway).
     pub fn retry_tombstone(&self, key: &str) {
-        if !self.map.contains_key(key) {
-            self.push_change(Pending::Tombstone(CompactString::new(key)));
+        match self.map.get_mut(key) {
+            Some(mut slot) => slot.published = true,
+            None => self.push_change(Pending::Tombstone(CompactString::new(key))),
         }
     }
 
