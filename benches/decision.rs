@@ -1,5 +1,5 @@
 //! Criterion benches of the decision hot path: one hot key, 1,000,000 keys, and
-//! several threads at once; the same through the rules (none, and three
+//! several threads at once; a counted replicating node; the same through the rules (none, and three
 //! matching rules); plus building the HTTP response for a decision.
 
 use std::hint::black_box;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::{Clock, SystemClock};
 use crdt_limiter::http_api::protected::respond;
-use crdt_limiter::limiter::{Limit, Policy, Request, RuleSet, Store};
+use crdt_limiter::limiter::{Limit, MergeMode, Policy, Request, RuleSet, Store};
 use crdt_limiter::rules_file;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -37,6 +37,17 @@ fn single_thread(c: &mut Criterion) {
     let hot = store();
     group.bench_function("hot_key", |b| {
         b.iter(|| hot.check(black_box("hot-user"), 1, clock.now()))
+    });
+
+    // A replicating node in counted mode: the decision also counts the spend.
+    let counted = Store::replicated(
+        limit(),
+        NonZeroUsize::new(2 * KEYS).unwrap(),
+        MergeMode::Counted,
+        1,
+    );
+    group.bench_function("counted_hot_key", |b| {
+        b.iter(|| counted.check(black_box("hot-user"), 1, clock.now()))
     });
 
     let many = store();
