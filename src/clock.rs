@@ -1,6 +1,6 @@
 //! Where "now" comes from: the wall clock in production, a hand-moved clock in tests.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::limiter::Stamp;
@@ -9,29 +9,35 @@ use crate::limiter::Stamp;
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.
     fn now(&self) -> Stamp;
+
+    /// Lets the clock follow the wall clock a little; called about once a
+    /// second, off the request path.
+    fn resync(&self) {}
 }
 
-/// The system's time: the wall clock read once at start, then advanced by
-/// the monotonic clock. Stamps stay comparable across nodes (wall time), but
-/// a step of the system clock — forward or back, by an operator or NTP —
-/// changes no bucket: refill follows the time that really passed. (NTP's
-/// gradual corrections of the rate still apply: the monotonic clock follows
-/// them.) A restart reads the wall clock again.
-#[derive(Clone, Copy, Debug)]
+/// How fast [`SystemClock`] may run ahead of or behind real time while it
+/// follows a wall clock that stepped: 1 %.
+const MAX_SLEW_PER_NS: i64 = 100;
+
+/// The system's time: the wall clock read at start, then advanced by the
+/// monotonic clock. Stamps stay comparable across nodes (wall time), but a
+/// step of the system clock — forward or back, by an operator or NTP —
+/// refills or empties no bucket at once: [`Clock::resync`] follows it at most
+/// 1 % faster or slower than real time, never backwards.
+#[derive(Debug)]
 pub struct SystemClock {
     wall_at_start: Stamp,
     started: Instant,
+    /// How far this clock has moved towards the wall clock since start.
+    offset_ns: AtomicI64,
+    /// Monotonic nanoseconds since start at the last resync.
+    synced_at_ns: AtomicU64,
 }
 
 impl SystemClock {
     /// A clock anchored to the wall clock now.
     pub fn new() -> Self {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        let wall =
-            Stamp::from_unix_nanos(u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX));
-        Self::anchored(wall, Instant::now())
+        Self::anchored(wall_now(), Instant::now())
     }
 
     /// A clock that reads `wall` at the monotonic instant `at`.
@@ -39,7 +45,26 @@ impl SystemClock {
         Self {
             wall_at_start: wall,
             started: at,
+            offset_ns: AtomicI64::new(0),
+            synced_at_ns: AtomicU64::new(0),
         }
+    }
+
+    /// Moves at most 1 % of the time since the last call towards `wall`.
+    fn follow(&self, wall: Stamp) {
+        let elapsed = nanos(self.started.elapsed());
+        let since = elapsed.saturating_sub(self.synced_at_ns.swap(elapsed, Ordering::Relaxed));
+        let max = i64::try_from(since).unwrap_or(i64::MAX) / MAX_SLEW_PER_NS;
+        let ours = self.now().as_unix_nanos();
+        let gap = i64::try_from(i128::from(wall.as_unix_nanos()) - i128::from(ours)).unwrap_or(
+            if wall.as_unix_nanos() > ours {
+                i64::MAX
+            } else {
+                i64::MIN
+            },
+        );
+        self.offset_ns
+            .fetch_add(gap.clamp(-max, max), Ordering::Relaxed);
     }
 }
 
@@ -51,8 +76,27 @@ impl Default for SystemClock {
 
 impl Clock for SystemClock {
     fn now(&self) -> Stamp {
-        self.wall_at_start.saturating_add(self.started.elapsed())
+        let base = self
+            .wall_at_start
+            .as_unix_nanos()
+            .saturating_add(nanos(self.started.elapsed()));
+        Stamp::from_unix_nanos(base.saturating_add_signed(self.offset_ns.load(Ordering::Relaxed)))
     }
+
+    fn resync(&self) {
+        self.follow(wall_now());
+    }
+}
+
+fn wall_now() -> Stamp {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    Stamp::from_unix_nanos(nanos(since_epoch))
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A clock that moves only when told to: deterministic tests of refill timing.
@@ -97,5 +141,34 @@ mod tests {
         assert!(passed >= 20_000_000, "{passed} ns");
         assert!(passed < 5_000_000_000, "{passed} ns");
         assert!(second.saturating_since(anchor) < 5_000_000_000);
+    }
+
+    #[test]
+    fn after_a_step_the_clock_follows_at_most_one_percent_and_never_back() {
+        let anchor = Stamp::from_unix_nanos(1_000_000_000_000_000_000);
+        let clock = SystemClock::anchored(anchor, Instant::now());
+        let ahead = anchor.saturating_add(Duration::from_secs(3600));
+        for (wall, forward) in [(ahead, true), (anchor, false)] {
+            let (before, offset) = (clock.now(), clock.offset_ns.load(Ordering::Relaxed));
+            let synced = clock.synced_at_ns.load(Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(50));
+            clock.follow(wall);
+            assert!(clock.now() >= before, "went backwards");
+            let moved = clock.offset_ns.load(Ordering::Relaxed) - offset;
+            let real = clock.synced_at_ns.load(Ordering::Relaxed) - synced;
+            assert_eq!(
+                moved > 0,
+                forward,
+                "moved {moved} ns towards the wall clock"
+            );
+            assert!(
+                moved.unsigned_abs() <= real / 100 + 1,
+                "{moved} ns in {real} ns"
+            );
+            assert!(
+                moved.unsigned_abs() >= real / 200,
+                "{moved} ns in {real} ns"
+            );
+        }
     }
 }

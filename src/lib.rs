@@ -193,6 +193,7 @@ async fn housekeeping(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        clock.resync();
         let dropped = store.sweep(clock.now());
         tracing::trace!(dropped, tracked = store.len(), "swept full buckets");
         telemetry.upkeep();

@@ -258,8 +258,8 @@ fn round_robin(nodes: &[NodeProcess], user: &str, per_sec: u32, span: Duration) 
 /// Three counted nodes, one user at 10× the limit (20/s, burst 2) round-robin;
 /// the broker freezes for 20 s in the middle of 40. Before cut-off detection
 /// each node admits the whole limit; after, its third. Returns the ratios
-/// admitted ÷ allowed over the outage and over the whole run.
-fn partition_run(partition_after_ms: &str) -> (f64, f64) {
+/// admitted ÷ allowed over the outage, the 10 s after it, and the whole run.
+fn partition_run(partition_after_ms: &str) -> (f64, f64, f64) {
     let broker = OwnBroker::reserve();
     broker.script("start");
     let topic = topic("partition");
@@ -298,17 +298,21 @@ fn partition_run(partition_after_ms: &str) -> (f64, f64) {
         });
     }
     let outage = f64::from(during) / (rate * 20.0);
+    let healed = f64::from(after) / (rate * 10.0);
     let whole = f64::from(before + during + after) / (2.0 + rate * 40.0);
     eprintln!(
         "partition after {partition_after_ms} ms: admitted {before} + {during} + {after}; \
-         outage {outage:.3}x, whole run {whole:.3}x"
+         outage {outage:.3}x, after healing {healed:.3}x, whole run {whole:.3}x"
     );
-    (outage, whole)
+    (outage, healed, whole)
 }
 
 #[test]
 fn a_frozen_broker_does_not_multiply_the_limit() {
-    let (outage, whole) = partition_run("500");
+    let (outage, healed, whole) = partition_run("500");
     assert!(outage <= 1.2, "outage {outage:.3}x");
     assert!(whole <= 1.05, "whole run {whole:.3}x");
+    // Nor does it punish the user once healed, nor starve them meanwhile.
+    assert!(healed >= 0.9, "after healing {healed:.3}x");
+    assert!(outage >= 0.8, "outage {outage:.3}x");
 }

@@ -113,11 +113,6 @@ impl Limit {
         -self.full_level().saturating_mul(MAX_DEBT_WINDOWS)
     }
 
-    /// Whole tokens a non-negative level difference is worth, saturating.
-    pub(crate) fn tokens_in_debit(&self, level: i64) -> u32 {
-        u32::try_from(level.max(0) as u64 / self.interval_ns.get()).unwrap_or(u32::MAX)
-    }
-
     /// Whole tokens in `level` (none while in debt).
     pub(crate) fn tokens_in(&self, level: i64) -> u64 {
         level.max(0) as u64 / self.interval_ns.get()
@@ -221,10 +216,15 @@ impl BucketState {
     /// consumption seen on other nodes is paid back. Debt stops at
     /// [`MAX_DEBT_WINDOWS`] full buckets, so no bucket is ever stuck for long.
     pub fn debit(&mut self, limit: &Limit, level: i64) {
-        self.level = self
-            .level
-            .saturating_sub(level.max(0))
-            .max(limit.floor_level());
+        // Never raises: a level already below the floor (a partition charge) stays.
+        let floor = limit.floor_level().min(self.level);
+        self.level = self.level.saturating_sub(level.max(0)).max(floor);
+    }
+
+    /// Spends `level` with no floor: a partition charge, which is held as a
+    /// reserve and given back or paid for by peers' spending later.
+    pub fn charge(&mut self, level: i64) {
+        self.level = self.level.saturating_sub(level.max(0));
     }
 
     /// This state as any one record may state it: at most full, at most one

@@ -49,13 +49,14 @@ pub fn merge_counted(
     remote_spent: &[Entry],
     reserve: &mut u32,
 ) {
-    let new = spent.absorb(remote_spent);
+    // One record moves a bucket by at most one refill window, whatever it
+    // claims; growth past that is debited by later records.
+    let budget = u64::from(*reserve).saturating_add(u64::from(limit.capacity()));
+    let new = spent.absorb(remote_spent, budget);
     let covered = new.min(u64::from(*reserve));
     *reserve -= covered as u32;
-    let debit = i64::try_from(u128::from(new - covered) * limit.interval().as_nanos())
-        .unwrap_or(i64::MAX)
-        // One record moves a bucket by at most one refill window, whatever it claims.
-        .min(BucketState::full(limit, remote.stamp()).level());
+    let debit =
+        i64::try_from(u128::from(new - covered) * limit.interval().as_nanos()).unwrap_or(i64::MAX);
     local.debit(limit, debit);
     *local = merge(limit, *local, remote);
 }

@@ -293,7 +293,7 @@ proptest! {
     ) {
         let l = limit();
         let mut local = View { state: local_state.bounded(&l), spent: Spent::new(at(T0)), reserve: 0 };
-        local.spent.absorb(&local_entries);
+        local.spent.absorb(&local_entries, u64::MAX);
         let before = local.clone();
         merge_counted(&l, &mut local.state, &mut local.spent, remote_state.bounded(&l), &remote_entries, &mut local.reserve);
         let t = at(local.state.stamp().as_unix_nanos() + later);

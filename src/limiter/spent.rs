@@ -59,14 +59,15 @@ impl Spent {
         }
     }
 
-    /// Records that this node spent `tokens`; `generation` names its own entry
-    /// if it has none yet (called only then, so the caller can draw a fresh one).
-    pub fn record(&mut self, tokens: u32, generation: impl FnOnce() -> u64) {
-        let baseline = self.baseline;
+    /// Records that this node spent `tokens` at `now`; `generation` names its
+    /// own entry if it has none yet (called only then, so the caller can draw
+    /// a fresh one), which begins now: peers that started tracking the key
+    /// before count all of it.
+    pub fn record(&mut self, tokens: u32, now: Stamp, generation: impl FnOnce() -> u64) {
         let own = self.own.get_or_insert_with(|| Entry {
             node: generation(),
             count: 0,
-            since: baseline,
+            since: now,
         });
         own.count = own.count.saturating_add(u64::from(tokens));
     }
@@ -82,29 +83,37 @@ impl Spent {
     }
 
     /// Folds a peer's entries in; returns the tokens that are new spending by
-    /// others (to debit). `own` entries echoed back by peers are ignored: this
-    /// node knows its own count best.
-    pub fn absorb(&mut self, remote: &[Entry]) -> u64 {
+    /// others (to debit), at most `budget`. A count is taken only as far as it
+    /// was debited: growth beyond the budget stays news, so later records
+    /// debit it (a legitimate burst is paid over several records, and a
+    /// hostile count cannot mask a generation's real growth). `own` entries
+    /// echoed back by peers are ignored: this node knows its own count best.
+    pub fn absorb(&mut self, remote: &[Entry], budget: u64) -> u64 {
         let mut new = 0u64;
         for entry in remote {
             if self.own.is_some_and(|own| own.node == entry.node) {
                 continue;
             }
+            let room = budget - new;
             match self.others.iter().position(|e| e.node == entry.node) {
                 Some(i) => {
                     let known = self.others[i].count;
                     if entry.count > known {
-                        new = new.saturating_add(entry.count - known);
-                        self.others[i].count = entry.count;
+                        let taken = (entry.count - known).min(room);
+                        new += taken;
+                        self.others[i].count = known + taken;
                         self.others[..=i].rotate_right(1);
                     }
                 }
                 None => {
                     // Begun after we started tracking the key: all of it is news.
+                    let mut adopted = *entry;
                     if entry.since >= self.baseline {
-                        new = new.saturating_add(entry.count);
+                        let taken = entry.count.min(room);
+                        new += taken;
+                        adopted.count = taken;
                     }
-                    self.others.insert(0, *entry);
+                    self.others.insert(0, adopted);
                     if self.others.len() >= MAX_ENTRIES {
                         self.forget_oldest();
                     }
@@ -155,33 +164,51 @@ mod tests {
     #[test]
     fn growth_of_a_known_entry_is_new_spending_once() {
         let mut s = Spent::new(at(T0));
-        assert_eq!(s.absorb(&[entry(7, 3, T0 + 1)]), 3);
-        assert_eq!(s.absorb(&[entry(7, 3, T0 + 1)]), 0);
-        assert_eq!(s.absorb(&[entry(7, 5, T0 + 1)]), 2);
-        assert_eq!(s.absorb(&[entry(7, 4, T0 + 1)]), 0);
+        assert_eq!(s.absorb(&[entry(7, 3, T0 + 1)], u64::MAX), 3);
+        assert_eq!(s.absorb(&[entry(7, 3, T0 + 1)], u64::MAX), 0);
+        assert_eq!(s.absorb(&[entry(7, 5, T0 + 1)], u64::MAX), 2);
+        assert_eq!(s.absorb(&[entry(7, 4, T0 + 1)], u64::MAX), 0);
     }
 
     #[test]
     fn an_unseen_entry_older_than_our_tracking_is_history_not_a_charge() {
         // We start tracking at T0 + 10; a peer's generation began at T0 and spent 35.
         let mut s = Spent::new(at(T0 + 10));
-        assert_eq!(s.absorb(&[entry(7, 35, T0)]), 0);
+        assert_eq!(s.absorb(&[entry(7, 35, T0)], u64::MAX), 0);
         // From then on its growth counts.
-        assert_eq!(s.absorb(&[entry(7, 37, T0)]), 2);
+        assert_eq!(s.absorb(&[entry(7, 37, T0)], u64::MAX), 2);
+    }
+
+    #[test]
+    fn growth_beyond_the_budget_stays_news_for_later_records() {
+        let mut s = Spent::new(at(T0));
+        assert_eq!(s.absorb(&[entry(7, 25, T0 + 1)], 10), 10);
+        assert_eq!(s.absorb(&[entry(7, 25, T0 + 1)], 10), 10);
+        assert_eq!(s.absorb(&[entry(7, 25, T0 + 1)], 10), 5);
+        assert_eq!(s.absorb(&[entry(7, 25, T0 + 1)], 10), 0);
+        // Two generations share one record's budget.
+        assert_eq!(
+            s.absorb(&[entry(7, 30, T0 + 1), entry(8, 30, T0 + 1)], 10),
+            10
+        );
+        assert_eq!(
+            s.absorb(&[entry(7, 30, T0 + 1), entry(8, 30, T0 + 1)], 40),
+            25
+        );
     }
 
     #[test]
     fn our_own_entry_echoed_back_is_ignored() {
         let mut s = Spent::new(at(T0));
-        s.record(4, || 99);
-        assert_eq!(s.absorb(&[entry(99, 40, T0)]), 0);
+        s.record(4, at(T0), || 99);
+        assert_eq!(s.absorb(&[entry(99, 40, T0)], u64::MAX), 0);
         assert_eq!(s.own_count(), 4);
     }
 
     #[test]
     fn unrecord_takes_back_only_our_own_tokens() {
         let mut s = Spent::new(at(T0));
-        s.record(4, || 99);
+        s.record(4, at(T0), || 99);
         s.unrecord(3);
         assert_eq!(s.own_count(), 1);
         s.unrecord(5);
@@ -191,28 +218,28 @@ mod tests {
     #[test]
     fn entries_stay_bounded_and_a_forgotten_entry_comes_back_as_history() {
         let mut s = Spent::new(at(T0));
-        s.record(1, || 0);
+        s.record(1, at(T0), || 0);
         for node in 1..=10_000u64 {
-            s.absorb(&[entry(node, 5, T0 + 1)]);
+            s.absorb(&[entry(node, 5, T0 + 1)], u64::MAX);
             assert!(s.entries().count() <= MAX_ENTRIES);
         }
         // Node 1 was forgotten long ago: its 5 tokens were debited then, and
         // its next record is not charged again (its growth is lost instead).
         assert!(!s.entries().any(|e| e.node == 1));
-        assert_eq!(s.absorb(&[entry(1, 6, T0 + 1)]), 0);
+        assert_eq!(s.absorb(&[entry(1, 6, T0 + 1)], u64::MAX), 0);
         // A generation that begins after the forgotten ones is still news.
-        assert_eq!(s.absorb(&[entry(20_000, 3, T0 + 2)]), 3);
+        assert_eq!(s.absorb(&[entry(20_000, 3, T0 + 2)], u64::MAX), 3);
     }
 
     #[test]
     fn the_most_recently_grown_entries_are_kept() {
         let mut s = Spent::new(at(T0));
         for node in 1..=MAX_ENTRIES as u64 {
-            s.absorb(&[entry(node, 1, T0)]);
+            s.absorb(&[entry(node, 1, T0)], u64::MAX);
         }
         // Node 2 grows, then 40 new nodes arrive: node 2 outlives node 3.
-        s.absorb(&[entry(2, 2, T0)]);
-        s.absorb(&[entry(100, 1, T0)]);
+        s.absorb(&[entry(2, 2, T0)], u64::MAX);
+        s.absorb(&[entry(100, 1, T0)], u64::MAX);
         let kept: Vec<u64> = s.entries().map(|e| e.node).collect();
         assert!(kept.contains(&2));
         assert!(!kept.contains(&1));

@@ -170,7 +170,7 @@ impl Store {
             if decision.is_allowed() {
                 if counted {
                     let generation = || self.next_generation();
-                    slot.spent(now).record(cost, generation);
+                    slot.spent(now).record(cost, now, generation);
                 }
                 if share > 1 {
                     slot.charge_share(limit, cost, share);

@@ -111,6 +111,18 @@ fn while_cut_off_each_admitted_token_costs_the_share_and_healing_gives_back_the_
 }
 
 #[test]
+fn peers_see_real_spending_not_the_partition_charge() {
+    let (a, b) = (node(MergeMode::Counted, 1), node(MergeMode::Counted, 2));
+    a.set_share(3);
+    assert!(a.check("gina", 1, at(T0)).is_allowed());
+    // Locally 3 tokens are gone (1 spent, 2 held for the others)...
+    assert_eq!(tokens(&a, "gina", at(T0)), Some(2));
+    // ...but the record says what was spent: 1.
+    sync(&a, &[&b], at(T0));
+    assert_eq!(tokens(&b, "gina", at(T0)), Some(4));
+}
+
+#[test]
 fn spending_by_others_during_a_cut_is_paid_from_the_reserve_not_twice() {
     let (a, b) = (node(MergeMode::Counted, 1), node(MergeMode::Counted, 2));
     // Both know the user, then the link is cut.

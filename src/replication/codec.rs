@@ -67,6 +67,8 @@ pub struct Envelope {
 pub struct Heartbeat {
     /// The node.
     pub node_id: String,
+    /// Which start of that node: its own heartbeats from an earlier life are not an echo.
+    pub incarnation: u64,
     /// When it was sent (the sender's clock).
     pub sent_at: Stamp,
 }
@@ -108,6 +110,7 @@ struct WireEntry {
 #[derive(Debug, Serialize, Deserialize)]
 struct WireHeartbeat {
     node_id: String,
+    incarnation: u64,
     sent_at_ns: u64,
 }
 
@@ -183,6 +186,7 @@ pub fn encode_heartbeat(heartbeat: &Heartbeat) -> Vec<u8> {
         VERSION_HEARTBEAT,
         &WireHeartbeat {
             node_id: heartbeat.node_id.clone(),
+            incarnation: heartbeat.incarnation,
             sent_at_ns: heartbeat.sent_at.as_unix_nanos(),
         },
     )
@@ -274,6 +278,7 @@ pub fn decode_heartbeat(bytes: &[u8]) -> Result<Heartbeat, DecodeError> {
     check_node_id(&wire.node_id)?;
     Ok(Heartbeat {
         node_id: wire.node_id,
+        incarnation: wire.incarnation,
         sent_at: Stamp::from_unix_nanos(wire.sent_at_ns),
     })
 }

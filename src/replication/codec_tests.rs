@@ -90,6 +90,7 @@ fn round_trips() {
 fn heartbeats_round_trip_and_are_not_states() {
     let h = Heartbeat {
         node_id: "node-a".into(),
+        incarnation: 7,
         sent_at: Stamp::from_unix_nanos(42),
     };
     let bytes = encode_heartbeat(&h);
@@ -224,25 +225,46 @@ fn extreme_u64() -> impl Strategy<Value = u64> {
     prop_oneof![Just(0), Just(u64::MAX), Just(MAX_COUNT), any::<u64>()]
 }
 
+/// Mostly records that decode, with extreme values in every field a bound
+/// must hold (a level in or beyond its limit's range, huge counts, stamps
+/// anywhere), plus some that must be refused.
 fn arb_record() -> impl Strategy<Value = Vec<u8>> {
-    let base = (
-        prop_oneof![Just(0u32), Just(1), Just(u32::MAX), any::<u32>()],
-        extreme_u64(),
-        extreme_i64(),
-        extreme_u64(),
-    )
-        .prop_map(|(capacity, interval_ns, level, stamp_ns)| WireV1 {
+    const NOW: u64 = 1_700_000_000_000_000_000;
+    let stamp = prop_oneof![
+        Just(0u64),
+        Just(u64::MAX),
+        (NOW - 1_000_000_000_000..NOW + 1_000_000_000_000),
+        any::<u64>()
+    ];
+    let limit = prop_oneof![
+        5 => prop_oneof![
+            Just((1u32, 1_000_000_000u64)),
+            Just((5, 1_000_000_000)),
+            Just((5, 1_000_000)),
+            Just((1_000, 1_000_000)),
+            Just((1, 3_600_000_000_000)),
+        ],
+        1 => (any::<u32>(), extreme_u64()),
+    ];
+    let base = (limit, stamp.clone())
+        .prop_flat_map(|((capacity, interval_ns), stamp_ns)| {
+            let full = i64::from(capacity);
+            let tokens = prop_oneof![4 => -full..=full, 1 => extreme_i64()];
+            (Just((capacity, interval_ns, stamp_ns)), tokens)
+        })
+        .prop_map(|((capacity, interval_ns, stamp_ns), tokens)| WireV1 {
             node_id: "hostile".into(),
             sent_at_ns: stamp_ns,
             capacity,
             interval_ns,
-            level,
+            // Within the limit's range most of the time, beyond it sometimes.
+            level: tokens.saturating_mul(interval_ns.min(i64::MAX as u64) as i64),
             stamp_ns,
         });
     let entries = proptest::collection::vec(
-        (0u64..4, extreme_u64(), extreme_u64()).prop_map(|(node, count, since_ns)| WireEntry {
+        (0u64..4, extreme_u64(), stamp).prop_map(|(node, count, since_ns)| WireEntry {
             node,
-            count,
+            count: count.min(MAX_COUNT),
             since_ns,
         }),
         0..4,
@@ -251,6 +273,15 @@ fn arb_record() -> impl Strategy<Value = Vec<u8>> {
         None => raw(VERSION, &base),
         Some(spent) => raw(VERSION_COUNTED, &WireV3 { base, spent }),
     })
+}
+
+proptest! {
+    /// Most generated records decode, so the property below is about merges.
+    #[test]
+    fn hostile_records_mostly_decode(records in proptest::collection::vec(arb_record(), 200)) {
+        let decoded = records.iter().filter(|r| decode(r).is_ok()).count();
+        prop_assert!(decoded >= 50, "{decoded} of 200");
+    }
 }
 
 proptest! {

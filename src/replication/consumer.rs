@@ -27,7 +27,7 @@ pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
     };
     let mut at_end = HashSet::new();
     let mut bootstrapped = false;
-    let mut membership = Membership::new(shared.started);
+    let mut membership = Membership::new(shared.incarnation);
     while !shared.stopping.load(Ordering::Relaxed) {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => receive(
@@ -105,14 +105,23 @@ fn receive(
         return;
     }
     let now = shared.clock.now();
-    let (state, clamped) = clamp_future(envelope.state, now, shared.settings.max_clock_skew);
+    let skew = shared.settings.max_clock_skew;
+    let (state, mut clamped) = clamp_future(envelope.state, now, skew);
+    let mut spent = envelope.spent;
+    // A generation cannot have begun in the future either: a start far ahead
+    // would make every later generation look like history once forgotten.
+    let latest = now.saturating_add(skew);
+    for entry in spent.iter_mut().flatten().filter(|e| e.since > latest) {
+        entry.since = latest;
+        clamped = true;
+    }
     if clamped {
         shared.telemetry.sync_clamped();
     }
     let remote = Replicated {
         limit: envelope.limit,
         state,
-        spent: envelope.spent,
+        spent,
     };
     shared.store.merge_remote(key, &remote, &limit, now);
     let lag = Duration::from_nanos(now.saturating_since(envelope.sent_at));

@@ -32,8 +32,8 @@ pub(super) fn heartbeat_every(partition_after: Duration) -> Duration {
 
 /// What the consumer thread knows of the cluster.
 pub(super) struct Membership {
-    /// This process's start: own heartbeats sent before it are a previous life's.
-    started: Stamp,
+    /// This process's incarnation: own heartbeats of another are a previous life's.
+    incarnation: u64,
     /// When this node's own heartbeat last came back.
     last_echo: Option<Instant>,
     /// When each peer was last heard from (the sender's send time, on our clock).
@@ -41,16 +41,18 @@ pub(super) struct Membership {
     cut_off: bool,
     /// When to give back partition charges nobody's spending used up.
     release_at: Option<Instant>,
+    last_tick: Instant,
 }
 
 impl Membership {
-    pub(super) fn new(started: Stamp) -> Self {
+    pub(super) fn new(incarnation: u64) -> Self {
         Self {
-            started,
+            incarnation,
             last_echo: None,
             peers: HashMap::new(),
             cut_off: false,
             release_at: None,
+            last_tick: Instant::now(),
         }
     }
 
@@ -58,7 +60,7 @@ impl Membership {
     pub(super) fn heard(&mut self, shared: &Shared, heartbeat: &Heartbeat, now: Stamp) {
         let age = Duration::from_nanos(now.saturating_since(heartbeat.sent_at));
         if heartbeat.node_id == shared.settings.node_id {
-            if heartbeat.sent_at >= self.started {
+            if heartbeat.incarnation == self.incarnation {
                 self.last_echo = Some(Instant::now());
             }
             return;
@@ -84,12 +86,17 @@ impl Membership {
         *last = (*last).max(heard);
     }
 
-    /// Re-evaluates whether this node is cut off; run often by the consumer.
+    /// Re-evaluates whether this node is cut off; the consumer calls it after
+    /// every poll, and it does its work eight times a period.
     pub(super) fn tick(&mut self, shared: &Shared) {
         let after = shared.settings.partition_after;
-        if after.is_zero() {
+        if after.is_zero() || self.last_tick.elapsed() < after / 8 {
             return;
         }
+        self.last_tick = Instant::now();
+        // Peers silent for a whole window are gone (and hostile IDs age out).
+        let window = peer_window(shared);
+        self.peers.retain(|_, heard| heard.elapsed() <= window);
         let cut_off = self.last_echo.is_some_and(|t| t.elapsed() > after);
         if cut_off && !self.cut_off {
             let nodes = 1 + self.peers_heard_before(self.last_echo, peer_window(shared));

@@ -59,8 +59,8 @@ pub(super) struct Shared {
     config_ready: AtomicBool,
     connected: AtomicBool,
     stopping: AtomicBool,
-    /// When this process started (its own heartbeats from before are a previous life's).
-    started: crate::limiter::Stamp,
+    /// This start of the node (its own heartbeats of another are a previous life's).
+    incarnation: u64,
 }
 
 impl Shared {
@@ -169,7 +169,7 @@ impl Replication {
             config_ready: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            started: clock.now(),
+            incarnation: clock.now().as_unix_nanos(),
         });
         let producer: ThreadedProducer<Delivery> = client_config(&shared.settings)
             // murmur2 on the key, as the Java client does, so every client agrees
@@ -216,6 +216,12 @@ impl Replication {
             spawn("limiter-flusher", {
                 let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
                 move || flush_periodically(&shared, &producer)
+            }),
+            // Its own thread and timer: a long sync interval or a slow flush
+            // must not look like a partition.
+            spawn("limiter-heartbeat", {
+                let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
+                move || publisher::beat_periodically(&shared, &producer)
             }),
             spawn("limiter-config", {
                 let shared = Arc::clone(&shared);

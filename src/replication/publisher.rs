@@ -3,7 +3,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -106,23 +105,30 @@ fn failed(shared: &Shared, error: &KafkaError, key: Option<&str>, tombstone: boo
 }
 
 pub(super) fn flush_periodically(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
-    let heartbeat_every = heartbeat_every(shared.settings.partition_after);
-    let mut next_heartbeat = Instant::now();
     while shared.pause(shared.settings.sync_interval) {
         // While the broker is away the changes stay in the store, latest state only.
         if shared.connected.load(Ordering::Relaxed) {
             publish_changes(shared, producer);
-            if !shared.settings.partition_after.is_zero() && Instant::now() >= next_heartbeat {
-                next_heartbeat = Instant::now() + heartbeat_every;
-                heartbeat(shared, producer);
-            }
         }
+    }
+}
+
+/// Sends this node's heartbeat four times per partition period, whatever the
+/// broker's state: while it is away they wait in (or expire from) the queue.
+pub(super) fn beat_periodically(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
+    if shared.settings.partition_after.is_zero() {
+        return;
+    }
+    let every = heartbeat_every(shared.settings.partition_after);
+    while shared.pause(every) {
+        heartbeat(shared, producer);
     }
 }
 
 fn heartbeat(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
     let payload = codec::encode_heartbeat(&Heartbeat {
         node_id: shared.settings.node_id.clone(),
+        incarnation: shared.incarnation,
         sent_at: shared.clock.now(),
     });
     let key = heartbeat_key(&shared.settings.node_id);

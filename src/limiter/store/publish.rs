@@ -72,7 +72,7 @@ impl Store {
                         let replicated = Replicated {
                             limit: slot.limit,
                             // Deeper debt is this node's to pay; peers believe one bucket of it.
-                            state: slot.state.bounded(&slot.limit),
+                            state: slot.shared_state(),
                             spent: slot
                                 .spent
                                 .as_deref()

@@ -40,11 +40,20 @@ impl Store {
 impl Slot {
     /// While cut off, an admitted request is charged as if every node that
     /// shares the key spent the same: `cost × (share − 1)` more, kept as a reserve.
+    /// No debt floor applies: a token must really cost `share`, or a key
+    /// with a small burst would get more than its share; the depth is bounded
+    /// by `cost × share` below the level the request found.
     pub(super) fn charge_share(&mut self, limit: &Limit, cost: u32, share: u32) {
-        let before = self.state.level();
-        let extra = cost.saturating_mul(share - 1);
-        self.state.debit(limit, limit.level_of(extra));
-        let charged = limit.tokens_in_debit(before - self.state.level());
-        self.reserve = self.reserve.saturating_add(charged);
+        let extra = cost.saturating_mul(share - 1).min(u32::MAX - self.reserve);
+        self.state.charge(limit.level_of(extra));
+        self.reserve += extra;
+    }
+
+    /// The state as peers should see it: without this node's partition
+    /// charges, which stand for the others' spending, not for its own.
+    pub(super) fn shared_state(&self) -> crate::limiter::bucket::BucketState {
+        let mut state = self.state;
+        state.credit(&self.limit, self.limit.level_of(self.reserve));
+        state.bounded(&self.limit)
     }
 }
