@@ -94,9 +94,13 @@ impl Membership {
             return;
         }
         self.last_tick = Instant::now();
-        // Peers silent for a whole window are gone (and hostile IDs age out).
+        // Peers silent for a whole window before our last echo are gone (and
+        // hostile IDs age out); while cut off, the last echo stands still, so
+        // the peers we last heard keep counting.
         let window = peer_window(shared);
-        self.peers.retain(|_, heard| heard.elapsed() <= window);
+        if let Some(horizon) = self.last_echo.and_then(|t| t.checked_sub(window)) {
+            self.peers.retain(|_, heard| *heard >= horizon);
+        }
         let cut_off = self.last_echo.is_some_and(|t| t.elapsed() > after);
         if cut_off && !self.cut_off {
             let nodes = 1 + self.peers_heard_before(self.last_echo, peer_window(shared));
