@@ -350,6 +350,11 @@ fn decide(
         // One bucket: taking is already all or nothing.
         return Some((0, store.check_with(key(0), &hit.limit, cost, now)));
     }
+    // A cost beyond some rule's capacity can never pass: report that rule,
+    // whatever the others would say, so the caller can tell.
+    if let Some(n) = hits.iter().position(|hit| cost > hit.limit.capacity()) {
+        return Some((n, store.peek(key(n), &hits[n].limit, cost, now)));
+    }
     // Ask first: a request any rule refuses takes nothing anywhere. Report the
     // rule that refuses longest, since the request cannot pass before it allows.
     let mut refused: Option<(usize, Decision)> = None;

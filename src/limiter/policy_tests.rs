@@ -93,6 +93,20 @@ fn the_rule_with_fewest_tokens_left_is_reported() {
 }
 
 #[test]
+fn a_cost_beyond_a_rules_capacity_is_reported_against_that_rule() {
+    let (p, s) = (policy(), store());
+    let now = at(T0);
+    // The global bucket (5) is empty: it would refuse longest (3 s for 3 tokens).
+    for user in ["u1", "u2", "u3", "u4", "u5"] {
+        assert!(outcome(p.check(&s, &req(user, "/x"), 1, now)).0);
+    }
+    // But orders holds 2 at most: 3 tokens can never pass there.
+    let v = p.check(&s, &req("b", "/api/orders"), 3, now).unwrap();
+    assert!(!v.decision.is_allowed());
+    assert_eq!((v.rule(), v.limit.capacity()), ("orders", 2));
+}
+
+#[test]
 fn a_refused_request_takes_nothing_from_any_bucket() {
     let (p, s) = (policy(), store());
     let now = at(T0);
@@ -124,8 +138,10 @@ fn the_refusal_reports_the_rule_that_refuses_longest() {
         outcome(p.check(&s, &req("z", "/"), 1, now)),
         (false, "global".into(), 0)
     );
-    // A cost of 4 exceeds free (3) forever-ish and global: global waits 4 s, per-user 1 s after its 3.
-    let v = p.check(&s, &req("y", "/"), 4, now).unwrap();
+    // A cost of 2: per-user (3) would allow it, global waits 2 s for it.
+    // (A cost beyond a rule's capacity is reported against that rule: see
+    // a_cost_beyond_a_rules_capacity_is_reported_against_that_rule.)
+    let v = p.check(&s, &req("y", "/api/orders"), 2, now).unwrap();
     assert!(!v.decision.is_allowed());
     assert_eq!(v.rule(), "global");
 }
