@@ -11,7 +11,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -207,10 +209,12 @@ impl FileLog {
             text.push_str(&serde_json::to_string(line).map_err(std::io::Error::other)?);
             text.push('\n');
         }
-        let tmp = dir.join("config-changes.jsonl.tmp");
-        std::fs::write(&tmp, text)?;
-        File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+        // Rewritten whole into a temporary file beside it, synced, then renamed
+        // over it (`tempfile`): a crash leaves the old file or the new one.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(text.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path).map_err(|e| e.error)?;
         File::open(dir)?.sync_all()?;
         if !latest.is_empty() {
             tracing::info!(file = %path.display(), changes = latest.len(), "applied stored config changes");
@@ -233,10 +237,7 @@ impl FileLog {
             .map_err(|e| e.to_string())?;
         let mut line = serde_json::to_string(&Line { key, value }).map_err(|e| e.to_string())?;
         line.push('\n');
-        let mut file = self
-            .file
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut file = self.file.lock();
         file.write_all(line.as_bytes())
             .and_then(|()| file.sync_data())
             .map_err(|e| {

@@ -17,6 +17,7 @@ use super::AppState;
 use crate::config::parse_rate;
 use crate::config_log::ConfigLog;
 use crate::limiter::{Limit, Match, PolicyChange, RuleLimit};
+use subtle::ConstantTimeEq;
 
 /// Most moved users listed by `GET /v1/admin/rules`.
 const MAX_LISTED_USERS: usize = 1000;
@@ -92,14 +93,10 @@ impl FromRequest for Authorized {
     }
 }
 
-/// Compares in time that depends only on the expected token's length, so
-/// timing tells a caller nothing about how much of a guess was right.
+/// Compares in constant time (`subtle`), so timing tells a caller nothing
+/// about how much of a guess was right (only whether its length was).
 fn same(presented: &[u8], expected: &[u8]) -> bool {
-    let mut diff = presented.len() ^ expected.len();
-    for (i, &byte) in expected.iter().enumerate() {
-        diff |= usize::from(presented.get(i).copied().unwrap_or(!byte) ^ byte);
-    }
-    std::hint::black_box(diff) == 0
+    presented.ct_eq(expected).into()
 }
 
 fn admin(state: &AppState) -> &Admin {

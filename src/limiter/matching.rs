@@ -3,47 +3,28 @@
 
 use std::net::IpAddr;
 
-/// An address or a network (`10.0.0.0/8`, `2001:db8::/32`).
+/// An address or a network (`10.0.0.0/8`, `2001:db8::/32`); the arithmetic is `ipnet`'s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct IpNet(ipnet::IpNet);
 
 impl IpNet {
-    /// Parses `ADDR` or `ADDR/PREFIX`.
+    /// Parses `ADDR` (a network of one) or `ADDR/PREFIX`.
     pub fn parse(text: &str) -> Option<Self> {
-        let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr.parse::<IpAddr>().ok()?, Some(prefix.parse().ok()?)),
-            None => (text.parse::<IpAddr>().ok()?, None),
-        };
-        let bits = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(bits);
-        (prefix <= bits).then_some(Self { addr, prefix })
+        match text.parse::<ipnet::IpNet>() {
+            Ok(net) => Some(Self(net)),
+            Err(_) => text.parse::<IpAddr>().ok().map(|addr| Self(addr.into())),
+        }
     }
 
-    /// Whether `ip` is inside the network.
+    /// Whether `ip` is inside the network (an IPv4-mapped IPv6 address counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        // Both as 128-bit numbers, an IPv4 address in the top 32 bits, so one
-        // mask of the top `prefix` bits serves both families.
-        let (net, ip) = match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => (
-                u128::from(u32::from(net)) << 96,
-                u128::from(u32::from(ip)) << 96,
-            ),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => (u128::from(net), u128::from(ip)),
-            _ => return false,
-        };
-        let mask = u128::MAX
-            .checked_shl(128 - u32::from(self.prefix))
-            .unwrap_or(0);
-        net & mask == ip & mask
+        self.0.contains(&ip.to_canonical())
     }
 }
 
 impl std::fmt::Display for IpNet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        self.0.fmt(f)
     }
 }
 

@@ -11,7 +11,9 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, Guard};
@@ -330,10 +332,8 @@ impl Policy {
         self.effective.store(Arc::new(rules));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (RuleSet, Overrides)> {
-        self.layers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, (RuleSet, Overrides)> {
+        self.layers.lock()
     }
 }
 

@@ -12,10 +12,10 @@
 //! eviction so operators can raise the cap. A periodic [`Store::sweep`] walks the
 //! whole queue so idle buckets leave memory even below the cap.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use compact_str::CompactString;
 use dashmap::mapref::entry::Entry;
@@ -398,7 +398,7 @@ impl Store {
     }
 
     fn queue(&self) -> MutexGuard<'_, VecDeque<CompactString>> {
-        lock(&self.order)
+        self.order.lock()
     }
 
     fn forget(&self, removed: usize, counter: &AtomicU64) {
@@ -436,14 +436,6 @@ fn convert(state: BucketState, from: &Limit, to: &Limit, now: Stamp) -> BucketSt
         return BucketState::full(to, now.max(state.stamp()));
     }
     rescale(state.refilled_to(from, now), from, to)
-}
-
-/// A panic elsewhere cannot leave these lists inconsistent (each step is one
-/// push, pop or swap), so a poisoned lock is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

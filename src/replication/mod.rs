@@ -59,6 +59,8 @@ pub(super) struct Shared {
     config_ready: AtomicBool,
     connected: AtomicBool,
     stopping: AtomicBool,
+    /// Wakes threads pausing between rounds as soon as the node stops.
+    stopped: (parking_lot::Mutex<bool>, parking_lot::Condvar),
     /// This start of the node (its own heartbeats of another are a previous life's).
     incarnation: u64,
 }
@@ -87,14 +89,19 @@ impl Shared {
 
     /// Sleeps up to `d`, waking early when the node stops; false once stopping.
     fn pause(&self, d: Duration) -> bool {
-        let until = Instant::now() + d;
-        while Instant::now() < until {
-            if self.stopping.load(Ordering::Relaxed) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10).min(d));
+        let (lock, wake) = &self.stopped;
+        let mut stopped = lock.lock();
+        if !*stopped {
+            wake.wait_while_for(&mut stopped, |stopped| !*stopped, d);
         }
-        !self.stopping.load(Ordering::Relaxed)
+        !*stopped
+    }
+
+    /// Tells every thread to stop, waking those that pause.
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        *self.stopped.0.lock() = true;
+        self.stopped.1.notify_all();
     }
 
     fn set_connected(&self, connected: bool) {
@@ -169,6 +176,7 @@ impl Replication {
             config_ready: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            stopped: Default::default(),
             incarnation: clock.now().as_unix_nanos(),
         });
         let producer: ThreadedProducer<Delivery> = client_config(&shared.settings)
@@ -244,7 +252,7 @@ impl Replication {
     /// Publishes every pending change, waits (briefly) for the broker to take
     /// them, and stops the threads.
     pub fn shutdown(self) {
-        self.shared.stopping.store(true, Ordering::Relaxed);
+        self.shared.stop();
         for thread in self.threads {
             let _ = thread.join();
         }

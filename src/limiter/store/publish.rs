@@ -4,7 +4,7 @@
 
 use compact_str::CompactString;
 
-use super::{lock, Change, Replicated, Store};
+use super::{Change, Replicated, Store};
 use crate::limiter::bucket::Stamp;
 
 /// An entry of the list of things to publish.
@@ -43,7 +43,7 @@ impl Store {
     pub fn pending_changes(&self) -> usize {
         self.changed
             .as_ref()
-            .map_or(0, |changed| lock(changed).len())
+            .map_or(0, |changed| changed.lock().len())
     }
 
     /// Hands over every key changed since the last call, with its latest state.
@@ -51,7 +51,7 @@ impl Store {
         let Some(changed) = &self.changed else {
             return Vec::new();
         };
-        let pending = std::mem::take(&mut *lock(changed));
+        let pending = std::mem::take(&mut *changed.lock());
         pending
             .into_iter()
             .filter_map(|entry| match entry {
@@ -96,7 +96,7 @@ impl Store {
     /// `max_keys` more pushes.
     pub(super) fn push_change(&self, entry: Pending) {
         let Some(changed) = &self.changed else { return };
-        let mut changed = lock(changed);
+        let mut changed = changed.lock();
         if changed.len() >= 2 * self.max_keys {
             let mut seen = std::collections::HashSet::new();
             changed.retain(|e| match e {
