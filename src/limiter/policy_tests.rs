@@ -92,14 +92,19 @@ fn the_rule_with_fewest_tokens_left_is_reported() {
     );
 }
 
+/// Empties the global bucket (5) through five users, each allowed once.
+fn empty_global(p: &Policy, s: &Store, now: Stamp) {
+    for user in ["u1", "u2", "u3", "u4", "u5"] {
+        assert!(outcome(p.check(s, &req(user, "/"), 1, now)).0);
+    }
+}
+
 #[test]
 fn a_cost_beyond_a_rules_capacity_is_reported_against_that_rule() {
     let (p, s) = (policy(), store());
     let now = at(T0);
     // The global bucket (5) is empty: it would refuse longest (3 s for 3 tokens).
-    for user in ["u1", "u2", "u3", "u4", "u5"] {
-        assert!(outcome(p.check(&s, &req(user, "/x"), 1, now)).0);
-    }
+    empty_global(&p, &s, now);
     // But orders holds 2 at most: 3 tokens can never pass there.
     let v = p.check(&s, &req("b", "/api/orders"), 3, now).unwrap();
     assert!(!v.decision.is_allowed());
@@ -131,9 +136,7 @@ fn the_refusal_reports_the_rule_that_refuses_longest() {
     let (p, s) = (policy(), store());
     let now = at(T0);
     // Empty the global bucket (5) through five users; user "z" then has plan tokens left.
-    for user in ["u1", "u2", "u3", "u4", "u5"] {
-        assert!(outcome(p.check(&s, &req(user, "/"), 1, now)).0);
-    }
+    empty_global(&p, &s, now);
     assert_eq!(
         outcome(p.check(&s, &req("z", "/"), 1, now)),
         (false, "global".into(), 0)
