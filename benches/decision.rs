@@ -1,9 +1,11 @@
 //! Criterion benches of the decision hot path: one hot key, 1,000,000 keys, and
 //! several threads at once; a counted replicating node; the same through the rules (none, and three
-//! matching rules); plus building the HTTP response for a decision.
+//! matching rules); plus building the HTTP response for a decision; and new keys at the cap: with a
+//! sweep running beside them, and on a replicating node whose broker is away.
 
 use std::hint::black_box;
 use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -156,5 +158,73 @@ fn contended(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_thread, contended);
+/// Keys in the store of the new-key benches: big enough that a sweep takes a while.
+const CAP: usize = 200_000;
+
+/// An hour to refill: a key that spent a token stays in use for the whole bench.
+fn slow_limit() -> Limit {
+    Limit::new(NonZeroU32::new(100).unwrap(), Duration::from_secs(36)).unwrap()
+}
+
+/// New keys arriving at the cap (each evicts a full bucket), alone and with a
+/// sweep looping on another thread as housekeeping runs it; then new keys on
+/// a replicating node that never publishes (its broker is away), so its list
+/// of changes keeps reaching its bound.
+fn new_keys(c: &mut Criterion) {
+    let clock = SystemClock::new();
+    let mut group = c.benchmark_group("new_keys");
+    group.throughput(Throughput::Elements(1));
+    for sweeping in [false, true] {
+        let store = Store::new(slow_limit(), NonZeroUsize::new(CAP).unwrap());
+        // Half the keys in use (never swept), half full (evictable).
+        for i in 0..CAP {
+            store.check(&format!("used-{i}"), u32::from(i % 2 == 0), clock.now());
+        }
+        let mut n = 0u64;
+        let name = if sweeping {
+            "at_cap_sweeping"
+        } else {
+            "at_cap"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let stop = AtomicBool::new(false);
+                std::thread::scope(|scope| {
+                    if sweeping {
+                        scope.spawn(|| {
+                            while !stop.load(Ordering::Relaxed) {
+                                black_box(store.sweep(clock.now()));
+                            }
+                        });
+                    }
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        n += 1;
+                        // Cost 0: the new bucket stays full, so the next insert can evict it.
+                        black_box(store.check(&format!("new-{n}"), 0, clock.now()));
+                    }
+                    let elapsed = started.elapsed();
+                    stop.store(true, Ordering::Relaxed);
+                    elapsed
+                })
+            })
+        });
+    }
+    let outage = Store::replicated(
+        limit(),
+        NonZeroUsize::new(CAP).unwrap(),
+        MergeMode::MinMax,
+        1,
+    );
+    let mut n = 0u64;
+    group.bench_function("replicated_broker_away", |b| {
+        b.iter(|| {
+            n += 1;
+            outage.check(black_box(&format!("new-{n}")), 1, clock.now())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, single_thread, contended, new_keys);
 criterion_main!(benches);
