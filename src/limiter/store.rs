@@ -3,33 +3,30 @@
 //!
 //! Memory bound: at most `max_keys` buckets are ever tracked. A full bucket holds
 //! no information (an unseen key starts full), so full buckets are what eviction
-//! removes. Keys also wait in an insertion-order queue (the CLOCK algorithm):
-//! eviction looks at the oldest keys first, drops the full ones, and sends keys
-//! still in use to the back for a second chance. An insert at the cap evicts
-//! that way; only when [`EVICTION_SAMPLE`] keys in a row are all mid-refill (more
-//! keys active at once than the cap allows) does it drop the fullest of them,
+//! removes. An insert at the cap evicts that way (see the `evict` module);
+//! only when [`EVICTION_SAMPLE`] keys in a row are all mid-refill (more keys
+//! active at once than the cap allows) does it drop the fullest of them,
 //! which loses at most its missing tokens and is counted as a *pressure*
-//! eviction so operators can raise the cap. A periodic [`Store::sweep`] walks the
-//! whole queue so idle buckets leave memory even below the cap.
+//! eviction so operators can raise the cap. A periodic [`Store::sweep`] walks
+//! every shard so idle buckets leave memory even below the cap.
 
-use parking_lot::{Mutex, MutexGuard};
-use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use compact_str::CompactString;
-use dashmap::mapref::entry::Entry;
-use dashmap::DashMap;
 
 use super::bucket::{BucketState, Decision, Limit, Stamp};
 use super::merge::{rescale, MergeMode};
 use super::spent::{self, Spent};
 
+mod evict;
 mod publish;
 mod remote;
+mod shards;
 mod share;
 
-use publish::Pending;
+use publish::Changes;
+use shards::Shards;
 
 /// Keys looked at before an insert at the cap gives up on finding a full
 /// bucket: enough that a full one is almost always found, few enough to keep
@@ -39,9 +36,6 @@ pub const EVICTION_SAMPLE: usize = 32;
 /// Shards in the map: more than cores, so threads working on different keys
 /// rarely wait on the same lock.
 const SHARDS: usize = 64;
-
-/// Keys swept per lock of the queue, so inserts are not held up by a long sweep.
-const SWEEP_CHUNK: usize = 4096;
 
 /// Counts of evictions since start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,10 +86,10 @@ pub struct Replicated {
 
 /// All buckets of one node.
 pub struct Store {
-    map: DashMap<CompactString, Slot, ahash::RandomState>,
+    map: Shards<Slot>,
     /// What replication should publish next; `None` when replication is off,
     /// so nothing accumulates.
-    changed: Option<Mutex<Vec<Pending>>>,
+    changed: Option<Changes>,
     mode: MergeMode,
     /// This node's key (ID and start-up), from which its generation keys are drawn.
     me: u64,
@@ -104,14 +98,13 @@ pub struct Store {
     /// How many nodes share each key's limit while this one is cut off from
     /// them: each token admitted then costs this many. 1 when connected.
     share: AtomicU32,
-    /// Every tracked key exactly once, oldest insert (or second chance) first.
-    /// Only the new-key path and eviction lock it, never a decision on a known key.
-    order: Mutex<VecDeque<CompactString>>,
+    /// The shard an insert at the cap starts looking for a bucket to evict in.
+    victims: AtomicUsize,
     /// The limit of [`Store::check`], for callers with one limit for every key.
     default_limit: Limit,
     max_keys: usize,
     /// Tracked keys plus slots reserved by inserts under way; kept beside the
-    /// map because `DashMap::len` locks every shard.
+    /// map because counting the map locks every shard.
     len: AtomicUsize,
     evicted_idle: AtomicU64,
     evicted_pressure: AtomicU64,
@@ -133,13 +126,13 @@ impl Store {
     fn build(limit: Limit, max_keys: NonZeroUsize, replication: Option<(MergeMode, u64)>) -> Self {
         let (mode, me) = replication.unwrap_or_default();
         Self {
-            map: DashMap::with_hasher_and_shard_amount(ahash::RandomState::new(), SHARDS),
-            changed: replication.map(|_| Mutex::new(Vec::new())),
+            map: Shards::new(SHARDS),
+            changed: replication.map(|_| Changes::new(max_keys.get())),
             mode,
             me,
             generations: AtomicU64::new(0),
             share: AtomicU32::new(1),
-            order: Mutex::new(VecDeque::new()),
+            victims: AtomicUsize::new(0),
             default_limit: limit,
             max_keys: max_keys.get(),
             len: AtomicUsize::new(0),
@@ -181,7 +174,7 @@ impl Store {
             (decision, newly_dirty)
         });
         if newly_dirty {
-            self.push_change(Pending::Dirty(CompactString::new(key)));
+            self.push_dirty(key);
         }
         decision
     }
@@ -232,32 +225,19 @@ impl Store {
             return update(&mut slot);
         }
         self.reserve_slot(now);
-        let (result, inserted) = match self.map.entry(CompactString::new(key)) {
-            Entry::Occupied(mut entry) => {
-                // Another thread inserted the key meanwhile: give the slot back.
-                self.len.fetch_sub(1, Ordering::Relaxed);
-                (update(entry.get_mut()), None)
-            }
-            Entry::Vacant(entry) => {
-                let key = entry.key().clone();
-                let mut slot = Slot {
-                    limit: *limit,
-                    state: BucketState::full(limit, now),
-                    spent: None,
-                    reserve: 0,
-                    dirty: false,
-                    published: false,
-                };
-                let result = update(&mut slot);
-                entry.insert(slot);
-                (result, Some(key))
-            }
-        };
-        // Queued after the shard lock is released: the queue is always locked first.
-        if let Some(key) = inserted {
-            self.queue().push_back(key);
+        let (mut slot, inserted) = self.map.get_or_insert_with(key, || Slot {
+            limit: *limit,
+            state: BucketState::full(limit, now),
+            spent: None,
+            reserve: 0,
+            dirty: false,
+            published: false,
+        });
+        if !inserted {
+            // Another thread inserted the key meanwhile: give the slot back.
+            self.len.fetch_sub(1, Ordering::Relaxed);
         }
-        result
+        update(&mut slot)
     }
 
     /// The state of `key` as this node sees it, if tracked.
@@ -292,119 +272,6 @@ impl Store {
         Evictions {
             idle: self.evicted_idle.load(Ordering::Relaxed),
             pressure: self.evicted_pressure.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Drops every bucket that is full at `now`; returns how many.
-    pub fn sweep(&self, now: Stamp) -> usize {
-        let mut left = self.queue().len();
-        let mut dropped = 0;
-        while left > 0 {
-            let mut order = self.queue();
-            for _ in 0..left.min(SWEEP_CHUNK) {
-                let Some(key) = order.pop_front() else { break };
-                match self.missing_at(&key, now) {
-                    Some(missing) if missing > 0 => order.push_back(key),
-                    Some(_) => dropped += self.remove_if_full(&key, now, &mut order),
-                    None => {}
-                }
-            }
-            left = left.saturating_sub(SWEEP_CHUNK);
-        }
-        dropped
-    }
-
-    /// Takes one slot of the `max_keys` budget, evicting until one is free.
-    fn reserve_slot(&self, now: Stamp) {
-        loop {
-            let len = self.len.load(Ordering::Relaxed);
-            if len < self.max_keys {
-                if self
-                    .len
-                    .compare_exchange_weak(len, len + 1, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return;
-                }
-                continue;
-            }
-            self.evict_one(now);
-        }
-    }
-
-    /// Evicts the oldest full bucket among the next [`EVICTION_SAMPLE`] in the
-    /// queue, or failing that the fullest of them.
-    fn evict_one(&self, now: Stamp) {
-        let mut order = self.queue();
-        let mut in_use: Vec<(CompactString, i64)> = Vec::new();
-        while in_use.len() < EVICTION_SAMPLE {
-            let Some(key) = order.pop_front() else { break };
-            match self.missing_at(&key, now) {
-                Some(missing) if missing > 0 => in_use.push((key, missing)),
-                Some(_) if self.remove_if_full(&key, now, &mut order) > 0 => {
-                    order.extend(in_use.into_iter().map(|(key, _)| key));
-                    return;
-                }
-                // Taken by a request just now: remove_if_full queued it again.
-                Some(_) => {}
-                // Not tracked any more: drop the stale queue entry.
-                None => {}
-            }
-        }
-        let fullest = (0..in_use.len()).min_by_key(|&i| in_use[i].1);
-        if let Some(i) = fullest {
-            let (key, _) = in_use.swap_remove(i);
-            if self.map.remove(key.as_str()).is_some() {
-                self.forget(1, &self.evicted_pressure);
-            }
-        }
-        order.extend(in_use.into_iter().map(|(key, _)| key));
-    }
-
-    /// Refill time `key`'s bucket still needs to be full at `now` (0: full).
-    fn missing_at(&self, key: &str, now: Stamp) -> Option<i64> {
-        self.map.get(key).map(|slot| {
-            slot.limit
-                .full_level()
-                .saturating_sub(slot.state.level_at(&slot.limit, now))
-        })
-    }
-
-    /// Removes `key` if still full (a request may have just arrived); otherwise
-    /// puts it back in the queue. Returns how many were removed.
-    fn remove_if_full(
-        &self,
-        key: &CompactString,
-        now: Stamp,
-        order: &mut VecDeque<CompactString>,
-    ) -> usize {
-        let removed = self.map.remove_if(key.as_str(), |_, slot| {
-            slot.state.is_full_at(&slot.limit, now)
-        });
-        match removed {
-            Some((key, slot)) => {
-                self.forget(1, &self.evicted_idle);
-                if slot.published {
-                    self.push_change(Pending::Tombstone(key));
-                }
-                1
-            }
-            None if self.map.contains_key(key.as_str()) => {
-                order.push_back(key.clone());
-                0
-            }
-            None => 0,
-        }
-    }
-
-    fn queue(&self) -> MutexGuard<'_, VecDeque<CompactString>> {
-        self.order.lock()
-    }
-
-    fn forget(&self, removed: usize, counter: &AtomicU64) {
-        if removed > 0 {
-            self.len.fetch_sub(removed, Ordering::Relaxed);
-            counter.fetch_add(removed as u64, Ordering::Relaxed);
         }
     }
 }
@@ -445,3 +312,7 @@ mod tests;
 #[cfg(test)]
 #[path = "store_replication_tests.rs"]
 mod replication_tests;
+
+#[cfg(test)]
+#[path = "store_memory_tests.rs"]
+mod memory_tests;

@@ -371,3 +371,18 @@ fn peek_takes_nothing_and_refund_gives_back() {
         "never past full"
     );
 }
+
+#[test]
+fn a_changed_key_that_finds_the_list_full_is_still_published() {
+    let s = replicated(10, 1000, 1);
+    // "kate" is listed, refills, and leaves (never published: no tombstone);
+    // her stale entry fills the list, so "leo" does not fit in it.
+    s.check("kate", 1, at(T0));
+    s.check("leo", 1, at(T0 + SEC));
+    assert_eq!(s.get("kate"), None);
+    let changes = s.take_changes(at(T0 + SEC));
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].0, "leo");
+    assert!(changes[0].1.is_some());
+    assert!(s.take_changes(at(T0 + SEC)).is_empty(), "published once");
+}

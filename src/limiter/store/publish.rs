@@ -1,19 +1,84 @@
 //! The store's list of what replication should publish: keys a decision
 //! changed (once per dirty period) and tombstones of published buckets that
 //! left memory full.
+//!
+//! A request only appends to it — O(1) under its lock, never a copy of the
+//! list. The list is bounded: at most `max_keys` changed keys and as many
+//! tombstones. A changed key that finds its part full is not lost: its slot
+//! stays dirty and the list remembers that it overflowed, so the next
+//! [`Store::take_changes`] — on the replication thread — also walks the map
+//! for dirty slots. A tombstone that finds its part full is dropped: it only
+//! leaves an old record of a bucket that has refilled since, which carries
+//! nothing, for compaction to keep.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use compact_str::CompactString;
+use parking_lot::Mutex;
 
-use super::{Change, Replicated, Store};
+use super::{Change, Replicated, Slot, Store};
 use crate::limiter::bucket::Stamp;
 
-/// An entry of the list of things to publish.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Pending {
-    /// A local decision changed this key's bucket (queued once per dirty period).
-    Dirty(CompactString),
-    /// This node's published bucket left memory full: compaction may drop the key.
-    Tombstone(CompactString),
+/// Entries per segment of a list: a list grows by whole segments, so a push
+/// never copies the entries already there.
+const SEGMENT: usize = 1024;
+
+/// Slots looked at per shard lock when the map is walked for dirty slots.
+const DIRTY_SCAN_CHUNK: usize = 512;
+
+/// What replication should publish next.
+pub(super) struct Changes {
+    lists: Mutex<Lists>,
+    /// A changed key was not listed (its list was full): the next take walks the map.
+    overflowed: AtomicBool,
+    bound: usize,
+}
+
+#[derive(Default)]
+struct Lists {
+    dirty: Segmented,
+    tombstones: Segmented,
+}
+
+/// A list of keys in fixed-size segments.
+#[derive(Default)]
+struct Segmented {
+    segments: Vec<Vec<CompactString>>,
+    len: usize,
+}
+
+impl Segmented {
+    /// Appends `key` unless the list holds `bound` keys; returns whether it did.
+    fn push(&mut self, key: CompactString, bound: usize) -> bool {
+        if self.len >= bound {
+            return false;
+        }
+        match self.segments.last_mut() {
+            Some(last) if last.len() < SEGMENT => last.push(key),
+            _ => {
+                let mut segment = Vec::with_capacity(SEGMENT);
+                segment.push(key);
+                self.segments.push(segment);
+            }
+        }
+        self.len += 1;
+        true
+    }
+
+    fn into_keys(self) -> impl Iterator<Item = CompactString> {
+        self.segments.into_iter().flatten()
+    }
+}
+
+impl Changes {
+    /// An empty list holding at most `max_keys` changed keys and as many tombstones.
+    pub(super) fn new(max_keys: usize) -> Self {
+        Self {
+            lists: Mutex::new(Lists::default()),
+            overflowed: AtomicBool::new(false),
+            bound: max_keys,
+        }
+    }
 }
 
 impl Store {
@@ -25,7 +90,7 @@ impl Store {
                 .get_mut(key)
                 .is_some_and(|mut slot| !std::mem::replace(&mut slot.dirty, true));
         if newly_dirty {
-            self.push_change(Pending::Dirty(CompactString::new(key)));
+            self.push_dirty(key);
         }
     }
 
@@ -35,15 +100,16 @@ impl Store {
     pub fn retry_tombstone(&self, key: &str) {
         match self.map.get_mut(key) {
             Some(mut slot) => slot.published = true,
-            None => self.push_change(Pending::Tombstone(CompactString::new(key))),
+            None => self.push_tombstone(CompactString::new(key)),
         }
     }
 
     /// Keys waiting to be published (changed states and tombstones).
     pub fn pending_changes(&self) -> usize {
-        self.changed
-            .as_ref()
-            .map_or(0, |changed| changed.lock().len())
+        self.changed.as_ref().map_or(0, |changed| {
+            let lists = changed.lists.lock();
+            lists.dirty.len + lists.tombstones.len
+        })
     }
 
     /// Hands over every key changed since the last call, with its latest state.
@@ -51,64 +117,90 @@ impl Store {
         let Some(changed) = &self.changed else {
             return Vec::new();
         };
-        let pending = std::mem::take(&mut *changed.lock());
-        pending
-            .into_iter()
-            .filter_map(|entry| match entry {
-                // Gone again, or back in memory (its own Dirty entry speaks for it).
-                Pending::Tombstone(key) => {
-                    (!self.map.contains_key(key.as_str())).then_some((key, None))
-                }
-                // Gone: if it had been published, its eviction queued a tombstone.
-                Pending::Dirty(key) => {
-                    let mut slot = self.map.get_mut(key.as_str())?;
-                    if !std::mem::replace(&mut slot.dirty, false) {
-                        return None;
-                    }
-                    if slot.state.is_full_at(&slot.limit, now) {
-                        std::mem::replace(&mut slot.published, false).then_some((key, None))
-                    } else {
-                        slot.published = true;
-                        let replicated = Replicated {
-                            limit: slot.limit,
-                            // Deeper debt is this node's to pay; peers believe one bucket of it.
-                            state: slot.shared_state(),
-                            spent: slot
-                                .spent
-                                .as_deref()
-                                .map(|s| s.entries().copied().collect()),
-                        };
-                        drop(slot);
-                        Some((key, Some(replicated)))
-                    }
-                }
-            })
-            .collect()
-    }
-
-    /// Queues `entry` for publishing. The list grows only while nothing is
-    /// taken (Kafka away), and is bounded at twice `max_keys`: at the bound it
-    /// is compacted — dirty entries of keys no longer tracked, and duplicates,
-    /// go — and if it is still over half the bound, tombstones go too (an
-    /// unsent tombstone only leaves an old record for compaction to keep).
-    /// Distinct live keys are at most `max_keys`, so a dirty key, queued once
-    /// per dirty period, is never dropped, and compaction leaves room for
-    /// `max_keys` more pushes.
-    pub(super) fn push_change(&self, entry: Pending) {
-        let Some(changed) = &self.changed else { return };
-        let mut changed = changed.lock();
-        if changed.len() >= 2 * self.max_keys {
-            let mut seen = std::collections::HashSet::new();
-            changed.retain(|e| match e {
-                Pending::Dirty(key) => {
-                    self.map.contains_key(key.as_str()) && seen.insert(key.clone())
-                }
-                Pending::Tombstone(_) => true,
-            });
-            if changed.len() > self.max_keys {
-                changed.retain(|e| matches!(e, Pending::Dirty(_)));
+        // Before the lists are taken: a key that overflows after this is
+        // flagged for the next take.
+        let overflowed = changed.overflowed.swap(false, Ordering::AcqRel);
+        let lists = std::mem::take(&mut *changed.lists.lock());
+        // Gone again, or back in memory (its own dirty entry speaks for it).
+        let mut changes: Vec<Change> = lists
+            .tombstones
+            .into_keys()
+            .filter(|key| !self.map.contains_key(key))
+            .map(|key| (key, None))
+            .collect();
+        for key in lists.dirty.into_keys() {
+            // Gone: if it had been published, its eviction queued a tombstone.
+            if let Some(change) = self.map.get_mut(&key).and_then(|mut s| s.take_change(now)) {
+                changes.push((key, change));
             }
         }
-        changed.push(entry);
+        if overflowed {
+            self.take_unlisted(now, &mut changes);
+        }
+        changes
+    }
+
+    /// Walks the map for dirty slots that did not fit in the list.
+    fn take_unlisted(&self, now: Stamp, changes: &mut Vec<Change>) {
+        let mut none = Vec::new();
+        for shard in 0..self.map.shard_count() {
+            let mut from = Some(0);
+            while let Some(start) = from {
+                from = self.map.scan(
+                    shard,
+                    start,
+                    DIRTY_SCAN_CHUNK,
+                    |key, slot| {
+                        if let Some(change) = slot.take_change(now) {
+                            changes.push((key.clone(), change));
+                        }
+                        false
+                    },
+                    &mut none,
+                );
+            }
+        }
+    }
+
+    /// Lists `key` as changed (it just became dirty).
+    pub(super) fn push_dirty(&self, key: &str) {
+        let Some(changed) = &self.changed else { return };
+        let listed = changed
+            .lists
+            .lock()
+            .dirty
+            .push(CompactString::new(key), changed.bound);
+        if !listed {
+            changed.overflowed.store(true, Ordering::Release);
+        }
+    }
+
+    /// Lists a tombstone for `key` (a published bucket left memory full).
+    pub(super) fn push_tombstone(&self, key: CompactString) {
+        let Some(changed) = &self.changed else { return };
+        changed.lists.lock().tombstones.push(key, changed.bound);
+    }
+}
+
+impl Slot {
+    /// If dirty, what to publish — the latest state, or `None` (a tombstone)
+    /// if the bucket is full now and was published — and marks it clean.
+    fn take_change(&mut self, now: Stamp) -> Option<Option<Replicated>> {
+        if !std::mem::replace(&mut self.dirty, false) {
+            return None;
+        }
+        if self.state.is_full_at(&self.limit, now) {
+            return std::mem::replace(&mut self.published, false).then_some(None);
+        }
+        self.published = true;
+        Some(Some(Replicated {
+            limit: self.limit,
+            // Deeper debt is this node's to pay; peers believe one bucket of it.
+            state: self.shared_state(),
+            spent: self
+                .spent
+                .as_deref()
+                .map(|s| s.entries().copied().collect()),
+        }))
     }
 }

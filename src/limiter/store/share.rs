@@ -8,6 +8,9 @@ use std::sync::atomic::Ordering;
 use super::{Slot, Store};
 use crate::limiter::bucket::Limit;
 
+/// Slots looked at per shard lock while releasing reserves.
+const RELEASE_CHUNK: usize = 512;
+
 impl Store {
     /// Sets how many nodes share each key's limit: above 1 while this node is
     /// cut off from the others, so that together they stay near the limit.
@@ -22,15 +25,28 @@ impl Store {
 
     /// Gives back what partition charges no other node's spending used up,
     /// once the node has heard from the others again; returns the keys
-    /// credited. Off the request path: one shard lock at a time.
+    /// credited. Off the request path: one shard lock at a time, briefly.
     pub fn release_reserves(&self) -> usize {
         let mut released = 0;
-        for mut slot in self.map.iter_mut() {
-            if slot.reserve > 0 {
-                let limit = slot.limit;
-                let reserve = std::mem::take(&mut slot.reserve);
-                slot.state.credit(&limit, limit.level_of(reserve));
-                released += 1;
+        let mut none = Vec::new();
+        for shard in 0..self.map.shard_count() {
+            let mut from = Some(0);
+            while let Some(start) = from {
+                from = self.map.scan(
+                    shard,
+                    start,
+                    RELEASE_CHUNK,
+                    |_, slot| {
+                        if slot.reserve > 0 {
+                            let limit = slot.limit;
+                            let reserve = std::mem::take(&mut slot.reserve);
+                            slot.state.credit(&limit, limit.level_of(reserve));
+                            released += 1;
+                        }
+                        false
+                    },
+                    &mut none,
+                );
             }
         }
         released
