@@ -3,10 +3,9 @@
 //! that matches it.
 //!
 //! A request is allowed only if every matching rule allows it, and a refused
-//! request takes nothing from any bucket: every bucket is asked first without
-//! taking ([`Store::peek`]); only if all would allow are the tokens taken, and
-//! if a concurrent request drained one in between, what was already taken is
-//! given back.
+//! request takes nothing from any bucket: the buckets are taken from in
+//! order, and at the first refusal what was already taken is given back
+//! ([`Store::refund`]), so the common case locks each bucket once.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -355,37 +354,43 @@ fn decide(
     if let Some(n) = hits.iter().position(|hit| cost > hit.limit.capacity()) {
         return Some((n, store.peek(key(n), &hits[n].limit, cost, now)));
     }
-    // Ask first: a request any rule refuses takes nothing anywhere. Report the
-    // rule that refuses longest, since the request cannot pass before it allows.
-    let mut refused: Option<(usize, Decision)> = None;
-    for (n, hit) in hits.iter().enumerate() {
-        let decision = store.peek(key(n), &hit.limit, cost, now);
-        if retry_after(&decision)
-            > refused
-                .as_ref()
-                .map_or(Duration::ZERO, |(_, d)| retry_after(d))
-        {
-            refused = Some((n, decision));
-        }
-    }
-    if refused.is_some() {
-        return refused;
-    }
+    // Take in order: a request any rule refuses takes nothing anywhere, so a
+    // refusal gives back what the rules before it took.
     let mut tightest: Option<(usize, Decision)> = None;
     for (n, hit) in hits.iter().enumerate() {
         let decision = store.check_with(key(n), &hit.limit, cost, now);
         if !decision.is_allowed() {
-            // Drained by a concurrent request since the peek: give back what was taken.
             for (m, earlier) in hits[..n].iter().enumerate() {
                 store.refund(key(m), &earlier.limit, cost);
             }
-            return Some((n, decision));
+            return Some(longest_refusal(store, &key, hits, (n, decision), cost, now));
         }
         if tightest.as_ref().is_none_or(|(_, t)| sooner(&decision, t)) {
             tightest = Some((n, decision));
         }
     }
     tightest
+}
+
+/// The refusal to report once hit `refused.0` refused: the rule that refuses
+/// longest, since the request cannot pass before it allows (the first such
+/// in order). The rules before it allowed; those after it are asked without taking.
+fn longest_refusal<'k>(
+    store: &Store,
+    key: &impl Fn(usize) -> &'k str,
+    hits: &[Hit],
+    refused: (usize, Decision),
+    cost: u32,
+    now: Stamp,
+) -> (usize, Decision) {
+    let mut longest = refused;
+    for (n, hit) in hits.iter().enumerate().skip(longest.0 + 1) {
+        let decision = store.peek(key(n), &hit.limit, cost, now);
+        if retry_after(&decision) > retry_after(&longest.1) {
+            longest = (n, decision);
+        }
+    }
+    longest
 }
 
 fn retry_after(decision: &Decision) -> Duration {
