@@ -194,7 +194,16 @@ async fn housekeeping(
     loop {
         tick.tick().await;
         clock.resync();
-        let dropped = store.sweep(clock.now());
+        // On a blocking thread: sweeping a big store takes milliseconds, which
+        // would hold up everything else on this (the actix system) thread.
+        let (swept, now) = (Arc::clone(&store), clock.now());
+        let dropped = match actix_web::rt::task::spawn_blocking(move || swept.sweep(now)).await {
+            Ok(dropped) => dropped,
+            Err(error) => {
+                tracing::error!(%error, "the sweep of full buckets failed");
+                0
+            }
+        };
         tracing::trace!(dropped, tracked = store.len(), "swept full buckets");
         telemetry.upkeep();
     }
