@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::{Clock, SystemClock};
 use crdt_limiter::http_api::protected::respond;
-use crdt_limiter::limiter::{Limit, MergeMode, Policy, Request, RuleSet, Store};
-use crdt_limiter::rules_file;
+use crdt_limiter::limiter::{Limit, MergeMode, Store};
+use crdt_limiter::policy::{rules_file, Policy, Request, RuleSet};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 const KEYS: usize = 1_000_000;

@@ -1,210 +1,33 @@
 //! crdt-limiter: a decentralized rate limiter. Each node decides every request
 //! from its own in-memory token buckets.
 //!
-//! Map of the crate:
-//! - [`limiter`]: the core — bucket arithmetic and the bounded bucket store; pure, time passed in.
+//! Map of the crate (dependencies point down the list, never up):
+//! - [`node`]: the composition root — builds a node from its settings and runs it
+//!   ([`run`]), with housekeeping and the rules reload beside it.
+//! - [`settings`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
 //! - [`http_api`]: `POST /protected`, `POST /v1/check`, the admin API, `/metrics`, `/healthz`, `/readyz`.
 //! - [`replication`]: Kafka — publishes changed buckets, merges peers' (CRDT), bootstraps,
-//!   and carries live rule changes on the config topic.
-//! - [`config`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
-//! - [`rules_file`]: the rules file, read into validated rules.
-//! - [`config_log`]: where admin changes are made durable (config topic or `--data-dir` file).
+//!   heartbeats, and the policy log's Kafka adapter (the config topic).
+//! - [`policy_log`]: where live rule changes are made durable — the port, its record
+//!   format, and the file adapter for a node without Kafka.
 //! - [`telemetry`]: Prometheus metrics.
 //! - [`clock`]: wall clock, and a manual clock for tests.
+//! - [`policy`]: the core's rules — rules file, matching, plans, live changes, and the
+//!   decision of a request against every rule. Pure: no I/O.
+//! - [`limiter`]: the core — bucket arithmetic, rates, the CRDT merge and the bounded
+//!   bucket store. Pure: no I/O, time passed in.
 //!
 //! [`run`] is the whole node as a function of its listener and a shutdown
 //! future, so tests start real servers on port 0.
 
 pub mod clock;
-pub mod config;
-pub mod config_log;
 pub mod http_api;
 pub mod limiter;
+pub mod node;
+pub mod policy;
+pub mod policy_log;
 pub mod replication;
-pub mod rules_file;
+pub mod settings;
 pub mod telemetry;
 
-use std::future::Future;
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-use actix_web::{middleware, web, App, HttpServer};
-
-use crate::clock::Clock;
-use crate::config::{Config, RulesSource};
-use crate::config_log::{ConfigLog, FileLog};
-use crate::http_api::{Admin, AppState};
-use crate::limiter::{node_key, Policy, RuleSet, Store};
-use crate::replication::Replication;
-use crate::telemetry::Telemetry;
-
-/// Runs a node on `listener` until `shutdown` completes, then stops accepting,
-/// lets requests in flight finish, and returns. Must run inside an actix system
-/// (`actix_web::rt::System`).
-pub async fn run(
-    listener: TcpListener,
-    config: Config,
-    clock: Arc<dyn Clock>,
-    shutdown: impl Future<Output = ()> + 'static,
-) -> std::io::Result<()> {
-    let store = Arc::new(match &config.replication {
-        // Keyed by ID and start, so a restart under the same ID never reuses
-        // the counter entries of its previous life.
-        Some(r) => Store::replicated(
-            config.limit,
-            config.max_keys,
-            r.merge,
-            node_key(&format!("{}@{}", r.node_id, clock.now().as_unix_nanos())),
-        ),
-        None => Store::new(config.limit, config.max_keys),
-    });
-    let telemetry = Arc::new(Telemetry::new());
-    let policy = Arc::new(Policy::new(match &config.rules {
-        Some(source) => source.rules.clone(),
-        None => RuleSet::single(config.limit),
-    }));
-    let ready = Arc::new(AtomicBool::new(false));
-    let replication = match &config.replication {
-        Some(settings) => Some(
-            Replication::start(
-                settings.clone(),
-                Arc::clone(&store),
-                Arc::clone(&policy),
-                Arc::clone(&clock),
-                Arc::clone(&telemetry),
-                Arc::clone(&ready),
-            )
-            .map_err(std::io::Error::other)?,
-        ),
-        // Standalone: this node's own buckets are the whole truth, so it is ready at once.
-        None => {
-            ready.store(true, Ordering::Release);
-            None
-        }
-    };
-    let log = match (&replication, &config.data_dir) {
-        (Some(replication), _) => Some(ConfigLog::Topic(replication.config_topic())),
-        // Standalone: changes stored earlier are applied before serving.
-        (None, Some(dir)) => Some(ConfigLog::File(Arc::new(FileLog::open(
-            dir,
-            Arc::clone(&policy),
-            Arc::clone(&telemetry),
-        )?))),
-        (None, None) => None,
-    };
-    let admin = match (config.admin_token.clone(), log) {
-        (Some(token), Some(log)) => Some(Admin { token, log }),
-        _ => None,
-    };
-    if let Some(source) = config.rules.clone() {
-        actix_web::rt::spawn(reload_on_hangup(
-            source,
-            Arc::clone(&policy),
-            Arc::clone(&telemetry),
-        ));
-    }
-    let state = web::Data::new(AppState {
-        store: Arc::clone(&store),
-        policy,
-        clock: Arc::clone(&clock),
-        telemetry: Arc::clone(&telemetry),
-        ready: Arc::clone(&ready),
-        admin,
-    });
-    let addr = listener.local_addr()?;
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(middleware::from_fn(http_api::record_request))
-            .configure(http_api::routes)
-    })
-    .workers(config.workers.get())
-    .disable_signals()
-    .shutdown_timeout(10)
-    .listen(listener)?
-    .run();
-
-    let handle = server.handle();
-    actix_web::rt::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections, finishing requests in flight");
-        handle.stop(true).await;
-    });
-    let housekeeping =
-        actix_web::rt::spawn(housekeeping(store, clock, telemetry, config.sweep_interval));
-
-    match &config.rules {
-        Some(source) => {
-            tracing::info!(%addr, rules = %source.path.display(), "serving")
-        }
-        None => {
-            tracing::info!(%addr, capacity = config.limit.capacity(), interval = ?config.limit.interval(), "serving")
-        }
-    }
-    let result = server.await;
-    housekeeping.abort();
-    if let Some(replication) = replication {
-        // After the last request: publish what changed so peers and restarts see it.
-        let _ = actix_web::rt::task::spawn_blocking(move || replication.shutdown()).await;
-    }
-    result
-}
-
-/// Reads the rules file again on every SIGHUP: a valid file replaces the
-/// rules (live changes stay on top); an invalid one is refused and logged,
-/// and the rules in effect stay.
-async fn reload_on_hangup(source: RulesSource, policy: Arc<Policy>, telemetry: Arc<Telemetry>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; the rules file will not be reloaded");
-            return;
-        }
-    };
-    while hangups.recv().await.is_some() {
-        let path = source.path.clone();
-        let loaded =
-            actix_web::rt::task::spawn_blocking(move || crate::rules_file::load(&path)).await;
-        match loaded {
-            Ok(Ok(rules)) => {
-                policy.replace_file(rules);
-                telemetry.rules_reload(true);
-                tracing::info!(rules = %source.path.display(), "reloaded the rules file");
-            }
-            Ok(Err(error)) => {
-                telemetry.rules_reload(false);
-                tracing::error!(%error, "refused the reloaded rules file; the rules in effect stay");
-            }
-            Err(error) => tracing::error!(%error, "rules reload stopped"),
-        }
-    }
-}
-
-/// Periodic work off the request path: dropping full buckets and folding metric samples.
-async fn housekeeping(
-    store: Arc<Store>,
-    clock: Arc<dyn Clock>,
-    telemetry: Arc<Telemetry>,
-    every: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        clock.resync();
-        // On a blocking thread: sweeping a big store takes milliseconds, which
-        // would hold up everything else on this (the actix system) thread.
-        let (swept, now) = (Arc::clone(&store), clock.now());
-        let dropped = match actix_web::rt::task::spawn_blocking(move || swept.sweep(now)).await {
-            Ok(dropped) => dropped,
-            Err(error) => {
-                tracing::error!(%error, "the sweep of full buckets failed");
-                0
-            }
-        };
-        tracing::trace!(dropped, tracked = store.len(), "swept full buckets");
-        telemetry.upkeep();
-    }
-}
+pub use node::run;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crdt_limiter::clock::SystemClock;
-use crdt_limiter::config::{Config, LoadError};
+use crdt_limiter::settings::{Config, LoadError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

@@ -11,7 +11,8 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::limiter::{Decision, Store, Verdict};
+use crate::limiter::{Decision, Store};
+use crate::policy::Verdict;
 
 const DECISIONS: &str = "limiter_decisions_total";
 const DECISION_SECONDS: &str = "limiter_decision_duration_seconds";
@@ -98,6 +99,12 @@ fn handle() -> &'static PrometheusHandle {
 }
 
 fn describe() {
+    describe_decisions();
+    describe_sync();
+    describe_config();
+}
+
+fn describe_decisions() {
     describe_counter!(
         DECISIONS,
         "Rate-limit decisions, by outcome (allowed, limited)."
@@ -114,6 +121,15 @@ fn describe() {
         "Buckets dropped from memory: idle (full, nothing lost) or pressure (at the key cap before full)."
     );
     describe_counter!(BAD_REQUESTS, "Requests refused with 400, by error.");
+    describe_counter!(HTTP_REQUESTS, "HTTP requests, by route and status.");
+    describe_histogram!(
+        HTTP_SECONDS,
+        Unit::Seconds,
+        "HTTP request handling time, by route."
+    );
+}
+
+fn describe_sync() {
     describe_counter!(
         SYNC_PUBLISHED,
         "Bucket states (and tombstones) the broker acknowledged."
@@ -156,6 +172,9 @@ fn describe() {
         BOOTSTRAP_SECONDS,
         "Time spent reading the topic at start before ready."
     );
+}
+
+fn describe_config() {
     describe_counter!(
         CONFIG_APPLIED,
         "Rule and plan changes applied, by source (admin: made on this node; log: read from the config topic or file)."
@@ -167,12 +186,6 @@ fn describe() {
     describe_counter!(
         RULES_RELOADS,
         "Rules-file reloads (SIGHUP), by outcome (applied, refused)."
-    );
-    describe_counter!(HTTP_REQUESTS, "HTTP requests, by route and status.");
-    describe_histogram!(
-        HTTP_SECONDS,
-        Unit::Seconds,
-        "HTTP request handling time, by route."
     );
 }
 

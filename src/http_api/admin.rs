@@ -2,6 +2,8 @@
 //! change plans, users' plans and rule limits (made durable before they are
 //! acknowledged), and inspect a bucket. Every call needs the admin bearer token.
 
+use std::sync::Arc;
+
 use std::future::{ready, Ready};
 use std::num::NonZeroU32;
 
@@ -14,9 +16,9 @@ use serde_json::{json, Map, Value};
 use super::check::{parse_object, string_field};
 use super::error::{validate_id, ApiError};
 use super::AppState;
-use crate::config::parse_rate;
-use crate::config_log::ConfigLog;
-use crate::limiter::{Limit, Match, PolicyChange, RuleLimit};
+use crate::limiter::{parse_rate, Limit};
+use crate::policy::{Match, PolicyChange, RuleLimit};
+use crate::policy_log::PolicyLog;
 use subtle::ConstantTimeEq;
 
 /// Most moved users listed by `GET /v1/admin/rules`.
@@ -27,7 +29,7 @@ pub struct Admin {
     /// The bearer token.
     pub token: String,
     /// Where changes are committed.
-    pub log: ConfigLog,
+    pub log: Arc<dyn PolicyLog>,
 }
 
 /// Registers the admin routes under `/v1/admin`.

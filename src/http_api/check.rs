@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::error::{validate_id, ApiError};
 use super::protected::{ceil_millis, insert_rate_headers, numbers};
 use super::AppState;
-use crate::limiter::{Request, Verdict};
+use crate::policy::{Request, Verdict};
 
 /// Longest route accepted.
 const MAX_ROUTE: usize = 512;

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::limiter::rules::{valid_id, MAX_ID};
+use crate::policy::rules::{valid_id, MAX_ID};
 
 /// Longest accepted `X-User-ID`, in bytes.
 pub const MAX_USER_ID_LEN: usize = MAX_ID;

@@ -16,7 +16,8 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
 use crate::clock::Clock;
-use crate::limiter::{Policy, Store};
+use crate::limiter::Store;
+use crate::policy::Policy;
 use crate::telemetry::{Telemetry, ROUTES};
 pub use admin::Admin;
 pub use error::ApiError;

@@ -10,7 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
 use super::error::{validate_id, validate_user_id, ApiError};
 use super::AppState;
-use crate::limiter::{Decision, Request, Verdict};
+use crate::limiter::Decision;
+use crate::policy::{Request, Verdict};
 
 const USER_ID: &str = "x-user-id";
 const TENANT_ID: &str = "x-tenant-id";

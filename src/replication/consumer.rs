@@ -12,7 +12,7 @@ use rdkafka::message::Message;
 use super::codec::{self, Envelope};
 use super::membership::{Membership, HEARTBEAT_PREFIX};
 use super::{assign_all_from_beginning, Quiet, Shared};
-use crate::limiter::{clamp_future, Replicated};
+use crate::limiter::{clamp_future, Replicated, Stamp};
 
 /// Longest record key accepted: a rule name, a user ID and a route, with room to spare.
 const MAX_KEY: usize = 1024;
@@ -105,6 +105,16 @@ fn receive(
         return;
     }
     let now = shared.clock.now();
+    let sent_at = envelope.sent_at;
+    let remote = clamped(shared, envelope, now);
+    shared.store.merge_remote(key, &remote, &limit, now);
+    let lag = Duration::from_nanos(now.saturating_since(sent_at));
+    shared.telemetry.sync_received(lag);
+}
+
+/// The record's state with its stamps and generation starts no later than
+/// `now` plus the tolerated skew (counted when any was later).
+fn clamped(shared: &Shared, envelope: Envelope, now: Stamp) -> Replicated {
     let skew = shared.settings.max_clock_skew;
     let (state, mut clamped) = clamp_future(envelope.state, now, skew);
     let mut spent = envelope.spent;
@@ -118,12 +128,9 @@ fn receive(
     if clamped {
         shared.telemetry.sync_clamped();
     }
-    let remote = Replicated {
+    Replicated {
         limit: envelope.limit,
         state,
         spent,
-    };
-    shared.store.merge_remote(key, &remote, &limit, now);
-    let lag = Duration::from_nanos(now.saturating_since(envelope.sent_at));
-    shared.telemetry.sync_received(lag);
+    }
 }

@@ -13,12 +13,13 @@
 //! - the *supervisor* creates the topics if missing and probes the broker, which
 //!   drives `limiter_kafka_connected`;
 //! - the *config consumer* applies live rule changes from the config topic
-//!   (see [`config_topic`]).
+//!   (see [`policy_topic`]).
 
 pub mod codec;
-pub mod config_topic;
 mod consumer;
 mod membership;
+mod options;
+pub mod policy_topic;
 mod publisher;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,12 +36,13 @@ use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::clock::Clock;
-use crate::config::ReplicationSettings;
-use crate::limiter::{Policy, Store};
+use crate::limiter::Store;
+use crate::policy::Policy;
 use crate::telemetry::Telemetry;
-use config_topic::consume_config;
-pub use config_topic::ConfigTopic;
 use consumer::consume;
+pub use options::ReplicationSettings;
+use policy_topic::consume_config;
+pub use policy_topic::PolicyTopic;
 use publisher::{flush_periodically, publish_changes, Delivery};
 
 /// How long a shutdown waits for the broker to take the last states.
@@ -149,7 +151,7 @@ impl ConsumerContext for Quiet {}
 pub struct Replication {
     shared: Arc<Shared>,
     producer: Arc<ThreadedProducer<Delivery>>,
-    config_topic: Arc<ConfigTopic>,
+    policy_topic: Arc<PolicyTopic>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -179,34 +181,15 @@ impl Replication {
             stopped: Default::default(),
             incarnation: clock.now().as_unix_nanos(),
         });
-        let producer: ThreadedProducer<Delivery> = client_config(&shared.settings)
-            // murmur2 on the key, as the Java client does, so every client agrees
-            // on which partition holds a user.
-            .set("partitioner", "murmur2_random")
-            .set("linger.ms", "5")
-            // A failed publish comes back soon, and the key is published again then.
-            .set("message.timeout.ms", "10000")
-            .set("queue.buffering.max.messages", "200000")
-            .create_with_context(Delivery(Arc::clone(&shared)))?;
-        let producer = Arc::new(producer);
+        let producer = Arc::new(state_producer(&shared)?);
         let consumer = reader(&shared.settings, "crdt-limiter")?;
         let admin: AdminClient<Quiet> =
             client_config(&shared.settings).create_with_context(Quiet)?;
         let config_consumer = reader(&shared.settings, "crdt-limiter-config")?;
-        let mut config_producer = client_config(&shared.settings);
-        config_producer
-            // Every in-sync replica has it before it counts as acknowledged.
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "0")
-            // An admin call waits for the broker: give up after a few seconds
-            // (503) rather than librdkafka's default of five minutes.
-            .set("message.timeout.ms", "5000")
-            .set("request.timeout.ms", "5000");
         let (applied_tx, applied_rx) = tokio::sync::watch::channel(-1);
-        let config_topic = Arc::new(ConfigTopic::new(
+        let policy_topic = Arc::new(PolicyTopic::new(
             shared.settings.config_topic.clone(),
-            config_producer,
+            config_producer(&shared.settings),
             applied_rx,
             Arc::clone(&shared.policy),
             Arc::clone(&shared.telemetry),
@@ -239,14 +222,14 @@ impl Replication {
         Ok(Self {
             shared,
             producer,
-            config_topic,
+            policy_topic,
             threads,
         })
     }
 
     /// Where the admin API commits live changes.
-    pub fn config_topic(&self) -> Arc<ConfigTopic> {
-        Arc::clone(&self.config_topic)
+    pub fn policy_topic(&self) -> Arc<PolicyTopic> {
+        Arc::clone(&self.policy_topic)
     }
 
     /// Publishes every pending change, waits (briefly) for the broker to take
@@ -264,6 +247,35 @@ impl Replication {
             tracing::info!(pending, "published pending changes");
         }
     }
+}
+
+/// The producer of bucket states: batched, and quick to report a failure so
+/// the key is published again soon.
+fn state_producer(shared: &Arc<Shared>) -> Result<ThreadedProducer<Delivery>, KafkaError> {
+    client_config(&shared.settings)
+        // murmur2 on the key, as the Java client does, so every client agrees
+        // on which partition holds a user.
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "5")
+        // A failed publish comes back soon, and the key is published again then.
+        .set("message.timeout.ms", "10000")
+        .set("queue.buffering.max.messages", "200000")
+        .create_with_context(Delivery(Arc::clone(shared)))
+}
+
+/// The settings of the policy topic's producer: durable before acknowledged.
+fn config_producer(settings: &ReplicationSettings) -> ClientConfig {
+    let mut config = client_config(settings);
+    config
+        // Every in-sync replica has it before it counts as acknowledged.
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "0")
+        // An admin call waits for the broker: give up after a few seconds
+        // (503) rather than librdkafka's default of five minutes.
+        .set("message.timeout.ms", "5000")
+        .set("request.timeout.ms", "5000");
+    config
 }
 
 fn client_config(settings: &ReplicationSettings) -> ClientConfig {

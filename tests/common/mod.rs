@@ -13,8 +13,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::ManualClock;
-use crdt_limiter::config::Config;
 use crdt_limiter::limiter::Stamp;
+use crdt_limiter::settings::Config;
 
 /// A running node; stopped (gracefully) when dropped.
 pub struct TestNode {

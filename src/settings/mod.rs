@@ -11,15 +11,14 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::limiter::{Limit, RuleSet};
+use crate::limiter::rate::{parse_rate, RateText};
+use crate::limiter::Limit;
+use crate::policy::{rules_file, RuleSet};
 
-mod rate;
 mod replication;
 
-use crate::rules_file;
-pub use rate::parse_rate;
+pub use crate::replication::ReplicationSettings;
 use replication::replication;
-pub use replication::ReplicationSettings;
 
 /// Command-line flags. Every field is optional so that a file can fill what the
 /// flags and environment leave out; defaults are applied last, in [`Config`].
@@ -132,7 +131,7 @@ struct Cli {
 struct FileSettings {
     listen: Option<String>,
     capacity: Option<u32>,
-    refill_per_sec: Option<RateSetting>,
+    refill_per_sec: Option<RateText>,
     max_keys: Option<usize>,
     workers: Option<usize>,
     log: Option<String>,
@@ -150,25 +149,6 @@ struct FileSettings {
     admin_token: Option<String>,
     data_dir: Option<PathBuf>,
     config_topic: Option<String>,
-}
-
-/// A rate in a file may be a TOML number or a string such as "1/3600".
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RateSetting {
-    Integer(u64),
-    Float(f64),
-    Text(String),
-}
-
-impl RateSetting {
-    fn into_text(self) -> String {
-        match self {
-            RateSetting::Integer(n) => n.to_string(),
-            RateSetting::Float(x) => x.to_string(),
-            RateSetting::Text(s) => s,
-        }
-    }
 }
 
 /// A setting that was refused, and why; the message names the setting as a
@@ -281,6 +261,7 @@ impl Config {
     fn merge(cli: Cli, file: FileSettings) -> Result<Self, ConfigError> {
         let defaults = Config::default();
         let replication = replication(&cli, &file)?;
+        let limit = limit(&cli, &file, &defaults.limit)?;
         let listen = match cli.listen.or(file.listen) {
             Some(text) => text.parse().map_err(|_| {
                 ConfigError::new(
@@ -290,21 +271,6 @@ impl Config {
             })?,
             None => defaults.listen,
         };
-        let capacity = cli
-            .capacity
-            .or(file.capacity)
-            .unwrap_or(defaults.limit.capacity());
-        let capacity = NonZeroU32::new(capacity)
-            .ok_or_else(|| ConfigError::new("capacity", "must be at least 1"))?;
-        let interval = match cli
-            .refill_per_sec
-            .or(file.refill_per_sec.map(RateSetting::into_text))
-        {
-            Some(text) => parse_rate(&text).map_err(|e| ConfigError::new("refill-per-sec", e))?,
-            None => defaults.limit.interval(),
-        };
-        let limit = Limit::new(capacity, interval)
-            .map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))?;
         let max_keys = positive(
             "max-keys",
             cli.max_keys.or(file.max_keys),
@@ -313,20 +279,12 @@ impl Config {
         let workers = positive("workers", cli.workers.or(file.workers), defaults.workers)?;
         let rules = match cli.rules.or(file.rules) {
             Some(path) => Some(RulesSource {
-                rules: rules_file::load(&path).map_err(|e| ConfigError::new("rules", e))?,
+                rules: load_rules(&path).map_err(|e| ConfigError::new("rules", e))?,
                 path,
             }),
             None => None,
         };
-        let admin_token = cli.admin_token.or(file.admin_token);
-        if let Some(token) = &admin_token {
-            if token.len() < MIN_ADMIN_TOKEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(ConfigError::new(
-                    "admin-token",
-                    format!("at least {MIN_ADMIN_TOKEN} characters of visible ASCII"),
-                ));
-            }
-        }
+        let admin_token = admin_token(cli.admin_token.or(file.admin_token))?;
         let data_dir = cli.data_dir.or(file.data_dir);
         if admin_token.is_some() && replication.is_none() && data_dir.is_none() {
             return Err(ConfigError::new(
@@ -347,6 +305,36 @@ impl Config {
             data_dir,
         })
     }
+}
+
+/// The default limit: `capacity` and `refill-per-sec`.
+fn limit(cli: &Cli, file: &FileSettings, default: &Limit) -> Result<Limit, ConfigError> {
+    let capacity = cli.capacity.or(file.capacity).unwrap_or(default.capacity());
+    let capacity = NonZeroU32::new(capacity)
+        .ok_or_else(|| ConfigError::new("capacity", "must be at least 1"))?;
+    let rate = cli
+        .refill_per_sec
+        .clone()
+        .or(file.refill_per_sec.as_ref().map(RateText::to_string));
+    let interval = match rate {
+        Some(text) => parse_rate(&text).map_err(|e| ConfigError::new("refill-per-sec", e))?,
+        None => default.interval(),
+    };
+    Limit::new(capacity, interval).map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))
+}
+
+/// A token short or with spaces or control characters is refused: it would
+/// be guessed, or mangled by a shell or a header.
+fn admin_token(token: Option<String>) -> Result<Option<String>, ConfigError> {
+    if let Some(token) = &token {
+        if token.len() < MIN_ADMIN_TOKEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::new(
+                "admin-token",
+                format!("at least {MIN_ADMIN_TOKEN} characters of visible ASCII"),
+            ));
+        }
+    }
+    Ok(token)
 }
 
 fn positive(
@@ -370,5 +358,11 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;
+
+/// Reads and validates the rules file at `path`.
+pub fn load_rules(path: &Path) -> Result<RuleSet, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    rules_file::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -25,19 +25,13 @@
 //! ```
 
 use std::num::NonZeroU32;
-use std::path::Path;
 
+use serde::Deserialize;
 use toml::{Table, Value};
 
-use crate::config::parse_rate;
-use crate::limiter::{IpNet, KeyKind, Limit, Match, Rule, RuleLimit, RuleSet, RulesError};
-
-/// Reads and validates the rules file at `path`.
-pub fn load(path: &Path) -> Result<RuleSet, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
+use super::{IpNet, KeyKind, Match, Rule, RuleLimit, RuleSet, RulesError};
+use crate::limiter::rate::{RateText, RATE_HINT};
+use crate::limiter::Limit;
 
 /// Parses and validates a rules file's text.
 pub fn parse(text: &str) -> Result<RuleSet, String> {
@@ -49,47 +43,8 @@ pub fn parse(text: &str) -> Result<RuleSet, String> {
 
 fn from_table(mut table: Table) -> Result<RuleSet, RulesError> {
     let default_plan = take_str(&mut table, "", "default_plan")?;
-    let plans = match table.remove("plans") {
-        None => Vec::new(),
-        Some(Value::Table(plans)) => plans
-            .into_iter()
-            .map(|(name, plan)| {
-                let place = format!("plan \"{name}\"");
-                let Value::Table(mut plan) = plan else {
-                    return Err(RulesError::at(
-                        place,
-                        "capacity",
-                        "a plan is a table with capacity and refill_per_sec",
-                    ));
-                };
-                let limit = take_limit(&mut plan, &place)?
-                    .ok_or_else(|| RulesError::at(&place, "capacity", "required"))?;
-                no_more(plan, &place)?;
-                Ok((name, limit))
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(RulesError::top("plans", "must be a table of plans")),
-    };
-    let users = match table.remove("users") {
-        None => Vec::new(),
-        Some(Value::Table(users)) => users
-            .into_iter()
-            .map(|(user, plan)| match plan {
-                Value::String(plan) => Ok((user, plan)),
-                _ => Err(RulesError::at(
-                    format!("user \"{user}\""),
-                    "plan",
-                    "must be a plan name",
-                )),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err(RulesError::top(
-                "users",
-                "must be a table of user = \"plan\"",
-            ))
-        }
-    };
+    let plans = take_plans(&mut table)?;
+    let users = take_users(&mut table)?;
     let rules = match table.remove("rules") {
         None => Vec::new(),
         Some(Value::Array(rules)) => rules
@@ -133,35 +88,7 @@ fn parse_rule(index: usize, mut rule: Table) -> Result<Rule, RulesError> {
             format!("`{key}` is not one of {}", KeyKind::NAMES),
         )
     })?;
-    let plan = take_str(&mut rule, &place, "limit")?;
-    let fixed = take_limit(&mut rule, &place)?;
-    let limit = match (plan.as_deref(), fixed) {
-        (Some("plan"), None) => RuleLimit::UserPlan,
-        (Some("plan"), Some(_)) => {
-            return Err(RulesError::at(
-                &place,
-                "limit",
-                "give either limit = \"plan\" or capacity and refill_per_sec, not both",
-            ))
-        }
-        (Some(other), _) => {
-            return Err(RulesError::at(
-                &place,
-                "limit",
-                format!(
-                "`{other}` is not \"plan\" (for a fixed limit, give capacity and refill_per_sec)"
-            ),
-            ))
-        }
-        (None, Some(limit)) => RuleLimit::Fixed(limit),
-        (None, None) => {
-            return Err(RulesError::at(
-                &place,
-                "capacity",
-                "required (or limit = \"plan\")",
-            ))
-        }
-    };
+    let limit = take_rule_limit(&mut rule, &place)?;
     let matcher = match rule.remove("match") {
         None => Match::default(),
         Some(Value::Table(table)) => parse_match(table, &place)?,
@@ -179,6 +106,88 @@ fn parse_rule(index: usize, mut rule: Table) -> Result<Rule, RulesError> {
         matcher,
         key,
         limit,
+    })
+}
+
+/// `[plans.NAME]` tables, each a limit.
+fn take_plans(table: &mut Table) -> Result<Vec<(String, Limit)>, RulesError> {
+    Ok(match table.remove("plans") {
+        None => Vec::new(),
+        Some(Value::Table(plans)) => plans
+            .into_iter()
+            .map(|(name, plan)| {
+                let place = format!("plan \"{name}\"");
+                let Value::Table(mut plan) = plan else {
+                    return Err(RulesError::at(
+                        place,
+                        "capacity",
+                        "a plan is a table with capacity and refill_per_sec",
+                    ));
+                };
+                let limit = take_limit(&mut plan, &place)?
+                    .ok_or_else(|| RulesError::at(&place, "capacity", "required"))?;
+                no_more(plan, &place)?;
+                Ok((name, limit))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(RulesError::top("plans", "must be a table of plans")),
+    })
+}
+
+/// `[users]`: user = "plan".
+fn take_users(table: &mut Table) -> Result<Vec<(String, String)>, RulesError> {
+    Ok(match table.remove("users") {
+        None => Vec::new(),
+        Some(Value::Table(users)) => users
+            .into_iter()
+            .map(|(user, plan)| match plan {
+                Value::String(plan) => Ok((user, plan)),
+                _ => Err(RulesError::at(
+                    format!("user \"{user}\""),
+                    "plan",
+                    "must be a plan name",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(RulesError::top(
+                "users",
+                "must be a table of user = \"plan\"",
+            ))
+        }
+    })
+}
+
+/// `limit = "plan"`, or a fixed `capacity` and `refill_per_sec`.
+fn take_rule_limit(rule: &mut Table, place: &str) -> Result<RuleLimit, RulesError> {
+    let plan = take_str(rule, place, "limit")?;
+    let fixed = take_limit(rule, place)?;
+    Ok(match (plan.as_deref(), fixed) {
+        (Some("plan"), None) => RuleLimit::UserPlan,
+        (Some("plan"), Some(_)) => {
+            return Err(RulesError::at(
+                place,
+                "limit",
+                "give either limit = \"plan\" or capacity and refill_per_sec, not both",
+            ))
+        }
+        (Some(other), _) => {
+            return Err(RulesError::at(
+                place,
+                "limit",
+                format!(
+                "`{other}` is not \"plan\" (for a fixed limit, give capacity and refill_per_sec)"
+            ),
+            ))
+        }
+        (None, Some(limit)) => RuleLimit::Fixed(limit),
+        (None, None) => {
+            return Err(RulesError::at(
+                place,
+                "capacity",
+                "required (or limit = \"plan\")",
+            ))
+        }
     })
 }
 
@@ -260,19 +269,10 @@ fn take_limit(table: &mut Table, place: &str) -> Result<Option<Limit>, RulesErro
         .and_then(|c| u32::try_from(c).ok())
         .and_then(NonZeroU32::new)
         .ok_or_else(|| RulesError::at(place, "capacity", "a whole number of tokens, at least 1"))?;
-    let rate = match rate {
-        Value::Integer(n) => n.to_string(),
-        Value::Float(x) => x.to_string(),
-        Value::String(s) => s,
-        _ => {
-            return Err(RulesError::at(
-                place,
-                "refill_per_sec",
-                "a number (5, 0.5) or a fraction (\"1/3600\")",
-            ))
-        }
-    };
-    let interval = parse_rate(&rate).map_err(|e| RulesError::at(place, "refill_per_sec", e))?;
+    let interval = RateText::deserialize(rate)
+        .map_err(|_| RulesError::at(place, "refill_per_sec", RATE_HINT))?
+        .interval()
+        .map_err(|e| RulesError::at(place, "refill_per_sec", e))?;
     Limit::new(capacity, interval)
         .map(Some)
         .map_err(|e| RulesError::at(place, "refill_per_sec", e.to_string()))

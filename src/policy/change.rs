@@ -1,7 +1,7 @@
 //! Live changes to the rules (plans, users' plans, rule limits), each with the
 //! key under which the latest one wins.
 
-use super::bucket::Limit;
+use crate::limiter::Limit;
 
 /// One live change to the rules. Each has a key (`plan/NAME`, `user/ID`,
 /// `rule/NAME`): the latest change of a key is the one in effect, which is

@@ -2,7 +2,7 @@
 //! refused with the rule (or plan) and field named.
 
 use super::*;
-use crate::limiter::RuleLimit;
+use crate::policy::RuleLimit;
 
 const EXAMPLE: &str = r#"
 default_plan = "free"

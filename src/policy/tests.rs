@@ -1,7 +1,7 @@
 //! Unit tests of deciding under several rules and of live changes.
 
+use super::rules::{KeyKind, Match};
 use super::*;
-use crate::limiter::rules::{KeyKind, Match};
 use std::num::{NonZeroU32, NonZeroUsize};
 
 const SEC: u64 = 1_000_000_000;

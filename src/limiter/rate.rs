@@ -1,7 +1,44 @@
 //! Rates as operators write them (`5`, `0.25`, `1/3600` tokens per second),
-//! parsed exactly into the time one token takes.
+//! parsed exactly into the time one token takes: the one parser behind the
+//! flags, the settings file, the rules file and the admin API.
 
+use std::fmt;
 use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A rate as a file or a request body carries it: a number (`5`, `0.25`) or
+/// text (`"1/3600"`, which no number can say exactly).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum RateText {
+    /// A whole number of tokens per second.
+    Integer(u64),
+    /// A decimal number of tokens per second.
+    Float(f64),
+    /// Anything [`parse_rate`] reads.
+    Text(String),
+}
+
+/// What to write instead when a rate is neither a number nor text.
+pub const RATE_HINT: &str = "a number (5, 0.5) or a fraction (\"1/3600\")";
+
+impl RateText {
+    /// The time one token takes at this rate.
+    pub fn interval(&self) -> Result<Duration, String> {
+        parse_rate(&self.to_string())
+    }
+}
+
+impl fmt::Display for RateText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateText::Integer(n) => write!(f, "{n}"),
+            RateText::Float(x) => write!(f, "{x}"),
+            RateText::Text(s) => f.write_str(s),
+        }
+    }
+}
 
 /// Parses tokens per second — `5`, `0.25`, `1/3600` — into the time one token
 /// takes, rounded to the nanosecond. Exact for every rate whose interval is a

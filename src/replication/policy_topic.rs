@@ -21,8 +21,9 @@ use rdkafka::ClientConfig;
 use tokio::sync::watch;
 
 use super::{assign_all_from_beginning, Quiet, Shared};
-use crate::config_log::{decode, encode};
-use crate::limiter::{Policy, PolicyChange};
+use crate::policy::{Policy, PolicyChange};
+use crate::policy_log::codec::{decode, encode};
+use crate::policy_log::{Commit, PolicyLog};
 use crate::telemetry::Telemetry;
 
 /// How long a commit waits for the broker.
@@ -33,7 +34,7 @@ const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 const APPLY_WAIT: Duration = Duration::from_secs(2);
 
 /// The committing side, handed to the admin API.
-pub struct ConfigTopic {
+pub struct PolicyTopic {
     topic: String,
     /// Replaced when librdkafka declares it dead (an idempotent producer that
     /// was fenced, e.g. after a partition, refuses every later send).
@@ -44,7 +45,7 @@ pub struct ConfigTopic {
     telemetry: Arc<Telemetry>,
 }
 
-impl ConfigTopic {
+impl PolicyTopic {
     pub(super) fn new(
         topic: String,
         producer_config: ClientConfig,
@@ -64,7 +65,7 @@ impl ConfigTopic {
 
     /// Writes `change` to the topic; returns once the broker has it and this
     /// node applies it, or with the reason it was not stored.
-    pub async fn commit(&self, change: &PolicyChange) -> Result<(), String> {
+    async fn send(&self, change: &PolicyChange) -> Result<(), String> {
         let (key, value) = encode(change);
         let send = |producer: Arc<FutureProducer<Quiet>>| {
             let (topic, key, value) = (&self.topic, &key, &value);
@@ -102,7 +103,13 @@ impl ConfigTopic {
     }
 }
 
-impl ConfigTopic {
+impl PolicyLog for PolicyTopic {
+    fn commit(&self, change: PolicyChange) -> Commit<'_> {
+        Box::pin(async move { self.send(&change).await })
+    }
+}
+
+impl PolicyTopic {
     /// Replaces the producer if librdkafka says it can never send again;
     /// returns whether it did.
     fn renew_if_dead(&self, error: &KafkaError) -> bool {

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::bucket::Limit;
 pub use super::matching::{IpNet, Match, Request};
+use crate::limiter::Limit;
 
 /// Longest rule or plan name.
 pub const MAX_NAME: usize = 64;
@@ -203,33 +203,7 @@ impl RuleSet {
                 "at least one rule is required (without rules, nothing would be limited)",
             ));
         }
-        let mut seen = std::collections::HashSet::new();
-        for rule in &rules {
-            let place = format!("rule \"{}\"", rule.name);
-            valid_name(&rule.name).map_err(|e| RulesError::at(&place, "name", e))?;
-            if !seen.insert(&rule.name) {
-                return Err(RulesError::at(&place, "name", "two rules have this name"));
-            }
-            if rule.limit == RuleLimit::UserPlan {
-                if default_plan.is_none() {
-                    return Err(RulesError::at(
-                        &place,
-                        "limit",
-                        "\"plan\" needs a top-level `default_plan`",
-                    ));
-                }
-                if !matches!(rule.key, KeyKind::User | KeyKind::UserRoute) {
-                    return Err(RulesError::at(
-                        &place,
-                        "limit",
-                        format!(
-                            "\"plan\" is each user's plan, so the key must be `user` or `user+route`, not `{}`",
-                            rule.key.as_str()
-                        ),
-                    ));
-                }
-            }
-        }
+        check_rules(&rules, default_plan.is_some())?;
         if let Some(plan) = &default_plan {
             if !plans.contains_key(plan) {
                 return Err(RulesError::top(
@@ -383,6 +357,39 @@ impl RuleSet {
 fn push_part(buf: &mut String, part: &str) {
     buf.push(' ');
     buf.push_str(part);
+}
+
+/// Each rule's name is valid and unique, and a rule following the user's
+/// plan has a default plan to fall back on and a key naming the user.
+fn check_rules(rules: &[Rule], has_default_plan: bool) -> Result<(), RulesError> {
+    let mut seen = std::collections::HashSet::new();
+    for rule in rules {
+        let place = format!("rule \"{}\"", rule.name);
+        valid_name(&rule.name).map_err(|e| RulesError::at(&place, "name", e))?;
+        if !seen.insert(&rule.name) {
+            return Err(RulesError::at(&place, "name", "two rules have this name"));
+        }
+        if rule.limit == RuleLimit::UserPlan {
+            if !has_default_plan {
+                return Err(RulesError::at(
+                    &place,
+                    "limit",
+                    "\"plan\" needs a top-level `default_plan`",
+                ));
+            }
+            if !matches!(rule.key, KeyKind::User | KeyKind::UserRoute) {
+                return Err(RulesError::at(
+                    &place,
+                    "limit",
+                    format!(
+                        "\"plan\" is each user's plan, so the key must be `user` or `user+route`, not `{}`",
+                        rule.key.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,33 +4,7 @@ use std::time::Duration;
 
 use super::{Cli, ConfigError, FileSettings};
 use crate::limiter::MergeMode;
-
-/// Validated replication settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplicationSettings {
-    /// Kafka bootstrap servers.
-    pub brokers: String,
-    /// The compacted state topic.
-    pub topic: String,
-    /// Partitions when creating the topic.
-    pub partitions: i32,
-    /// Replication factor when creating the topic.
-    pub replication_factor: i32,
-    /// This node's ID.
-    pub node_id: String,
-    /// How often changed buckets are published.
-    pub sync_interval: Duration,
-    /// Longest bootstrap wait before serving as ready.
-    pub bootstrap_timeout: Duration,
-    /// Tolerated clock lead of a peer.
-    pub max_clock_skew: Duration,
-    /// Silence after which the node counts itself cut off; zero: never.
-    pub partition_after: Duration,
-    /// How peers' states merge.
-    pub merge: MergeMode,
-    /// The compacted topic of rule and plan changes.
-    pub config_topic: String,
-}
+use crate::replication::ReplicationSettings;
 
 pub(super) fn replication(
     cli: &Cli,
@@ -40,30 +14,8 @@ pub(super) fn replication(
     let Some(brokers) = pick(&cli.kafka_brokers, &file.kafka_brokers) else {
         return Ok(None);
     };
-    if brokers.split(',').any(|b| {
-        b.trim()
-            .rsplit_once(':')
-            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-    }) {
-        return Err(ConfigError::new(
-            "kafka-brokers",
-            format!("`{brokers}` is not a list like host1:9092,host2:9092"),
-        ));
-    }
-    let topic = topic_name(
-        "topic",
-        pick(&cli.topic, &file.topic).unwrap_or_else(|| "rate-limit-state".into()),
-    )?;
-    let config_topic = topic_name(
-        "config-topic",
-        pick(&cli.config_topic, &file.config_topic).unwrap_or_else(|| "rate-limit-config".into()),
-    )?;
-    if config_topic == topic {
-        return Err(ConfigError::new(
-            "config-topic",
-            "must differ from --topic: bucket states and rule changes are separate logs",
-        ));
-    }
+    check_brokers(&brokers)?;
+    let (topic, config_topic) = topics(cli, file)?;
     let partitions = cli.topic_partitions.or(file.topic_partitions).unwrap_or(6);
     if partitions < 1 {
         return Err(ConfigError::new("topic-partitions", "must be at least 1"));
@@ -89,25 +41,7 @@ pub(super) fn replication(
             ));
         }
     };
-    let millis = |setting: &'static str, value: Option<u64>, default: u64, min: u64| match value
-        .unwrap_or(default)
-    {
-        ms if ms < min => Err(ConfigError::new(setting, format!("must be at least {min}"))),
-        ms => Ok(Duration::from_millis(ms)),
-    };
-    let partition_after = millis(
-        "partition-after-ms",
-        cli.partition_after_ms.or(file.partition_after_ms),
-        500,
-        0,
-    )?;
-    if !partition_after.is_zero() && partition_after < Duration::from_millis(100) {
-        // Heartbeats go out four times per period: faster would flood the topic.
-        return Err(ConfigError::new(
-            "partition-after-ms",
-            "must be 0 (off) or at least 100",
-        ));
-    }
+    let partition_after = partition_after(cli, file)?;
     Ok(Some(ReplicationSettings {
         brokers,
         topic,
@@ -136,6 +70,70 @@ pub(super) fn replication(
         merge,
         config_topic,
     }))
+}
+
+fn check_brokers(brokers: &str) -> Result<(), ConfigError> {
+    if brokers.split(',').any(|b| {
+        b.trim()
+            .rsplit_once(':')
+            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+    }) {
+        return Err(ConfigError::new(
+            "kafka-brokers",
+            format!("`{brokers}` is not a list like host1:9092,host2:9092"),
+        ));
+    }
+    Ok(())
+}
+
+/// The state topic and the policy (config) topic: valid names, not the same.
+fn topics(cli: &Cli, file: &FileSettings) -> Result<(String, String), ConfigError> {
+    let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+    let topic = topic_name(
+        "topic",
+        pick(&cli.topic, &file.topic).unwrap_or_else(|| "rate-limit-state".into()),
+    )?;
+    let config_topic = topic_name(
+        "config-topic",
+        pick(&cli.config_topic, &file.config_topic).unwrap_or_else(|| "rate-limit-config".into()),
+    )?;
+    if config_topic == topic {
+        return Err(ConfigError::new(
+            "config-topic",
+            "must differ from --topic: bucket states and rule changes are separate logs",
+        ));
+    }
+    Ok((topic, config_topic))
+}
+
+/// `value` (or `default`) milliseconds, at least `min`.
+fn millis(
+    setting: &'static str,
+    value: Option<u64>,
+    default: u64,
+    min: u64,
+) -> Result<Duration, ConfigError> {
+    match value.unwrap_or(default) {
+        ms if ms < min => Err(ConfigError::new(setting, format!("must be at least {min}"))),
+        ms => Ok(Duration::from_millis(ms)),
+    }
+}
+
+fn partition_after(cli: &Cli, file: &FileSettings) -> Result<Duration, ConfigError> {
+    let partition_after = millis(
+        "partition-after-ms",
+        cli.partition_after_ms.or(file.partition_after_ms),
+        500,
+        0,
+    )?;
+    if !partition_after.is_zero() && partition_after < Duration::from_millis(100) {
+        // Heartbeats go out four times per period: faster would flood the topic.
+        return Err(ConfigError::new(
+            "partition-after-ms",
+            "must be 0 (off) or at least 100",
+        ));
+    }
+    Ok(partition_after)
 }
 
 fn topic_name(setting: &'static str, topic: String) -> Result<String, ConfigError> {

@@ -1,0 +1,32 @@
+//! What replication needs to know, as the settings module validated it.
+
+use std::time::Duration;
+
+use crate::limiter::MergeMode;
+
+/// Validated replication settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicationSettings {
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// The compacted state topic.
+    pub topic: String,
+    /// Partitions when creating the topic.
+    pub partitions: i32,
+    /// Replication factor when creating the topic.
+    pub replication_factor: i32,
+    /// This node's ID.
+    pub node_id: String,
+    /// How often changed buckets are published.
+    pub sync_interval: Duration,
+    /// Longest bootstrap wait before serving as ready.
+    pub bootstrap_timeout: Duration,
+    /// Tolerated clock lead of a peer.
+    pub max_clock_skew: Duration,
+    /// Silence after which the node counts itself cut off; zero: never.
+    pub partition_after: Duration,
+    /// How peers' states merge.
+    pub merge: MergeMode,
+    /// The compacted topic of rule and plan changes.
+    pub config_topic: String,
+}
