@@ -3,6 +3,7 @@
 use super::rules::{KeyKind, Match};
 use super::*;
 use std::num::{NonZeroU32, NonZeroUsize};
+use std::time::Duration;
 
 const SEC: u64 = 1_000_000_000;
 const T0: u64 = 1_700_000_000 * SEC;
