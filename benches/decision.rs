@@ -1,6 +1,6 @@
 //! Criterion benches of the decision hot path: one hot key, 1,000,000 keys, and
 //! several threads at once; a counted replicating node; the same through the rules (none, and three
-//! matching rules); plus building the HTTP response for a decision.
+//! matching rules); plus building the HTTP responses of `/protected` and `/v1/check` for a decision.
 
 use std::hint::black_box;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::{Clock, SystemClock};
-use crdt_limiter::http_api::protected::respond;
+use crdt_limiter::http_api::{check, protected};
 use crdt_limiter::limiter::{Limit, MergeMode, Policy, Request, RuleSet, Store};
 use crdt_limiter::rules_file;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -84,7 +84,20 @@ fn single_thread(c: &mut Criterion) {
     group.bench_function("respond", |b| {
         b.iter(|| {
             let verdict = single.check(&policy_store, &request, 1, clock.now());
-            respond(black_box(verdict.as_ref()))
+            protected::respond(black_box(verdict.as_ref()))
+        })
+    });
+    group.bench_function("check_respond", |b| {
+        b.iter(|| {
+            let verdict = single.check(&policy_store, &request, 1, clock.now());
+            check::respond(black_box(verdict.as_ref()))
+        })
+    });
+    let body = br#"{"user":"hot-user","route":"/api/orders/7","method":"POST","cost":1}"#;
+    group.bench_function("check_parse", |b| {
+        b.iter(|| {
+            let map = check::parse_object(black_box(body)).expect("an object");
+            check::request(&map).map(|(request, cost)| (request.user.len(), cost))
         })
     });
     group.finish();

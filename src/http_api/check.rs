@@ -66,7 +66,8 @@ pub fn string_field<'a>(
     }
 }
 
-fn request(body: &Map<String, Value>) -> Result<(Request<'_>, u32), ApiError> {
+/// The request and cost a body describes.
+pub fn request(body: &Map<String, Value>) -> Result<(Request<'_>, u32), ApiError> {
     if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::field(
             unknown.as_str(),
@@ -127,7 +128,7 @@ fn request(body: &Map<String, Value>) -> Result<(Request<'_>, u32), ApiError> {
 
 /// `{"allowed","limit","remaining","reset_ms","retry_after_ms","rule"}`; the
 /// numbers are those of the rule that limits soonest (`null` when no rule applies).
-fn respond(verdict: Option<&Verdict>) -> HttpResponse {
+pub fn respond(verdict: Option<&Verdict>) -> HttpResponse {
     let body = match verdict {
         None => serde_json::json!({
             "allowed": true, "limit": null, "remaining": null,
