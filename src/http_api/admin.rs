@@ -11,8 +11,8 @@ use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::check::{parse_object, string_field};
 use super::error::{validate_id, ApiError};
+use super::request::{parse_object, string_field};
 use super::AppState;
 use crate::config::parse_rate;
 use crate::config_log::ConfigLog;

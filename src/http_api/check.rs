@@ -10,7 +10,9 @@ use actix_web::HttpResponse;
 use serde_json::{Map, Value};
 
 use super::error::{validate_id, ApiError};
-use super::protected::{ceil_millis, insert_rate_headers, numbers};
+use super::headers::insert_rate_headers;
+use super::request::{parse_object, string_field};
+use super::response::{ceil_millis, numbers};
 use super::AppState;
 use crate::limiter::{Request, Verdict};
 
@@ -43,27 +45,6 @@ pub async fn check(body: Bytes, state: web::Data<AppState>) -> Result<HttpRespon
         return Err(error);
     }
     Ok(respond(verdict.as_ref()))
-}
-
-/// Parses a JSON object body.
-pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::InvalidJson("not an object".into())),
-        Err(e) => Err(ApiError::InvalidJson(e.to_string())),
-    }
-}
-
-/// A string field, if present.
-pub fn string_field<'a>(
-    body: &'a Map<String, Value>,
-    field: &str,
-) -> Result<Option<&'a str>, ApiError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::field(field, "must be a string")),
-    }
 }
 
 /// The request and cost a body describes.
