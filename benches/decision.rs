@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::{Clock, SystemClock};
-use crdt_limiter::http_api::{check, protected, request};
+use crdt_limiter::http_api::request::parse_body;
+use crdt_limiter::http_api::{check, protected};
 use crdt_limiter::limiter::{Limit, MergeMode, Policy, Request, RuleSet, Store};
 use crdt_limiter::rules_file;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -96,8 +97,10 @@ fn single_thread(c: &mut Criterion) {
     let body = br#"{"user":"hot-user","route":"/api/orders/7","method":"POST","cost":1}"#;
     group.bench_function("check_parse", |b| {
         b.iter(|| {
-            let map = request::parse_object(black_box(body)).expect("an object");
-            check::request(&map).map(|(request, cost)| (request.user.len(), cost))
+            let mut scratch = Vec::new();
+            let wire: check::CheckBody =
+                parse_body(black_box(body), &mut scratch).expect("an object");
+            check::Check::try_from(&wire).map(|c| (c.request.user.len(), c.cost))
         })
     });
     group.finish();
