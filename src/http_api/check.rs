@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::error::{validate_id, ApiError};
 use super::headers::insert_rate_headers;
 use super::request::{parse_body, Body, Field};
-use super::response::{ceil_millis, numbers};
+use super::response::{ceil_millis, numbers, write_int, write_json};
 use super::AppState;
 use crate::limiter::{Request, Verdict};
 
@@ -146,37 +146,87 @@ fn cost(cost: &Field<u64>) -> Result<u32, ApiError> {
     }
 }
 
-/// `{"allowed","limit","remaining","reset_ms","retry_after_ms","rule"}`; the
-/// numbers are those of the rule that limits soonest (`null` when no rule applies).
+/// The 200 of `/v1/check`: `{"allowed","limit","remaining","reset_ms",
+/// "retry_after_ms","rule"}`, the numbers those of the rule that limits
+/// soonest (`null` when no rule applies), and the rate-limit headers. Body and
+/// header values are written into one buffer, as `/protected`'s are; by hand,
+/// as serializing a derived struct measured ~7% slower (bench `check_respond`).
 pub fn respond(verdict: Option<&Verdict>) -> HttpResponse {
-    let body = match verdict {
-        None => serde_json::json!({
-            "allowed": true, "limit": null, "remaining": null,
-            "reset_ms": 0, "retry_after_ms": 0, "rule": null,
-        }),
+    let mut buf = BytesMut::with_capacity(256);
+    match verdict {
+        None => buf.extend_from_slice(
+            br#"{"allowed":true,"limit":null,"remaining":null,"reset_ms":0,"retry_after_ms":0,"rule":null}"#,
+        ),
         Some(verdict) => {
             let (remaining, reset, retry_after) = numbers(&verdict.decision);
-            serde_json::json!({
-                "allowed": verdict.decision.is_allowed(),
-                "limit": verdict.limit.capacity(),
-                "remaining": remaining,
-                "reset_ms": ceil_millis(reset),
-                "retry_after_ms": ceil_millis(retry_after),
-                "rule": verdict.rule(),
-            })
+            buf.extend_from_slice(if verdict.decision.is_allowed() {
+                br#"{"allowed":true,"limit":"#
+            } else {
+                br#"{"allowed":false,"limit":"#
+            });
+            write_int(&mut buf, u64::from(verdict.limit.capacity()));
+            buf.extend_from_slice(br#","remaining":"#);
+            write_int(&mut buf, remaining);
+            buf.extend_from_slice(br#","reset_ms":"#);
+            write_int(&mut buf, ceil_millis(reset));
+            buf.extend_from_slice(br#","retry_after_ms":"#);
+            write_int(&mut buf, ceil_millis(retry_after));
+            buf.extend_from_slice(br#","rule":"#);
+            write_json(&mut buf, verdict.rule());
+            buf.extend_from_slice(b"}");
         }
-    };
+    }
+    let body = buf.split().freeze();
     let mut response = HttpResponse::Ok();
     response.insert_header(ContentType::json());
     if let Some(verdict) = verdict {
-        insert_rate_headers(&mut response, &mut BytesMut::with_capacity(128), verdict);
+        insert_rate_headers(&mut response, &mut buf, verdict);
     }
-    response.body(body.to_string())
+    response.body(body)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::num::{NonZeroU32, NonZeroUsize};
+    use std::time::Duration;
+
+    use actix_web::body::MessageBody;
+
     use super::*;
+    use crate::limiter::{Limit, Policy, RuleSet, Stamp, Store};
+
+    fn body(verdict: Option<&Verdict>) -> String {
+        let bytes = respond(verdict).into_body().try_into_bytes().unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn the_answer_has_every_field_in_its_order() {
+        assert_eq!(
+            body(None),
+            r#"{"allowed":true,"limit":null,"remaining":null,"reset_ms":0,"retry_after_ms":0,"rule":null}"#
+        );
+        // Two tokens, one earned every 1.5 s.
+        let limit = Limit::new(NonZeroU32::new(2).unwrap(), Duration::from_millis(1500)).unwrap();
+        let policy = Policy::new(RuleSet::single(limit));
+        let store = Store::new(limit, NonZeroUsize::new(10).unwrap());
+        let request = Request {
+            user: "u",
+            route: "",
+            method: "",
+            tenant: None,
+            ip: None,
+        };
+        let now = Stamp::from_unix_nanos(1_000_000_000);
+        assert_eq!(
+            body(policy.check(&store, &request, 2, now).as_ref()),
+            r#"{"allowed":true,"limit":2,"remaining":0,"reset_ms":3000,"retry_after_ms":0,"rule":"default"}"#
+        );
+        assert_eq!(
+            body(policy.check(&store, &request, 1, now).as_ref()),
+            r#"{"allowed":false,"limit":2,"remaining":0,"reset_ms":3000,"retry_after_ms":1500,"rule":"default"}"#
+        );
+    }
 
     fn check(body: &str) -> Result<String, ApiError> {
         let mut scratch = Vec::new();

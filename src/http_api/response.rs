@@ -1,9 +1,12 @@
 //! Writing decision responses into one buffer: the numbers a verdict is
-//! reported with, rounded up so a client never retries too early.
+//! reported with, rounded up so a client never retries too early, and JSON
+//! written straight into bytes rather than built as a tree.
 
+use std::io;
 use std::time::Duration;
 
 use actix_web::web::BytesMut;
+use serde::Serialize;
 
 use crate::limiter::Decision;
 
@@ -32,6 +35,25 @@ pub fn ceil_millis(d: Duration) -> u64 {
 /// Appends `n` in decimal.
 pub fn write_int(buf: &mut BytesMut, n: u64) {
     buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Appends `value` as JSON.
+pub fn write_json<T: Serialize + ?Sized>(buf: &mut BytesMut, value: &T) {
+    serde_json::to_writer(Sink(buf), value)
+        .expect("plain structs of numbers and strings serialize");
+}
+
+/// `io::Write` into a `BytesMut`, which cannot fail.
+struct Sink<'a>(&'a mut BytesMut);
+
+impl io::Write for Sink<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
