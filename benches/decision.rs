@@ -1,7 +1,8 @@
 //! Criterion benches of the decision hot path: one hot key, 1,000,000 keys, and
 //! several threads at once; a counted replicating node; the same through the rules (none, and three
-//! matching rules); plus building the HTTP response for a decision; and new keys at the cap: with a
-//! sweep running beside them, and on a replicating node whose broker is away.
+//! matching rules); plus building the HTTP responses of `/protected` and `/v1/check` for a decision;
+//! and new keys at the cap: with a sweep running beside them, and on a replicating node whose broker
+//! is away.
 
 use std::hint::black_box;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -10,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::{Clock, SystemClock};
-use crdt_limiter::http_api::protected::respond;
+use crdt_limiter::http_api::request::parse_body;
+use crdt_limiter::http_api::{check, protected};
 use crdt_limiter::limiter::{Limit, MergeMode, Store};
 use crdt_limiter::policy::{rules_file, Policy, Request, RuleSet};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -86,7 +88,22 @@ fn single_thread(c: &mut Criterion) {
     group.bench_function("respond", |b| {
         b.iter(|| {
             let verdict = single.check(&policy_store, &request, 1, clock.now());
-            respond(black_box(verdict.as_ref()))
+            protected::respond(black_box(verdict.as_ref()))
+        })
+    });
+    group.bench_function("check_respond", |b| {
+        b.iter(|| {
+            let verdict = single.check(&policy_store, &request, 1, clock.now());
+            check::respond(black_box(verdict.as_ref()))
+        })
+    });
+    let body = br#"{"user":"hot-user","route":"/api/orders/7","method":"POST","cost":1}"#;
+    group.bench_function("check_parse", |b| {
+        b.iter(|| {
+            let mut scratch = Vec::new();
+            let wire: check::CheckBody =
+                parse_body(black_box(body), &mut scratch).expect("an object");
+            check::Check::try_from(&wire).map(|c| (c.request.user.len(), c.cost))
         })
     });
     group.finish();

@@ -2,21 +2,23 @@
 //! change plans, users' plans and rule limits (made durable before they are
 //! acknowledged), and inspect a bucket. Every call needs the admin bearer token.
 
-use std::sync::Arc;
-
+use std::borrow::Cow;
 use std::future::{ready, Ready};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use serde_json::{json, Map, Value};
+use serde::Deserialize;
+use serde_json::{json, Map, Number, Value};
 
-use super::check::{parse_object, string_field};
 use super::error::{validate_id, ApiError};
+use super::request::{parse_body, Body, Field, Scalar};
 use super::AppState;
-use crate::limiter::{parse_rate, Limit};
+use crate::limiter::rate::{RateText, RATE_HINT};
+use crate::limiter::Limit;
 use crate::policy::{Match, PolicyChange, RuleLimit};
 use crate::policy_log::PolicyLog;
 use subtle::ConstantTimeEq;
@@ -186,38 +188,75 @@ async fn list_plans(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
-/// `{"capacity": N, "refill_per_sec": 10 | 0.5 | "1/60"}` as a limit.
-fn limit_from(body: &[u8]) -> Result<Limit, ApiError> {
-    let body = parse_object(body)?;
-    if let Some(unknown) = body
-        .keys()
-        .find(|k| !["capacity", "refill_per_sec"].contains(&k.as_str()))
-    {
-        return Err(ApiError::field(
-            unknown.as_str(),
-            "unknown field; send capacity and refill_per_sec",
-        ));
+/// A limit as sent: `{"capacity": N, "refill_per_sec": 10 | 0.5 | "1/60"}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitBody {
+    pub capacity: Field<u64>,
+    pub refill_per_sec: Field<RateText>,
+}
+
+impl Body<'_> for LimitBody {
+    const UNKNOWN: &'static str = "unknown field; send capacity and refill_per_sec";
+}
+
+impl Scalar<'_> for RateText {
+    fn from_str(s: Cow<'_, str>) -> Option<Self> {
+        Some(RateText::Text(s.into_owned()))
     }
-    let capacity = body
-        .get("capacity")
-        .ok_or_else(|| ApiError::field("capacity", "required"))?
-        .as_u64()
-        .and_then(|c| u32::try_from(c).ok())
-        .and_then(NonZeroU32::new)
-        .ok_or_else(|| ApiError::field("capacity", "a whole number of tokens, at least 1"))?;
-    let rate = match body.get("refill_per_sec") {
-        None => return Err(ApiError::field("refill_per_sec", "required")),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => {
-            return Err(ApiError::field(
-                "refill_per_sec",
-                "a number (5, 0.5) or a fraction (\"1/60\")",
-            ))
-        }
-    };
-    let interval = parse_rate(&rate).map_err(|e| ApiError::field("refill_per_sec", e))?;
-    Limit::new(capacity, interval).map_err(|e| ApiError::field("refill_per_sec", e.to_string()))
+    fn from_number(n: Number) -> Option<Self> {
+        n.as_u64()
+            .map(RateText::Integer)
+            .or_else(|| n.as_f64().map(RateText::Float))
+    }
+}
+
+impl TryFrom<LimitBody> for Limit {
+    type Error = ApiError;
+
+    fn try_from(body: LimitBody) -> Result<Self, ApiError> {
+        const CAPACITY: &str = "a whole number of tokens, at least 1";
+        let capacity = u32::try_from(*body.capacity.required("capacity", CAPACITY)?)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .ok_or_else(|| ApiError::field("capacity", CAPACITY))?;
+        let interval = body
+            .refill_per_sec
+            .required("refill_per_sec", RATE_HINT)?
+            .interval()
+            .map_err(|e| ApiError::field("refill_per_sec", e))?;
+        Limit::new(capacity, interval).map_err(|e| ApiError::field("refill_per_sec", e.to_string()))
+    }
+}
+
+/// A user's plan as sent: `{"plan": NAME}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserPlanBody<'a> {
+    #[serde(borrow)]
+    pub plan: Field<Cow<'a, str>>,
+}
+
+impl<'a> Body<'a> for UserPlanBody<'a> {
+    const UNKNOWN: &'static str = "unknown field; send plan";
+}
+
+/// The plan's name.
+impl TryFrom<UserPlanBody<'_>> for String {
+    type Error = ApiError;
+
+    fn try_from(body: UserPlanBody<'_>) -> Result<Self, ApiError> {
+        let plan = body.plan.text("plan")?;
+        Ok(plan
+            .ok_or_else(|| ApiError::field("plan", "required"))?
+            .to_string())
+    }
+}
+
+/// A limit from a body.
+fn limit_from(body: &[u8]) -> Result<Limit, ApiError> {
+    let mut scratch = Vec::new();
+    Limit::try_from(parse_body::<LimitBody>(body, &mut scratch)?)
 }
 
 /// Validates `change` against the rules in effect, commits it, and answers `body`.
@@ -289,16 +328,8 @@ async fn put_user_plan(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let user = user_from(&user)?;
-    let body = parse_object(&body)?;
-    if let Some(unknown) = body.keys().find(|k| k.as_str() != "plan") {
-        return Err(ApiError::field(
-            unknown.as_str(),
-            "unknown field; send plan",
-        ));
-    }
-    let plan = string_field(&body, "plan")?
-        .ok_or_else(|| ApiError::field("plan", "required"))?
-        .to_string();
+    let mut scratch = Vec::new();
+    let plan = String::try_from(parse_body::<UserPlanBody>(&body, &mut scratch)?)?;
     let answer = json!({ "user": user, "plan": plan, "source": "moved" });
     commit(&state, PolicyChange::SetUserPlan { user, plan }, answer).await
 }

@@ -3,7 +3,10 @@
 pub mod admin;
 pub mod check;
 pub mod error;
+pub mod headers;
 pub mod protected;
+pub mod request;
+pub mod response;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,0 +1,315 @@
+//! Reading JSON request bodies into typed wire structs, with every mistake
+//! reported as a 400 that names its field.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Number, Value};
+
+use super::error::ApiError;
+
+/// A wire struct: a request body as sent, derived with `deny_unknown_fields`
+/// and made of [`Field`]s, converted to domain types with `TryFrom`.
+pub trait Body<'a>: Deserialize<'a> {
+    /// Why an unknown field is refused, naming the right ones.
+    const UNKNOWN: &'static str;
+}
+
+/// Reads a JSON object `body` into the wire struct `T`. A body that is not
+/// JSON or not an object is `invalid_json`; an unknown field is named.
+/// `scratch` holds a rewritten body when the sent one repeats a field, so `T`
+/// can borrow from it.
+pub fn parse_body<'a, T: Body<'a>>(
+    body: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> Result<T, ApiError> {
+    // serde would also read a struct from an array; only objects are bodies.
+    let object = body.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b'{');
+    if object {
+        if let Ok(parsed) = serde_json::from_slice(body) {
+            return Ok(parsed);
+        }
+    }
+    // The rare path: the answer a `serde_json::Value` reading gives, so syntax
+    // errors say what they always said, a repeated field counts its last
+    // value, and of several unknown fields the first in sorted order is named.
+    let map = parse_object(body)?;
+    *scratch = serde_json::to_vec(&map).expect("a map of JSON values serializes");
+    let canonical: &'a Vec<u8> = scratch;
+    serde_json::from_slice(canonical).map_err(|e| match unknown_field(&e.to_string()) {
+        Some(field) => ApiError::field(field, T::UNKNOWN),
+        None => ApiError::InvalidJson(e.to_string()),
+    })
+}
+
+/// Parses a JSON object body into a map (for bodies read as a whole).
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::InvalidJson("not an object".into())),
+        Err(e) => Err(ApiError::InvalidJson(e.to_string())),
+    }
+}
+
+/// The field serde's `unknown field `NAME`, expected …` error names.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    // The expected names follow the last "`, expected "; the field may contain anything.
+    rest.rfind("`, expected ").map(|end| &rest[..end])
+}
+
+/// One field of a wire struct as sent. A value of the wrong JSON type is kept
+/// as such rather than failing the parse, so the error can name the field and
+/// fields are judged in the order their conversion checks them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Field<T> {
+    /// Not in the body.
+    #[default]
+    Absent,
+    /// `null`.
+    Null,
+    /// A value of the expected type.
+    Value(T),
+    /// A value of another JSON type.
+    WrongType,
+}
+
+impl<T> Field<T> {
+    /// The value of an optional field (`null` counts as absent); a wrong type is `reason`.
+    pub fn optional(&self, name: &str, reason: &str) -> Result<Option<&T>, ApiError> {
+        match self {
+            Field::Absent | Field::Null => Ok(None),
+            Field::Value(value) => Ok(Some(value)),
+            Field::WrongType => Err(ApiError::field(name, reason)),
+        }
+    }
+
+    /// The value of a required field: absent is "required"; `null` or a wrong type is `reason`.
+    pub fn required(&self, name: &str, reason: &str) -> Result<&T, ApiError> {
+        match self {
+            Field::Absent => Err(ApiError::field(name, "required")),
+            Field::Value(value) => Ok(value),
+            Field::Null | Field::WrongType => Err(ApiError::field(name, reason)),
+        }
+    }
+}
+
+impl<'a> Field<Cow<'a, str>> {
+    /// An optional string field (`null` counts as absent).
+    pub fn text(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        Ok(self.optional(name, "must be a string")?.map(|s| &**s))
+    }
+}
+
+/// A type a [`Field`] holds, and which JSON scalars make one.
+pub trait Scalar<'de>: Sized {
+    /// From a JSON string.
+    fn from_str(_: Cow<'de, str>) -> Option<Self> {
+        None
+    }
+    /// From a JSON number.
+    fn from_number(_: Number) -> Option<Self> {
+        None
+    }
+}
+
+/// A JSON string, borrowed from the body unless it has escapes.
+impl<'de: 'a, 'a> Scalar<'de> for Cow<'a, str> {
+    fn from_str(s: Cow<'de, str>) -> Option<Self> {
+        Some(s)
+    }
+}
+
+/// A whole number from 0 to `u64::MAX`.
+impl Scalar<'_> for u64 {
+    fn from_number(n: Number) -> Option<Self> {
+        n.as_u64()
+    }
+}
+
+impl<'de, T: Scalar<'de>> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FieldVisitor(PhantomData))
+    }
+}
+
+struct FieldVisitor<T>(PhantomData<T>);
+
+impl<T> FieldVisitor<T> {
+    fn kept(value: Option<T>) -> Field<T> {
+        value.map_or(Field::WrongType, Field::Value)
+    }
+}
+
+impl<'de, T: Scalar<'de>> Visitor<'de> for FieldVisitor<T> {
+    type Value = Field<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Field<T>, E> {
+        Ok(Field::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Field<T>, E> {
+        Ok(Field::Null)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Field<T>, E> {
+        Ok(Field::WrongType)
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Field<T>, E> {
+        Ok(Self::kept(T::from_number(n.into())))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Field<T>, E> {
+        Ok(Self::kept(T::from_number(n.into())))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Field<T>, E> {
+        Ok(Self::kept(Number::from_f64(n).and_then(T::from_number)))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Field<T>, E> {
+        Ok(Self::kept(T::from_str(Cow::Borrowed(s))))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Field<T>, E> {
+        Ok(Self::kept(T::from_str(Cow::Owned(s.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Field<T>, E> {
+        Ok(Self::kept(T::from_str(Cow::Owned(s))))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Field<T>, A::Error> {
+        // Read to its end, or the parser stops inside it.
+        IgnoredAny.visit_seq(seq).map(|_| Field::WrongType)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field<T>, A::Error> {
+        IgnoredAny.visit_map(map).map(|_| Field::WrongType)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Pair<'a> {
+        #[serde(borrow)]
+        name: Field<Cow<'a, str>>,
+        count: Field<u64>,
+    }
+
+    impl<'a> Body<'a> for Pair<'a> {
+        const UNKNOWN: &'static str = "send name and count";
+    }
+
+    /// The body's fields, or the error.
+    fn parse(body: &str) -> Result<(Field<String>, Field<u64>), ApiError> {
+        let mut scratch = Vec::new();
+        let pair: Pair = parse_body(body.as_bytes(), &mut scratch)?;
+        let name = match pair.name {
+            Field::Value(name) => Field::Value(name.into_owned()),
+            Field::Absent => Field::Absent,
+            Field::Null => Field::Null,
+            Field::WrongType => Field::WrongType,
+        };
+        Ok((name, pair.count))
+    }
+
+    #[test]
+    fn fields_keep_what_was_sent_and_wrong_types_do_not_fail_the_parse() {
+        let value = |s: &str| Field::Value(s.to_string());
+        assert_eq!(
+            parse(r#"{"name":"a","count":3}"#),
+            Ok((value("a"), Field::Value(3)))
+        );
+        assert_eq!(parse("{}"), Ok((Field::Absent, Field::Absent)));
+        assert_eq!(
+            parse(r#"{"name":null,"count":null}"#),
+            Ok((Field::Null, Field::Null))
+        );
+        for wrong in ["1", "true", "[1,{\"a\":[]}]", "{\"b\":{}}"] {
+            let body = format!(r#"{{"name":{wrong},"count":"3"}}"#);
+            assert_eq!(parse(&body), Ok((Field::WrongType, Field::WrongType)));
+        }
+        for not_whole in ["-1", "1.5", "1.0", "18446744073709551616"] {
+            let body = format!(r#"{{"count":{not_whole}}}"#);
+            assert_eq!(parse(&body), Ok((Field::Absent, Field::WrongType)));
+        }
+        assert_eq!(
+            parse(r#"{"name":"a\"\u0062"}"#),
+            Ok((value("a\"b"), Field::Absent))
+        );
+    }
+
+    #[test]
+    fn strings_without_escapes_are_borrowed_from_the_body() {
+        let mut scratch = Vec::new();
+        let pair: Pair = parse_body(br#"{"name":"plain"}"#, &mut scratch).unwrap();
+        assert!(matches!(pair.name, Field::Value(Cow::Borrowed("plain"))));
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_before_any_wrong_type() {
+        let unknown = |field: &str| Err(ApiError::field(field, "send name and count"));
+        assert_eq!(parse(r#"{"name":1,"nmae":"a"}"#), unknown("nmae"));
+        // Of several, the first in sorted order, as a map would list them.
+        assert_eq!(parse(r#"{"zz":1,"aa":2}"#), unknown("aa"));
+        assert_eq!(parse(r#"{"a`, expected b":1}"#), unknown("a`, expected b"));
+        assert_eq!(parse(r#"{"":1}"#), unknown(""));
+    }
+
+    #[test]
+    fn a_repeated_field_counts_its_last_value() {
+        assert_eq!(
+            parse(r#"{"count":1,"name":"a","count":2}"#),
+            Ok((Field::Value("a".into()), Field::Value(2)))
+        );
+    }
+
+    #[test]
+    fn only_a_json_object_is_a_body() {
+        let invalid = |detail: &str| Err(ApiError::InvalidJson(detail.into()));
+        assert_eq!(parse(r#"["a",1]"#), invalid("not an object"));
+        assert_eq!(parse(r#""x""#), invalid("not an object"));
+        assert_eq!(
+            parse(""),
+            invalid("EOF while parsing a value at line 1 column 0")
+        );
+        assert_eq!(
+            parse("{"),
+            invalid("EOF while parsing an object at line 1 column 1")
+        );
+        assert_eq!(
+            parse("{} x"),
+            invalid("trailing characters at line 1 column 4")
+        );
+        // Broken JSON is reported as such even after an unknown field.
+        assert_eq!(
+            parse(r#"{"nmae":1,"#),
+            invalid("EOF while parsing a value at line 1 column 10")
+        );
+    }
+
+    #[test]
+    fn optional_and_required_fields() {
+        fn reason<T>(field: &str, reason: &str) -> Result<T, ApiError> {
+            Err(ApiError::field(field, reason))
+        }
+        assert_eq!(Field::<u64>::Absent.optional("n", "whole"), Ok(None));
+        assert_eq!(Field::<u64>::Null.optional("n", "whole"), Ok(None));
+        assert_eq!(Field::Value(1_u64).optional("n", "whole"), Ok(Some(&1)));
+        assert_eq!(
+            Field::<u64>::WrongType.optional("n", "whole"),
+            reason("n", "whole")
+        );
+        assert_eq!(
+            Field::<u64>::Absent.required("n", "whole"),
+            reason("n", "required")
+        );
+        assert_eq!(
+            Field::<u64>::Null.required("n", "whole"),
+            reason("n", "whole")
+        );
+        assert_eq!(Field::Value(1_u64).required("n", "whole"), Ok(&1));
+    }
+}
