@@ -78,12 +78,7 @@ pub async fn run(
         parts.telemetry,
         config.sweep_interval,
     ));
-    match &config.rules {
-        Some(source) => tracing::info!(%addr, rules = %source.path.display(), "serving"),
-        None => {
-            tracing::info!(%addr, capacity = config.limit.capacity(), interval = ?config.limit.interval(), "serving")
-        }
-    }
+    log_serving(&config, addr);
     let result = server.await;
     housekeeping.abort();
     if let Some(replication) = parts.replication {
@@ -91,6 +86,15 @@ pub async fn run(
         let _ = actix_web::rt::task::spawn_blocking(move || replication.shutdown()).await;
     }
     result
+}
+
+fn log_serving(config: &Config, addr: std::net::SocketAddr) {
+    match &config.rules {
+        Some(source) => tracing::info!(%addr, rules = %source.path.display(), "serving"),
+        None => {
+            tracing::info!(%addr, capacity = config.limit.capacity(), interval = ?config.limit.interval(), "serving")
+        }
+    }
 }
 
 /// The store, the rules, replication (which bootstraps in the background) or

@@ -9,9 +9,10 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 
+use super::clients::{assign_all_from_beginning, Quiet};
 use super::codec::{self, Envelope};
 use super::membership::{Membership, HEARTBEAT_PREFIX};
-use super::{assign_all_from_beginning, Quiet, Shared};
+use super::Shared;
 use crate::limiter::{clamp_future, Replicated, Stamp};
 
 /// Longest record key accepted: a rule name, a user ID and a route, with room to spare.

@@ -15,6 +15,7 @@
 //! - the *config consumer* applies live rule changes from the config topic
 //!   (see [`policy_topic`]).
 
+mod clients;
 pub mod codec;
 mod consumer;
 mod membership;
@@ -28,17 +29,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{Producer, ThreadedProducer};
-use rdkafka::ClientContext;
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::clock::Clock;
 use crate::limiter::Store;
 use crate::policy::Policy;
 use crate::telemetry::Telemetry;
+use clients::{client_config, config_producer, reader, state_producer, Quiet};
 use consumer::consume;
 pub use options::ReplicationSettings;
 use policy_topic::consume_config;
@@ -118,35 +117,6 @@ impl Shared {
     }
 }
 
-/// librdkafka reports every refused connection and every end of partition
-/// (how bootstrap knows it is done) as an error; the connected gauge and one
-/// warning per change of state say the same more usefully, so its own lines go
-/// to debug, except the severe ones.
-pub(super) struct Quiet;
-
-impl ClientContext for Quiet {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        quiet_log(level, facility, message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
-            tracing::debug!(%error, reason, "kafka client error; librdkafka retries");
-        }
-    }
-}
-
-pub(super) fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
-    match level {
-        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
-            tracing::error!(facility, "librdkafka: {message}")
-        }
-        _ => tracing::debug!(facility, "librdkafka: {message}"),
-    }
-}
-
-impl ConsumerContext for Quiet {}
-
 /// A running replication; [`Replication::shutdown`] flushes and stops it.
 pub struct Replication {
     shared: Arc<Shared>,
@@ -195,30 +165,14 @@ impl Replication {
             Arc::clone(&shared.telemetry),
         )?);
 
-        let threads = vec![
-            spawn("limiter-supervisor", {
-                let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
-                move || supervise(&shared, &admin, &producer)
-            }),
-            spawn("limiter-consumer", {
-                let shared = Arc::clone(&shared);
-                move || consume(&shared, &consumer)
-            }),
-            spawn("limiter-flusher", {
-                let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
-                move || flush_periodically(&shared, &producer)
-            }),
-            // Its own thread and timer: a long sync interval or a slow flush
-            // must not look like a partition.
-            spawn("limiter-heartbeat", {
-                let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
-                move || publisher::beat_periodically(&shared, &producer)
-            }),
-            spawn("limiter-config", {
-                let shared = Arc::clone(&shared);
-                move || consume_config(&shared, &config_consumer, &applied_tx)
-            }),
-        ];
+        let threads = start_threads(
+            &shared,
+            &producer,
+            admin,
+            consumer,
+            config_consumer,
+            applied_tx,
+        );
         Ok(Self {
             shared,
             producer,
@@ -249,99 +203,39 @@ impl Replication {
     }
 }
 
-/// The producer of bucket states: batched, and quick to report a failure so
-/// the key is published again soon.
-fn state_producer(shared: &Arc<Shared>) -> Result<ThreadedProducer<Delivery>, KafkaError> {
-    client_config(&shared.settings)
-        // murmur2 on the key, as the Java client does, so every client agrees
-        // on which partition holds a user.
-        .set("partitioner", "murmur2_random")
-        .set("linger.ms", "5")
-        // A failed publish comes back soon, and the key is published again then.
-        .set("message.timeout.ms", "10000")
-        .set("queue.buffering.max.messages", "200000")
-        .create_with_context(Delivery(Arc::clone(shared)))
-}
-
-/// The settings of the policy topic's producer: durable before acknowledged.
-fn config_producer(settings: &ReplicationSettings) -> ClientConfig {
-    let mut config = client_config(settings);
-    config
-        // Every in-sync replica has it before it counts as acknowledged.
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "0")
-        // An admin call waits for the broker: give up after a few seconds
-        // (503) rather than librdkafka's default of five minutes.
-        .set("message.timeout.ms", "5000")
-        .set("request.timeout.ms", "5000");
-    config
-}
-
-fn client_config(settings: &ReplicationSettings) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &settings.brokers)
-        .set("client.id", format!("crdt-limiter-{}", settings.node_id))
-        .set("socket.keepalive.enable", "true")
-        .set("reconnect.backoff.max.ms", "1000");
-    config
-}
-
-/// A consumer that reads partitions it assigns itself, from the beginning,
-/// reporting the end of each (how bootstrap knows it is done). The group ID
-/// is never joined (no subscription); librdkafka wants one all the same.
-fn reader(settings: &ReplicationSettings, group: &str) -> Result<BaseConsumer<Quiet>, KafkaError> {
-    client_config(settings)
-        .set("group.id", format!("{group}-{}", settings.node_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "true")
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "10")
-        .create_with_context(Quiet)
-}
-
-/// Waits until `topic` exists, then assigns this consumer every partition of
-/// it from the beginning; returns how many partitions, or `None` if the node
-/// stops first or the assignment fails (logged).
-fn assign_all_from_beginning(
-    shared: &Shared,
-    consumer: &BaseConsumer<Quiet>,
-    topic: &str,
-    started: Instant,
-) -> Option<i32> {
-    let partitions = loop {
-        let found = consumer
-            .fetch_metadata(Some(topic), Duration::from_millis(1000))
-            .ok()
-            .and_then(|m| {
-                m.topics()
-                    .first()
-                    .filter(|t| t.error().is_none())
-                    .map(|t| t.partitions().len())
-            })
-            .filter(|&n| n > 0);
-        if let Some(n) = found {
-            break n as i32;
-        }
-        shared.give_up_waiting(started);
-        if !shared.pause(Duration::from_millis(250)) {
-            return None;
-        }
-    };
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        if let Err(error) = assignment.add_partition_offset(topic, partition, Offset::Beginning) {
-            tracing::error!(%error, topic, "cannot build the partition assignment");
-            return None;
-        }
-    }
-    if let Err(error) = consumer.assign(&assignment) {
-        tracing::error!(%error, topic, "cannot assign partitions; nothing is received from this topic");
-        return None;
-    }
-    Some(partitions)
+/// The replication threads, each owning what it uses.
+fn start_threads(
+    shared: &Arc<Shared>,
+    producer: &Arc<ThreadedProducer<Delivery>>,
+    admin: AdminClient<Quiet>,
+    consumer: BaseConsumer<Quiet>,
+    config_consumer: BaseConsumer<Quiet>,
+    applied_tx: tokio::sync::watch::Sender<i64>,
+) -> Vec<JoinHandle<()>> {
+    vec![
+        spawn("limiter-supervisor", {
+            let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
+            move || supervise(&shared, &admin, &producer)
+        }),
+        spawn("limiter-consumer", {
+            let shared = Arc::clone(&shared);
+            move || consume(&shared, &consumer)
+        }),
+        spawn("limiter-flusher", {
+            let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
+            move || flush_periodically(&shared, &producer)
+        }),
+        // Its own thread and timer: a long sync interval or a slow flush
+        // must not look like a partition.
+        spawn("limiter-heartbeat", {
+            let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
+            move || publisher::beat_periodically(&shared, &producer)
+        }),
+        spawn("limiter-config", {
+            let shared = Arc::clone(&shared);
+            move || consume_config(&shared, &config_consumer, &applied_tx)
+        }),
+    ]
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {

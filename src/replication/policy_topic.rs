@@ -20,7 +20,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 use tokio::sync::watch;
 
-use super::{assign_all_from_beginning, Quiet, Shared};
+use super::clients::{assign_all_from_beginning, Quiet};
+use super::Shared;
 use crate::policy::{Policy, PolicyChange};
 use crate::policy_log::codec::{decode, encode};
 use crate::policy_log::{Commit, PolicyLog};

@@ -10,9 +10,10 @@ use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
+use super::clients::quiet_log;
 use super::codec::{self, Envelope, Heartbeat};
 use super::membership::{heartbeat_every, heartbeat_key, HEARTBEAT_PREFIX};
-use super::{quiet_log, Shared};
+use super::Shared;
 
 /// Sends delivery outcomes back: acknowledged ones are counted, failed ones
 /// mark the key dirty so its latest state goes out again.

@@ -27,20 +27,8 @@ pub(super) fn replication(
     if replication_factor < 1 {
         return Err(ConfigError::new("topic-replication", "must be at least 1"));
     }
-    let node_id = pick(&cli.node_id, &file.node_id).unwrap_or_else(default_node_id);
-    if node_id.is_empty() || node_id.len() > 128 || !node_id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ConfigError::new("node-id", "1-128 bytes of visible ASCII"));
-    }
-    let merge = match pick(&cli.merge, &file.merge).as_deref() {
-        None | Some("min-max") => MergeMode::MinMax,
-        Some("counted") => MergeMode::Counted,
-        Some(other) => {
-            return Err(ConfigError::new(
-                "merge",
-                format!("`{other}` is not `min-max` or `counted`"),
-            ));
-        }
-    };
+    let node_id = node_id(pick(&cli.node_id, &file.node_id))?;
+    let merge = merge_mode(pick(&cli.merge, &file.merge))?;
     let partition_after = partition_after(cli, file)?;
     Ok(Some(ReplicationSettings {
         brokers,
@@ -134,6 +122,25 @@ fn partition_after(cli: &Cli, file: &FileSettings) -> Result<Duration, ConfigErr
         ));
     }
     Ok(partition_after)
+}
+
+fn node_id(setting: Option<String>) -> Result<String, ConfigError> {
+    let node_id = setting.unwrap_or_else(default_node_id);
+    if node_id.is_empty() || node_id.len() > 128 || !node_id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::new("node-id", "1-128 bytes of visible ASCII"));
+    }
+    Ok(node_id)
+}
+
+fn merge_mode(setting: Option<String>) -> Result<MergeMode, ConfigError> {
+    match setting.as_deref() {
+        None | Some("min-max") => Ok(MergeMode::MinMax),
+        Some("counted") => Ok(MergeMode::Counted),
+        Some(other) => Err(ConfigError::new(
+            "merge",
+            format!("`{other}` is not `min-max` or `counted`"),
+        )),
+    }
 }
 
 fn topic_name(setting: &'static str, topic: String) -> Result<String, ConfigError> {
