@@ -214,25 +214,25 @@ fn start_threads(
 ) -> Vec<JoinHandle<()>> {
     vec![
         spawn("limiter-supervisor", {
-            let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
+            let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
             move || supervise(&shared, &admin, &producer)
         }),
         spawn("limiter-consumer", {
-            let shared = Arc::clone(&shared);
+            let shared = Arc::clone(shared);
             move || consume(&shared, &consumer)
         }),
         spawn("limiter-flusher", {
-            let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
+            let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
             move || flush_periodically(&shared, &producer)
         }),
         // Its own thread and timer: a long sync interval or a slow flush
         // must not look like a partition.
         spawn("limiter-heartbeat", {
-            let (shared, producer) = (Arc::clone(&shared), Arc::clone(&producer));
+            let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
             move || publisher::beat_periodically(&shared, &producer)
         }),
         spawn("limiter-config", {
-            let shared = Arc::clone(&shared);
+            let shared = Arc::clone(shared);
             move || consume_config(&shared, &config_consumer, &applied_tx)
         }),
     ]
