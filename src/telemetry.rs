@@ -2,14 +2,16 @@
 //! functions on cached handles (no registry lookup or allocation per request),
 //! rendered in the Prometheus text format for `GET /metrics`.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use std::time::Duration;
 
 use metrics::{
     describe_counter, describe_gauge, describe_histogram, Counter, Gauge, Histogram, Unit,
 };
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 use crate::limiter::{Decision, Store};
 use crate::policy::Verdict;
@@ -61,41 +63,33 @@ const STATUSES: [(u16, &str); 8] = [
     (0, "other"),
 ];
 
-/// The process-wide recorder: the `metrics` facade has one global recorder, so
-/// every server in a process shares it.
-fn handle() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full(DECISION_SECONDS.into()),
-                &[1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 1e-4, 1e-3],
+/// A recorder of this node's own: every node (several run in one test
+/// process) counts and renders only what it recorded itself, so no node's
+/// `/metrics` depends on another's traffic.
+fn recorder() -> PrometheusRecorder {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(DECISION_SECONDS.into()),
+            &[1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 1e-4, 1e-3],
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(HTTP_SECONDS.into()),
+                &[5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1, 1.0],
             )
-            .and_then(|b| {
-                b.set_buckets_for_metric(
-                    Matcher::Full(HTTP_SECONDS.into()),
-                    &[5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1, 1.0],
-                )
-            })
-            .and_then(|b| {
-                b.set_buckets_for_metric(
-                    Matcher::Full(SYNC_LAG.into()),
-                    &[
-                        1e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                    ],
-                )
-            })
-            .expect("bucket lists are non-empty")
-            .build_recorder();
-        let handle = recorder.handle();
-        // Another recorder already installed (an embedding program's) still gets our
-        // recordings; we can only render our own, which then stays empty.
-        if metrics::set_global_recorder(recorder).is_err() {
-            tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
-        }
-        describe();
-        handle
-    })
+        })
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(SYNC_LAG.into()),
+                &[
+                    1e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            )
+        })
+        .expect("bucket lists are non-empty")
+        .build_recorder();
+    metrics::with_local_recorder(&recorder, describe);
+    recorder
 }
 
 fn describe() {
@@ -191,7 +185,9 @@ fn describe_config() {
 
 /// Handles to every metric this node records.
 pub struct Telemetry {
-    handle: &'static PrometheusHandle,
+    /// Shared with the replication threads, which record on it too.
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
     allowed: Counter,
     limited: Counter,
     decision_seconds: Histogram,
@@ -205,10 +201,12 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Installs the recorder (once per process) and registers this node's handles.
+    /// A recorder of this node's own, and its handles.
     pub fn new() -> Self {
-        let handle = handle();
-        Self {
+        let recorder = Arc::new(recorder());
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&*Arc::clone(&recorder), || Self {
+            recorder,
             handle,
             allowed: metrics::counter!(DECISIONS, "outcome" => "allowed"),
             limited: metrics::counter!(DECISIONS, "outcome" => "limited"),
@@ -222,7 +220,12 @@ impl Telemetry {
                 .iter()
                 .map(|route| metrics::histogram!(HTTP_SECONDS, "route" => *route))
                 .collect(),
-        }
+        })
+    }
+
+    /// Runs `record` against this node's recorder (for series made on first use).
+    fn local<T>(&self, record: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&*self.recorder, record)
     }
 
     /// Records one decision and how long the core took to make it.
@@ -248,23 +251,23 @@ impl Telemetry {
 
     /// A rule or plan change applied; `source` is `admin` or `log`.
     pub fn config_applied(&self, source: &'static str) {
-        metrics::counter!(CONFIG_APPLIED, "source" => source).increment(1);
+        self.local(|| metrics::counter!(CONFIG_APPLIED, "source" => source).increment(1));
     }
 
     /// A config record skipped as undecodable.
     pub fn config_decode_error(&self) {
-        metrics::counter!(CONFIG_DECODE_ERRORS).increment(1);
+        self.local(|| metrics::counter!(CONFIG_DECODE_ERRORS).increment(1));
     }
 
     /// A rules-file reload, applied or refused.
     pub fn rules_reload(&self, applied: bool) {
         let outcome = if applied { "applied" } else { "refused" };
-        metrics::counter!(RULES_RELOADS, "outcome" => outcome).increment(1);
+        self.local(|| metrics::counter!(RULES_RELOADS, "outcome" => outcome).increment(1));
     }
 
     /// Records a request refused as malformed; `error` is one of a fixed set of codes.
     pub fn bad_request(&self, error: &'static str) {
-        metrics::counter!(BAD_REQUESTS, "error" => error).increment(1);
+        self.local(|| metrics::counter!(BAD_REQUESTS, "error" => error).increment(1));
     }
 
     /// Records one HTTP request by route index (into [`ROUTES`]) and status.
@@ -276,7 +279,7 @@ impl Telemetry {
             .unwrap_or(STATUSES.len() - 1);
         self.http_requests[route][status]
             .get_or_init(|| {
-                metrics::counter!(HTTP_REQUESTS, "route" => ROUTES[route], "status" => STATUSES[status].1)
+                self.local(|| metrics::counter!(HTTP_REQUESTS, "route" => ROUTES[route], "status" => STATUSES[status].1))
             })
             .increment(1);
         self.http_seconds[route].record(took);
@@ -284,45 +287,45 @@ impl Telemetry {
 
     /// A publish the broker acknowledged.
     pub fn sync_published(&self) {
-        metrics::counter!(SYNC_PUBLISHED).increment(1);
+        self.local(|| metrics::counter!(SYNC_PUBLISHED).increment(1));
     }
 
     /// A publish that failed; `action` is `retry` or `give_up`.
     pub fn sync_publish_failed(&self, action: &'static str) {
-        metrics::counter!(SYNC_PUBLISH_FAILURES, "action" => action).increment(1);
+        self.local(|| metrics::counter!(SYNC_PUBLISH_FAILURES, "action" => action).increment(1));
     }
 
     /// Whether this node is cut off, how many nodes it hears, and its share divisor.
     pub fn membership(&self, partitioned: bool, nodes: u32, share: u32) {
-        metrics::gauge!(PARTITIONED).set(if partitioned { 1.0 } else { 0.0 });
-        metrics::gauge!(CLUSTER_NODES).set(f64::from(nodes));
-        metrics::gauge!(SHARE).set(f64::from(share));
+        self.local(|| metrics::gauge!(PARTITIONED).set(if partitioned { 1.0 } else { 0.0 }));
+        self.local(|| metrics::gauge!(CLUSTER_NODES).set(f64::from(nodes)));
+        self.local(|| metrics::gauge!(SHARE).set(f64::from(share)));
     }
 
     /// A peer state merged, `lag` after its sender published it.
     pub fn sync_received(&self, lag: Duration) {
-        metrics::counter!(SYNC_RECEIVED).increment(1);
-        metrics::histogram!(SYNC_LAG).record(lag);
+        self.local(|| metrics::counter!(SYNC_RECEIVED).increment(1));
+        self.local(|| metrics::histogram!(SYNC_LAG).record(lag));
     }
 
     /// A record skipped as undecodable; `kind` is one of a fixed set.
     pub fn sync_decode_error(&self, kind: &'static str) {
-        metrics::counter!(SYNC_DECODE_ERRORS, "kind" => kind).increment(1);
+        self.local(|| metrics::counter!(SYNC_DECODE_ERRORS, "kind" => kind).increment(1));
     }
 
     /// A peer stamp clamped for clock skew.
     pub fn sync_clamped(&self) {
-        metrics::counter!(SYNC_CLAMPED).increment(1);
+        self.local(|| metrics::counter!(SYNC_CLAMPED).increment(1));
     }
 
     /// Whether the broker answers.
     pub fn kafka_connected(&self, connected: bool) {
-        metrics::gauge!(KAFKA_CONNECTED).set(if connected { 1.0 } else { 0.0 });
+        self.local(|| metrics::gauge!(KAFKA_CONNECTED).set(if connected { 1.0 } else { 0.0 }));
     }
 
     /// Bootstrap finished after `took`.
     pub fn bootstrap_done(&self, took: Duration) {
-        metrics::gauge!(BOOTSTRAP_SECONDS).set(took);
+        self.local(|| metrics::gauge!(BOOTSTRAP_SECONDS).set(took));
     }
 
     /// Folds recorded histogram samples into their buckets; run periodically so
@@ -334,7 +337,7 @@ impl Telemetry {
     /// The Prometheus text exposition, with the store's gauges brought up to date.
     pub fn render(&self, store: &Store) -> String {
         self.buckets.set(store.len() as f64);
-        metrics::gauge!(SYNC_PENDING).set(store.pending_changes() as f64);
+        self.local(|| metrics::gauge!(SYNC_PENDING).set(store.pending_changes() as f64));
         self.max_keys.set(store.max_keys() as f64);
         let evictions = store.evictions();
         self.evicted_idle.absolute(evictions.idle);
