@@ -56,12 +56,16 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 echo "== criterion: base and this tree, one after the other"
 for side in base new; do
   bin=$base/decision; [ "$side" = new ] && bin=$out/bin/decision
+  rm -rf "$out/criterion-$side"
   # --noplot: no gnuplot here; a fixed short measurement keeps the whole run bounded.
-  "$bin" --bench --noplot --warm-up-time 1 --measurement-time 3 2>/dev/null |
-    awk -v side="$side" '/^[a-z_0-9\/]+$/ {name=$1} /time:/ {
-      for (i = 1; i <= NF; i++) if ($i ~ /^\[/) { v=$(i+2); u=$(i+3); break }
-      if (u == "ps") v /= 1000; if (u == "µs" || u == "us") v *= 1000; if (u == "ms") v *= 1e6
-      print side, name, v }' >>"$out/criterion.txt"
+  CRITERION_HOME=$out/criterion-$side "$bin" --bench --noplot --warm-up-time 1 --measurement-time 3 >/dev/null 2>&1
+  python3 - "$out/criterion-$side" "$side" >>"$out/criterion.txt" <<'PY'
+import json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+for est in sorted(root.glob("**/new/estimates.json")):
+    bench = json.loads((est.parent / "benchmark.json").read_text())
+    print(sys.argv[2], bench["full_id"].replace(" ", "_"), json.loads(est.read_text())["median"]["point_estimate"])
+PY
 done
 
 echo "== goose: one node, base and this tree alternating ($rounds rounds x ${secs}s)"
@@ -102,7 +106,7 @@ mem_new=$(memory "$out/bin/crdt-limiter")
 
 echo
 echo "RESULTS: this tree ($(git rev-parse --short HEAD)) against $base_rev"
-echo "criterion (ns per iteration, point estimate; ratio = base / new, above 1 is faster):"
+echo "criterion (ns per iteration, median; ratio = base / new, above 1 is faster):"
 awk '{t[$2][$1]=$3} END {for (n in t) if (("base" in t[n]) && ("new" in t[n]))
   printf "  %-36s %10.1f %10.1f   %.2fx\n", n, t[n]["base"], t[n]["new"], t[n]["base"]/t[n]["new"]}' \
   "$out/criterion.txt" | sort

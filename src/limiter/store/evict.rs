@@ -21,23 +21,16 @@ const SWEEP_CHUNK: usize = 512;
 impl Store {
     /// Drops every bucket that is full at `now`; returns how many.
     pub fn sweep(&self, now: Stamp) -> usize {
-        let mut removed = Vec::new();
         let mut dropped = 0;
-        for shard in 0..self.map.shard_count() {
-            let mut from = Some(0);
-            while let Some(start) = from {
-                from = self.map.scan(
-                    shard,
-                    start,
-                    SWEEP_CHUNK,
-                    |_, slot| slot.missing_at(now) <= 0,
-                    &mut removed,
-                );
-                // Outside the shard lock: tombstones, and freeing the slots.
+        self.map.walk(
+            SWEEP_CHUNK,
+            |_, slot| slot.missing_at(now) <= 0,
+            // Outside the shard lock: tombstones, and freeing the slots.
+            |removed| {
                 dropped += removed.len();
-                self.forget_idle(removed.drain(..));
-            }
-        }
+                self.forget_idle(removed);
+            },
+        );
         dropped
     }
 

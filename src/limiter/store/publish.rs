@@ -142,24 +142,13 @@ impl Store {
 
     /// Walks the map for dirty slots that did not fit in the list.
     fn take_unlisted(&self, now: Stamp, changes: &mut Vec<Change>) {
-        let mut none = Vec::new();
-        for shard in 0..self.map.shard_count() {
-            let mut from = Some(0);
-            while let Some(start) = from {
-                from = self.map.scan(
-                    shard,
-                    start,
-                    DIRTY_SCAN_CHUNK,
-                    |key, slot| {
-                        if let Some(change) = slot.take_change(now) {
-                            changes.push((key.clone(), change));
-                        }
-                        false
-                    },
-                    &mut none,
-                );
+        let visit = |key: &CompactString, slot: &mut Slot| {
+            if let Some(change) = slot.take_change(now) {
+                changes.push((key.clone(), change));
             }
-        }
+            false
+        };
+        self.map.walk(DIRTY_SCAN_CHUNK, visit, |_| {});
     }
 
     /// Lists `key` as changed (it just became dirty).

@@ -117,6 +117,25 @@ impl<V> Shards<V> {
         self.shards.iter().map(|s| s.0.read().entries.len()).sum()
     }
 
+    /// Visits every entry, at most `chunk` per shard lock; entries `visit`
+    /// returns true for are removed and handed to `removed` after each
+    /// stretch, outside the lock. Same caveat as [`Shards::scan`].
+    pub(super) fn walk(
+        &self,
+        chunk: usize,
+        mut visit: impl FnMut(&CompactString, &mut V) -> bool,
+        mut removed: impl FnMut(std::vec::Drain<'_, (CompactString, V)>),
+    ) {
+        let mut taken = Vec::new();
+        for shard in 0..self.shard_count() {
+            let mut from = Some(0);
+            while let Some(start) = from {
+                from = self.scan(shard, start, chunk, &mut visit, &mut taken);
+                removed(taken.drain(..));
+            }
+        }
+    }
+
     /// Visits at most `max` entries of shard `shard` from position `from`
     /// under one lock; entries `visit` returns true for are removed and put
     /// into `removed`. Returns where to go on, or `None` at the shard's end.

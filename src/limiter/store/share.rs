@@ -5,6 +5,8 @@
 
 use std::sync::atomic::Ordering;
 
+use compact_str::CompactString;
+
 use super::{Slot, Store};
 use crate::limiter::bucket::Limit;
 
@@ -28,27 +30,16 @@ impl Store {
     /// credited. Off the request path: one shard lock at a time, briefly.
     pub fn release_reserves(&self) -> usize {
         let mut released = 0;
-        let mut none = Vec::new();
-        for shard in 0..self.map.shard_count() {
-            let mut from = Some(0);
-            while let Some(start) = from {
-                from = self.map.scan(
-                    shard,
-                    start,
-                    RELEASE_CHUNK,
-                    |_, slot| {
-                        if slot.reserve > 0 {
-                            let limit = slot.limit;
-                            let reserve = std::mem::take(&mut slot.reserve);
-                            slot.state.credit(&limit, limit.level_of(reserve));
-                            released += 1;
-                        }
-                        false
-                    },
-                    &mut none,
-                );
+        let visit = |_: &CompactString, slot: &mut Slot| {
+            if slot.reserve > 0 {
+                let limit = slot.limit;
+                let reserve = std::mem::take(&mut slot.reserve);
+                slot.state.credit(&limit, limit.level_of(reserve));
+                released += 1;
             }
-        }
+            false
+        };
+        self.map.walk(RELEASE_CHUNK, visit, |_| {});
         released
     }
 }
