@@ -12,11 +12,13 @@ base_rev=$(git rev-parse --short "${1:?usage: scripts/perf-compare.sh BASE_REV}"
 rounds=${ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-10}
 users=${LOADTEST_USERS:-32}
+parts=${PARTS:-criterion goose memory}  # any of these, to measure less
 root=$PWD
 out=$root/target/perf-compare
 base=$root/target/perf-base/$base_rev
 mkdir -p "$out" "$base"
 rm -f "$out"/*.txt
+touch "$out/criterion.txt"
 
 bench_binary() {  # the bench executable cargo just built, by the JSON it prints
   cargo bench --bench decision --no-run --message-format=json 2>/dev/null |
@@ -54,7 +56,8 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "== criterion: base and this tree, one after the other"
-for side in base new; do
+has() { [[ " $parts " == *" $1 "* ]]; }
+has criterion && for side in base new; do
   bin=$base/decision; [ "$side" = new ] && bin=$out/bin/decision
   rm -rf "$out/criterion-$side"
   # --noplot: no gnuplot here; a fixed short measurement keeps the whole run bounded.
@@ -68,6 +71,7 @@ for est in sorted(root.glob("**/new/estimates.json")):
 PY
 done
 
+if has goose; then
 echo "== goose: one node, base and this tree alternating ($rounds rounds x ${secs}s)"
 "$base/crdt-limiter" --listen 127.0.0.1:8010 --log warn >"$out/base.log" 2>&1 & pids+=($!)
 "$out/bin/crdt-limiter" --listen 127.0.0.1:8011 --log warn >"$out/new.log" 2>&1 & pids+=($!)
@@ -86,6 +90,7 @@ for scenario in hotuser manyusers; do
   done
 done
 cleanup; pids=()
+fi
 
 echo "== memory per tracked key (1,000,000 active users)"
 memory() {  # memory BINARY -> bytes per key
@@ -101,16 +106,28 @@ memory() {  # memory BINARY -> bytes per key
   kill "$pid"; wait "$pid" 2>/dev/null || true; pids=()
   awk -v a="$after" -v b="$before" -v k="$keys" 'BEGIN {printf "%.0f bytes per key (%d keys, RSS %d -> %d kB)", (a-b)*1024/k, k, b, a}'
 }
-mem_base=$(memory "$base/crdt-limiter")
-mem_new=$(memory "$out/bin/crdt-limiter")
+mem_base=skipped mem_new=skipped
+if has memory; then
+  mem_base=$(memory "$base/crdt-limiter")
+  mem_new=$(memory "$out/bin/crdt-limiter")
+fi
 
 echo
 echo "RESULTS: this tree ($(git rev-parse --short HEAD)) against $base_rev"
-echo "criterion (ns per iteration, median; ratio = base / new, above 1 is faster):"
-awk '{t[$2][$1]=$3} END {for (n in t) if (("base" in t[n]) && ("new" in t[n]))
-  printf "  %-36s %10.1f %10.1f   %.2fx\n", n, t[n]["base"], t[n]["new"], t[n]["base"]/t[n]["new"]}' \
-  "$out/criterion.txt" | sort
-echo "  only in this tree: $(awk '{t[$2][$1]=$3} END {for (n in t) if (!("base" in t[n])) printf "%s=%.1f ", n, t[n]["new"]}' "$out/criterion.txt")"
+echo "criterion (ns per iteration, median; ratio = base / this, above 1 is faster):"
+python3 - "$out/criterion.txt" <<'PY'
+import sys
+times = {}
+for line in open(sys.argv[1]):
+    side, name, ns = line.split()
+    times.setdefault(name, {})[side] = float(ns)
+for name, t in sorted(times.items()):
+    if "base" in t and "new" in t:
+        print(f"  {name:<36} {t['base']:10.1f} {t['new']:10.1f}   {t['base'] / t['new']:.2f}x")
+    else:
+        print(f"  {name:<36} {'-':>10} {t['new']:10.1f}   (only in this tree)")
+PY
+if has goose; then
 echo "goose, one node (medians of $rounds runs of ${secs}s, $users users; rps and client-side latency in us):"
 for scenario in hotuser manyusers; do
   b=$(field rps <"$out/bare-$scenario.txt" | median)
@@ -122,5 +139,6 @@ for scenario in hotuser manyusers; do
     printf "  %-9s base %.0f rps (%.2fx bare, p99 %s)  this %.0f rps (%.2fx bare, p99 %s)  this/base %.2fx\n",
       s, o, o/b, o99, n, n/b, n99, n/o }'
 done
+fi
 echo "memory: base $mem_base"
 echo "        this $mem_new"
