@@ -2,6 +2,7 @@
 
 use super::rules::{KeyKind, Match};
 use super::*;
+use crate::limiter::MergeMode;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
@@ -130,6 +131,36 @@ fn a_refused_request_takes_nothing_from_any_bucket() {
         (true, "per-user".into(), 0)
     );
     assert_eq!(s.get("global").unwrap().tokens_at(&per_sec(5, 1), now), 2);
+}
+
+#[test]
+fn a_refusal_on_a_replicating_node_publishes_nothing_for_the_buckets_it_gave_back() {
+    // Taken in order, refunded at the refusal: the new users' per-user buckets
+    // are back to full, and a full bucket never published has nothing to say.
+    for mode in [MergeMode::MinMax, MergeMode::Counted] {
+        let p = policy();
+        let s = Store::replicated(per_sec(1, 1), NonZeroUsize::new(1000).unwrap(), mode, 7);
+        let now = at(T0);
+        empty_global(&p, &s, now);
+        let _ = s.take_changes(now);
+        for n in 0..100 {
+            let user = format!("new-{n}");
+            let (allowed, rule, _) = outcome(p.check(&s, &req(&user, "/"), 1, now));
+            assert!(!allowed);
+            assert_eq!(rule, "global");
+        }
+        // (The refusing global bucket is listed again, as any refusal lists its bucket.)
+        let published: Vec<_> = s
+            .take_changes(now)
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        assert_eq!(published, ["global"], "{mode:?}");
+        // And they leave memory at the next sweep, as every full bucket does.
+        s.sweep(now);
+        // What stays: the global bucket and the five users who spent a token.
+        assert_eq!(s.len(), 6, "{mode:?}");
+    }
 }
 
 #[test]
