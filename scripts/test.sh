@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of crdt-limiter, installing what is missing first
-# (cargo-nextest; the tansu test broker, which it starts on a free loopback port).
+# (cargo-nextest; Envoy, Caddy, nginx, h2load and wrk through scripts/tools.sh;
+# the tansu test broker, which it starts on a free loopback port).
 # Usage: scripts/test.sh   (from anywhere; exits non-zero on the first failure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ cargo fmt --all -- --check
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "proxies and load tools (Envoy, Caddy, nginx, h2load, wrk)"
+scripts/tools.sh install
 
 step "test broker"
 port=${TEST_BROKER_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
