@@ -5,11 +5,15 @@ use std::time::Duration;
 
 use crate::limiter::{Decision, Limit, Stamp, Store};
 
-/// A matching rule of the request being decided.
+/// A bucket the request being decided is counted in.
 pub(super) struct Hit {
+    /// What it stands for: a rule, or a descriptor of the request.
     pub(super) rule: usize,
     pub(super) limit: Limit,
-    /// Where its key ends in the scratch string (it starts where the previous one ends).
+    /// Tokens the request takes from it.
+    pub(super) cost: u32,
+    /// Where its key is in the scratch string.
+    pub(super) start: usize,
     pub(super) end: usize,
 }
 
@@ -18,35 +22,76 @@ pub(super) fn decide(
     store: &Store,
     keys: &str,
     hits: &[Hit],
-    cost: u32,
     now: Stamp,
 ) -> Option<(usize, Decision)> {
-    let key = |n: usize| &keys[if n == 0 { 0 } else { hits[n - 1].end }..hits[n].end];
+    let key = |n: usize| &keys[hits[n].start..hits[n].end];
     if let [hit] = hits {
         // One bucket: taking is already all or nothing.
-        return Some((0, store.check_with(key(0), &hit.limit, cost, now)));
+        return Some((0, store.check_with(key(0), &hit.limit, hit.cost, now)));
     }
     // A cost beyond some rule's capacity can never pass: report that rule,
     // whatever the others would say, so the caller can tell.
-    if let Some(n) = hits.iter().position(|hit| cost > hit.limit.capacity()) {
-        return Some((n, store.peek(key(n), &hits[n].limit, cost, now)));
+    if let Some(n) = hits.iter().position(|hit| hit.cost > hit.limit.capacity()) {
+        return Some((n, store.peek(key(n), &hits[n].limit, hits[n].cost, now)));
     }
-    // Take in order: a request any rule refuses takes nothing anywhere, so a
-    // refusal gives back what the rules before it took.
     let mut tightest: Option<(usize, Decision)> = None;
-    for (n, hit) in hits.iter().enumerate() {
-        let decision = store.check_with(key(n), &hit.limit, cost, now);
-        if !decision.is_allowed() {
-            for (m, earlier) in hits[..n].iter().enumerate() {
-                store.refund(key(m), &earlier.limit, cost);
-            }
-            return Some(longest_refusal(store, &key, hits, (n, decision), cost, now));
-        }
+    let taken = take_all(store, keys, hits, now, |n, decision| {
         if tightest.as_ref().is_none_or(|(_, t)| sooner(&decision, t)) {
             tightest = Some((n, decision));
         }
+    });
+    match taken {
+        Ok(()) => tightest,
+        Err(refused) => Some(longest_refusal(store, &key, hits, refused, now)),
     }
-    tightest
+}
+
+/// Decides against every hit all or nothing, telling `each` every hit's
+/// decision (a later call for the same hit replaces an earlier one); returns
+/// whether the request passed.
+pub(super) fn decide_each(
+    store: &Store,
+    keys: &str,
+    hits: &[Hit],
+    now: Stamp,
+    mut each: impl FnMut(usize, Decision),
+) -> bool {
+    let key = |n: usize| &keys[hits[n].start..hits[n].end];
+    match take_all(store, keys, hits, now, &mut each) {
+        Ok(()) => true,
+        Err((refused, decision)) => {
+            // Nothing was taken: the others report what they hold.
+            for (n, hit) in hits.iter().enumerate().filter(|(n, _)| *n != refused) {
+                each(n, store.peek(key(n), &hit.limit, hit.cost, now));
+            }
+            each(refused, decision);
+            false
+        }
+    }
+}
+
+/// Takes from every hit in order, telling `allowed` each decision. A request
+/// any bucket refuses takes nothing anywhere: the refusal gives back what
+/// the hits before it took, and is returned.
+fn take_all(
+    store: &Store,
+    keys: &str,
+    hits: &[Hit],
+    now: Stamp,
+    mut allowed: impl FnMut(usize, Decision),
+) -> Result<(), (usize, Decision)> {
+    let key = |n: usize| &keys[hits[n].start..hits[n].end];
+    for (n, hit) in hits.iter().enumerate() {
+        let decision = store.check_with(key(n), &hit.limit, hit.cost, now);
+        if !decision.is_allowed() {
+            for (m, earlier) in hits[..n].iter().enumerate() {
+                store.refund(key(m), &earlier.limit, earlier.cost);
+            }
+            return Err((n, decision));
+        }
+        allowed(n, decision);
+    }
+    Ok(())
 }
 
 /// The refusal to report once hit `refused.0` refused: the rule that refuses
@@ -57,12 +102,11 @@ fn longest_refusal<'k>(
     key: &impl Fn(usize) -> &'k str,
     hits: &[Hit],
     refused: (usize, Decision),
-    cost: u32,
     now: Stamp,
 ) -> (usize, Decision) {
     let mut longest = refused;
     for (n, hit) in hits.iter().enumerate().skip(longest.0 + 1) {
-        let decision = store.peek(key(n), &hit.limit, cost, now);
+        let decision = store.peek(key(n), &hit.limit, hit.cost, now);
         if retry_after(&decision) > retry_after(&longest.1) {
             longest = (n, decision);
         }

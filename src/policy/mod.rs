@@ -21,11 +21,13 @@ use dashmap::DashMap;
 use crate::limiter::{BucketState, Decision, Limit, Stamp, Store};
 pub use change::{PlanSource, PolicyChange};
 use decide::{decide, Hit};
+use descriptors::{DescriptorSet, KEY_PREFIX};
 use rules::valid_name;
 pub use rules::{IpNet, KeyKind, Match, Request, Rule, RuleLimit, RuleSet, RulesError};
 
 pub mod change;
 mod decide;
+pub mod descriptors;
 pub mod matching;
 pub mod rules;
 pub mod rules_file;
@@ -75,6 +77,8 @@ pub struct Policy {
     /// user does not copy the rest).
     users: DashMap<CompactString, CompactString, ahash::RandomState>,
     any_moved: AtomicBool,
+    /// Envoy rate-limit descriptors (envoyproxy/ratelimit's files).
+    descriptors: ArcSwap<DescriptorSet>,
 }
 
 thread_local! {
@@ -90,7 +94,18 @@ impl Policy {
             layers: Mutex::new((file, Overrides::default())),
             users: DashMap::with_hasher(ahash::RandomState::new()),
             any_moved: AtomicBool::new(false),
+            descriptors: ArcSwap::from_pointee(DescriptorSet::default()),
         }
+    }
+
+    /// Replaces the descriptor limits (at start, and on a reload).
+    pub fn replace_descriptors(&self, set: DescriptorSet) {
+        self.descriptors.store(Arc::new(set));
+    }
+
+    /// The descriptor limits in effect.
+    pub fn descriptors(&self) -> Arc<DescriptorSet> {
+        self.descriptors.load_full()
     }
 
     /// The rules and plans in effect.
@@ -263,13 +278,15 @@ impl Policy {
                     hits.push(Hit {
                         rule: i,
                         limit,
+                        cost,
+                        start,
                         end: keys.len(),
                     });
                 } else {
                     keys.truncate(start);
                 }
             }
-            let (n, decision) = decide(store, keys, hits, cost, now)?;
+            let (n, decision) = decide(store, keys, hits, now)?;
             Some((hits[n].rule, decision, hits[n].limit))
         })?;
         Some(Verdict {
@@ -282,6 +299,13 @@ impl Policy {
 
     /// The limit this node applies to bucket `key`, if the key belongs to one of its rules.
     pub fn limit_of_key(&self, key: &str) -> Option<Limit> {
+        if key.starts_with(KEY_PREFIX) {
+            return self
+                .descriptors
+                .load()
+                .limit_of_key(key)
+                .map(|(_, limit)| limit);
+        }
         let rules = self.effective.load();
         let (rule, user) = rules.rule_of_key(key)?;
         self.limit_of(&rules, rule, user.unwrap_or(""))
@@ -289,6 +313,15 @@ impl Policy {
 
     /// The bucket `key` as this node sees it, under its limit now.
     pub fn inspect(&self, store: &Store, key: &str, now: Stamp) -> Option<BucketView> {
+        if key.starts_with(KEY_PREFIX) {
+            let set = self.descriptors.load();
+            let (descriptor, limit) = set.limit_of_key(key)?;
+            return Some(BucketView {
+                rule: Arc::clone(&descriptor.path),
+                limit,
+                state: store.view(key, &limit, now)?,
+            });
+        }
         let rules = self.effective.load();
         let (rule, user) = rules.rule_of_key(key)?;
         let limit = self.limit_of(&rules, rule, user.unwrap_or(""))?;

@@ -1,0 +1,247 @@
+//! envoyproxy/ratelimit's YAML files, read into a [`DescriptorSet`] with
+//! errors that name the file, the domain and the descriptor.
+//!
+//! ```yaml
+//! domain: edge
+//! descriptors:
+//!   - key: remote_address
+//!     rate_limit: { unit: minute, requests_per_unit: 60 }
+//!   - key: path
+//!     value: "/api/*"
+//!     descriptors:
+//!       - key: plan
+//!         value: free
+//!         rate_limit: { name: free, unit: second, requests_per_unit: 5 }
+//! ```
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_norway::Value;
+
+use super::{DescriptorLimit, DescriptorSet, KeyEntry, Level, LimitKind, Node, Unit};
+use crate::limiter::Limit;
+
+/// Deepest nesting of descriptors accepted.
+const MAX_DEPTH: usize = 16;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoot {
+    domain: Option<Value>,
+    descriptors: Option<Vec<RawDescriptor>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDescriptor {
+    key: Option<Value>,
+    value: Option<Value>,
+    rate_limit: Option<RawRateLimit>,
+    descriptors: Option<Vec<RawDescriptor>>,
+    #[serde(default)]
+    shadow_mode: bool,
+    #[serde(default)]
+    detailed_metric: bool,
+    /// Only changes envoyproxy/ratelimit's statistic names; accepted so its files load.
+    #[serde(default)]
+    #[allow(dead_code)]
+    value_to_metric: bool,
+    #[serde(default)]
+    share_threshold: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    requests_per_unit: Option<u32>,
+    unit: Option<String>,
+    #[serde(default)]
+    unlimited: bool,
+    name: Option<String>,
+    replaces: Option<Vec<RawReplaces>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplaces {
+    name: Option<String>,
+}
+
+/// Reads `files` (each a name for errors, and its text): one domain per
+/// file, no domain twice.
+pub fn parse<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<DescriptorSet, String> {
+    let mut set = DescriptorSet::default();
+    for (name, text) in files {
+        let root: RawRoot = serde_norway::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+        let domain = scalar(root.domain.as_ref()).unwrap_or_default();
+        if domain.is_empty() {
+            return Err(format!("{name}: domain: required, and not empty"));
+        }
+        if set.domains.contains_key(domain.as_str()) {
+            return Err(format!(
+                "{name}: domain: \"{domain}\" is configured in another file too"
+            ));
+        }
+        let mut level = Level::default();
+        let place = Place {
+            file: name,
+            path: domain.clone(),
+            depth: 0,
+        };
+        load_level(&place, &mut level, root.descriptors.unwrap_or_default())?;
+        set.domains.insert(domain.into(), level);
+    }
+    Ok(set)
+}
+
+/// Where in the files a descriptor is, for errors and statistics names.
+struct Place<'a> {
+    file: &'a str,
+    /// `domain.key_value.key`, as envoyproxy/ratelimit names statistics.
+    path: String,
+    depth: usize,
+}
+
+impl Place<'_> {
+    fn error(&self, reason: impl std::fmt::Display) -> String {
+        format!("{}: descriptor {}: {reason}", self.file, self.path)
+    }
+}
+
+fn load_level(
+    parent: &Place<'_>,
+    level: &mut Level,
+    raw: Vec<RawDescriptor>,
+) -> Result<(), String> {
+    if parent.depth >= MAX_DEPTH && !raw.is_empty() {
+        return Err(parent.error(format!("descriptors nest deeper than {MAX_DEPTH} levels")));
+    }
+    for descriptor in raw {
+        let key = scalar(descriptor.key.as_ref()).unwrap_or_default();
+        let value = scalar(descriptor.value.as_ref()).unwrap_or_default();
+        let mut path = format!("{}.{key}", parent.path);
+        if !value.is_empty() {
+            path = format!("{path}_{value}");
+        }
+        let place = Place {
+            file: parent.file,
+            path,
+            depth: parent.depth + 1,
+        };
+        if key.is_empty() {
+            return Err(place.error("key: required, and not empty"));
+        }
+        let node = load_node(&place, descriptor, &value)?;
+        let entry: &mut KeyEntry = level.keys.entry(key.into()).or_default();
+        let taken = if value.is_empty() {
+            entry.any.replace(node).is_some()
+        } else if value.ends_with('*') {
+            let twice = entry.wildcards.iter().any(|(w, _)| **w == *value);
+            entry.wildcards.push((value.into(), node));
+            twice
+        } else {
+            entry.values.insert(value.into(), node).is_some()
+        };
+        if taken {
+            return Err(place.error("configured twice at this level"));
+        }
+    }
+    Ok(())
+}
+
+fn load_node(place: &Place<'_>, mut raw: RawDescriptor, value: &str) -> Result<Node, String> {
+    if raw.share_threshold && !value.ends_with('*') {
+        return Err(place.error("share_threshold: only for a wildcard value (ending in '*')"));
+    }
+    let limit = match raw.rate_limit.take() {
+        Some(rate) => Some(Arc::new(load_limit(place, &raw, rate)?)),
+        None => None,
+    };
+    let mut node = Node {
+        limit,
+        share: raw.share_threshold,
+        children: Level::default(),
+    };
+    load_level(
+        place,
+        &mut node.children,
+        raw.descriptors.unwrap_or_default(),
+    )?;
+    Ok(node)
+}
+
+fn load_limit(
+    place: &Place<'_>,
+    raw: &RawDescriptor,
+    rate: RawRateLimit,
+) -> Result<DescriptorLimit, String> {
+    let unit = rate.unit.as_deref().map(|u| {
+        Unit::parse(u).ok_or_else(|| {
+            place.error(format!(
+                "rate_limit.unit: \"{u}\" is not one of {}",
+                Unit::NAMES
+            ))
+        })
+    });
+    let requests_per_unit = rate.requests_per_unit.unwrap_or(0);
+    let (unit, kind) = match (rate.unlimited, unit) {
+        (true, Some(_)) => {
+            return Err(place.error("rate_limit.unit: not with unlimited: true"));
+        }
+        (true, None) => (Unit::Second, LimitKind::Unlimited),
+        (false, None) => {
+            return Err(place.error(format!("rate_limit.unit: required ({})", Unit::NAMES)));
+        }
+        (false, Some(unit)) => {
+            let unit = unit?;
+            (unit, bucket(place, unit, requests_per_unit)?)
+        }
+    };
+    let name = rate.name.filter(|n| !n.is_empty());
+    let mut replaces = Vec::new();
+    for replaced in rate.replaces.unwrap_or_default() {
+        match replaced.name.filter(|n| !n.is_empty()) {
+            None => return Err(place.error("rate_limit.replaces: each entry needs a name")),
+            Some(r) if Some(&r) == name.as_ref() => {
+                return Err(place.error("rate_limit.replaces: a limit cannot replace itself"))
+            }
+            Some(r) => replaces.push(Arc::from(r)),
+        }
+    }
+    Ok(DescriptorLimit {
+        path: place.path.as_str().into(),
+        name: name.map(Arc::from),
+        requests_per_unit,
+        unit,
+        kind,
+        shadow: raw.shadow_mode,
+        replaces,
+        detailed_metric: raw.detailed_metric,
+    })
+}
+
+/// `requests_per_unit` tokens, refilled evenly over the unit.
+fn bucket(place: &Place<'_>, unit: Unit, requests: u32) -> Result<LimitKind, String> {
+    let Some(capacity) = NonZeroU32::new(requests) else {
+        return Ok(LimitKind::Blocked);
+    };
+    let interval = Duration::from_nanos((unit.length().as_nanos() / u128::from(requests)) as u64);
+    Limit::new(capacity, interval)
+        .map(LimitKind::Bucket)
+        .map_err(|e| place.error(format!("rate_limit.requests_per_unit: {e}")))
+}
+
+/// A key or value as text: YAML may write `value: 42` or `value: true`.
+fn scalar(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
