@@ -6,14 +6,15 @@
 //!   ([`run`]), with housekeeping and the rules reload beside it.
 //! - [`settings`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
 //! - [`http_api`]: `POST /protected`, `POST /v1/check`, the admin API, `/metrics`, `/healthz`, `/readyz`.
+//! - [`rls`]: the Envoy rate-limit service (gRPC `ShouldRateLimit`) over the descriptor limits.
 //! - [`replication`]: Kafka — publishes changed buckets, merges peers' (CRDT), bootstraps,
 //!   heartbeats, and the policy log's Kafka adapter (the config topic).
 //! - [`policy_log`]: where live rule changes are made durable — the port, its record
 //!   format, and the file adapter for a node without Kafka.
 //! - [`telemetry`]: Prometheus metrics.
 //! - [`clock`]: wall clock, and a manual clock for tests.
-//! - [`policy`]: the core's rules — rules file, matching, plans, live changes, and the
-//!   decision of a request against every rule. Pure: no I/O.
+//! - [`policy`]: the core's rules — rules file, matching, plans, live changes, envoyproxy/ratelimit
+//!   descriptor limits, and the decision of a request against every rule. Pure: no I/O.
 //! - [`limiter`]: the core — bucket arithmetic, rates, the CRDT merge and the bounded
 //!   bucket store. Pure: no I/O, time passed in.
 //!
@@ -27,6 +28,7 @@ pub mod node;
 pub mod policy;
 pub mod policy_log;
 pub mod replication;
+pub mod rls;
 pub mod settings;
 pub mod telemetry;
 

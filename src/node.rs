@@ -15,7 +15,10 @@ use crate::limiter::{node_key, Store};
 use crate::policy::{Policy, RuleSet};
 use crate::policy_log::{FileLog, PolicyLog};
 use crate::replication::Replication;
-use crate::settings::{load_rules, Config, RulesSource};
+use crate::rls::{self, RlsServer};
+use crate::settings::{
+    descriptor_stamp, load_descriptors, load_rules, Config, DescriptorSource, RulesSource,
+};
 use crate::telemetry::Telemetry;
 
 /// The parts of a running node that outlive start-up.
@@ -38,13 +41,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
     let parts = build(&config, &clock)?;
-    if let Some(source) = config.rules.clone() {
-        actix_web::rt::spawn(reload_on_hangup(
-            source,
-            Arc::clone(&parts.policy),
-            Arc::clone(&parts.telemetry),
-        ));
-    }
+    spawn_reloads(&config, &parts);
+    let rls = start_rls(&config, &parts, &clock)?;
     let state = web::Data::new(AppState {
         store: Arc::clone(&parts.store),
         policy: parts.policy,
@@ -81,11 +79,31 @@ pub async fn run(
     log_serving(&config, addr);
     let result = server.await;
     housekeeping.abort();
+    if let Some(rls) = rls {
+        let _ = actix_web::rt::task::spawn_blocking(move || rls.stop()).await;
+    }
     if let Some(replication) = parts.replication {
         // After the last request: publish what changed so peers and restarts see it.
         let _ = actix_web::rt::task::spawn_blocking(move || replication.shutdown()).await;
     }
     result
+}
+
+/// Reloads of the rules and descriptor files: on SIGHUP, and when the descriptor files change.
+fn spawn_reloads(config: &Config, parts: &Parts) {
+    actix_web::rt::spawn(reload_on_hangup(
+        config.rules.clone(),
+        config.descriptors.clone(),
+        Arc::clone(&parts.policy),
+        Arc::clone(&parts.telemetry),
+    ));
+    if let Some(source) = config.descriptors.clone() {
+        actix_web::rt::spawn(watch_descriptors(
+            source,
+            Arc::clone(&parts.policy),
+            Arc::clone(&parts.telemetry),
+        ));
+    }
 }
 
 fn log_serving(config: &Config, addr: std::net::SocketAddr) {
@@ -112,10 +130,7 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
         None => Store::new(config.limit, config.max_keys),
     });
     let telemetry = Arc::new(Telemetry::new());
-    let policy = Arc::new(Policy::new(match &config.rules {
-        Some(source) => source.rules.clone(),
-        None => RuleSet::single(config.limit),
-    }));
+    let policy = policy(config);
     let ready = Arc::new(AtomicBool::new(false));
     let replication = match &config.replication {
         Some(settings) => Some(
@@ -159,11 +174,58 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
     })
 }
 
-/// Reads the rules file again on every SIGHUP: a valid file replaces the
-/// rules (live changes stay on top); an invalid one is refused and logged,
-/// and the rules in effect stay.
-async fn reload_on_hangup(source: RulesSource, policy: Arc<Policy>, telemetry: Arc<Telemetry>) {
+/// The rules file (or the one per-user limit) and the descriptor files.
+fn policy(config: &Config) -> Arc<Policy> {
+    let policy = Policy::new(match &config.rules {
+        Some(source) => source.rules.clone(),
+        None => RuleSet::single(config.limit),
+    });
+    if let Some(source) = &config.descriptors {
+        policy.replace_descriptors(Arc::clone(&source.set));
+    }
+    Arc::new(policy)
+}
+
+/// The Envoy rate-limit service, when `--grpc-listen` is set.
+fn start_rls(
+    config: &Config,
+    parts: &Parts,
+    clock: &Arc<dyn Clock>,
+) -> std::io::Result<Option<RlsServer>> {
+    let Some(addr) = config.grpc_listen else {
+        return Ok(None);
+    };
+    if config.descriptors.is_none() {
+        tracing::warn!("--grpc-listen without --rls-config: every descriptor is within limits");
+    }
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("grpc-listen: cannot listen on {addr}: {e}"),
+        )
+    })?;
+    let limiter = rls::limiter(
+        Arc::clone(&parts.store),
+        Arc::clone(&parts.policy),
+        Arc::clone(clock),
+        Arc::clone(&parts.telemetry),
+    );
+    RlsServer::start(listener, limiter, config.workers.get()).map(Some)
+}
+
+/// Reads the rules file and the descriptor files again on every SIGHUP: a
+/// valid file replaces what it configures (live changes stay on top); an
+/// invalid one is refused and logged, and what is in effect stays.
+async fn reload_on_hangup(
+    rules: Option<RulesSource>,
+    descriptors: Option<DescriptorSource>,
+    policy: Arc<Policy>,
+    telemetry: Arc<Telemetry>,
+) {
     use tokio::signal::unix::{signal, SignalKind};
+    if rules.is_none() && descriptors.is_none() {
+        return;
+    }
     let mut hangups = match signal(SignalKind::hangup()) {
         Ok(hangups) => hangups,
         Err(error) => {
@@ -172,19 +234,70 @@ async fn reload_on_hangup(source: RulesSource, policy: Arc<Policy>, telemetry: A
         }
     };
     while hangups.recv().await.is_some() {
-        let path = source.path.clone();
-        let loaded = actix_web::rt::task::spawn_blocking(move || load_rules(&path)).await;
-        match loaded {
-            Ok(Ok(rules)) => {
-                policy.replace_file(rules);
-                telemetry.rules_reload(true);
-                tracing::info!(rules = %source.path.display(), "reloaded the rules file");
-            }
-            Ok(Err(error)) => {
-                telemetry.rules_reload(false);
-                tracing::error!(%error, "refused the reloaded rules file; the rules in effect stay");
-            }
-            Err(error) => tracing::error!(%error, "rules reload stopped"),
+        if let Some(source) = &rules {
+            reload_rules(source, &policy, &telemetry).await;
+        }
+        if let Some(source) = &descriptors {
+            reload_descriptors(source, &policy, &telemetry).await;
+        }
+    }
+}
+
+async fn reload_rules(source: &RulesSource, policy: &Policy, telemetry: &Telemetry) {
+    let path = source.path.clone();
+    match actix_web::rt::task::spawn_blocking(move || load_rules(&path)).await {
+        Ok(Ok(rules)) => {
+            policy.replace_file(rules);
+            telemetry.rules_reload(true);
+            tracing::info!(rules = %source.path.display(), "reloaded the rules file");
+        }
+        Ok(Err(error)) => {
+            telemetry.rules_reload(false);
+            tracing::error!(%error, "refused the reloaded rules file; the rules in effect stay");
+        }
+        Err(error) => tracing::error!(%error, "rules reload stopped"),
+    }
+}
+
+async fn reload_descriptors(source: &DescriptorSource, policy: &Policy, telemetry: &Telemetry) {
+    let path = source.path.clone();
+    match actix_web::rt::task::spawn_blocking(move || load_descriptors(&path)).await {
+        Ok(Ok(set)) => {
+            policy.replace_descriptors(Arc::new(set));
+            telemetry.rls_config_reload(true);
+            tracing::info!(rls_config = %source.path.display(), "reloaded the descriptor files");
+        }
+        Ok(Err(error)) => {
+            telemetry.rls_config_reload(false);
+            tracing::error!(%error, "refused the reloaded descriptor files; the limits in effect stay");
+        }
+        Err(error) => tracing::error!(%error, "descriptor reload stopped"),
+    }
+}
+
+/// Reloads the descriptor files when they change (as envoyproxy/ratelimit
+/// watches its runtime directory), checking every second.
+async fn watch_descriptors(
+    source: DescriptorSource,
+    policy: Arc<Policy>,
+    telemetry: Arc<Telemetry>,
+) {
+    let stamp = |path: std::path::PathBuf| {
+        actix_web::rt::task::spawn_blocking(move || descriptor_stamp(&path))
+    };
+    let Ok(mut seen) = stamp(source.path.clone()).await else {
+        return;
+    };
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(now) = stamp(source.path.clone()).await else {
+            return;
+        };
+        if now != seen {
+            seen = now;
+            reload_descriptors(&source, &policy, &telemetry).await;
         }
     }
 }

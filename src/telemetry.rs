@@ -16,6 +16,9 @@ use metrics_exporter_prometheus::{
 use crate::limiter::{Decision, Store};
 use crate::policy::Verdict;
 
+mod rls;
+pub use rls::{RlsMetrics, RlsOutcome};
+
 const DECISIONS: &str = "limiter_decisions_total";
 const DECISION_SECONDS: &str = "limiter_decision_duration_seconds";
 const BUCKETS: &str = "limiter_buckets";

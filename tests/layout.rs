@@ -15,6 +15,9 @@ const MAX_FN_LINES: usize = 60;
 /// What the core may not name, with why.
 const NOT_IN_CORE: &[(&str, &str)] = &[
     ("crate::http_api", "HTTP"),
+    ("crate::rls", "gRPC"),
+    ("tonic", "gRPC"),
+    ("envoy_types", "gRPC"),
     ("crate::replication", "Kafka"),
     ("crate::policy_log", "the durable log"),
     ("crate::settings", "settings"),

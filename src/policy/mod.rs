@@ -99,8 +99,8 @@ impl Policy {
     }
 
     /// Replaces the descriptor limits (at start, and on a reload).
-    pub fn replace_descriptors(&self, set: DescriptorSet) {
-        self.descriptors.store(Arc::new(set));
+    pub fn replace_descriptors(&self, set: Arc<DescriptorSet>) {
+        self.descriptors.store(set);
     }
 
     /// The descriptor limits in effect.

@@ -16,9 +16,11 @@ use crate::limiter::Limit;
 use crate::policy::{rules_file, RuleSet};
 
 mod replication;
+mod rls;
 
 pub use crate::replication::ReplicationSettings;
 use replication::replication;
+pub use rls::{descriptor_stamp, load_descriptors, DescriptorSource};
 
 /// Command-line flags. Every field is optional so that a file can fill what the
 /// flags and environment leave out; defaults are applied last, in [`Config`].
@@ -123,6 +125,15 @@ struct Cli {
     /// Compacted topic that carries rule and plan changes [default: rate-limit-config].
     #[arg(long, env = "LIMITER_CONFIG_TOPIC", value_name = "NAME")]
     config_topic: Option<String>,
+
+    /// Address to serve the Envoy rate-limit service (gRPC) on. Unset: not served.
+    #[arg(long, env = "LIMITER_GRPC_LISTEN", value_name = "ADDR")]
+    grpc_listen: Option<String>,
+
+    /// envoyproxy/ratelimit YAML file, or a directory of them: the descriptor limits of the
+    /// rate-limit service. Read again on SIGHUP and when the files change.
+    #[arg(long, env = "LIMITER_RLS_CONFIG", value_name = "PATH")]
+    rls_config: Option<PathBuf>,
 }
 
 /// The same settings as read from a TOML file.
@@ -149,6 +160,8 @@ struct FileSettings {
     admin_token: Option<String>,
     data_dir: Option<PathBuf>,
     config_topic: Option<String>,
+    grpc_listen: Option<String>,
+    rls_config: Option<PathBuf>,
 }
 
 /// A setting that was refused, and why; the message names the setting as a
@@ -201,6 +214,10 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Where a standalone node stores admin changes.
     pub data_dir: Option<PathBuf>,
+    /// Where to serve the Envoy rate-limit service; `None`: not served.
+    pub grpc_listen: Option<SocketAddr>,
+    /// The rate-limit service's descriptor files; `None`: no descriptor limits.
+    pub descriptors: Option<DescriptorSource>,
 }
 
 /// A rules file and its validated rules.
@@ -228,6 +245,8 @@ impl Default for Config {
             rules: None,
             admin_token: None,
             data_dir: None,
+            grpc_listen: None,
+            descriptors: None,
         }
     }
 }
@@ -303,6 +322,8 @@ impl Config {
             rules,
             admin_token,
             data_dir,
+            grpc_listen: rls::grpc_listen(cli.grpc_listen.or(file.grpc_listen))?,
+            descriptors: rls::source(cli.rls_config.or(file.rls_config))?,
         })
     }
 }

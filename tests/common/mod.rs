@@ -257,6 +257,8 @@ pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) {
 pub struct NodeProcess {
     pub child: std::process::Child,
     pub addr: SocketAddr,
+    /// The Envoy rate-limit service's address, with `--grpc-listen`.
+    pub grpc: Option<SocketAddr>,
     agent: ureq::Agent,
 }
 
@@ -283,12 +285,18 @@ impl NodeProcess {
             .unwrap();
         let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut lines = stdout.lines();
+        let value = |line: &str, key: &str| -> Option<SocketAddr> {
+            let rest = line.split_once(key)?.1;
+            rest.split_whitespace().next()?.parse().ok()
+        };
+        // The rate-limit service (if any) logs its address before the HTTP server does.
+        let mut grpc = None;
         let addr = lines
             .by_ref()
             .map_while(Result::ok)
             .find_map(|line| {
-                let rest = line.split_once("addr=")?.1;
-                rest.split_whitespace().next()?.parse().ok()
+                grpc = grpc.or_else(|| value(&line, "grpc="));
+                value(&line, " addr=")
             })
             .expect("the node logs the address it serves on");
         // Keep draining the log so the node never blocks on a full pipe; echo it
@@ -301,6 +309,7 @@ impl NodeProcess {
         Self {
             child,
             addr,
+            grpc,
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(10))
                 .build(),

@@ -217,7 +217,7 @@ fn policy() -> (Policy, Store) {
     )
     .unwrap();
     let policy = Policy::new(RuleSet::single(limit));
-    policy.replace_descriptors(set());
+    policy.replace_descriptors(std::sync::Arc::new(set()));
     (
         policy,
         Store::new(limit, std::num::NonZeroUsize::new(1000).unwrap()),

@@ -1,0 +1,116 @@
+//! The Envoy Rate Limit Service v3 (`envoy.service.ratelimit.v3.RateLimitService`)
+//! over gRPC, on its own port and its own runtime beside the HTTP server.
+//!
+//! Envoy's `envoy.filters.http.ratelimit` filter (and Istio, Contour, Gloo…)
+//! call `ShouldRateLimit` with a domain and descriptors; the limits come from
+//! envoyproxy/ratelimit's YAML files ([`crate::policy::descriptors`]) and are
+//! ordinary buckets of this node's store, replicated like every other key.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitServiceServer;
+use tokio::sync::watch;
+use tonic::transport::server::TcpIncoming;
+
+pub use service::Limiter;
+
+mod service;
+
+/// A running rate-limit service; stopped by [`RlsServer::stop`].
+pub struct RlsServer {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    thread: JoinHandle<()>,
+}
+
+impl RlsServer {
+    /// Serves `limiter` on `listener` with `workers` threads of its own.
+    pub fn start(
+        listener: std::net::TcpListener,
+        limiter: Limiter,
+        workers: usize,
+    ) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("rls")
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("rls-server".into())
+            .spawn(move || {
+                runtime.block_on(serve(listener, limiter, stopped));
+                // Calls still running after the grace period are dropped.
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        tracing::info!(grpc = %addr, "serving the Envoy rate-limit service");
+        Ok(Self { addr, stop, thread })
+    }
+
+    /// Where it serves.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets calls in flight finish (for at most
+    /// [`GRACE`]), and waits for the threads.
+    pub fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.thread.join();
+    }
+}
+
+/// How long calls in flight may take to finish once the node stops. A
+/// graceful HTTP/2 close waits for the client to answer a ping, and a client
+/// that never does must not hold the node up.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+async fn serve(listener: std::net::TcpListener, limiter: Limiter, stopped: watch::Receiver<bool>) {
+    let incoming = match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => TcpIncoming::from(listener).with_nodelay(Some(true)),
+        Err(error) => {
+            tracing::error!(%error, "the rate-limit service cannot listen");
+            return;
+        }
+    };
+    let stop_signal = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let served = tonic::transport::Server::builder().serve_with_incoming_shutdown(
+        RateLimitServiceServer::new(limiter),
+        incoming,
+        stop_signal(stopped.clone()),
+    );
+    let deadline = async {
+        stop_signal(stopped).await;
+        tokio::time::sleep(GRACE).await;
+    };
+    tokio::select! {
+        served = served => {
+            if let Err(error) = served {
+                tracing::error!(%error, "the rate-limit service stopped");
+            }
+        }
+        () = deadline => tracing::warn!("calls to the rate-limit service were still open at shutdown; closed"),
+    }
+}
+
+/// The limiter of a node, for the service.
+pub fn limiter(
+    store: Arc<crate::limiter::Store>,
+    policy: Arc<crate::policy::Policy>,
+    clock: Arc<dyn crate::clock::Clock>,
+    telemetry: Arc<crate::telemetry::Telemetry>,
+) -> Limiter {
+    Limiter {
+        store,
+        policy,
+        clock,
+        metrics: crate::telemetry::RlsMetrics::new(telemetry),
+    }
+}

@@ -1,0 +1,248 @@
+//! `ShouldRateLimit`: a request's descriptors checked and decided together,
+//! answered with Envoy's overall code and one status per descriptor.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use envoy_types::pb::envoy::config::core::v3::HeaderValue;
+use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit as PbUnit;
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
+    Code, DescriptorStatus, RateLimit,
+};
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitService;
+use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
+use envoy_types::pb::google::protobuf::Duration as PbDuration;
+use tonic::{Request, Response, Status};
+
+use crate::clock::Clock;
+use crate::limiter::Store;
+use crate::policy::descriptors::{DescriptorLimit, DescriptorQuery, DescriptorVerdict, Unit};
+use crate::policy::Policy;
+use crate::telemetry::{RlsMetrics, RlsOutcome};
+
+/// Most descriptors in one request.
+pub const MAX_DESCRIPTORS: usize = 64;
+/// Most entries in one descriptor.
+pub const MAX_ENTRIES: usize = 16;
+/// Longest domain, entry key or entry value, in bytes.
+pub const MAX_TEXT: usize = 512;
+
+/// What the service decides with.
+pub struct Limiter {
+    pub store: Arc<Store>,
+    pub policy: Arc<Policy>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: RlsMetrics,
+}
+
+#[tonic::async_trait]
+impl RateLimitService for Limiter {
+    async fn should_rate_limit(
+        &self,
+        request: Request<RateLimitRequest>,
+    ) -> Result<Response<RateLimitResponse>, Status> {
+        let request = request.into_inner();
+        // A panic while deciding must reach Envoy as UNAVAILABLE (so its
+        // failure_mode_deny applies), not as a reset stream.
+        let decided =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decide(&request)));
+        let answer = decided.unwrap_or_else(|_| {
+            Err(Status::unavailable(
+                "the rate limiter could not decide this request",
+            ))
+        });
+        let outcome = match &answer {
+            Ok(response) if response.overall_code == Code::OverLimit as i32 => {
+                RlsOutcome::OverLimit
+            }
+            Ok(_) => RlsOutcome::Ok,
+            Err(status) if status.code() == tonic::Code::InvalidArgument => RlsOutcome::Invalid,
+            Err(_) => RlsOutcome::Unavailable,
+        };
+        self.metrics.request(outcome);
+        answer.map(Response::new)
+    }
+}
+
+impl Limiter {
+    fn decide(&self, request: &RateLimitRequest) -> Result<RateLimitResponse, Status> {
+        let (entries, descriptors) = validate(request)?;
+        let mut at = 0;
+        let queries: Vec<DescriptorQuery<'_>> = descriptors
+            .iter()
+            .map(|(len, hits)| {
+                let query = DescriptorQuery {
+                    entries: &entries[at..at + len],
+                    hits: *hits,
+                };
+                at += len;
+                query
+            })
+            .collect();
+        let mut verdicts = Vec::with_capacity(queries.len());
+        let passed = self.policy.check_descriptors(
+            &self.store,
+            &request.domain,
+            &queries,
+            self.clock.now(),
+            &mut verdicts,
+        );
+        for (query, verdict) in queries.iter().zip(&verdicts) {
+            let limit = verdict.limit.as_deref();
+            let detailed = limit
+                .filter(|l| l.detailed_metric)
+                .map(|_| detailed_name(&request.domain, query.entries));
+            self.metrics
+                .descriptor(limit, detailed.as_deref(), verdict.outcome);
+        }
+        Ok(respond(passed, &verdicts))
+    }
+}
+
+/// A request's entries, flattened, and per descriptor its entry count and hits.
+type Checked<'r> = (Vec<(&'r str, &'r str)>, Vec<(usize, u32)>);
+
+/// The request's entries and descriptors, or `INVALID_ARGUMENT` naming the field.
+fn validate(request: &RateLimitRequest) -> Result<Checked<'_>, Status> {
+    let invalid =
+        |field: String, reason: &str| Status::invalid_argument(format!("{field}: {reason}"));
+    if request.domain.is_empty() {
+        return Err(invalid("domain".into(), "required, and not empty"));
+    }
+    if request.domain.len() > MAX_TEXT {
+        return Err(invalid("domain".into(), "longer than 512 bytes"));
+    }
+    match request.descriptors.len() {
+        0 => return Err(invalid("descriptors".into(), "at least one is required")),
+        n if n > MAX_DESCRIPTORS => {
+            return Err(invalid("descriptors".into(), "more than 64 in one request"))
+        }
+        _ => {}
+    }
+    // Envoy sends 0 for "not set": one hit.
+    let request_hits = request.hits_addend.max(1);
+    let mut entries = Vec::new();
+    let mut descriptors = Vec::with_capacity(request.descriptors.len());
+    for (i, descriptor) in request.descriptors.iter().enumerate() {
+        let hits = descriptor_hits(i, descriptor, request_hits)?;
+        if descriptor.entries.is_empty() || descriptor.entries.len() > MAX_ENTRIES {
+            return Err(invalid(
+                format!("descriptors[{i}].entries"),
+                "from 1 to 16 entries",
+            ));
+        }
+        for (j, entry) in descriptor.entries.iter().enumerate() {
+            let field = |name: &str| format!("descriptors[{i}].entries[{j}].{name}");
+            if entry.key.is_empty() {
+                return Err(invalid(field("key"), "required, and not empty"));
+            }
+            if entry.key.len() > MAX_TEXT {
+                return Err(invalid(field("key"), "longer than 512 bytes"));
+            }
+            if entry.value.len() > MAX_TEXT {
+                return Err(invalid(field("value"), "longer than 512 bytes"));
+            }
+            entries.push((entry.key.as_str(), entry.value.as_str()));
+        }
+        descriptors.push((descriptor.entries.len(), hits));
+    }
+    Ok((entries, descriptors))
+}
+
+/// A descriptor's own `hits_addend` when set, else the request's.
+fn descriptor_hits(
+    i: usize,
+    descriptor: &RateLimitDescriptor,
+    request_hits: u32,
+) -> Result<u32, Status> {
+    match descriptor.hits_addend {
+        None => Ok(request_hits),
+        Some(hits) => u32::try_from(hits.value).map(|h| h.max(1)).map_err(|_| {
+            Status::invalid_argument(format!("descriptors[{i}].hits_addend: at most 4294967295"))
+        }),
+    }
+}
+
+/// `domain.key_value.key_value`: envoyproxy/ratelimit's detailed statistics name.
+fn detailed_name(domain: &str, entries: &[(&str, &str)]) -> String {
+    let mut name = String::from(domain);
+    for (key, value) in entries {
+        name.push('.');
+        name.push_str(key);
+        name.push('_');
+        name.push_str(value);
+    }
+    name
+}
+
+fn respond(passed: bool, verdicts: &[DescriptorVerdict]) -> RateLimitResponse {
+    let statuses: Vec<DescriptorStatus> = verdicts.iter().map(status).collect();
+    let mut response = RateLimitResponse {
+        overall_code: if passed { Code::Ok } else { Code::OverLimit } as i32,
+        statuses,
+        ..Default::default()
+    };
+    if !passed {
+        // Envoy adds these to its 429: when the refused descriptors allow again.
+        let wait = verdicts
+            .iter()
+            .filter(|v| v.outcome == crate::policy::descriptors::Outcome::OverLimit)
+            .map(|v| v.reset)
+            .max()
+            .unwrap_or_default();
+        response.response_headers_to_add.push(HeaderValue {
+            key: "retry-after".into(),
+            value: wait
+                .as_secs()
+                .saturating_add(u64::from(wait.subsec_nanos() > 0))
+                .max(1)
+                .to_string(),
+            ..Default::default()
+        });
+    }
+    response
+}
+
+fn status(verdict: &DescriptorVerdict) -> DescriptorStatus {
+    use crate::policy::descriptors::Outcome;
+    let over = verdict.outcome == Outcome::OverLimit;
+    DescriptorStatus {
+        code: if over { Code::OverLimit } else { Code::Ok } as i32,
+        current_limit: verdict
+            .limit
+            .as_deref()
+            .filter(|_| verdict.outcome != Outcome::Unlimited)
+            .map(current_limit),
+        limit_remaining: u32::try_from(verdict.remaining).unwrap_or(u32::MAX),
+        duration_until_reset: verdict.limit.as_ref().map(|_| duration(verdict.reset)),
+        ..Default::default()
+    }
+}
+
+fn current_limit(limit: &DescriptorLimit) -> RateLimit {
+    RateLimit {
+        name: limit.name.as_deref().unwrap_or_default().to_string(),
+        requests_per_unit: limit.requests_per_unit,
+        unit: unit(limit.unit) as i32,
+    }
+}
+
+fn unit(unit: Unit) -> PbUnit {
+    match unit {
+        Unit::Second => PbUnit::Second,
+        Unit::Minute => PbUnit::Minute,
+        Unit::Hour => PbUnit::Hour,
+        Unit::Day => PbUnit::Day,
+        Unit::Week => PbUnit::Week,
+        Unit::Month => PbUnit::Month,
+        Unit::Year => PbUnit::Year,
+    }
+}
+
+fn duration(d: Duration) -> PbDuration {
+    PbDuration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: d.subsec_nanos() as i32,
+    }
+}
