@@ -250,6 +250,17 @@ impl Telemetry {
         }
     }
 
+    /// Records decisions made together (a `/v1/checks` batch): counted at once.
+    pub fn decisions(&self, allowed: u64, limited: u64) {
+        self.allowed.increment(allowed);
+        self.limited.increment(limited);
+    }
+
+    /// Records how long the core took to make one decision.
+    pub fn decision_time(&self, took: Duration) {
+        self.decision_seconds.record(took);
+    }
+
     /// A rule or plan change applied; `source` is `admin` or `log`.
     pub fn config_applied(&self, source: &'static str) {
         self.local(|| metrics::counter!(CONFIG_APPLIED, "source" => source).increment(1));

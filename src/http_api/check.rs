@@ -41,20 +41,26 @@ pub fn decide(state: &AppState, check: &Check, now: Stamp) -> Result<Option<Verd
         .policy
         .check(&state.store, &check.request, check.cost, now);
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
-    let cost = check.cost;
-    if let Some(verdict) = verdict.as_ref().filter(|v| cost > v.limit.capacity()) {
-        let error = ApiError::field(
-            "cost",
-            format!(
-                "{cost} tokens is more than rule `{}` can ever hold ({})",
-                verdict.rule(),
-                verdict.limit.capacity()
-            ),
-        );
-        state.telemetry.bad_request(error.code());
-        return Err(error);
+    match over_capacity(verdict.as_ref(), check.cost) {
+        Some(error) => {
+            state.telemetry.bad_request(error.code());
+            Err(error)
+        }
+        None => Ok(verdict),
     }
-    Ok(verdict)
+}
+
+/// The 400 of a `cost` more than the verdict's rule can ever hold, if it is.
+pub fn over_capacity(verdict: Option<&Verdict>, cost: u32) -> Option<ApiError> {
+    let verdict = verdict.filter(|v| cost > v.limit.capacity())?;
+    Some(ApiError::field(
+        "cost",
+        format!(
+            "{cost} tokens is more than rule `{}` can ever hold ({})",
+            verdict.rule(),
+            verdict.limit.capacity()
+        ),
+    ))
 }
 
 /// A `/v1/check` body as sent.
