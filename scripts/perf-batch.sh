@@ -5,9 +5,11 @@
 #   - one standalone node, 127.0.0.1 only, capacity and refill of 1e9 so the
 #     same 1,000 users (scripts/perf-batch.lua) stay allowed: every item is a
 #     full decision (take a token, answer allowed) and no key leaves memory;
-#   - node --workers 1 and wrk -t1 on the 2 cores (one each; WORKERS,
-#     WRK_THREADS and *_CONNECTIONS override); a batch keeps a worker busy for
-#     ~0.5 ms, so 4 connections keep it fed, while single checks need 32;
+#   - node --workers 2 (its default on 2 cores) and wrk -t1: wrk has little
+#     to do per batch, so both cores go to deciding; 4 connections keep two
+#     workers fed with batches (~0.3 ms each), single checks get 32. Tried on
+#     this machine: --workers 1 gave ~2.2 M/s, wrk -t2 and -c8 or -c2 no
+#     better. WORKERS, WRK_THREADS and *_CONNECTIONS override;
 #   - decisions/s is counted by the node itself (limiter_decisions_total before
 #     and after each run), and every run must answer only 2xx.
 # Usage: scripts/perf-batch.sh        (~1 minute after the build; ROUNDS=3 SECONDS_PER_RUN=10)
@@ -15,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-10}
-workers=${WORKERS:-1}
+workers=${WORKERS:-2}
 threads=${WRK_THREADS:-1}
 batch_conns=${BATCH_CONNECTIONS:-4}
 single_conns=${SINGLE_CONNECTIONS:-32}
