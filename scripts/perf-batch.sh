@@ -54,7 +54,10 @@ wrk -t1 -c1 -d1s -s scripts/perf-batch.lua "$url" -- batch >/dev/null
 
 echo "== $rounds rounds x ${secs}s: node --workers $workers; wrk -t$threads, batch -c$batch_conns, single -c$single_conns"
 for r in $(seq 1 "$rounds"); do
-  echo "round $r: batch $(run batch "$batch_conns") decisions/s, single $(run single "$single_conns") decisions/s"
+  # Assigned first, so that a failed run stops the script (set -e).
+  b=$(run batch "$batch_conns")
+  s=$(run single "$single_conns")
+  echo "round $r: batch $b decisions/s, single $s decisions/s"
 done
 batch=$(median <"$out/batch.txt")
 single=$(median <"$out/single.txt")
