@@ -2,7 +2,7 @@
 //! several threads at once; a counted replicating node; the same through the rules (none, and three
 //! matching rules); plus building the HTTP responses of `/protected` and `/v1/check` for a decision;
 //! and new keys at the cap: with a sweep running beside them, and on a replicating node whose broker
-//! is away.
+//! is away; and a `/v1/checks` batch of 1,000 distinct users (parse, validate, decide, write).
 
 use std::hint::black_box;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::{Clock, SystemClock};
 use crdt_limiter::http_api::request::parse_body;
-use crdt_limiter::http_api::{check, protected};
+use crdt_limiter::http_api::{batch, check, protected, AppState};
 use crdt_limiter::limiter::{Limit, MergeMode, Store};
 use crdt_limiter::policy::{rules_file, Policy, Request, RuleSet};
+use crdt_limiter::telemetry::Telemetry;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 const KEYS: usize = 1_000_000;
@@ -243,5 +244,30 @@ fn new_keys(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_thread, contended, new_keys);
+/// A `/v1/checks` body of 1,000 distinct users, whole: parsed, validated,
+/// decided and written, per decision (throughput counts the items).
+fn batched(c: &mut Criterion) {
+    let state = AppState {
+        store: Arc::new(store()),
+        policy: Arc::new(Policy::new(RuleSet::single(limit()))),
+        clock: Arc::new(SystemClock::new()),
+        telemetry: Arc::new(Telemetry::new()),
+        ready: Arc::new(AtomicBool::new(true)),
+        admin: None,
+    };
+    let items: Vec<String> = (0..batch::MAX_BATCH)
+        .map(|i| {
+            format!(r#"{{"user":"user-{i:06}","route":"/api/orders/7","method":"POST","cost":1}}"#)
+        })
+        .collect();
+    let body = format!(r#"{{"checks":[{}]}}"#, items.join(","));
+    let mut group = c.benchmark_group("batch");
+    group.throughput(Throughput::Elements(batch::MAX_BATCH as u64));
+    group.bench_function("checks_1000", |b| {
+        b.iter(|| batch::decide_all(&state, black_box(body.as_bytes())).expect("a valid batch"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, single_thread, contended, new_keys, batched);
 criterion_main!(benches);

@@ -46,9 +46,10 @@ const HTTP_SECONDS: &str = "http_request_duration_seconds";
 /// Routes get their own label value; anything else is `other`, so a scan of
 /// random paths cannot grow the number of series.
 /// Every admin path counts as `/v1/admin`.
-pub const ROUTES: [&str; 7] = [
+pub const ROUTES: [&str; 8] = [
     "/protected",
     "/v1/check",
+    "/v1/checks",
     "/v1/admin",
     "/metrics",
     "/healthz",
@@ -250,6 +251,17 @@ impl Telemetry {
                 self.decision_seconds.record(took);
             }
         }
+    }
+
+    /// Records decisions made together (a `/v1/checks` batch): counted at once.
+    pub fn decisions(&self, allowed: u64, limited: u64) {
+        self.allowed.increment(allowed);
+        self.limited.increment(limited);
+    }
+
+    /// Records how long the core took to make one decision.
+    pub fn decision_time(&self, took: Duration) {
+        self.decision_seconds.record(took);
     }
 
     /// A rule or plan change applied; `source` is `admin` or `log`.

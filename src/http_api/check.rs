@@ -15,6 +15,7 @@ use super::headers::insert_rate_headers;
 use super::request::{parse_body, Body, Field};
 use super::response::{ceil_millis, numbers, write_int, write_json};
 use super::AppState;
+use crate::limiter::Stamp;
 use crate::policy::{Request, Verdict};
 
 /// Longest route accepted.
@@ -26,26 +27,40 @@ pub async fn check(body: Bytes, state: web::Data<AppState>) -> Result<HttpRespon
     let bad_request = |e: &ApiError| state.telemetry.bad_request(e.code());
     let mut scratch = Vec::new();
     let wire: CheckBody = parse_body(&body, &mut scratch).inspect_err(bad_request)?;
-    let Check { request, cost } = Check::try_from(&wire).inspect_err(bad_request)?;
+    let check = Check::try_from(&wire).inspect_err(bad_request)?;
+    let verdict = decide(&state, &check, state.clock.now())?;
+    Ok(respond(verdict.as_ref()))
+}
+
+/// Decides one valid check at `now` and records it. A cost more than a
+/// matching rule can ever hold is refused without taking anything (no wait
+/// would ever let it pass), as a 400 naming `cost`.
+pub fn decide(state: &AppState, check: &Check, now: Stamp) -> Result<Option<Verdict>, ApiError> {
     let started = Instant::now();
     let verdict = state
         .policy
-        .check(&state.store, &request, cost, state.clock.now());
+        .check(&state.store, &check.request, check.cost, now);
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
-    if let Some(verdict) = verdict.as_ref().filter(|v| cost > v.limit.capacity()) {
-        // Refused without taking anything; no wait would ever let it pass.
-        let error = ApiError::field(
-            "cost",
-            format!(
-                "{cost} tokens is more than rule `{}` can ever hold ({})",
-                verdict.rule(),
-                verdict.limit.capacity()
-            ),
-        );
-        state.telemetry.bad_request(error.code());
-        return Err(error);
+    match over_capacity(verdict.as_ref(), check.cost) {
+        Some(error) => {
+            state.telemetry.bad_request(error.code());
+            Err(error)
+        }
+        None => Ok(verdict),
     }
-    Ok(respond(verdict.as_ref()))
+}
+
+/// The 400 of a `cost` more than the verdict's rule can ever hold, if it is.
+pub fn over_capacity(verdict: Option<&Verdict>, cost: u32) -> Option<ApiError> {
+    let verdict = verdict.filter(|v| cost > v.limit.capacity())?;
+    Some(ApiError::field(
+        "cost",
+        format!(
+            "{cost} tokens is more than rule `{}` can ever hold ({})",
+            verdict.rule(),
+            verdict.limit.capacity()
+        ),
+    ))
 }
 
 /// A `/v1/check` body as sent.
@@ -146,13 +161,27 @@ fn cost(cost: &Field<u64>) -> Result<u32, ApiError> {
     }
 }
 
-/// The 200 of `/v1/check`: `{"allowed","limit","remaining","reset_ms",
-/// "retry_after_ms","rule"}`, the numbers those of the rule that limits
-/// soonest (`null` when no rule applies), and the rate-limit headers. Body and
-/// header values are written into one buffer, as `/protected`'s are; by hand,
-/// as serializing a derived struct measured ~7% slower (bench `check_respond`).
+/// The 200 of `/v1/check`: the body [`write_result`] writes, and the
+/// rate-limit headers. Body and header values are written into one buffer,
+/// as `/protected`'s are.
 pub fn respond(verdict: Option<&Verdict>) -> HttpResponse {
     let mut buf = BytesMut::with_capacity(256);
+    write_result(&mut buf, verdict);
+    let body = buf.split().freeze();
+    let mut response = HttpResponse::Ok();
+    response.insert_header(ContentType::json());
+    if let Some(verdict) = verdict {
+        insert_rate_headers(&mut response, &mut buf, verdict);
+    }
+    response.body(body)
+}
+
+/// Appends the answer to one check: `{"allowed","limit","remaining",
+/// "reset_ms","retry_after_ms","rule"}`, the numbers those of the rule that
+/// limits soonest (`null` when no rule applies). By hand, as serializing a
+/// derived struct measured ~7% slower (bench `check_respond`); `/v1/checks`
+/// writes each of its results with it, so the two answer the same bytes.
+pub fn write_result(buf: &mut BytesMut, verdict: Option<&Verdict>) {
     match verdict {
         None => buf.extend_from_slice(
             br#"{"allowed":true,"limit":null,"remaining":null,"reset_ms":0,"retry_after_ms":0,"rule":null}"#,
@@ -164,25 +193,18 @@ pub fn respond(verdict: Option<&Verdict>) -> HttpResponse {
             } else {
                 br#"{"allowed":false,"limit":"#
             });
-            write_int(&mut buf, u64::from(verdict.limit.capacity()));
+            write_int(buf, u64::from(verdict.limit.capacity()));
             buf.extend_from_slice(br#","remaining":"#);
-            write_int(&mut buf, remaining);
+            write_int(buf, remaining);
             buf.extend_from_slice(br#","reset_ms":"#);
-            write_int(&mut buf, ceil_millis(reset));
+            write_int(buf, ceil_millis(reset));
             buf.extend_from_slice(br#","retry_after_ms":"#);
-            write_int(&mut buf, ceil_millis(retry_after));
+            write_int(buf, ceil_millis(retry_after));
             buf.extend_from_slice(br#","rule":"#);
-            write_json(&mut buf, verdict.rule());
+            write_json(buf, verdict.rule());
             buf.extend_from_slice(b"}");
         }
     }
-    let body = buf.split().freeze();
-    let mut response = HttpResponse::Ok();
-    response.insert_header(ContentType::json());
-    if let Some(verdict) = verdict {
-        insert_rate_headers(&mut response, &mut buf, verdict);
-    }
-    response.body(body)
 }
 
 #[cfg(test)]

@@ -2,8 +2,11 @@
 
 use actix_web::http::header::{self, ContentType};
 use actix_web::http::StatusCode;
+use actix_web::web::BytesMut;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+
+use super::response::write_json;
 
 use crate::policy::rules::{valid_id, MAX_ID};
 
@@ -41,7 +44,7 @@ pub enum ApiError {
         allow: &'static str,
     },
     /// No such route.
-    #[error("no such route; the API is POST /protected, POST /v1/check, /v1/admin/…, GET /metrics, /healthz and /readyz")]
+    #[error("no such route; the API is POST /protected, POST /v1/check, POST /v1/checks, /v1/admin/…, GET /metrics, /healthz and /readyz")]
     NotFound,
     /// A field of a JSON body (or a header or path part) that is missing or wrong.
     #[error("`{field}`: {reason}")]
@@ -125,14 +128,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = ErrorBody {
-            error: self.code(),
-            field: match self {
-                ApiError::InvalidField { field, .. } => Some(field),
-                _ => None,
-            },
-            detail: self.to_string(),
-        };
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header(ContentType::json());
         if let ApiError::MethodNotAllowed { allow, .. } = self {
@@ -141,7 +136,25 @@ impl ResponseError for ApiError {
         if let ApiError::Unauthorized = self {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.body(serde_json::to_vec(&body).unwrap_or_default())
+        let mut body = BytesMut::new();
+        self.write_json(&mut body);
+        response.body(body.freeze())
+    }
+}
+
+impl ApiError {
+    /// Appends the JSON body of this error (`/v1/checks` answers it in place
+    /// of the result of an item that `/v1/check` would refuse).
+    pub fn write_json(&self, buf: &mut BytesMut) {
+        let body = ErrorBody {
+            error: self.code(),
+            field: match self {
+                ApiError::InvalidField { field, .. } => Some(field),
+                _ => None,
+            },
+            detail: self.to_string(),
+        };
+        write_json(buf, &body);
     }
 }
 

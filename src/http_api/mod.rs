@@ -1,6 +1,7 @@
 //! The HTTP API: routes, shared request state, and the request-metrics middleware.
 
 pub mod admin;
+pub mod batch;
 pub mod check;
 pub mod error;
 pub mod headers;
@@ -52,6 +53,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/check")
             .route(web::post().to(check::check))
             .default_service(web::to(|| async { not_allowed("/v1/check", "POST") })),
+    );
+    cfg.service(
+        web::resource("/v1/checks")
+            .app_data(web::PayloadConfig::new(batch::MAX_BATCH_BYTES))
+            .route(web::post().to(batch::checks))
+            .default_service(web::to(|| async { not_allowed("/v1/checks", "POST") })),
     );
     admin::routes(cfg);
     for (path, handler) in [

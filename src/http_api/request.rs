@@ -46,7 +46,7 @@ pub fn parse_body<'a, T: Body<'a>>(
 }
 
 /// Parses a JSON object body into a map (for bodies read as a whole).
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::InvalidJson("not an object".into())),
