@@ -5,7 +5,7 @@
 //! - [`node`]: the composition root — builds a node from its settings and runs it
 //!   ([`run`]), with housekeeping and the rules reload beside it.
 //! - [`settings`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
-//! - [`http_api`]: `POST /protected`, `POST /v1/check`, the admin API, `/metrics`, `/healthz`, `/readyz`.
+//! - [`http_api`]: `POST /protected`, `POST /v1/check`, `/v1/forward-auth`, the admin API, `/metrics`, `/healthz`, `/readyz`.
 //! - [`replication`]: Kafka — publishes changed buckets, merges peers' (CRDT), bootstraps,
 //!   heartbeats, and the policy log's Kafka adapter (the config topic).
 //! - [`policy_log`]: where live rule changes are made durable — the port, its record

@@ -8,6 +8,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use actix_web::http::header::HeaderName;
 use clap::Parser;
 use serde::Deserialize;
 
@@ -123,6 +124,10 @@ struct Cli {
     /// Compacted topic that carries rule and plan changes [default: rate-limit-config].
     #[arg(long, env = "LIMITER_CONFIG_TOPIC", value_name = "NAME")]
     config_topic: Option<String>,
+
+    /// Header that names the user on /v1/forward-auth (what the proxy's auth layer sets) [default: X-User-ID].
+    #[arg(long, env = "LIMITER_FORWARD_AUTH_USER_HEADER", value_name = "HEADER")]
+    forward_auth_user_header: Option<String>,
 }
 
 /// The same settings as read from a TOML file.
@@ -149,6 +154,7 @@ struct FileSettings {
     admin_token: Option<String>,
     data_dir: Option<PathBuf>,
     config_topic: Option<String>,
+    forward_auth_user_header: Option<String>,
 }
 
 /// A setting that was refused, and why; the message names the setting as a
@@ -201,6 +207,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Where a standalone node stores admin changes.
     pub data_dir: Option<PathBuf>,
+    /// The header that names the user on `/v1/forward-auth`.
+    pub forward_auth_user_header: HeaderName,
 }
 
 /// A rules file and its validated rules.
@@ -228,6 +236,7 @@ impl Default for Config {
             rules: None,
             admin_token: None,
             data_dir: None,
+            forward_auth_user_header: HeaderName::from_static("x-user-id"),
         }
     }
 }
@@ -292,6 +301,13 @@ impl Config {
                 "required for the admin API without Kafka: changes are acknowledged only once stored there",
             ));
         }
+        let forward_auth_user_header = match cli
+            .forward_auth_user_header
+            .or(file.forward_auth_user_header)
+        {
+            Some(name) => header_name("forward-auth-user-header", &name)?,
+            None => defaults.forward_auth_user_header,
+        };
         Ok(Self {
             listen,
             limit,
@@ -303,6 +319,7 @@ impl Config {
             rules,
             admin_token,
             data_dir,
+            forward_auth_user_header,
         })
     }
 }
@@ -335,6 +352,12 @@ fn admin_token(token: Option<String>) -> Result<Option<String>, ConfigError> {
         }
     }
     Ok(token)
+}
+
+/// A header name as HTTP allows it (a token: letters, digits, `-`, …).
+fn header_name(setting: &'static str, name: &str) -> Result<HeaderName, ConfigError> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| ConfigError::new(setting, format!("`{name}` is not a valid header name")))
 }
 
 fn positive(
