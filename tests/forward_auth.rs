@@ -171,7 +171,9 @@ fn the_client_address_is_the_rightmost_forwarded_for_else_x_real_ip() {
 #[test]
 fn a_missing_or_invalid_identity_is_401_naming_the_header() {
     let node = TestNode::start(&[]);
-    let cases: [(&[(&str, &str)], &str, &str); 4] = [
+    // Headers sent, then the error code and the header it names.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 4] = [
         (&[], "missing_user_id", "X-User-ID"),
         (
             &[("X-User-ID", "a b")],
