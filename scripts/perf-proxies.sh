@@ -4,7 +4,7 @@
 # release-built node on every request, alternating rounds, medians, and the
 # ratio (goal: >= 0.8x). Everything on 127.0.0.1, every run bounded, and
 # everything started here is stopped on exit.
-# Usage: scripts/perf-proxies.sh   (PARTS="forward-auth" ROUNDS=3 SECONDS_PER_RUN=10
+# Usage: scripts/perf-proxies.sh   (PARTS="forward-auth" ROUNDS=5 SECONDS_PER_RUN=10
 #        CONNECTIONS=32 WRK_THREADS=1 NGINX_WORKERS=1 NODE_WORKERS=1 by default)
 # A part is a function `part_NAME` (dashes as underscores) that prints table
 # rows through `compare`; add one (e.g. `rls`) and name it in PARTS.
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 parts=${PARTS:-forward-auth}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 secs=${SECONDS_PER_RUN:-10}
 conns=${CONNECTIONS:-32}
 threads=${WRK_THREADS:-1}
@@ -54,26 +54,28 @@ print(f"{rps:.0f} {p99:.2f} {bad.group(1) if bad else 0}")
 PY
 }
 
-# compare NAME BASE_URL NAME URL: alternating rounds; prints a table row.
+# compare LABEL URL [LABEL URL]...: rounds through every URL in turn; prints
+# a table row each, with its ratio to the first.
 compare() {
-  local base_label=$1 base_url=$2 label=$3 url=$4
-  for warm in "$base_url" "$url"; do  # warm-up, not counted
-    timeout 30 "$wrk" -t1 -c"$conns" -d2s -H 'X-User-ID: bench' "$warm" >/dev/null
+  local labels=() urls=() i
+  while [ $# -gt 0 ]; do labels+=("$1"); urls+=("$2"); shift 2; done
+  for i in "${!urls[@]}"; do  # warm-up, not counted
+    timeout 30 "$wrk" -t1 -c"$conns" -d2s -H 'X-User-ID: bench' "${urls[$i]}" >/dev/null
   done
   for r in $(seq 1 "$rounds"); do
     echo "   round $r/$rounds" >&2
-    measure "$base_url" "$base_label"
-    measure "$url" "$label"
+    for i in "${!urls[@]}"; do measure "${urls[$i]}" "${labels[$i]}"; done
   done
-  local b_rps b_p99 rps p99 bad
-  b_rps=$(cut -d' ' -f1 "$out/$base_label.txt" | median)
-  b_p99=$(cut -d' ' -f2 "$out/$base_label.txt" | median)
-  rps=$(cut -d' ' -f1 "$out/$label.txt" | median)
-  p99=$(cut -d' ' -f2 "$out/$label.txt" | median)
-  bad=$(cut -d' ' -f3 "$out/$base_label.txt" "$out/$label.txt" | awk '{n += $1} END {print n}')
-  [ "$bad" = 0 ] || echo "WARNING: $bad non-2xx answers: the figures are not of allowed requests" >&2
-  printf '| %s | %.0f | %.2f | |\n' "$base_label" "$b_rps" "$b_p99"
-  printf '| %s | %.0f | %.2f | **%.2fx** |\n' "$label" "$rps" "$p99" "$(awk "BEGIN {print $rps / $b_rps}")"
+  local base_rps rps p99 bad ratio
+  for i in "${!urls[@]}"; do
+    rps=$(cut -d' ' -f1 "$out/${labels[$i]}.txt" | median)
+    p99=$(cut -d' ' -f2 "$out/${labels[$i]}.txt" | median)
+    bad=$(cut -d' ' -f3 "$out/${labels[$i]}.txt" | awk '{n += $1} END {print n}')
+    [ "$bad" = 0 ] || echo "WARNING: ${labels[$i]}: $bad non-2xx answers" >&2
+    [ "$i" = 0 ] && base_rps=$rps
+    ratio=$(awk "BEGIN {printf \"%.2f\", $rps / $base_rps}")
+    printf '| %s | %.0f | %.2f | %s |\n' "${labels[$i]}" "$rps" "$p99" "$ratio"
+  done
 }
 
 # nginx serving the README's forward-auth configuration (examples/proxies/
@@ -81,8 +83,9 @@ compare() {
 # another, and the app (`return 200`) on a third: one nginx, $workers
 # worker(s), the app reached over kept-alive connections by both.
 part_forward_auth() {
-  local node_port plain_port auth_port app_port dir=$out/nginx
-  node_port=$(free_port); plain_port=$(free_port); auth_port=$(free_port); app_port=$(free_port)
+  local node_port plain_port auth_port noop_port app_port dir=$out/nginx
+  node_port=$(free_port); plain_port=$(free_port); auth_port=$(free_port)
+  noop_port=$(free_port); app_port=$(free_port)
   mkdir -p "$dir"
   # Capacity and refill so high nothing is refused: the figure is of allowed requests.
   "$node_bin" --listen "127.0.0.1:$node_port" --workers "$node_workers" --log warn --capacity 4000000000 \
@@ -91,6 +94,13 @@ part_forward_auth() {
   local server
   server=$(sed -e "s/limiter:8000/127.0.0.1:$node_port/" -e "s/app:8080/app/" \
     -e "s/listen 80;/listen 127.0.0.1:$auth_port;/" examples/proxies/nginx.conf)
+  # The control: the same configuration with nginx's own `return 200` in
+  # the limiter's place, so what auth_request costs nginx shows apart from
+  # what the limiter costs.
+  local noop
+  noop=$(sed -e "s/limiter:8000/127.0.0.1:$app_port/" -e "s/upstream limiter/upstream noop_auth/" \
+    -e "s|http://limiter/|http://noop_auth/|" -e "s/app:8080/app/" \
+    -e "s/listen 80;/listen 127.0.0.1:$noop_port;/" examples/proxies/nginx.conf)
   local user=""
   [ "$(id -u)" = 0 ] && user="user root;"
   cat >"$dir/nginx.conf" <<EOF
@@ -123,6 +133,7 @@ http {
         location / { proxy_pass http://app; }
     }
 $server
+$noop
 }
 EOF
   "$nginx" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" &
@@ -135,7 +146,8 @@ EOF
   [ "$check" = 200 ] || { echo "auth front answered $check, not 200" >&2; cat "$dir/error.log" >&2; exit 1; }
   echo "== forward-auth: nginx ($workers worker) without / with auth_request (node: $node_workers worker), $rounds rounds x ${secs}s, $conns connections" >&2
   compare "nginx, no auth" "http://127.0.0.1:$plain_port/api/orders" \
-    "nginx + auth_request to the node" "http://127.0.0.1:$auth_port/api/orders"
+    "nginx + auth_request to the node" "http://127.0.0.1:$auth_port/api/orders" \
+    "nginx + auth_request to nginx's return 200 (control)" "http://127.0.0.1:$noop_port/api/orders"
   cleanup
   pids=()
 }
