@@ -12,9 +12,21 @@ use std::process::Command;
 use common::proxy::{example, example_text, Proxy, Upstream};
 use common::{temp_dir, tools, TestNode};
 
-/// Capacity 2 and a slow refill: the third request in a test is refused.
+/// One rule for GETs under `/api` from loopback clients: capacity 2, a slow
+/// refill. A request is limited only if the proxy forwarded its method, route
+/// and address, so a 429 proves all three arrived.
 fn node() -> TestNode {
-    TestNode::start(&["--capacity", "2", "--refill-per-sec", "1/60"])
+    let rules = temp_dir("proxy-rules").join("rules.toml");
+    let text = r#"
+        [[rules]]
+        name = "api-reads"
+        match = { route = "/api", method = "GET", ip = "127.0.0.0/8" }
+        key = "user"
+        capacity = 2
+        refill_per_sec = "1/60"
+    "#;
+    std::fs::write(&rules, text).unwrap();
+    TestNode::start(&["--rules", rules.to_str().unwrap()])
 }
 
 /// Two requests reach the app; the third is refused by the limiter with a
@@ -22,7 +34,7 @@ fn node() -> TestNode {
 fn allowed_then_limited(proxy: &Proxy, app: &Upstream) {
     let user = [("X-User-ID", "alice")];
     for remaining in ["1", "0"] {
-        let ok = proxy.get("/api/orders?page=1", &user);
+        let ok = proxy.request("GET", "/api/orders?page=1", &user);
         assert_eq!(ok.status, 200, "{ok:?}\n{}", proxy.log());
         assert_eq!(ok.body, "upstream");
         if proxy.name == "nginx" {
@@ -30,16 +42,24 @@ fn allowed_then_limited(proxy: &Proxy, app: &Upstream) {
         }
     }
     assert_eq!(app.hits(), 2);
-    let limited = proxy.get("/api/orders", &user);
+    let limited = proxy.request("GET", "/api/orders", &user);
     assert_eq!(limited.status, 429, "{limited:?}\n{}", proxy.log());
     assert_eq!(limited.header("Retry-After"), "60");
     assert_eq!(limited.header("X-RateLimit-Remaining"), "0");
     assert!(limited.body.contains("too_many_requests"), "{limited:?}");
     assert_eq!(app.hits(), 2, "a refused request reached the app");
-    // Another user is not affected; no user at all is refused before the app.
-    assert_eq!(proxy.get("/", &[("X-User-ID", "bob")]).status, 200);
-    assert_eq!(proxy.get("/", &[]).status, 401);
-    assert_eq!(app.hits(), 3);
+    // Another method or route, or another user, is not limited by the rule;
+    // no user at all is refused before the app.
+    assert_eq!(proxy.request("POST", "/api/orders", &user).status, 200);
+    assert_eq!(proxy.request("GET", "/health", &user).status, 200);
+    assert_eq!(
+        proxy
+            .request("GET", "/api/orders", &[("X-User-ID", "bob")])
+            .status,
+        200
+    );
+    assert_eq!(proxy.request("GET", "/", &[]).status, 401);
+    assert_eq!(app.hits(), 5);
 }
 
 #[test]
@@ -79,7 +99,7 @@ fn a_limiter_that_is_down_is_a_500_through_nginx_not_a_pass() {
     let app = Upstream::start();
     let nowhere = SocketAddr::from(([127, 0, 0, 1], tools::free_port()));
     let proxy = nginx("nginx-down", nowhere, &app);
-    let reply = proxy.get("/", &[("X-User-ID", "alice")]);
+    let reply = proxy.request("GET", "/", &[("X-User-ID", "alice")]);
     assert_eq!(reply.status, 500, "{reply:?}");
     assert!(!reply.headers.contains_key("retry-after"));
     assert_eq!(app.hits(), 0);

@@ -130,11 +130,10 @@ impl Proxy {
         text
     }
 
-    /// `GET path` through the proxy with `headers`.
-    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut request = self
-            .agent
-            .get(&format!("http://127.0.0.1:{}{path}", self.port));
+    /// `method path` through the proxy with `headers`.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let mut request = self.agent.request(method, &url);
         for (name, value) in headers {
             request = request.set(name, value);
         }
