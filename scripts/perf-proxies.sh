@@ -78,10 +78,11 @@ compare() {
   done
 }
 
-# nginx serving the README's forward-auth configuration (examples/proxies/
-# nginx.conf) on one port, the same proxying without auth_request on
-# another, and the app (`return 200`) on a third: one nginx, $workers
-# worker(s), the app reached over kept-alive connections by both.
+# One nginx ($workers worker(s)) serving: the app (`return 200`); a front
+# that proxies to it; the README's forward-auth configuration (examples/
+# proxies/nginx.conf) asking the node; and that configuration asking nginx's
+# own `return 200` instead (the control). Every front reaches the app over
+# kept-alive connections.
 part_forward_auth() {
   local node_port plain_port auth_port noop_port app_port dir=$out/nginx
   node_port=$(free_port); plain_port=$(free_port); auth_port=$(free_port)
@@ -148,6 +149,8 @@ EOF
   compare "nginx, no auth" "http://127.0.0.1:$plain_port/api/orders" \
     "nginx + auth_request to the node" "http://127.0.0.1:$auth_port/api/orders" \
     "nginx + auth_request to nginx's return 200 (control)" "http://127.0.0.1:$noop_port/api/orders"
+  # Proof the auth rows went through the limiter: what it counted.
+  curl -s "http://127.0.0.1:$node_port/metrics" | grep '^limiter_decisions_total' >&2 || true
   cleanup
   pids=()
 }

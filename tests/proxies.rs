@@ -13,8 +13,9 @@ use common::proxy::{example, example_text, Proxy, Upstream};
 use common::{temp_dir, tools, TestNode};
 
 /// One rule for GETs under `/api` from loopback clients: capacity 2, a slow
-/// refill. A request is limited only if the proxy forwarded its method, route
-/// and address, so a 429 proves all three arrived.
+/// refill. A request is limited only if the proxy forwarded its method and
+/// route (the limiter sees the proxy's own GET or HEAD of `/v1/forward-auth`
+/// otherwise), so a 429 proves both arrived.
 fn node() -> TestNode {
     let rules = temp_dir("proxy-rules").join("rules.toml");
     let text = r#"
