@@ -155,7 +155,7 @@ fn client_ip(req: &HttpRequest) -> Result<Option<IpAddr>, ApiError> {
         Some(ip) => Ok(Some(ip)),
         None => Err(ApiError::field(
             forwarded.1,
-            "an IPv4 or IPv6 address (the rightmost counts)",
+            "an IPv4 or IPv6 address (of X-Forwarded-For, the rightmost entry)",
         )),
     }
 }
