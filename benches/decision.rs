@@ -254,6 +254,7 @@ fn batched(c: &mut Criterion) {
         telemetry: Arc::new(Telemetry::new()),
         ready: Arc::new(AtomicBool::new(true)),
         admin: None,
+        forward_auth_user_header: actix_web::http::header::HeaderName::from_static("x-user-id"),
     };
     let items: Vec<String> = (0..batch::MAX_BATCH)
         .map(|i| {

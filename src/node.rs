@@ -50,6 +50,7 @@ pub async fn run(
         telemetry: Arc::clone(&parts.telemetry),
         ready: parts.ready,
         admin: parts.admin,
+        forward_auth_user_header: config.forward_auth_user_header.clone(),
     });
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {

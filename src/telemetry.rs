@@ -45,11 +45,12 @@ const HTTP_SECONDS: &str = "http_request_duration_seconds";
 
 /// Routes get their own label value; anything else is `other`, so a scan of
 /// random paths cannot grow the number of series.
-/// Every admin path counts as `/v1/admin`.
-pub const ROUTES: [&str; 8] = [
+/// Every admin path counts as `/v1/admin`, every forward-auth path as `/v1/forward-auth`.
+pub const ROUTES: [&str; 9] = [
     "/protected",
     "/v1/check",
     "/v1/checks",
+    "/v1/forward-auth",
     "/v1/admin",
     "/metrics",
     "/healthz",

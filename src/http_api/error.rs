@@ -44,7 +44,7 @@ pub enum ApiError {
         allow: &'static str,
     },
     /// No such route.
-    #[error("no such route; the API is POST /protected, POST /v1/check, POST /v1/checks, /v1/admin/…, GET /metrics, /healthz and /readyz")]
+    #[error("no such route; the API is POST /protected, POST /v1/check, POST /v1/checks, /v1/forward-auth, /v1/admin/…, GET /metrics, /healthz and /readyz")]
     NotFound,
     /// A field of a JSON body (or a header or path part) that is missing or wrong.
     #[error("`{field}`: {reason}")]
@@ -52,6 +52,15 @@ pub enum ApiError {
     /// The body is not a JSON object.
     #[error("the body must be a JSON object: {0}")]
     InvalidJson(String),
+    /// `/v1/forward-auth`: the header naming the user (or the tenant) is
+    /// missing or wrong. A 401, because nginx's `auth_request` passes only
+    /// 2xx, 401 and 403 through and turns anything else into a 500.
+    #[error("`{header}`: {detail}")]
+    Unidentified {
+        header: String,
+        code: &'static str,
+        detail: String,
+    },
     /// An admin call without the right bearer token.
     #[error("send `Authorization: Bearer <admin token>`")]
     Unauthorized,
@@ -95,6 +104,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::Unidentified { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::AdminDisabled => "admin_disabled",
             ApiError::NoSuchAdminRoute => "not_found",
@@ -121,7 +131,7 @@ impl ResponseError for ApiError {
             | ApiError::AdminDisabled
             | ApiError::NoSuchAdminRoute
             | ApiError::UnknownBucket(_) => StatusCode::NOT_FOUND,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::Unidentified { .. } => StatusCode::UNAUTHORIZED,
             ApiError::NotCommitted(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -150,6 +160,7 @@ impl ApiError {
             error: self.code(),
             field: match self {
                 ApiError::InvalidField { field, .. } => Some(field),
+                ApiError::Unidentified { header, .. } => Some(header),
                 _ => None,
             },
             detail: self.to_string(),

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod batch;
 pub mod check;
 pub mod error;
+pub mod forward_auth;
 pub mod headers;
 pub mod protected;
 pub mod request;
@@ -15,7 +16,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{ContentType, HeaderName};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The admin API; `None` when it is off.
     pub admin: Option<Admin>,
+    /// The header that names the user on `/v1/forward-auth`.
+    pub forward_auth_user_header: HeaderName,
 }
 
 /// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.
@@ -59,6 +62,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::PayloadConfig::new(batch::MAX_BATCH_BYTES))
             .route(web::post().to(batch::checks))
             .default_service(web::to(|| async { not_allowed("/v1/checks", "POST") })),
+    );
+    // Any method: proxies ask with the method of the request they hold, and
+    // Envoy's ext_authz appends the original path.
+    cfg.service(
+        web::resource([forward_auth::PATH, "/v1/forward-auth/{path:.*}"])
+            .to(forward_auth::forward_auth),
     );
     admin::routes(cfg);
     for (path, handler) in [
@@ -119,6 +128,7 @@ pub async fn record_request(
     let started = Instant::now();
     let path = match req.path() {
         admin if admin.starts_with("/v1/admin/") => "/v1/admin",
+        auth if auth.starts_with("/v1/forward-auth/") => forward_auth::PATH,
         path => path,
     };
     let route = ROUTES

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{ContentType, HeaderName};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
@@ -15,8 +15,9 @@ use super::AppState;
 use crate::limiter::Decision;
 use crate::policy::{Request, Verdict};
 
-const USER_ID: &str = "x-user-id";
-const TENANT_ID: &str = "x-tenant-id";
+/// The header that names the user on `/protected`.
+pub static USER_ID: HeaderName = HeaderName::from_static("x-user-id");
+static TENANT_ID: HeaderName = HeaderName::from_static("x-tenant-id");
 
 /// Decides one request for the user named in `X-User-ID` (tenant in the
 /// optional `X-Tenant-ID`), as route `/protected`, method `POST`.
@@ -24,7 +25,8 @@ pub async fn protected(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, tenant) = identify(&req).inspect_err(|e| state.telemetry.bad_request(e.code()))?;
+    let (user, tenant) =
+        identify(&req, &USER_ID).inspect_err(|e| state.telemetry.bad_request(e.code()))?;
     let request = Request {
         user,
         route: "/protected",
@@ -32,22 +34,33 @@ pub async fn protected(
         tenant,
         ip: req.peer_addr().map(|a| a.ip()),
     };
+    Ok(decide(&state, &request))
+}
+
+/// Decides `request` at cost 1, records it, and answers 200 or 429: the one
+/// decision path of the routes that describe a request by its headers.
+pub(super) fn decide(state: &AppState, request: &Request<'_>) -> HttpResponse {
     let started = Instant::now();
     let verdict = state
         .policy
-        .check(&state.store, &request, 1, state.clock.now());
+        .check(&state.store, request, 1, state.clock.now());
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
-    Ok(respond(verdict.as_ref()))
+    respond(verdict.as_ref())
 }
 
-fn identify(req: &HttpRequest) -> Result<(&str, Option<&str>), ApiError> {
-    let mut values = req.headers().get_all(USER_ID);
+/// The user (exactly one `user_header`, checked by [`validate_user_id`]) and
+/// the optional tenant (at most one `X-Tenant-ID`).
+pub(super) fn identify<'r>(
+    req: &'r HttpRequest,
+    user_header: &HeaderName,
+) -> Result<(&'r str, Option<&'r str>), ApiError> {
+    let mut values = req.headers().get_all(user_header);
     let value = values.next().ok_or(ApiError::MissingUserId)?;
     if values.next().is_some() {
         return Err(ApiError::MultipleUserIds);
     }
     let user = validate_user_id(value.as_bytes())?;
-    let mut tenants = req.headers().get_all(TENANT_ID);
+    let mut tenants = req.headers().get_all(&TENANT_ID);
     let tenant = match tenants.next() {
         None => None,
         Some(_) if tenants.next().is_some() => {

@@ -8,6 +8,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use actix_web::http::header::HeaderName;
 use clap::Parser;
 use serde::Deserialize;
 
@@ -15,12 +16,12 @@ use crate::limiter::rate::{parse_rate, RateText};
 use crate::limiter::Limit;
 use crate::policy::{rules_file, RuleSet};
 
+mod proxies;
 mod replication;
-mod rls;
 
 pub use crate::replication::ReplicationSettings;
+pub use proxies::{descriptor_stamp, load_descriptors, DescriptorSource};
 use replication::replication;
-pub use rls::{descriptor_stamp, load_descriptors, DescriptorSource};
 
 /// Command-line flags. Every field is optional so that a file can fill what the
 /// flags and environment leave out; defaults are applied last, in [`Config`].
@@ -134,6 +135,10 @@ struct Cli {
     /// rate-limit service. Read again on SIGHUP and when the files change.
     #[arg(long, env = "LIMITER_RLS_CONFIG", value_name = "PATH")]
     rls_config: Option<PathBuf>,
+
+    /// Header that names the user on /v1/forward-auth (what the proxy's auth layer sets) [default: X-User-ID].
+    #[arg(long, env = "LIMITER_FORWARD_AUTH_USER_HEADER", value_name = "HEADER")]
+    forward_auth_user_header: Option<String>,
 }
 
 /// The same settings as read from a TOML file.
@@ -162,6 +167,7 @@ struct FileSettings {
     config_topic: Option<String>,
     grpc_listen: Option<String>,
     rls_config: Option<PathBuf>,
+    forward_auth_user_header: Option<String>,
 }
 
 /// A setting that was refused, and why; the message names the setting as a
@@ -218,6 +224,8 @@ pub struct Config {
     pub grpc_listen: Option<SocketAddr>,
     /// The rate-limit service's descriptor files; `None`: no descriptor limits.
     pub descriptors: Option<DescriptorSource>,
+    /// The header that names the user on `/v1/forward-auth`.
+    pub forward_auth_user_header: HeaderName,
 }
 
 /// A rules file and its validated rules.
@@ -247,6 +255,7 @@ impl Default for Config {
             data_dir: None,
             grpc_listen: None,
             descriptors: None,
+            forward_auth_user_header: HeaderName::from_static("x-user-id"),
         }
     }
 }
@@ -311,6 +320,11 @@ impl Config {
                 "required for the admin API without Kafka: changes are acknowledged only once stored there",
             ));
         }
+        let forward_auth_user_header = proxies::user_header(
+            cli.forward_auth_user_header
+                .or(file.forward_auth_user_header),
+            defaults.forward_auth_user_header,
+        )?;
         Ok(Self {
             listen,
             limit,
@@ -322,8 +336,9 @@ impl Config {
             rules,
             admin_token,
             data_dir,
-            grpc_listen: rls::grpc_listen(cli.grpc_listen.or(file.grpc_listen))?,
-            descriptors: rls::source(cli.rls_config.or(file.rls_config))?,
+            grpc_listen: proxies::grpc_listen(cli.grpc_listen.or(file.grpc_listen))?,
+            descriptors: proxies::source(cli.rls_config.or(file.rls_config))?,
+            forward_auth_user_header,
         })
     }
 }
@@ -358,6 +373,7 @@ fn admin_token(token: Option<String>) -> Result<Option<String>, ConfigError> {
     Ok(token)
 }
 
+/// A header name as HTTP allows it (a token: letters, digits, `-`, …).
 fn positive(
     setting: &'static str,
     value: Option<usize>,

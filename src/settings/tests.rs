@@ -42,6 +42,20 @@ fn defaults_apply_without_settings() {
     assert_eq!(c.listen, "0.0.0.0:8000".parse().unwrap());
     assert_eq!(c.limit.capacity(), 10);
     assert_eq!(c.limit.interval(), Duration::from_secs(1));
+    assert_eq!(c.forward_auth_user_header, "x-user-id");
+}
+
+#[test]
+fn forward_auth_user_header_is_read_from_flag_and_file() {
+    let c = load(&["--forward-auth-user-header", "X-Auth-Request-User"]).unwrap();
+    assert_eq!(c.forward_auth_user_header, "x-auth-request-user");
+    let dir = std::env::temp_dir().join(format!("limiter-config-fa-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("limiter.toml");
+    std::fs::write(&path, "forward-auth-user-header = \"Remote-User\"\n").unwrap();
+    let c = load(&["--config", path.to_str().unwrap()]).unwrap();
+    assert_eq!(c.forward_auth_user_header, "remote-user");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -53,6 +67,9 @@ fn bad_settings_name_the_setting() {
     assert!(
         refused(&["--capacity", "4000000000", "--refill-per-sec", "1/3600"]).contains("100 years")
     );
+    assert!(refused(&["--forward-auth-user-header", "X User"])
+        .contains("`forward-auth-user-header` (--forward-auth-user-header / LIMITER_FORWARD_AUTH_USER_HEADER)"));
+    assert!(refused(&["--forward-auth-user-header", ""]).contains("not a valid header name"));
     assert!(matches!(
         load(&["--capacity", "ten"]),
         Err(LoadError::Cli(_))

@@ -1,11 +1,14 @@
-//! The Envoy rate-limit service's settings: its gRPC address and the
-//! envoyproxy/ratelimit YAML files (one file, or every `.yaml`/`.yml` file of
-//! a directory, as envoyproxy/ratelimit reads its runtime directory).
+//! Settings of the ways proxies call a node: the Envoy rate-limit service's
+//! gRPC address and envoyproxy/ratelimit YAML files (one file, or every
+//! `.yaml`/`.yml` file of a directory, as envoyproxy/ratelimit reads its
+//! runtime directory), and the header naming the user on `/v1/forward-auth`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
+
+use actix_web::http::header::HeaderName;
 
 use super::ConfigError;
 use crate::policy::descriptors::{yaml, DescriptorSet};
@@ -17,6 +20,22 @@ pub struct DescriptorSource {
     pub path: PathBuf,
     /// The limits they held.
     pub set: Arc<DescriptorSet>,
+}
+
+/// The forward-auth user header: a valid header name.
+pub(super) fn user_header(
+    name: Option<String>,
+    default: HeaderName,
+) -> Result<HeaderName, ConfigError> {
+    match name {
+        None => Ok(default),
+        Some(name) => HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            ConfigError::new(
+                "forward-auth-user-header",
+                format!("`{name}` is not a valid header name"),
+            )
+        }),
+    }
 }
 
 pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, ConfigError> {

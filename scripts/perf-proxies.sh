@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# What asking the limiter costs a proxy, in one run: requests/s and p99 (wrk)
+# through a proxy without the limiter and through the same proxy asking a
+# release-built node on every request, alternating rounds, medians, and the
+# ratio (goal: >= 0.8x). Everything on 127.0.0.1, every run bounded, and
+# everything started here is stopped on exit.
+# Usage: scripts/perf-proxies.sh   (PARTS="forward-auth" ROUNDS=5 SECONDS_PER_RUN=10
+#        CONNECTIONS=32 WRK_THREADS=1 NGINX_WORKERS=1 NODE_WORKERS=1 by default)
+# A part is a function `part_NAME` (dashes as underscores) that prints table
+# rows through `compare`; add one (e.g. `rls`) and name it in PARTS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+parts=${PARTS:-forward-auth}
+rounds=${ROUNDS:-5}
+secs=${SECONDS_PER_RUN:-10}
+conns=${CONNECTIONS:-32}
+threads=${WRK_THREADS:-1}
+workers=${NGINX_WORKERS:-1}
+node_workers=${NODE_WORKERS:-1}
+target=${CARGO_TARGET_DIR:-$root/target}
+out=$target/perf-proxies
+rm -rf "$out"
+mkdir -p "$out"
+
+scripts/tools.sh install wrk nginx
+wrk=$(scripts/tools.sh path wrk)
+nginx=$(scripts/tools.sh path nginx)
+echo "== building the node (release)" >&2
+cargo build --release --quiet --bin crdt-limiter
+node_bin=$target/release/crdt-limiter
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not up: $1" >&2; return 1; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# wrk URL LABEL: one bounded run; appends "rps p99_ms non2xx" to $out/LABEL.txt.
+measure() {
+  local url=$1 label=$2 text
+  text=$(timeout $((secs + 30)) "$wrk" -t"$threads" -c"$conns" -d"${secs}s" --latency \
+    -H 'X-User-ID: bench' "$url")
+  echo "$text" >>"$out/$label.wrk"
+  python3 - "$text" >>"$out/$label.txt" <<'PY'
+import re, sys
+text = sys.argv[1]
+rps = float(re.search(r"Requests/sec:\s*([\d.]+)", text).group(1))
+value, unit = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
+p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text)
+print(f"{rps:.0f} {p99:.2f} {bad.group(1) if bad else 0}")
+PY
+}
+
+# compare LABEL URL [LABEL URL]...: rounds through every URL in turn; prints
+# a table row each, with its ratio to the first.
+compare() {
+  local labels=() urls=() i
+  while [ $# -gt 0 ]; do labels+=("$1"); urls+=("$2"); shift 2; done
+  for i in "${!urls[@]}"; do  # warm-up, not counted
+    timeout 30 "$wrk" -t1 -c"$conns" -d2s -H 'X-User-ID: bench' "${urls[$i]}" >/dev/null
+  done
+  for r in $(seq 1 "$rounds"); do
+    echo "   round $r/$rounds" >&2
+    for i in "${!urls[@]}"; do measure "${urls[$i]}" "${labels[$i]}"; done
+  done
+  local base_rps rps p99 bad ratio
+  for i in "${!urls[@]}"; do
+    rps=$(cut -d' ' -f1 "$out/${labels[$i]}.txt" | median)
+    p99=$(cut -d' ' -f2 "$out/${labels[$i]}.txt" | median)
+    bad=$(cut -d' ' -f3 "$out/${labels[$i]}.txt" | awk '{n += $1} END {print n}')
+    [ "$bad" = 0 ] || echo "WARNING: ${labels[$i]}: $bad non-2xx answers" >&2
+    [ "$i" = 0 ] && base_rps=$rps
+    ratio=$(awk "BEGIN {printf \"%.2f\", $rps / $base_rps}")
+    printf '| %s | %.0f | %.2f | %s |\n' "${labels[$i]}" "$rps" "$p99" "$ratio"
+  done
+}
+
+# One nginx ($workers worker(s)) serving: the app (`return 200`); a front
+# that proxies to it; the README's forward-auth configuration (examples/
+# proxies/nginx.conf) asking the node; and that configuration asking nginx's
+# own `return 200` instead (the control). Every front reaches the app over
+# kept-alive connections.
+part_forward_auth() {
+  local node_port plain_port auth_port noop_port app_port dir=$out/nginx
+  node_port=$(free_port); plain_port=$(free_port); auth_port=$(free_port)
+  noop_port=$(free_port); app_port=$(free_port)
+  mkdir -p "$dir"
+  # Capacity and refill so high nothing is refused: the figure is of allowed requests.
+  "$node_bin" --listen "127.0.0.1:$node_port" --workers "$node_workers" --log warn --capacity 4000000000 \
+    --refill-per-sec 1000000000 >"$out/node.log" 2>&1 &
+  pids+=($!)
+  local server
+  server=$(sed -e "s/limiter:8000/127.0.0.1:$node_port/" -e "s/app:8080/app/" \
+    -e "s/listen 80;/listen 127.0.0.1:$auth_port;/" examples/proxies/nginx.conf)
+  # The control: the same configuration with nginx's own `return 200` in
+  # the limiter's place, so what auth_request costs nginx shows apart from
+  # what the limiter costs.
+  local noop
+  noop=$(sed -e "s/limiter:8000/127.0.0.1:$app_port/" -e "s/upstream limiter/upstream noop_auth/" \
+    -e "s|http://limiter/|http://noop_auth/|" -e "s/app:8080/app/" \
+    -e "s/listen 80;/listen 127.0.0.1:$noop_port;/" examples/proxies/nginx.conf)
+  local user=""
+  [ "$(id -u)" = 0 ] && user="user root;"
+  cat >"$dir/nginx.conf" <<EOF
+$user
+daemon off;
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    # Both fronts keep their connections to the app open.
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    upstream app {
+        server 127.0.0.1:$app_port;
+        keepalive 16;
+    }
+    server {
+        listen 127.0.0.1:$app_port;
+        location / { return 200 "upstream\n"; }
+    }
+    server {
+        listen 127.0.0.1:$plain_port;
+        location / { proxy_pass http://app; }
+    }
+$server
+$noop
+}
+EOF
+  "$nginx" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" &
+  pids+=($!)
+  wait_up "http://127.0.0.1:$node_port/readyz"
+  wait_up "http://127.0.0.1:$plain_port/"
+  wait_up "http://127.0.0.1:$auth_port/"
+  local check
+  check=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-User-ID: bench' "http://127.0.0.1:$auth_port/")
+  [ "$check" = 200 ] || { echo "auth front answered $check, not 200" >&2; cat "$dir/error.log" >&2; exit 1; }
+  echo "== forward-auth: nginx ($workers worker) without / with auth_request (node: $node_workers worker), $rounds rounds x ${secs}s, $conns connections" >&2
+  compare "nginx, no auth" "http://127.0.0.1:$plain_port/api/orders" \
+    "nginx + auth_request to the node" "http://127.0.0.1:$auth_port/api/orders" \
+    "nginx + auth_request to nginx's return 200 (control)" "http://127.0.0.1:$noop_port/api/orders"
+  # Proof the auth rows went through the limiter: what it counted.
+  curl -s "http://127.0.0.1:$node_port/metrics" | grep '^limiter_decisions_total' >&2 || true
+  cleanup
+  pids=()
+}
+
+# Not in a pipeline: the parts must run in this shell, so the exit trap
+# stops what they start.
+for part in $parts; do "part_${part//-/_}"; done >"$out/rows.md"
+{
+  echo "| path | requests/s | p99 ms | ratio |"
+  echo "|---|---|---|---|"
+  cat "$out/rows.md"
+} | tee "$out/table.md"
+echo "(wrk -t$threads -c$conns -d${secs}s, median of $rounds alternating rounds; raw output in $out)"

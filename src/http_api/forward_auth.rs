@@ -1,0 +1,292 @@
+//! `/v1/forward-auth`: the decision of `/protected` for a request a proxy asks
+//! about (Caddy `forward_auth`, nginx `auth_request`, Traefik ForwardAuth, Envoy
+//! ext_authz HTTP), described by the headers the proxy forwards.
+
+use std::net::IpAddr;
+
+use actix_web::http::header::{HeaderMap, HeaderName};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::error::ApiError;
+use super::protected::{decide, identify, USER_ID};
+use super::AppState;
+use crate::policy::Request;
+
+/// The route; Envoy's ext_authz appends the original path to it.
+pub const PATH: &str = "/v1/forward-auth";
+/// Longest route accepted (as `/v1/check`).
+const MAX_ROUTE: usize = 512;
+/// Longest host accepted (a DNS name, a port and brackets fit).
+const MAX_HOST: usize = 262;
+
+/// A forwarded header: its name, and how an error spells it.
+struct Forwarded(HeaderName, &'static str);
+
+static METHOD: Forwarded = Forwarded(
+    HeaderName::from_static("x-forwarded-method"),
+    "X-Forwarded-Method",
+);
+static URI: Forwarded = Forwarded(
+    HeaderName::from_static("x-forwarded-uri"),
+    "X-Forwarded-Uri",
+);
+/// What nginx configurations send by convention (`$request_uri`).
+static ORIGINAL_URI: Forwarded =
+    Forwarded(HeaderName::from_static("x-original-uri"), "X-Original-URI");
+static HOST: Forwarded = Forwarded(
+    HeaderName::from_static("x-forwarded-host"),
+    "X-Forwarded-Host",
+);
+static FOR: Forwarded = Forwarded(
+    HeaderName::from_static("x-forwarded-for"),
+    "X-Forwarded-For",
+);
+static REAL_IP: Forwarded = Forwarded(HeaderName::from_static("x-real-ip"), "X-Real-IP");
+
+/// Decides the original request at cost 1: 200 or 429 with the rate-limit
+/// headers, as `/protected`; 401 without a valid identity; 400 for a
+/// malformed forwarded header.
+pub async fn forward_auth(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let request = describe(&req, &state.forward_auth_user_header)
+        .inspect_err(|e| state.telemetry.bad_request(e.code()))?;
+    Ok(decide(&state, &request))
+}
+
+/// The original request as the rules see it. The host is checked but not
+/// matched on: rules have no host condition yet.
+fn describe<'r>(req: &'r HttpRequest, user_header: &HeaderName) -> Result<Request<'r>, ApiError> {
+    let (user, tenant) = identify(req, user_header).map_err(|e| unidentified(e, user_header))?;
+    let headers = req.headers();
+    let method = match single(headers, &METHOD)? {
+        Some(method) if valid_method(method) => method,
+        Some(_) => {
+            return Err(ApiError::field(
+                METHOD.1,
+                "an HTTP method such as GET or POST",
+            ))
+        }
+        None => req.method().as_str(),
+    };
+    if let Some(host) = single(headers, &HOST)? {
+        if !valid_host(host) {
+            return Err(ApiError::field(
+                HOST.1,
+                "a host name or address, with an optional port",
+            ));
+        }
+    }
+    Ok(Request {
+        user,
+        route: route(req)?,
+        method,
+        tenant,
+        ip: client_ip(req)?,
+    })
+}
+
+/// An identity error of `/protected` as a 401 naming the header it is about.
+fn unidentified(error: ApiError, user_header: &HeaderName) -> ApiError {
+    let code = error.code();
+    let (header, detail) = match error {
+        ApiError::InvalidField { field, reason } => (field, reason),
+        other => {
+            let name = if *user_header == USER_ID {
+                "X-User-ID"
+            } else {
+                user_header.as_str()
+            };
+            (
+                name.to_string(),
+                other.to_string().replace("X-User-ID", name),
+            )
+        }
+    };
+    ApiError::Unidentified {
+        header,
+        code,
+        detail,
+    }
+}
+
+/// The path, query stripped: from `X-Forwarded-Uri`, else `X-Original-URI`,
+/// else (Envoy) this request's own path after [`PATH`].
+fn route(req: &HttpRequest) -> Result<&str, ApiError> {
+    let headers = req.headers();
+    let (forwarded, uri) = match single(headers, &URI)? {
+        Some(uri) => (&URI, uri),
+        None => match single(headers, &ORIGINAL_URI)? {
+            Some(uri) => (&ORIGINAL_URI, uri),
+            None => {
+                let rest = req.path().strip_prefix(PATH).unwrap_or_default();
+                return Ok(if rest.is_empty() { "/" } else { rest });
+            }
+        },
+    };
+    let path = uri.split(['?', '#']).next().unwrap_or_default();
+    if path.starts_with('/')
+        && path.len() <= MAX_ROUTE
+        && path.bytes().all(|b| b.is_ascii_graphic())
+    {
+        Ok(path)
+    } else {
+        Err(ApiError::field(
+            forwarded.1,
+            "a path starting with '/', at most 512 bytes of visible ASCII (a query is ignored)",
+        ))
+    }
+}
+
+/// The rightmost `X-Forwarded-For` address (the one the calling proxy saw
+/// itself: everything left of it the client may have written), else
+/// `X-Real-IP`, else the peer of this connection.
+fn client_ip(req: &HttpRequest) -> Result<Option<IpAddr>, ApiError> {
+    let headers = req.headers();
+    let (forwarded, text) = match headers.get_all(&FOR.0).last() {
+        Some(value) => (&FOR, value.to_str().unwrap_or_default().rsplit(',').next()),
+        None => match single(headers, &REAL_IP)? {
+            Some(text) => (&REAL_IP, Some(text)),
+            None => return Ok(req.peer_addr().map(|a| a.ip())),
+        },
+    };
+    match text.and_then(|t| t.trim().parse().ok()) {
+        Some(ip) => Ok(Some(ip)),
+        None => Err(ApiError::field(
+            forwarded.1,
+            "an IPv4 or IPv6 address (of X-Forwarded-For, the rightmost entry)",
+        )),
+    }
+}
+
+/// The one value of `header`, if sent: more than one is ambiguous.
+fn single<'r>(headers: &'r HeaderMap, header: &Forwarded) -> Result<Option<&'r str>, ApiError> {
+    let mut values = headers.get_all(&header.0);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::field(header.1, "send at most one"));
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| ApiError::field(header.1, "must be visible ASCII"))
+}
+
+fn valid_method(method: &str) -> bool {
+    (1..=32).contains(&method.len()) && method.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+fn valid_host(host: &str) -> bool {
+    (1..=MAX_HOST).contains(&host.len())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn described(req: TestRequest) -> Result<(String, String, Option<IpAddr>), ApiError> {
+        let req = req
+            .insert_header(("X-User-ID", "alice"))
+            .peer_addr("192.0.2.1:5000".parse().unwrap())
+            .to_http_request();
+        describe(&req, &USER_ID).map(|r| (r.method.to_string(), r.route.to_string(), r.ip))
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        text.parse().ok()
+    }
+
+    #[test]
+    fn forwarded_headers_describe_the_original_request() {
+        let req = TestRequest::get()
+            .uri(PATH)
+            .insert_header(("X-Forwarded-Method", "DELETE"))
+            .insert_header(("X-Forwarded-Uri", "/api/orders/7?expand=1"))
+            .insert_header(("X-Forwarded-Host", "shop.example:8443"))
+            .insert_header(("X-Forwarded-For", "203.0.113.9, 10.0.0.1, 2001:db8::1"));
+        let described = described(req).unwrap();
+        assert_eq!(
+            described,
+            ("DELETE".into(), "/api/orders/7".into(), ip("2001:db8::1"))
+        );
+    }
+
+    #[test]
+    fn without_forwarded_headers_the_request_describes_itself() {
+        let envoy = TestRequest::post().uri("/v1/forward-auth/api/orders?x=1");
+        assert_eq!(
+            described(envoy).unwrap(),
+            ("POST".into(), "/api/orders".into(), ip("192.0.2.1"))
+        );
+        let bare = TestRequest::get().uri(PATH);
+        assert_eq!(described(bare).unwrap().1, "/");
+        let nginx = TestRequest::get()
+            .uri(PATH)
+            .insert_header(("X-Original-URI", "/static/a.css"))
+            .insert_header(("X-Real-IP", "198.51.100.4"));
+        assert_eq!(
+            described(nginx).unwrap(),
+            ("GET".into(), "/static/a.css".into(), ip("198.51.100.4"))
+        );
+    }
+
+    #[test]
+    fn the_rightmost_of_several_forwarded_for_headers_counts() {
+        let req = TestRequest::get()
+            .uri(PATH)
+            .append_header(("X-Forwarded-For", "203.0.113.9"))
+            .append_header(("X-Forwarded-For", "10.0.0.1, 10.0.0.2"))
+            .insert_header(("X-Real-IP", "198.51.100.4"));
+        assert_eq!(described(req).unwrap().2, ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn malformed_forwarded_headers_are_named() {
+        for (header, value) in [
+            ("X-Forwarded-Method", "GET /"),
+            ("X-Forwarded-Method", ""),
+            ("X-Forwarded-Uri", "http://example.com/"),
+            ("X-Original-URI", "orders"),
+            ("X-Forwarded-Host", "a/b"),
+            ("X-Forwarded-For", "10.0.0.1, nobody"),
+            ("X-Real-IP", "localhost"),
+        ] {
+            let req = TestRequest::get().uri(PATH).insert_header((header, value));
+            match described(req) {
+                Err(ApiError::InvalidField { field, .. }) => assert_eq!(field, header),
+                other => panic!("{header}: {value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn identity_errors_name_the_configured_header() {
+        let header = HeaderName::from_static("remote-user");
+        let req = TestRequest::get()
+            .uri(PATH)
+            .insert_header(("X-User-ID", "alice"))
+            .to_http_request();
+        let error = describe(&req, &header).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`remote-user`: the remote-user header is required"
+        );
+        assert_eq!(error.code(), "missing_user_id");
+        let req = TestRequest::get()
+            .uri(PATH)
+            .insert_header(("Remote-User", "a b"))
+            .to_http_request();
+        assert_eq!(
+            describe(&req, &header).unwrap_err().code(),
+            "user_id_contains_space"
+        );
+    }
+}
