@@ -1,5 +1,6 @@
-//! The limiter behind the proxies people run: real Caddy (`forward_auth`) and
-//! real nginx (`auth_request`) in front of a counting app, configured with the
+//! The limiter behind the proxies people run: real Caddy (`forward_auth`),
+//! real nginx (`auth_request`) and real Envoy (`ext_authz` over HTTP) in front
+//! of a counting app, configured with the
 //! README's snippets (`examples/proxies/`). A client gets 200 from the app,
 //! then 429 with `Retry-After` that never reaches the app. A missing proxy
 //! fails the test with the command that installs it.
@@ -9,7 +10,7 @@ mod common;
 use std::net::SocketAddr;
 use std::process::Command;
 
-use common::proxy::{example, example_text, Proxy, Upstream};
+use common::proxy::{envoy, envoy_address, example, example_text, Proxy, Upstream};
 use common::{temp_dir, tools, TestNode};
 
 /// One rule for GETs under `/api` from loopback clients: capacity 2, a slow
@@ -17,16 +18,21 @@ use common::{temp_dir, tools, TestNode};
 /// route (the limiter sees the proxy's own GET or HEAD of `/v1/forward-auth`
 /// otherwise), so a 429 proves both arrived.
 fn node() -> TestNode {
+    node_for_clients("127.0.0.0/8")
+}
+
+/// [`node`], with the rule matching clients in `net`.
+fn node_for_clients(net: &str) -> TestNode {
     let rules = temp_dir("proxy-rules").join("rules.toml");
     let text = r#"
         [[rules]]
         name = "api-reads"
-        match = { route = "/api", method = "GET", ip = "127.0.0.0/8" }
+        match = { route = "/api", method = "GET", ip = "NET" }
         key = "user"
         capacity = 2
         refill_per_sec = "1/60"
     "#;
-    std::fs::write(&rules, text).unwrap();
+    std::fs::write(&rules, text.replace("NET", net)).unwrap();
     TestNode::start(&["--rules", rules.to_str().unwrap()])
 }
 
@@ -38,7 +44,7 @@ fn allowed_then_limited(proxy: &Proxy, app: &Upstream) {
         let ok = proxy.request("GET", "/api/orders?page=1", &user);
         assert_eq!(ok.status, 200, "{ok:?}\n{}", proxy.log());
         assert_eq!(ok.body, "upstream");
-        if proxy.name == "nginx" {
+        if proxy.name != "caddy" {
             assert_eq!(ok.header("X-RateLimit-Remaining"), remaining);
         }
     }
@@ -96,6 +102,25 @@ fn nginx_auth_request_lets_allowed_requests_through_and_refuses_with_429() {
 }
 
 #[test]
+fn envoy_ext_authz_lets_allowed_requests_through_and_refuses_with_429() {
+    // Envoy's X-Forwarded-For names the client, except that a loopback client
+    // is given the machine's own address: any address here.
+    let (node, app) = (node_for_clients("0.0.0.0/0"), Upstream::start());
+    let config = example_text("envoy-ext-authz.yaml")
+        .replace(
+            &envoy_address("limiter", 8000),
+            &envoy_address("127.0.0.1", node.addr.port()),
+        )
+        .replace("http://limiter:8000", &format!("http://{}", node.addr))
+        .replace(
+            &envoy_address("app", 8080),
+            &envoy_address("127.0.0.1", app.addr.port()),
+        );
+    let proxy = envoy(&config, tools::free_port(), &temp_dir("envoy-ext-authz"));
+    allowed_then_limited(&proxy, &app);
+}
+
+#[test]
 fn a_limiter_that_is_down_is_a_500_through_nginx_not_a_pass() {
     let app = Upstream::start();
     let nowhere = SocketAddr::from(([127, 0, 0, 1], tools::free_port()));
@@ -138,7 +163,13 @@ fn nginx(name: &str, limiter: SocketAddr, app: &Upstream) -> Proxy {
 fn the_readme_shows_the_proxy_configurations_the_tests_run() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for file in ["Caddyfile", "nginx.conf"] {
+    for file in [
+        "Caddyfile",
+        "nginx.conf",
+        "envoy-ext-authz.yaml",
+        "envoy-ratelimit.yaml",
+        "ratelimit.yaml",
+    ] {
         let text = example_text(file);
         assert!(
             readme.contains(&text),

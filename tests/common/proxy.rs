@@ -163,3 +163,29 @@ pub fn example_text(file: &str) -> String {
         .join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Envoy with `config` (an example with its addresses already replaced),
+/// listening on `port` (the examples' 10000 replaced by it).
+pub fn envoy(config: &str, port: u16, dir: &Path) -> Proxy {
+    let config = config.replace(
+        "{ address: 0.0.0.0, port_value: 10000 }",
+        &format!("{{ address: 127.0.0.1, port_value: {port} }}"),
+    );
+    let file = dir.join("envoy.yaml");
+    std::fs::write(&file, config).unwrap();
+    let mut command = Command::new(super::tools::path("envoy"));
+    // No hot restart: several Envoys at once would share its memory region.
+    command.arg("-c").arg(&file).args([
+        "--disable-hot-restart",
+        "--concurrency",
+        "1",
+        "-l",
+        "warning",
+    ]);
+    Proxy::start("envoy", command, port, dir)
+}
+
+/// `{ address: HOST, port_value: PORT }` as an Envoy example writes it, for replacing.
+pub fn envoy_address(host: &str, port: u16) -> String {
+    format!("{{ address: {host}, port_value: {port} }}")
+}
