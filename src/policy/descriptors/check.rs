@@ -146,6 +146,10 @@ impl Policy {
 
 /// Forgets the limits another limit of the request replaces.
 fn drop_replaced(out: &mut [DescriptorVerdict], hits: &mut Vec<Hit>) {
+    let replaces = |v: &DescriptorVerdict| v.limit.as_ref().is_some_and(|l| !l.replaces.is_empty());
+    if !out.iter().any(replaces) {
+        return;
+    }
     let replaced = |name: &Arc<str>, out: &[DescriptorVerdict]| {
         out.iter()
             .filter_map(|v| v.limit.as_ref())

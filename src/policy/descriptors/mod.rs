@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sha1::{Digest, Sha1};
+
 use crate::limiter::Limit;
 
 mod check;
@@ -28,6 +30,11 @@ pub const KEY_PREFIX: &str = "@rls ";
 
 /// Longest bucket key a descriptor may make, in bytes (what replication carries).
 pub const MAX_KEY: usize = 1024;
+
+/// Longest value written into a key as it is (escaped); a longer one is
+/// written as a digest, so long values cannot push a key past [`MAX_KEY`]
+/// and out of every limit.
+pub const MAX_VALUE_IN_KEY: usize = 128;
 
 /// A `rate_limit` unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,18 +143,72 @@ struct Node {
 }
 
 impl KeyEntry {
-    /// The node `value` matches, and the wildcard its bucket is counted
-    /// under instead of the value (`share_threshold`).
-    fn find(&self, value: &str) -> Option<(&Node, Option<&str>)> {
+    /// The node `value` matches, and how its bucket key names the value.
+    fn find<'s: 'c, 'v: 'c, 'c>(&'s self, value: &'v str) -> Option<(&'s Node, Counted<'c>)> {
         if let Some(node) = self.values.get(value) {
-            return Some((node, None));
+            return Some((node, Counted::Value { value, prefix: "" }));
         }
         for (pattern, node) in &self.wildcards {
-            if value.starts_with(pattern.strip_suffix('*').unwrap_or(pattern)) {
-                return Some((node, node.share.then_some(&**pattern)));
+            let prefix = pattern.strip_suffix('*').unwrap_or(pattern);
+            if value.starts_with(prefix) {
+                let counted = match node.share {
+                    true => Counted::Shared(pattern),
+                    false => Counted::Value { value, prefix },
+                };
+                return Some((node, counted));
             }
         }
-        self.any.as_ref().map(|node| (node, None))
+        self.any
+            .as_ref()
+            .map(|node| (node, Counted::Value { value, prefix: "" }))
+    }
+}
+
+impl KeyEntry {
+    /// The node a digested value matched: a wildcard with this prefix, or
+    /// (no prefix) the key alone — what [`KeyEntry::find`] picks for a long value.
+    fn find_digested(&self, prefix: &str) -> Option<&Node> {
+        let wildcard = self
+            .wildcards
+            .iter()
+            .find(|(pattern, node)| !node.share && pattern.strip_suffix('*') == Some(prefix));
+        match wildcard {
+            Some((_, node)) => Some(node),
+            None if prefix.is_empty() => self.any.as_ref(),
+            None => None,
+        }
+    }
+}
+
+/// What an entry's part of a bucket key holds.
+enum Counted<'a> {
+    /// The value, matched by `prefix` (a wildcard's, or nothing).
+    Value { value: &'a str, prefix: &'a str },
+    /// The wildcard every value under it shares (`share_threshold`).
+    Shared(&'a str),
+}
+
+impl Counted<'_> {
+    /// Writes the value escaped, or, when that is longer than
+    /// [`MAX_VALUE_IN_KEY`], the matching prefix, `#` and a digest of the
+    /// value: the same value always makes the same key, and the key still
+    /// matches the same descriptor when read back.
+    fn push(&self, key: &mut String) {
+        let (value, prefix) = match self {
+            Counted::Shared(pattern) => return push_escaped(key, pattern),
+            Counted::Value { value, prefix } => (*value, *prefix),
+        };
+        let start = key.len();
+        push_escaped(key, value);
+        if key.len() - start > MAX_VALUE_IN_KEY {
+            key.truncate(start);
+            push_escaped(key, prefix);
+            key.push('#');
+            for byte in &Sha1::digest(value.as_bytes())[..16] {
+                // Writing into a String cannot fail.
+                let _ = write!(key, "{byte:02x}");
+            }
+        }
     }
 }
 
@@ -193,11 +254,11 @@ impl DescriptorSet {
         key.push_str(KEY_PREFIX);
         push_escaped(key, domain);
         for (i, (name, value)) in entries.iter().enumerate() {
-            let (node, shared) = level.keys.get(*name)?.find(value)?;
+            let (node, counted) = level.keys.get(*name)?.find(value)?;
             key.push(' ');
             push_escaped(key, name);
             key.push('=');
-            push_escaped(key, shared.unwrap_or(value));
+            counted.push(key);
             if i == last {
                 return node.limit.as_ref();
             }
@@ -210,17 +271,43 @@ impl DescriptorSet {
     /// it still has one. A key that does not come back the same is refused:
     /// keys from the wire are never trusted.
     pub fn limit_of_key(&self, key: &str) -> Option<(&Arc<DescriptorLimit>, Limit)> {
-        let rest = key.strip_prefix(KEY_PREFIX)?;
-        let mut parts = rest.split(' ');
+        let mut parts = key.strip_prefix(KEY_PREFIX)?.split(' ');
         let domain = unescape(parts.next()?)?;
-        let mut owned = Vec::new();
+        let mut level = self.domains.get(domain.as_str())?;
+        let mut again = String::with_capacity(key.len());
+        again.push_str(KEY_PREFIX);
+        push_escaped(&mut again, &domain);
+        let mut node = None;
         for part in parts {
             let (name, value) = part.split_once('=')?;
-            owned.push((unescape(name)?, unescape(value)?));
+            let name = unescape(name)?;
+            let entry = level.keys.get(name.as_str())?;
+            again.push(' ');
+            push_escaped(&mut again, &name);
+            again.push('=');
+            let next = match value.split_once('#') {
+                Some((prefix, digest)) => {
+                    let prefix = unescape(prefix)?;
+                    push_escaped(&mut again, &prefix);
+                    again.push('#');
+                    again.push_str(digest);
+                    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+                    if digest.len() != 32 || !digest.bytes().all(hex) {
+                        return None;
+                    }
+                    entry.find_digested(&prefix)?
+                }
+                None => {
+                    let value = unescape(value)?;
+                    let (next, counted) = entry.find(&value)?;
+                    counted.push(&mut again);
+                    next
+                }
+            };
+            level = &next.children;
+            node = Some(next);
         }
-        let entries: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (&**k, &**v)).collect();
-        let mut again = String::with_capacity(key.len());
-        let limit = self.resolve(&domain, &entries, &mut again)?;
+        let limit = node?.limit.as_ref()?;
         match limit.kind {
             LimitKind::Bucket(bucket) if again == key => Some((limit, bucket)),
             _ => None,
@@ -228,12 +315,12 @@ impl DescriptorSet {
     }
 }
 
-/// Writes `text` with every byte outside visible ASCII, and `%`, `=` and
-/// space, as `%XX`: values from requests can hold anything, and a key must
-/// split back into its parts.
+/// Writes `text` with every byte outside visible ASCII, and `%`, `=`, `#`
+/// and space, as `%XX`: values from requests can hold anything, a key must
+/// split back into its parts, and `#` starts a digest only.
 fn push_escaped(key: &mut String, text: &str) {
     for byte in text.bytes() {
-        if byte.is_ascii_graphic() && byte != b'%' && byte != b'=' {
+        if byte.is_ascii_graphic() && !matches!(byte, b'%' | b'=' | b'#') {
             key.push(byte as char);
         } else {
             // Writing into a String cannot fail.

@@ -129,11 +129,39 @@ fn keys_escape_what_would_split_them_and_come_back_to_their_limit() {
         "@rls edge client_id=test",
         "@rls edge user=a%41",
         "@rls nowhere user=a",
+        "@rls edge user=#0123",
+        "@rls edge user=#0123456789ABCDEF0123456789ABCDEF",
+        "@rls edge user=x#0123456789abcdef0123456789abcdef",
     ] {
         assert!(set.limit_of_key(hostile).is_none(), "{hostile}");
     }
-    let long = "x".repeat(MAX_KEY);
-    assert_eq!(resolve(&set, &[("user", &long)]), None);
+}
+
+#[test]
+fn long_values_are_counted_under_a_digest_and_keep_their_limit() {
+    let set = set();
+    let long = "x".repeat(MAX_KEY * 2);
+    let (_, key) = resolve(&set, &[("user", &long)]).unwrap();
+    assert!(
+        key.starts_with("@rls edge user=#") && key.len() < 60,
+        "{key}"
+    );
+    assert_eq!(resolve(&set, &[("user", &long)]).unwrap().1, key);
+    let other = format!("{long}y");
+    assert_ne!(resolve(&set, &[("user", &other)]).unwrap().1, key);
+    assert_eq!(&*set.limit_of_key(&key).unwrap().0.path, "edge.user");
+    // A long value under a wildcard keeps the wildcard's prefix, so it reads
+    // back to the same limit.
+    let path = format!("/api/{}", "é".repeat(100));
+    let (found, key) = resolve(&set, &[("remote_address", "a"), ("path", &path)]).unwrap();
+    assert!(
+        key.ends_with(&format!("path=/api/#{}", &key[key.len() - 32..])),
+        "{key}"
+    );
+    assert_eq!(set.limit_of_key(&key).unwrap().0.path.to_string(), found);
+    // A value that looks like a digest is escaped, never taken for one.
+    let (_, key) = resolve(&set, &[("user", "#abc")]).unwrap();
+    assert_eq!(key, "@rls edge user=%23abc");
 }
 
 #[test]
