@@ -245,34 +245,43 @@ async fn reload_on_hangup(
 }
 
 async fn reload_rules(source: &RulesSource, policy: &Policy, telemetry: &Telemetry) {
-    let path = source.path.clone();
-    match actix_web::rt::task::spawn_blocking(move || load_rules(&path)).await {
-        Ok(Ok(rules)) => {
-            policy.replace_file(rules);
-            telemetry.rules_reload(true);
-            tracing::info!(rules = %source.path.display(), "reloaded the rules file");
-        }
-        Ok(Err(error)) => {
-            telemetry.rules_reload(false);
-            tracing::error!(%error, "refused the reloaded rules file; the rules in effect stay");
-        }
-        Err(error) => tracing::error!(%error, "rules reload stopped"),
+    let apply = |rules| policy.replace_file(rules);
+    if let Some(applied) = reload("rules file", &source.path, load_rules, apply).await {
+        telemetry.rules_reload(applied);
     }
 }
 
 async fn reload_descriptors(source: &DescriptorSource, policy: &Policy, telemetry: &Telemetry) {
-    let path = source.path.clone();
-    match actix_web::rt::task::spawn_blocking(move || load_descriptors(&path)).await {
-        Ok(Ok(set)) => {
-            policy.replace_descriptors(Arc::new(set));
-            telemetry.rls_config_reload(true);
-            tracing::info!(rls_config = %source.path.display(), "reloaded the descriptor files");
+    let apply = |set| policy.replace_descriptors(Arc::new(set));
+    if let Some(applied) = reload("descriptor files", &source.path, load_descriptors, apply).await {
+        telemetry.rls_config_reload(applied);
+    }
+}
+
+/// Reads `path` again with `load`, off the actix thread: a valid result is
+/// applied, an invalid one refused and logged (what is in effect stays).
+/// Whether it applied; `None` if the read did not finish.
+async fn reload<T: Send + 'static>(
+    what: &'static str,
+    path: &std::path::Path,
+    load: fn(&std::path::Path) -> Result<T, String>,
+    apply: impl FnOnce(T),
+) -> Option<bool> {
+    let owned = path.to_path_buf();
+    match actix_web::rt::task::spawn_blocking(move || load(&owned)).await {
+        Ok(Ok(loaded)) => {
+            apply(loaded);
+            tracing::info!(path = %path.display(), "reloaded the {what}");
+            Some(true)
         }
         Ok(Err(error)) => {
-            telemetry.rls_config_reload(false);
-            tracing::error!(%error, "refused the reloaded descriptor files; the limits in effect stay");
+            tracing::error!(%error, "refused the reloaded {what}; what is in effect stays");
+            Some(false)
         }
-        Err(error) => tracing::error!(%error, "descriptor reload stopped"),
+        Err(error) => {
+            tracing::error!(%error, "the reload of the {what} stopped");
+            None
+        }
     }
 }
 
