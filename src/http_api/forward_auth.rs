@@ -4,7 +4,10 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::header::{HeaderMap, HeaderName};
+use actix_web::body::BoxBody;
+use actix_web::http::header::{HeaderMap, HeaderName, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::ApiError;
@@ -52,7 +55,15 @@ pub async fn forward_auth(
 ) -> Result<HttpResponse, ApiError> {
     let request = describe(&req, &state.forward_auth_user_header)
         .inspect_err(|e| state.telemetry.bad_request(e.code()))?;
-    Ok(decide(&state, &request))
+    let mut response = decide(&state, &request);
+    if response.status() != StatusCode::OK {
+        return Ok(response);
+    }
+    response.headers_mut().remove(CONTENT_TYPE);
+    // An allowed answer says everything in its headers. Without a body,
+    // proxies that never read an auth answer's body (Caddy, nginx) can keep
+    // their connection to the limiter open instead of opening one per request.
+    Ok(response.set_body(BoxBody::new(Bytes::new())))
 }
 
 /// The original request as the rules see it. The host is checked but not
