@@ -4,14 +4,14 @@
 # release-built node on every request, alternating rounds, medians, and the
 # ratio (goal: >= 0.8x). Everything on 127.0.0.1, every run bounded, and
 # everything started here is stopped on exit.
-# Usage: scripts/perf-proxies.sh   (PARTS="forward-auth" ROUNDS=5 SECONDS_PER_RUN=10
+# Usage: scripts/perf-proxies.sh   (PARTS="forward-auth caddy" ROUNDS=5 SECONDS_PER_RUN=10
 #        CONNECTIONS=32 WRK_THREADS=1 NGINX_WORKERS=1 NODE_WORKERS=1 by default)
 # A part is a function `part_NAME` (dashes as underscores) that prints table
 # rows through `compare`; add one (e.g. `rls`) and name it in PARTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-parts=${PARTS:-forward-auth}
+parts=${PARTS:-forward-auth caddy}
 rounds=${ROUNDS:-5}
 secs=${SECONDS_PER_RUN:-10}
 conns=${CONNECTIONS:-32}
@@ -150,6 +150,57 @@ EOF
     "nginx + auth_request to the node" "http://127.0.0.1:$auth_port/api/orders" \
     "nginx + auth_request to nginx's return 200 (control)" "http://127.0.0.1:$noop_port/api/orders"
   # Proof the auth rows went through the limiter: what it counted.
+  curl -s "http://127.0.0.1:$node_port/metrics" | grep '^limiter_decisions_total' >&2 || true
+  cleanup
+  pids=()
+}
+
+# One Caddy (GOMAXPROCS=$workers, as nginx's workers) serving: the app
+# (`respond`); a front that proxies to it; the README's forward_auth site
+# (examples/proxies/Caddyfile) asking the node; and that site asking Caddy's
+# own `respond 200` instead (the control).
+part_caddy() {
+  local node_port plain_port auth_port noop_port app_port yes_port dir=$out/caddy
+  node_port=$(free_port); plain_port=$(free_port); auth_port=$(free_port)
+  noop_port=$(free_port); app_port=$(free_port); yes_port=$(free_port)
+  mkdir -p "$dir"
+  scripts/tools.sh install caddy
+  local caddy_bin
+  caddy_bin=$(scripts/tools.sh path caddy)
+  "$node_bin" --listen "127.0.0.1:$node_port" --workers "$node_workers" --log warn --capacity 4000000000 \
+    --refill-per-sec 1000000000 >"$out/node.log" 2>&1 &
+  pids+=($!)
+  local site noop
+  site=$(sed -e "s/limiter:8000/127.0.0.1:$node_port/" -e "s/app:8080/127.0.0.1:$app_port/" \
+    -e "s|^:80 {|http://127.0.0.1:$auth_port {|" examples/proxies/Caddyfile)
+  noop=$(sed -e "s/limiter:8000/127.0.0.1:$yes_port/" -e "s/app:8080/127.0.0.1:$app_port/" \
+    -e "s|^:80 {|http://127.0.0.1:$noop_port {|" examples/proxies/Caddyfile)
+  cat >"$dir/Caddyfile" <<CADDY
+{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:$app_port {
+	respond "upstream" 200
+}
+http://127.0.0.1:$yes_port {
+	respond 200
+}
+http://127.0.0.1:$plain_port {
+	reverse_proxy 127.0.0.1:$app_port
+}
+$site
+$noop
+CADDY
+  (cd "$dir" && GOMAXPROCS=$workers HOME=$dir XDG_DATA_HOME=$dir/data XDG_CONFIG_HOME=$dir/config \
+    exec "$caddy_bin" run --config Caddyfile --adapter caddyfile >"$dir/caddy.log" 2>&1) &
+  pids+=($!)
+  wait_up "http://127.0.0.1:$node_port/readyz"
+  wait_up "http://127.0.0.1:$auth_port/"
+  echo "== forward-auth: Caddy (GOMAXPROCS=$workers) without / with forward_auth (node: $node_workers worker), $rounds rounds x ${secs}s, $conns connections" >&2
+  compare "Caddy, no auth" "http://127.0.0.1:$plain_port/api/orders" \
+    "Caddy + forward_auth to the node" "http://127.0.0.1:$auth_port/api/orders" \
+    "Caddy + forward_auth to Caddy's respond 200 (control)" "http://127.0.0.1:$noop_port/api/orders"
   curl -s "http://127.0.0.1:$node_port/metrics" | grep '^limiter_decisions_total' >&2 || true
   cleanup
   pids=()

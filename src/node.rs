@@ -7,6 +7,8 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use actix_web::{middleware, web, App, HttpServer};
 
 use crate::clock::Clock;
@@ -66,9 +68,14 @@ pub async fn run(
     .run();
 
     let handle = server.handle();
+    let stop_rls = rls.as_ref().map(RlsServer::stopper);
     actix_web::rt::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing requests in flight");
+        // Both servers drain at once, so the node stops within one grace period.
+        if let Some(stop_rls) = stop_rls {
+            stop_rls();
+        }
         handle.stop(true).await;
     });
     let housekeeping = actix_web::rt::spawn(housekeeping(
@@ -91,16 +98,20 @@ pub async fn run(
 }
 
 /// Reloads of the rules and descriptor files: on SIGHUP, and when the descriptor files change.
+/// One task reloads the descriptor files, on a change or when SIGHUP asks
+/// it to, so two reloads never race to apply an older read last.
 fn spawn_reloads(config: &Config, parts: &Parts) {
+    let hangup = Arc::new(Notify::new());
     actix_web::rt::spawn(reload_on_hangup(
         config.rules.clone(),
-        config.descriptors.clone(),
+        config.descriptors.as_ref().map(|_| Arc::clone(&hangup)),
         Arc::clone(&parts.policy),
         Arc::clone(&parts.telemetry),
     ));
     if let Some(source) = config.descriptors.clone() {
         actix_web::rt::spawn(watch_descriptors(
             source,
+            hangup,
             Arc::clone(&parts.policy),
             Arc::clone(&parts.telemetry),
         ));
@@ -219,7 +230,7 @@ fn start_rls(
 /// invalid one is refused and logged, and what is in effect stays.
 async fn reload_on_hangup(
     rules: Option<RulesSource>,
-    descriptors: Option<DescriptorSource>,
+    descriptors: Option<Arc<Notify>>,
     policy: Arc<Policy>,
     telemetry: Arc<Telemetry>,
 ) {
@@ -238,8 +249,8 @@ async fn reload_on_hangup(
         if let Some(source) = &rules {
             reload_rules(source, &policy, &telemetry).await;
         }
-        if let Some(source) = &descriptors {
-            reload_descriptors(source, &policy, &telemetry).await;
+        if let Some(descriptors) = &descriptors {
+            descriptors.notify_one();
         }
     }
 }
@@ -289,23 +300,26 @@ async fn reload<T: Send + 'static>(
 /// watches its runtime directory), checking every second.
 async fn watch_descriptors(
     source: DescriptorSource,
+    hangup: Arc<Notify>,
     policy: Arc<Policy>,
     telemetry: Arc<Telemetry>,
 ) {
     let stamp = |path: std::path::PathBuf| {
         actix_web::rt::task::spawn_blocking(move || descriptor_stamp(&path))
     };
-    let Ok(mut seen) = stamp(source.path.clone()).await else {
-        return;
-    };
+    let mut seen = source.stamp.clone();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        let asked = tokio::select! {
+            _ = tick.tick() => false,
+            () = hangup.notified() => true,
+        };
         let Ok(now) = stamp(source.path.clone()).await else {
             return;
         };
-        if now != seen {
+        if asked || now != seen {
+            // Stamped before reading: a write during the read is seen next time.
             seen = now;
             reload_descriptors(&source, &policy, &telemetry).await;
         }

@@ -124,6 +124,13 @@ fn method_and_route_come_from_the_forwarded_headers_or_the_request_itself() {
         rule(&post_orders("nginx", "/v1/forward-auth", &nginx)),
         Some("orders".into())
     );
+    // The path after the prefix is bounded as the headers are.
+    let long = format!("/v1/forward-auth/{}", "a".repeat(600));
+    let reply = ask(&node, "GET", &long, &[("X-User-ID", "alice")]);
+    assert_eq!(
+        (reply.status, reply.json()["field"].as_str()),
+        (400, Some("path"))
+    );
     // Envoy ext_authz HTTP: the original method, the path after the prefix.
     let envoy = ask(
         &node,

@@ -55,6 +55,16 @@ fn allowed_then_limited(proxy: &Proxy, app: &Upstream) {
     assert_eq!(limited.header("X-RateLimit-Remaining"), "0");
     assert!(limited.body.contains("too_many_requests"), "{limited:?}");
     assert_eq!(app.hits(), 2, "a refused request reached the app");
+    // A client cannot choose the route or method the limiter counts.
+    let spoofed = [
+        ("X-User-ID", "alice"),
+        ("X-Forwarded-Uri", "/elsewhere"),
+        ("X-Original-URI", "/elsewhere"),
+        ("X-Forwarded-Method", "POST"),
+    ];
+    let spoof = proxy.request("GET", "/api/orders", &spoofed);
+    assert_eq!(spoof.status, 429, "{spoof:?}\n{}", proxy.log());
+    assert_eq!(app.hits(), 2);
     // Another method or route, or another user, is not limited by the rule;
     // no user at all is refused before the app.
     assert_eq!(proxy.request("POST", "/api/orders", &user).status, 200);

@@ -27,6 +27,11 @@ descriptors:
     rate_limit:
       unit: hour
       requests_per_unit: 2
+  - key: tenant
+    detailed_metric: true
+    rate_limit:
+      unit: hour
+      requests_per_unit: 100
   - key: plan
     value: trial
     shadow_mode: true
@@ -195,6 +200,10 @@ fn shadow_mode_counts_but_never_refuses() {
     assert_eq!(rls.node.metric(metric), 2.0);
     let ok_calls = r#"limiter_rls_requests_total{outcome="ok"}"#;
     assert_eq!(rls.node.metric(ok_calls), 3.0);
+    // detailed_metric: counted under the request's value.
+    rls.ask(&[&[("tenant", "acme")]]);
+    let detailed = r#"limiter_rls_descriptors_total{descriptor="edge.tenant_acme",outcome="ok"}"#;
+    assert_eq!(rls.node.metric(detailed), 1.0);
 }
 
 #[test]

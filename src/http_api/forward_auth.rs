@@ -131,12 +131,22 @@ fn route(req: &HttpRequest) -> Result<&str, ApiError> {
         None => match single(headers, &ORIGINAL_URI)? {
             Some(uri) => (&ORIGINAL_URI, uri),
             None => {
+                // Envoy: the original path, after the prefix (same bounds:
+                // it becomes part of bucket keys).
                 let rest = req.path().strip_prefix(PATH).unwrap_or_default();
-                return Ok(if rest.is_empty() { "/" } else { rest });
+                return checked_path(if rest.is_empty() { "/" } else { rest }, "path");
             }
         },
     };
-    let path = uri.split(['?', '#']).next().unwrap_or_default();
+    checked_path(
+        uri.split(['?', '#']).next().unwrap_or_default(),
+        forwarded.1,
+    )
+}
+
+/// `path` if it is one: starting with '/', at most [`MAX_ROUTE`] bytes of
+/// visible ASCII; else a 400 naming `field`.
+fn checked_path<'p>(path: &'p str, field: &str) -> Result<&'p str, ApiError> {
     if path.starts_with('/')
         && path.len() <= MAX_ROUTE
         && path.bytes().all(|b| b.is_ascii_graphic())
@@ -144,7 +154,7 @@ fn route(req: &HttpRequest) -> Result<&str, ApiError> {
         Ok(path)
     } else {
         Err(ApiError::field(
-            forwarded.1,
+            field,
             "a path starting with '/', at most 512 bytes of visible ASCII (a query is ignored)",
         ))
     }

@@ -22,7 +22,7 @@ mod service;
 /// A running rate-limit service; stopped by [`RlsServer::stop`].
 pub struct RlsServer {
     addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    stop: Arc<watch::Sender<bool>>,
     thread: JoinHandle<()>,
 }
 
@@ -49,12 +49,25 @@ impl RlsServer {
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })?;
         tracing::info!(grpc = %addr, "serving the Envoy rate-limit service");
-        Ok(Self { addr, stop, thread })
+        Ok(Self {
+            addr,
+            stop: Arc::new(stop),
+            thread,
+        })
     }
 
     /// Where it serves.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Something that starts the stop ([`RlsServer::stop`] then waits for it),
+    /// for the task that sees the node's shutdown first.
+    pub fn stopper(&self) -> impl FnOnce() + Send + 'static {
+        let stop = Arc::clone(&self.stop);
+        move || {
+            let _ = stop.send(true);
+        }
     }
 
     /// Stops accepting, lets calls in flight finish (for at most

@@ -164,14 +164,19 @@ fn descriptor_hits(
     }
 }
 
-/// `domain.key_value.key_value`: envoyproxy/ratelimit's detailed statistics name.
+/// `domain.key_value.key_value`: envoyproxy/ratelimit's detailed statistics
+/// name, each value cut to 64 bytes so a label stays small.
 fn detailed_name(domain: &str, entries: &[(&str, &str)]) -> String {
     let mut name = String::from(domain);
     for (key, value) in entries {
+        let mut end = value.len().min(64);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
         name.push('.');
         name.push_str(key);
         name.push('_');
-        name.push_str(value);
+        name.push_str(&value[..end]);
     }
     name
 }

@@ -373,7 +373,6 @@ fn admin_token(token: Option<String>) -> Result<Option<String>, ConfigError> {
     Ok(token)
 }
 
-/// A header name as HTTP allows it (a token: letters, digits, `-`, …).
 fn positive(
     setting: &'static str,
     value: Option<usize>,

@@ -20,7 +20,13 @@ pub struct DescriptorSource {
     pub path: PathBuf,
     /// The limits they held.
     pub set: Arc<DescriptorSet>,
+    /// The files as they were just before they were read: a change after
+    /// that is noticed.
+    pub stamp: FilesStamp,
 }
+
+/// Names, sizes and modification times of the descriptor files.
+pub type FilesStamp = Vec<(PathBuf, u64, Option<SystemTime>)>;
 
 /// The forward-auth user header: a valid header name.
 pub(super) fn user_header(
@@ -52,10 +58,12 @@ pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, Co
 
 pub(super) fn source(path: Option<PathBuf>) -> Result<Option<DescriptorSource>, ConfigError> {
     path.map(|path| {
+        let stamp = descriptor_stamp(&path);
         let set = load_descriptors(&path).map_err(|e| ConfigError::new("rls-config", e))?;
         Ok(DescriptorSource {
             path,
             set: Arc::new(set),
+            stamp,
         })
     })
     .transpose()
@@ -78,7 +86,7 @@ pub fn load_descriptors(path: &Path) -> Result<DescriptorSet, String> {
 
 /// What the files at `path` look like now (names, sizes, modification
 /// times): a change means they should be read again.
-pub fn descriptor_stamp(path: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+pub fn descriptor_stamp(path: &Path) -> FilesStamp {
     files(path)
         .unwrap_or_default()
         .into_iter()

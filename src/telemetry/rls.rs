@@ -1,7 +1,8 @@
 //! Metrics of the Envoy rate-limit service: requests by outcome, and
 //! descriptors by configured limit and outcome, with series bounded by the
-//! descriptor files (plus a bounded number for `detailed_metric`).
+//! descriptor files (plus at most [`MAX_DETAILED`] for `detailed_metric`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
@@ -14,9 +15,10 @@ const REQUESTS: &str = "limiter_rls_requests_total";
 const DESCRIPTORS: &str = "limiter_rls_descriptors_total";
 const RELOADS: &str = "limiter_rls_config_reloads_total";
 
-/// Most `descriptor` label values: the configured limits are far fewer; the
-/// rest is left to `detailed_metric` values, which come from requests.
-const MAX_SERIES: usize = 4096;
+/// Most `descriptor` label values made from requests' values
+/// (`detailed_metric`); past it, those descriptors count under their
+/// configured name.
+pub const MAX_DETAILED: usize = 1000;
 
 impl Telemetry {
     /// A reload of the descriptor files, applied or refused.
@@ -47,6 +49,8 @@ pub struct RlsMetrics {
     requests: [Counter; 4],
     /// By `descriptor` label; each outcome's counter made on first use.
     descriptors: DashMap<Box<str>, [OnceLock<Counter>; Outcome::ALL.len()], ahash::RandomState>,
+    /// Detailed names made so far (a few more than admitted, under races).
+    detailed: AtomicUsize,
 }
 
 impl RlsMetrics {
@@ -65,6 +69,7 @@ impl RlsMetrics {
             telemetry,
             requests,
             descriptors: DashMap::with_hasher(ahash::RandomState::new()),
+            detailed: AtomicUsize::new(0),
         }
     }
 
@@ -74,37 +79,47 @@ impl RlsMetrics {
     }
 
     /// Counts one descriptor under its limit's statistics name, or under
-    /// `detailed` (the name with the request's values) for `detailed_metric`.
+    /// `detailed` (the name with the request's values) for `detailed_metric`
+    /// while fewer than [`MAX_DETAILED`] such names exist.
     pub fn descriptor(
         &self,
         limit: Option<&DescriptorLimit>,
         detailed: Option<&str>,
         outcome: Outcome,
     ) {
-        let label = match (limit, detailed) {
-            (Some(limit), Some(detailed)) if limit.detailed_metric => detailed,
-            (Some(limit), _) => &limit.path,
-            (None, _) => "none",
-        };
-        let counter = |series: &[OnceLock<Counter>; Outcome::ALL.len()], label: &str| {
-            series[outcome.index()]
-                .get_or_init(|| {
-                    let label = label.to_string();
-                    self.telemetry.local(|| {
-                        metrics::counter!(DESCRIPTORS, "descriptor" => label, "outcome" => outcome.as_str())
-                    })
-                })
-                .increment(1);
+        let configured = limit.map_or("none", |l| &*l.path);
+        let label = match detailed {
+            Some(detailed) if limit.is_some_and(|l| l.detailed_metric) => detailed,
+            _ => configured,
         };
         if let Some(series) = self.descriptors.get(label) {
-            return counter(&series, label);
+            return self.count(&series, label, outcome);
         }
-        let label = if self.descriptors.len() >= MAX_SERIES {
-            "other"
+        // Configured names are bounded by the files; request values are not.
+        let label = if label != configured
+            && self.detailed.fetch_add(1, Ordering::Relaxed) >= MAX_DETAILED
+        {
+            configured
         } else {
             label
         };
         let series = self.descriptors.entry(label.into()).or_default();
-        counter(&series, label);
+        self.count(&series, label, outcome);
+    }
+
+    fn count(
+        &self,
+        series: &[OnceLock<Counter>; Outcome::ALL.len()],
+        label: &str,
+        outcome: Outcome,
+    ) {
+        series[outcome.index()]
+            .get_or_init(|| {
+                let label = label.to_string();
+                self.telemetry.local(|| {
+                    metrics::counter!(DESCRIPTORS, "descriptor" => label, "outcome" => outcome.as_str())
+                })
+            })
+            .increment(1);
     }
 }

@@ -187,6 +187,11 @@ fn decide_all(
                 verdict.remaining = u64::from(u32::MAX);
             }
             Some((LimitKind::Blocked, shadow)) => {
+                // Nothing will pass within the unit: no point asking sooner.
+                verdict.reset = verdict
+                    .limit
+                    .as_ref()
+                    .map_or(Duration::ZERO, |l| l.unit.length());
                 verdict.outcome = if shadow {
                     Outcome::ShadowOverLimit
                 } else {

@@ -236,6 +236,7 @@ impl DescriptorSet {
     ) -> Option<&'s Arc<DescriptorLimit>> {
         let start = key.len();
         let found = self.walk(domain, entries, key);
+        // Loading refuses files whose keys could be longer; kept as a guard.
         if found.is_none() || key.len() - start > MAX_KEY {
             key.truncate(start);
             return None;
@@ -327,6 +328,18 @@ fn push_escaped(key: &mut String, text: &str) {
             let _ = write!(key, "%{byte:02X}");
         }
     }
+}
+
+/// How long `text` is once [`push_escaped`] wrote it.
+fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(
+            |byte| match byte.is_ascii_graphic() && !matches!(byte, b'%' | b'=' | b'#') {
+                true => 1,
+                false => 3,
+            },
+        )
+        .sum()
 }
 
 fn unescape(text: &str) -> Option<String> {

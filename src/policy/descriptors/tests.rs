@@ -181,6 +181,16 @@ fn units_and_requests_per_unit_make_a_token_bucket() {
 #[test]
 fn files_are_refused_naming_the_file_and_the_descriptor() {
     let refused = |text: &str| parse([("f.yaml", text)]).unwrap_err();
+    // Eight levels of any-value keys: a request's key could pass 1,024 bytes.
+    let mut deep = String::from("domain: d\ndescriptors:\n");
+    for level in 0..8 {
+        let indent = "    ".repeat(level);
+        deep += &format!("{indent}  - key: k{level}\n{indent}    descriptors:\n");
+    }
+    deep += &format!(
+        "{}  - key: last\n{0}    rate_limit: {{unit: second, requests_per_unit: 1}}\n",
+        "    ".repeat(8)
+    );
     let cases = [
         ("descriptors: []", "f.yaml: domain: required"),
         ("domain: d\nwat: 1", "unknown field `wat`"),
@@ -216,6 +226,15 @@ fn files_are_refused_naming_the_file_and_the_descriptor() {
             "domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, requests_per_unit: 4294967295}",
             "rate_limit.requests_per_unit:",
         ),
+        (
+            "domain: d\ndescriptors:\n  - key: k\n    value: [free]",
+            "value: text or a number",
+        ),
+        (
+            &format!("domain: d\ndescriptors:\n  - key: k\n    value: {}", "v".repeat(129)),
+            "value: at most 128 bytes",
+        ),
+        (&deep, "nested too deep, or names too long"),
     ];
     for (text, expected) in cases {
         let error = refused(text);
@@ -317,10 +336,13 @@ fn shadow_unlimited_blocked_and_replaced_limits() {
     );
     assert!(!passed);
     assert_eq!(out[1].0, Outcome::OverLimit);
-    assert_eq!(out[0], (Outcome::Ok, 4), "reported, not taken");
+    assert_eq!(out[1].0, Outcome::OverLimit);
+    // Nothing was taken from bob: all five of his tokens are still there.
+    assert_eq!(check(&policy, &store, &[(user, 5)]).1[0], (Outcome::Ok, 0));
 
     // `vip` replaces `per_user`: bob's 5 per second no longer applies.
     let (passed, out) = check(&policy, &store, &[(user, 6), (&[("vip", "bob")], 6)]);
+    // (bob's per_user bucket is empty now; replaced, it does not count.)
     assert!(passed);
     assert_eq!(out[0].0, Outcome::NoLimit);
     assert_eq!(out[1], (Outcome::Ok, 44));

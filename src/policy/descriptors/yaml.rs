@@ -21,7 +21,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_norway::Value;
 
-use super::{DescriptorLimit, DescriptorSet, KeyEntry, Level, LimitKind, Node, Unit};
+use super::{
+    escaped_len, DescriptorLimit, DescriptorSet, KeyEntry, Level, LimitKind, Node, Unit,
+    KEY_PREFIX, MAX_KEY, MAX_VALUE_IN_KEY,
+};
 use crate::limiter::Limit;
 
 /// Deepest nesting of descriptors accepted.
@@ -92,6 +95,7 @@ pub fn parse<'a>(
             file: name,
             path: domain.clone(),
             depth: 0,
+            key_len: KEY_PREFIX.len() + escaped_len(&domain),
         };
         load_level(&place, &mut level, root.descriptors.unwrap_or_default())?;
         set.domains.insert(domain.into(), level);
@@ -105,6 +109,8 @@ struct Place<'a> {
     /// `domain.key_value.key`, as envoyproxy/ratelimit names statistics.
     path: String,
     depth: usize,
+    /// The longest bucket key a request can make down to here.
+    key_len: usize,
 }
 
 impl Place<'_> {
@@ -122,20 +128,7 @@ fn load_level(
         return Err(parent.error(format!("descriptors nest deeper than {MAX_DEPTH} levels")));
     }
     for descriptor in raw {
-        let key = scalar(descriptor.key.as_ref()).unwrap_or_default();
-        let value = scalar(descriptor.value.as_ref()).unwrap_or_default();
-        let mut path = format!("{}.{key}", parent.path);
-        if !value.is_empty() {
-            path = format!("{path}_{value}");
-        }
-        let place = Place {
-            file: parent.file,
-            path,
-            depth: parent.depth + 1,
-        };
-        if key.is_empty() {
-            return Err(place.error("key: required, and not empty"));
-        }
+        let (place, key, value) = place_of(parent, &descriptor)?;
         let node = load_node(&place, descriptor, &value)?;
         let entry: &mut KeyEntry = level.keys.entry(key.into()).or_default();
         let taken = if value.is_empty() {
@@ -154,11 +147,59 @@ fn load_level(
     Ok(())
 }
 
+/// A descriptor's place under `parent`, and its key and value (empty: any).
+fn place_of<'a>(
+    parent: &Place<'a>,
+    raw: &RawDescriptor,
+) -> Result<(Place<'a>, String, String), String> {
+    let text = |field: &str, value: Option<&Value>| match value {
+        None => Ok(String::new()),
+        Some(v) => scalar(Some(v))
+            .ok_or_else(|| parent.error(format!("{field}: text or a number, not a list or a map"))),
+    };
+    let (key, value) = (
+        text("key", raw.key.as_ref())?,
+        text("value", raw.value.as_ref())?,
+    );
+    let mut path = format!("{}.{key}", parent.path);
+    if !value.is_empty() {
+        path = format!("{path}_{value}");
+    }
+    // What a request's value can take in a key: see `Counted::push`.
+    let digest = |prefix: &str| MAX_VALUE_IN_KEY.max(escaped_len(prefix) + 33);
+    let value_len = match value.strip_suffix('*') {
+        _ if value.is_empty() => digest(""),
+        Some(_) if raw.share_threshold => escaped_len(&value),
+        Some(prefix) => digest(prefix),
+        None => escaped_len(&value),
+    };
+    let place = Place {
+        file: parent.file,
+        path,
+        depth: parent.depth + 1,
+        key_len: parent.key_len + 2 + escaped_len(&key) + value_len,
+    };
+    if key.is_empty() {
+        return Err(place.error("key: required, and not empty"));
+    }
+    if !value.ends_with('*') && escaped_len(&value) > MAX_VALUE_IN_KEY {
+        return Err(place.error(format!(
+            "value: at most {MAX_VALUE_IN_KEY} bytes (each byte outside visible ASCII counts 3)"
+        )));
+    }
+    Ok((place, key, value))
+}
+
 fn load_node(place: &Place<'_>, mut raw: RawDescriptor, value: &str) -> Result<Node, String> {
     if raw.share_threshold && !value.ends_with('*') {
         return Err(place.error("share_threshold: only for a wildcard value (ending in '*')"));
     }
     let limit = match raw.rate_limit.take() {
+        Some(_) if place.key_len > MAX_KEY => {
+            return Err(place.error(format!(
+                "nested too deep, or names too long, for a bucket key of at most {MAX_KEY} bytes"
+            )))
+        }
         Some(rate) => Some(Arc::new(load_limit(place, &raw, rate)?)),
         None => None,
     };
