@@ -78,6 +78,22 @@ compare() {
   done
 }
 
+# start_node PORT: a release node whose capacity and refill are so high
+# nothing is refused (the figures are of allowed requests).
+start_node() {
+  "$node_bin" --listen "127.0.0.1:$1" --workers "$node_workers" --log warn --capacity 4000000000 \
+    --refill-per-sec 1000000000 >"$out/node.log" 2>&1 &
+  pids+=($!)
+}
+
+# finish PORT: proof the auth rows went through the limiter (what it
+# counted), then stop everything the part started.
+finish() {
+  curl -s "http://127.0.0.1:$1/metrics" | grep '^limiter_decisions_total' >&2 || true
+  cleanup
+  pids=()
+}
+
 # One nginx ($workers worker(s)) serving: the app (`return 200`); a front
 # that proxies to it; the README's forward-auth configuration (examples/
 # proxies/nginx.conf) asking the node; and that configuration asking nginx's
@@ -88,10 +104,7 @@ part_forward_auth() {
   node_port=$(free_port); plain_port=$(free_port); auth_port=$(free_port)
   noop_port=$(free_port); app_port=$(free_port)
   mkdir -p "$dir"
-  # Capacity and refill so high nothing is refused: the figure is of allowed requests.
-  "$node_bin" --listen "127.0.0.1:$node_port" --workers "$node_workers" --log warn --capacity 4000000000 \
-    --refill-per-sec 1000000000 >"$out/node.log" 2>&1 &
-  pids+=($!)
+  start_node "$node_port"
   local server
   server=$(sed -e "s/limiter:8000/127.0.0.1:$node_port/" -e "s/app:8080/app/" \
     -e "s/listen 80;/listen 127.0.0.1:$auth_port;/" examples/proxies/nginx.conf)
@@ -149,10 +162,7 @@ EOF
   compare "nginx, no auth" "http://127.0.0.1:$plain_port/api/orders" \
     "nginx + auth_request to the node" "http://127.0.0.1:$auth_port/api/orders" \
     "nginx + auth_request to nginx's return 200 (control)" "http://127.0.0.1:$noop_port/api/orders"
-  # Proof the auth rows went through the limiter: what it counted.
-  curl -s "http://127.0.0.1:$node_port/metrics" | grep '^limiter_decisions_total' >&2 || true
-  cleanup
-  pids=()
+  finish "$node_port"
 }
 
 # One Caddy (GOMAXPROCS=$workers, as nginx's workers) serving: the app
@@ -167,9 +177,7 @@ part_caddy() {
   scripts/tools.sh install caddy
   local caddy_bin
   caddy_bin=$(scripts/tools.sh path caddy)
-  "$node_bin" --listen "127.0.0.1:$node_port" --workers "$node_workers" --log warn --capacity 4000000000 \
-    --refill-per-sec 1000000000 >"$out/node.log" 2>&1 &
-  pids+=($!)
+  start_node "$node_port"
   local site noop
   site=$(sed -e "s/limiter:8000/127.0.0.1:$node_port/" -e "s/app:8080/127.0.0.1:$app_port/" \
     -e "s|^:80 {|http://127.0.0.1:$auth_port {|" examples/proxies/Caddyfile)
@@ -201,9 +209,7 @@ CADDY
   compare "Caddy, no auth" "http://127.0.0.1:$plain_port/api/orders" \
     "Caddy + forward_auth to the node" "http://127.0.0.1:$auth_port/api/orders" \
     "Caddy + forward_auth to Caddy's respond 200 (control)" "http://127.0.0.1:$noop_port/api/orders"
-  curl -s "http://127.0.0.1:$node_port/metrics" | grep '^limiter_decisions_total' >&2 || true
-  cleanup
-  pids=()
+  finish "$node_port"
 }
 
 # Not in a pipeline: the parts must run in this shell, so the exit trap
