@@ -12,6 +12,7 @@ use rdkafka::message::Message;
 use super::clients::{assign_all_from_beginning, Quiet};
 use super::codec::{self, Envelope};
 use super::membership::{Membership, HEARTBEAT_PREFIX};
+use super::peer_stats::Kind;
 use super::Shared;
 use crate::limiter::{clamp_future, Replicated, Stamp};
 
@@ -82,7 +83,14 @@ fn receive(
     };
     if key.starts_with(HEARTBEAT_PREFIX) {
         match codec::decode_heartbeat(payload) {
-            Ok(heartbeat) => membership.heard(shared, &heartbeat, shared.clock.now()),
+            Ok(heartbeat) => {
+                let now = shared.clock.now();
+                let (id, sent_at) = (&heartbeat.node_id, heartbeat.sent_at);
+                shared
+                    .cluster
+                    .heard(id, Kind::Heartbeat, sent_at, now, bootstrapped);
+                membership.heard(shared, &heartbeat, now);
+            }
             Err(error) => shared.telemetry.sync_decode_error(error.kind()),
         }
         return;
@@ -107,6 +115,9 @@ fn receive(
     }
     let now = shared.clock.now();
     let sent_at = envelope.sent_at;
+    shared
+        .cluster
+        .heard(&envelope.node_id, Kind::State, sent_at, now, bootstrapped);
     let remote = clamped(shared, envelope, now);
     shared.store.merge_remote(key, &remote, &limit, now);
     let lag = Duration::from_nanos(now.saturating_since(sent_at));

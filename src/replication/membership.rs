@@ -17,7 +17,7 @@ pub(super) const HEARTBEAT_PREFIX: &str = "\u{1}heartbeat ";
 
 /// Peers remembered at most: hostile heartbeats under random IDs can make a
 /// cut-off node stricter, never make it hold more.
-const MAX_PEERS: usize = 256;
+pub(super) const MAX_PEERS: usize = 256;
 
 /// The record key of `node_id`'s heartbeat.
 pub(super) fn heartbeat_key(node_id: &str) -> String {
@@ -119,6 +119,7 @@ impl Membership {
             tracing::info!("hearing the cluster again: full limits");
         }
         self.cut_off = cut_off;
+        shared.cluster.set_partitioned(cut_off);
         if self.release_at.is_some_and(|t| Instant::now() >= t) {
             self.release_at = None;
             let keys = shared.store.release_reserves();

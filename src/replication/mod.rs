@@ -14,12 +14,16 @@
 //!   drives `limiter_kafka_connected`;
 //! - the *config consumer* applies live rule changes from the config topic
 //!   (see [`policy_topic`]).
+//!
+//! The consumer also keeps the [`ClusterView`] of `GET /v1/cluster`.
 
 mod clients;
+mod cluster;
 pub mod codec;
 mod consumer;
 mod membership;
 mod options;
+pub mod peer_stats;
 pub mod policy_topic;
 mod publisher;
 
@@ -38,6 +42,7 @@ use crate::limiter::Store;
 use crate::policy::Policy;
 use crate::telemetry::Telemetry;
 use clients::{client_config, config_producer, reader, state_producer, Quiet};
+pub use cluster::{ClusterSnapshot, ClusterView, PeerSnapshot};
 use consumer::consume;
 pub use options::ReplicationSettings;
 use policy_topic::consume_config;
@@ -64,6 +69,8 @@ pub(super) struct Shared {
     stopped: (parking_lot::Mutex<bool>, parking_lot::Condvar),
     /// This start of the node (its own heartbeats of another are a previous life's).
     incarnation: u64,
+    /// Peers and the link to them, for `GET /v1/cluster`.
+    cluster: Arc<ClusterView>,
 }
 
 impl Shared {
@@ -114,6 +121,7 @@ impl Shared {
             }
         }
         self.telemetry.kafka_connected(connected);
+        self.cluster.set_connected(connected);
     }
 }
 
@@ -137,6 +145,11 @@ impl Replication {
         ready: Arc<AtomicBool>,
     ) -> Result<Self, KafkaError> {
         telemetry.kafka_connected(false);
+        let cluster = Arc::new(ClusterView::new(
+            settings.node_id.clone(),
+            settings.merge,
+            settings.peer_gone_after,
+        ));
         let shared = Arc::new(Shared {
             settings,
             store,
@@ -150,6 +163,7 @@ impl Replication {
             stopping: AtomicBool::new(false),
             stopped: Default::default(),
             incarnation: clock.now().as_unix_nanos(),
+            cluster,
         });
         let producer = Arc::new(state_producer(&shared)?);
         let consumer = reader(&shared.settings, "crdt-limiter")?;
@@ -184,6 +198,11 @@ impl Replication {
     /// Where the admin API commits live changes.
     pub fn policy_topic(&self) -> Arc<PolicyTopic> {
         Arc::clone(&self.policy_topic)
+    }
+
+    /// What this node knows of its peers (read by `GET /v1/cluster`).
+    pub fn cluster(&self) -> Arc<ClusterView> {
+        Arc::clone(&self.shared.cluster)
     }
 
     /// Publishes every pending change, waits (briefly) for the broker to take

@@ -25,6 +25,8 @@ pub struct ReplicationSettings {
     pub max_clock_skew: Duration,
     /// Silence after which the node counts itself cut off; zero: never.
     pub partition_after: Duration,
+    /// Silence after which `GET /v1/cluster` shows a peer `gone`.
+    pub peer_gone_after: Duration,
     /// How peers' states merge.
     pub merge: MergeMode,
     /// The compacted topic of rule and plan changes.

@@ -99,6 +99,10 @@ struct Cli {
     #[arg(long, env = "LIMITER_PARTITION_AFTER_MS", value_name = "MS")]
     partition_after_ms: Option<u64>,
 
+    /// `GET /v1/cluster` shows a peer silent this long as gone, in ms [default: 10000].
+    #[arg(long, env = "LIMITER_PEER_GONE_AFTER_MS", value_name = "MS")]
+    peer_gone_after_ms: Option<u64>,
+
     /// How peers' states merge: `min-max` (the specified rule; up to N× the limit
     /// when a user's traffic spreads over N nodes) or `counted` (also debits
     /// other nodes' spending: the limit holds at any node count) [default: min-max].
@@ -160,6 +164,7 @@ struct FileSettings {
     bootstrap_timeout_ms: Option<u64>,
     max_clock_skew_ms: Option<u64>,
     partition_after_ms: Option<u64>,
+    peer_gone_after_ms: Option<u64>,
     merge: Option<String>,
     rules: Option<PathBuf>,
     admin_token: Option<String>,

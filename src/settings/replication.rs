@@ -11,6 +11,8 @@ pub(super) fn replication(
     file: &FileSettings,
 ) -> Result<Option<ReplicationSettings>, ConfigError> {
     let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+    // Checked even without Kafka, so a bad value never waits for the day brokers are set.
+    let peer_gone_after = peer_gone_after(cli, file)?;
     let Some(brokers) = pick(&cli.kafka_brokers, &file.kafka_brokers) else {
         return Ok(None);
     };
@@ -55,6 +57,7 @@ pub(super) fn replication(
             0,
         )?,
         partition_after,
+        peer_gone_after,
         merge,
         config_topic,
     }))
@@ -105,6 +108,16 @@ fn millis(
         ms if ms < min => Err(ConfigError::new(setting, format!("must be at least {min}"))),
         ms => Ok(Duration::from_millis(ms)),
     }
+}
+
+/// When `GET /v1/cluster` shows a silent peer `gone`: at least 1 ms.
+fn peer_gone_after(cli: &Cli, file: &FileSettings) -> Result<Duration, ConfigError> {
+    millis(
+        "peer-gone-after-ms",
+        cli.peer_gone_after_ms.or(file.peer_gone_after_ms),
+        10_000,
+        1,
+    )
 }
 
 fn partition_after(cli: &Cli, file: &FileSettings) -> Result<Duration, ConfigError> {

@@ -94,3 +94,25 @@ fn the_file_fills_what_flags_leave_out() {
     assert!(refused(&["--config", path.to_str().unwrap()]).contains("burst"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn peer_gone_after_is_read_and_at_least_one_ms() {
+    let kafka = ["--kafka-brokers", "127.0.0.1:9092", "--node-id", "a"];
+    let c = load(&kafka).unwrap();
+    assert_eq!(
+        c.replication.unwrap().peer_gone_after,
+        Duration::from_secs(10)
+    );
+    let c = load(&[&kafka[..], &["--peer-gone-after-ms", "1500"]].concat()).unwrap();
+    assert_eq!(
+        c.replication.unwrap().peer_gone_after,
+        Duration::from_millis(1500)
+    );
+    let why = refused(&[&kafka[..], &["--peer-gone-after-ms", "0"]].concat());
+    assert!(
+        why.contains("`peer-gone-after-ms` (--peer-gone-after-ms / LIMITER_PEER_GONE_AFTER_MS)"),
+        "{why}"
+    );
+    // Refused without Kafka too: the value is wrong whether or not it is used yet.
+    assert!(refused(&["--peer-gone-after-ms", "0"]).contains("peer-gone-after-ms"));
+}
