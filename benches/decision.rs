@@ -255,6 +255,7 @@ fn batched(c: &mut Criterion) {
         ready: Arc::new(AtomicBool::new(true)),
         admin: None,
         forward_auth_user_header: actix_web::http::header::HeaderName::from_static("x-user-id"),
+        cluster: None,
     };
     let items: Vec<String> = (0..batch::MAX_BATCH)
         .map(|i| {

@@ -53,6 +53,7 @@ pub async fn run(
         ready: parts.ready,
         admin: parts.admin,
         forward_auth_user_header: config.forward_auth_user_header.clone(),
+        cluster: parts.replication.as_ref().map(Replication::cluster),
     });
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
@@ -66,7 +67,6 @@ pub async fn run(
     .shutdown_timeout(10)
     .listen(listener)?
     .run();
-
     let handle = server.handle();
     let stop_rls = rls.as_ref().map(RlsServer::stopper);
     actix_web::rt::spawn(async move {

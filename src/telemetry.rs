@@ -46,7 +46,7 @@ const HTTP_SECONDS: &str = "http_request_duration_seconds";
 /// Routes get their own label value; anything else is `other`, so a scan of
 /// random paths cannot grow the number of series.
 /// Every admin path counts as `/v1/admin`, every forward-auth path as `/v1/forward-auth`.
-pub const ROUTES: [&str; 9] = [
+pub const ROUTES: [&str; 10] = [
     "/protected",
     "/v1/check",
     "/v1/checks",
@@ -55,6 +55,7 @@ pub const ROUTES: [&str; 9] = [
     "/metrics",
     "/healthz",
     "/readyz",
+    "/v1/cluster",
     "other",
 ];
 const STATUSES: [(u16, &str); 8] = [

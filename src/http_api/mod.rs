@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod batch;
 pub mod check;
+pub mod cluster;
 pub mod error;
 pub mod forward_auth;
 pub mod headers;
@@ -23,6 +24,7 @@ use actix_web::{web, HttpResponse};
 use crate::clock::Clock;
 use crate::limiter::Store;
 use crate::policy::Policy;
+use crate::replication::ClusterView;
 use crate::telemetry::{Telemetry, ROUTES};
 pub use admin::Admin;
 pub use error::ApiError;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub admin: Option<Admin>,
     /// The header that names the user on `/v1/forward-auth`.
     pub forward_auth_user_header: HeaderName,
+    /// What replication knows of the peers; `None` for a standalone node.
+    pub cluster: Option<Arc<ClusterView>>,
 }
 
 /// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.
@@ -74,6 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         ("/metrics", metrics as Handler),
         ("/healthz", healthz),
         ("/readyz", readyz),
+        ("/v1/cluster", cluster::cluster),
     ] {
         cfg.service(
             web::resource(path)
