@@ -1,6 +1,7 @@
 //! Unit tests of settings: parsing, precedence, and refusals that name the setting.
 
 use super::*;
+use crate::limiter::rate::parse_rate;
 
 fn load(args: &[&str]) -> Result<Config, LoadError> {
     Config::load_from(std::iter::once("crdt-limiter").chain(args.iter().copied()))
@@ -92,5 +93,25 @@ fn the_file_fills_what_flags_leave_out() {
     assert_eq!(c.max_keys.get(), 50);
     std::fs::write(&path, "capacity = 7\nburst = 3\n").unwrap();
     assert!(refused(&["--config", path.to_str().unwrap()]).contains("burst"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shadow_is_read_from_flag_and_file() {
+    assert!(!load(&[]).unwrap().shadow);
+    assert!(load(&["--shadow"]).unwrap().shadow);
+    assert!(!load(&["--shadow=false"]).unwrap().shadow);
+    let dir = std::env::temp_dir().join(format!("limiter-config-shadow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("limiter.toml");
+    std::fs::write(&path, "shadow = true\n").unwrap();
+    let file = ["--config", path.to_str().unwrap()];
+    assert!(load(&file).unwrap().shadow);
+    // The flag wins over the file.
+    assert!(
+        !load(&[&file[..], &["--shadow=false"]].concat())
+            .unwrap()
+            .shadow
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
