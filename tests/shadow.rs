@@ -42,7 +42,24 @@ fn decisions(node: &TestNode, rule: &str, outcome: &str) -> f64 {
 #[test]
 fn a_shadow_rule_never_refuses_on_protected_and_is_counted_per_rule() {
     let rules = shadow_rules("shadow-protected");
-    let node = TestNode::start(&["--rules", rules.to_str().unwrap()]);
+    let data = temp_dir("shadow-protected-data");
+    let token = "test-admin-token-0123456789";
+    let node = TestNode::start(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "--admin-token",
+        token,
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let listed = node
+        .send("GET", "/v1/admin/rules", Some(token), None)
+        .json();
+    assert_eq!(
+        (&listed["rules"][0]["shadow"], &listed["rules"][1]["shadow"]),
+        (&serde_json::json!(false), &serde_json::json!(true)),
+        "{listed}"
+    );
     let first = node.protected("alice");
     assert_eq!(first.status, 200, "{first:?}");
     assert!(!first.headers.contains_key("ratelimit-shadow"), "{first:?}");
@@ -110,7 +127,21 @@ fn check_results_name_the_shadow_rule_only_when_it_would_have_refused() {
 
 #[test]
 fn the_shadow_flag_makes_every_rule_shadow() {
-    let node = TestNode::start(&["--capacity", "1", "--shadow"]);
+    let data = temp_dir("shadow-flag");
+    let token = "test-admin-token-0123456789";
+    let node = TestNode::start(&[
+        "--capacity",
+        "1",
+        "--shadow",
+        "--admin-token",
+        token,
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let rules = node
+        .send("GET", "/v1/admin/rules", Some(token), None)
+        .json();
+    assert_eq!(rules["rules"][0]["shadow"], true, "{rules}");
     assert_eq!(node.protected("erin").status, 200);
     let reply = node.protected("erin");
     assert_eq!(reply.status, 200, "{reply:?}");

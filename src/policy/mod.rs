@@ -96,6 +96,11 @@ impl Policy {
         }
     }
 
+    /// Whether every rule is shadow (`--shadow`).
+    pub fn shadow_all(&self) -> bool {
+        self.shadow_all
+    }
+
     /// Replaces the descriptor limits (at start, and on a reload).
     pub fn replace_descriptors(&self, set: Arc<DescriptorSet>) {
         self.descriptors.store(set);
