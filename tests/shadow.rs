@@ -149,7 +149,17 @@ fn the_shadow_flag_makes_every_rule_shadow() {
         reply.header("RateLimit-Shadow"),
         r#""default";retry-after=1"#
     );
+    // Forward-auth answers through the same path: a 200 the proxy passes on.
+    let forwarded = ureq::get(&node.url("/v1/forward-auth"))
+        .set("X-User-ID", "erin")
+        .call()
+        .unwrap();
+    assert_eq!(forwarded.status(), 200);
+    assert_eq!(
+        forwarded.header("RateLimit-Shadow"),
+        Some(r#""default";retry-after=1"#)
+    );
     assert_eq!(decisions(&node, "default", "allowed"), 1.0);
-    assert_eq!(decisions(&node, "default", "shadow_limited"), 1.0);
+    assert_eq!(decisions(&node, "default", "shadow_limited"), 2.0);
     assert_eq!(decisions(&node, "default", "limited"), 0.0);
 }
