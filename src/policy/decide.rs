@@ -42,7 +42,7 @@ pub(super) fn decide(store: &Store, keys: &str, hits: &mut [Hit], now: Stamp) ->
         decision,
         shadow_limited: None,
     });
-    if decided.as_ref().is_some_and(|d| !d.decision.is_allowed()) {
+    if shadow.is_empty() || decided.as_ref().is_some_and(|d| !d.decision.is_allowed()) {
         return decided;
     }
     let mut shadow_limited: Option<(usize, Duration)> = None;
@@ -71,10 +71,18 @@ pub(super) fn decide(store: &Store, keys: &str, hits: &mut [Hit], now: Stamp) ->
 /// Sorts the enforced hits before the shadow ones, each in the request's
 /// order (untouched when none is shadow); returns where the shadow ones start.
 pub(super) fn enforced_first(hits: &mut [Hit]) -> usize {
-    if hits.iter().any(|hit| hit.shadow) {
-        // Stable, and without allocating for the few hits of a request.
-        hits.sort_by_key(|hit| hit.shadow);
+    match hits.iter().any(|hit| hit.shadow) {
+        true => shadow_last(hits),
+        false => hits.len(),
     }
+}
+
+/// Kept out of line: the common case (no shadow rule) never sorts.
+#[cold]
+#[inline(never)]
+fn shadow_last(hits: &mut [Hit]) -> usize {
+    // Stable, and without allocating for the few hits of a request.
+    hits.sort_by_key(|hit| hit.shadow);
     hits.iter().position(|hit| hit.shadow).unwrap_or(hits.len())
 }
 
