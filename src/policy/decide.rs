@@ -37,34 +37,44 @@ pub(super) struct Decided {
 pub(super) fn decide(store: &Store, keys: &str, hits: &mut [Hit], now: Stamp) -> Option<Decided> {
     let split = enforced_first(hits);
     let (enforced, shadow) = hits.split_at(split);
-    let mut decided = decide_enforced(store, keys, enforced, now).map(|(hit, decision)| Decided {
-        hit,
-        decision,
-        shadow_limited: None,
-    });
-    if shadow.is_empty() || decided.as_ref().is_some_and(|d| !d.decision.is_allowed()) {
-        return decided;
+    let decided = decide_enforced(store, keys, enforced, now);
+    if shadow.is_empty() || decided.is_some_and(|(_, d)| !d.is_allowed()) {
+        return decided.map(|(hit, decision)| Decided {
+            hit,
+            decision,
+            shadow_limited: None,
+        });
     }
+    decide_shadow(store, keys, shadow, split, decided, now)
+}
+
+/// Takes from the shadow hits (from place `split` on) once the enforced ones
+/// allowed (`decided`, `None` if there are none): the tightest of all is
+/// reported, and the shadow hit that would have refused longest.
+#[inline(never)]
+fn decide_shadow(
+    store: &Store,
+    keys: &str,
+    shadow: &[Hit],
+    split: usize,
+    decided: Option<(usize, Decision)>,
+    now: Stamp,
+) -> Option<Decided> {
+    let mut tightest = decided;
     let mut shadow_limited: Option<(usize, Duration)> = None;
     take_shadow(store, keys, shadow, true, now, |n, decision| {
         let (decision, wait) = as_shadow(decision);
         if let Some(wait) = wait.filter(|w| shadow_limited.is_none_or(|(_, l)| *w > l)) {
             shadow_limited = Some((split + n, wait));
         }
-        if decided
-            .as_ref()
-            .is_none_or(|d| sooner(&decision, &d.decision))
-        {
-            decided = Some(Decided {
-                hit: split + n,
-                decision,
-                shadow_limited: None,
-            });
+        if tightest.is_none_or(|(_, t)| sooner(&decision, &t)) {
+            tightest = Some((split + n, decision));
         }
     });
-    decided.map(|d| Decided {
+    tightest.map(|(hit, decision)| Decided {
+        hit,
+        decision,
         shadow_limited,
-        ..d
     })
 }
 
