@@ -191,7 +191,8 @@ fn policy(config: &Config) -> Arc<Policy> {
     let policy = Policy::new(match &config.rules {
         Some(source) => source.rules.clone(),
         None => RuleSet::single(config.limit),
-    });
+    })
+    .with_shadow_all(config.shadow);
     if let Some(source) = &config.descriptors {
         policy.replace_descriptors(Arc::clone(&source.set));
     }

@@ -13,10 +13,11 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use crate::limiter::{Decision, Store};
+use crate::limiter::Store;
 use crate::policy::Verdict;
 
 mod rls;
+mod rules;
 pub use rls::{RlsMetrics, RlsOutcome};
 
 const DECISIONS: &str = "limiter_decisions_total";
@@ -107,7 +108,7 @@ fn describe() {
 fn describe_decisions() {
     describe_counter!(
         DECISIONS,
-        "Rate-limit decisions, by outcome (allowed, limited)."
+        "Rate-limit decisions, by rule and outcome (allowed, limited, shadow_limited)."
     );
     describe_histogram!(
         DECISION_SECONDS,
@@ -194,8 +195,7 @@ pub struct Telemetry {
     /// Shared with the replication threads, which record on it too.
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
-    allowed: Counter,
-    limited: Counter,
+    rule_counters: rules::RuleCounters,
     decision_seconds: Histogram,
     buckets: Gauge,
     max_keys: Gauge,
@@ -214,8 +214,7 @@ impl Telemetry {
         metrics::with_local_recorder(&*Arc::clone(&recorder), || Self {
             recorder,
             handle,
-            allowed: metrics::counter!(DECISIONS, "outcome" => "allowed"),
-            limited: metrics::counter!(DECISIONS, "outcome" => "limited"),
+            rule_counters: Default::default(),
             decision_seconds: metrics::histogram!(DECISION_SECONDS),
             buckets: metrics::gauge!(BUCKETS),
             max_keys: metrics::gauge!(MAX_KEYS),
@@ -234,31 +233,11 @@ impl Telemetry {
         metrics::with_local_recorder(&*self.recorder, record)
     }
 
-    /// Records one decision and how long the core took to make it.
-    pub fn decision(&self, decision: &Decision, took: Duration) {
-        if decision.is_allowed() {
-            self.allowed.increment(1);
-        } else {
-            self.limited.increment(1);
-        }
-        self.decision_seconds.record(took);
-    }
-
-    /// Records a decision under the rules (`None`: no rule applied, allowed).
+    /// Records a decision under the rules (`None`: no rule applied, allowed)
+    /// and how long the core took to make it.
     pub fn verdict(&self, verdict: Option<&Verdict>, took: Duration) {
-        match verdict {
-            Some(verdict) => self.decision(&verdict.decision, took),
-            None => {
-                self.allowed.increment(1);
-                self.decision_seconds.record(took);
-            }
-        }
-    }
-
-    /// Records decisions made together (a `/v1/checks` batch): counted at once.
-    pub fn decisions(&self, allowed: u64, limited: u64) {
-        self.allowed.increment(allowed);
-        self.limited.increment(limited);
+        self.count(verdict);
+        self.decision_seconds.record(took);
     }
 
     /// Records how long the core took to make one decision.

@@ -91,11 +91,11 @@ fn results_come_in_order_and_each_item_sees_what_the_ones_before_took() {
     assert_eq!(single(&node, "bob"), (false, 0));
     // Every item counts as one decision.
     assert_eq!(
-        node.metric(r#"limiter_decisions_total{outcome="allowed"}"#),
+        node.metric(r#"limiter_decisions_total{rule="default",outcome="allowed"}"#),
         5.0
     );
     assert_eq!(
-        node.metric(r#"limiter_decisions_total{outcome="limited"}"#),
+        node.metric(r#"limiter_decisions_total{rule="default",outcome="limited"}"#),
         3.0
     );
     assert_eq!(
@@ -193,7 +193,7 @@ fn an_invalid_item_is_named_with_its_index_and_nothing_is_decided() {
     assert_eq!(single(&node, "alice"), (true, 2));
     assert_eq!(single(&node, "bob"), (true, 2));
     assert_eq!(
-        node.metric(r#"limiter_decisions_total{outcome="allowed"}"#),
+        node.metric(r#"limiter_decisions_total{rule="default",outcome="allowed"}"#),
         2.0
     );
 }

@@ -156,8 +156,8 @@ fn health_readiness_and_metrics() {
     assert_eq!(node.get("/healthz").json()["status"], "ok");
     assert_eq!(node.get("/readyz").json()["status"], "ready");
 
-    let allowed = r#"limiter_decisions_total{outcome="allowed"}"#;
-    let limited = r#"limiter_decisions_total{outcome="limited"}"#;
+    let allowed = r#"limiter_decisions_total{rule="default",outcome="allowed"}"#;
+    let limited = r#"limiter_decisions_total{rule="default",outcome="limited"}"#;
     let (allowed_before, limited_before) = (node.metric(allowed), node.metric(limited));
     node.protected("frank");
     node.protected("frank");

@@ -155,6 +155,7 @@ async fn list_rules(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
                 "name": &*rule.name,
                 "match": match_json(&rule.matcher),
                 "key": rule.key.as_str(),
+                "shadow": rule.shadow || state.policy.shadow_all(),
                 "limit": match &rule.limit {
                     RuleLimit::UserPlan => json!("plan"),
                     RuleLimit::Fixed(limit) => limit_json(limit),

@@ -56,7 +56,6 @@ pub fn decide_all(state: &AppState, body: &[u8]) -> Result<Bytes, ApiError> {
     let checks = validate(&wire)?;
     let now = state.clock.now();
     let mut buf = BytesMut::with_capacity(16 + checks.len() * RESULT_BYTES);
-    let mut allowed = 0;
     buf.extend_from_slice(br#"{"results":["#);
     for (i, check) in checks.iter().enumerate() {
         if i > 0 {
@@ -70,7 +69,7 @@ pub fn decide_all(state: &AppState, body: &[u8]) -> Result<Bytes, ApiError> {
         if let Some(started) = started {
             state.telemetry.decision_time(started.elapsed());
         }
-        allowed += u64::from(verdict.as_ref().is_none_or(|v| v.decision.is_allowed()));
+        state.telemetry.count(verdict.as_ref());
         match check::over_capacity(verdict.as_ref(), check.cost) {
             Some(refused) => {
                 state.telemetry.bad_request(refused.code());
@@ -80,8 +79,6 @@ pub fn decide_all(state: &AppState, body: &[u8]) -> Result<Bytes, ApiError> {
         }
     }
     buf.extend_from_slice(b"]}");
-    let limited = checks.len() as u64 - allowed;
-    state.telemetry.decisions(allowed, limited);
     Ok(buf.freeze())
 }
 

@@ -1,5 +1,6 @@
 //! The rate-limit headers every decision route answers with: `RateLimit-Policy`,
-//! `RateLimit`, the `X-RateLimit-*` trio and, on a refusal, `Retry-After`.
+//! `RateLimit`, the `X-RateLimit-*` trio, on a refusal `Retry-After`, and
+//! `RateLimit-Shadow` when a shadow rule would have refused.
 
 use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::web::{Bytes, BytesMut};
@@ -13,6 +14,7 @@ static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 static X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 static X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 static X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+static RATELIMIT_SHADOW: HeaderName = HeaderName::from_static("ratelimit-shadow");
 
 /// `RateLimit-Policy: "RULE";q=CAPACITY;w=WINDOW` (window: seconds to refill
 /// from empty), `RateLimit: "RULE";r=REMAINING;t=RESET`, the `X-RateLimit-*`
@@ -59,6 +61,14 @@ pub fn insert_rate_headers(
         // Whole seconds, rounded up, at least 1: a client that waits that long succeeds.
         write_int(buf, ceil_secs(retry_after).max(1));
         response.insert_header((RETRY_AFTER, header_value(buf.split().freeze())));
+    }
+    if let Some((rule, wait)) = verdict.shadow_limited() {
+        // `"RULE";retry-after=SECONDS`: the refusal the shadow rule would have made.
+        buf.extend_from_slice(b"\"");
+        buf.extend_from_slice(rule.as_bytes());
+        buf.extend_from_slice(b"\";retry-after=");
+        write_int(buf, ceil_secs(wait).max(1));
+        response.insert_header((RATELIMIT_SHADOW.clone(), header_value(buf.split().freeze())));
     }
 }
 

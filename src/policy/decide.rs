@@ -1,5 +1,8 @@
 //! The decision of one request against every rule that matches it: all or
-//! nothing, reporting the rule that limits soonest (or refuses longest).
+//! nothing over the enforced rules, reporting the rule that limits soonest (or
+//! refuses longest). Shadow rules never refuse: their buckets are taken only
+//! when the enforced rules let the request through, so they count what the
+//! new limit would have admitted (as descriptors in shadow mode do).
 
 use std::time::Duration;
 
@@ -12,13 +15,125 @@ pub(super) struct Hit {
     pub(super) limit: Limit,
     /// Tokens the request takes from it.
     pub(super) cost: u32,
+    /// Counted and reported, but never refuses.
+    pub(super) shadow: bool,
     /// Where its key is in the scratch string.
     pub(super) start: usize,
     pub(super) end: usize,
 }
 
-/// Decides against every hit; returns the index of the hit to report and its decision.
-pub(super) fn decide(
+/// What [`decide`] found.
+pub(super) struct Decided {
+    /// The hit to report (its place in the hits once enforced come first).
+    pub(super) hit: usize,
+    /// Its decision; a shadow hit's refusal is reported as allowed.
+    pub(super) decision: Decision,
+    /// The shadow hit that would have refused longest, and its wait.
+    pub(super) shadow_limited: Option<(usize, Duration)>,
+}
+
+/// Decides against every hit: the enforced ones all or nothing, then, if
+/// they let the request through, the shadow ones. Puts enforced hits first.
+pub(super) fn decide(store: &Store, keys: &str, hits: &mut [Hit], now: Stamp) -> Option<Decided> {
+    let split = enforced_first(hits);
+    let (enforced, shadow) = hits.split_at(split);
+    let decided = decide_enforced(store, keys, enforced, now);
+    if shadow.is_empty() || decided.is_some_and(|(_, d)| !d.is_allowed()) {
+        return decided.map(|(hit, decision)| Decided {
+            hit,
+            decision,
+            shadow_limited: None,
+        });
+    }
+    decide_shadow(store, keys, shadow, split, decided, now)
+}
+
+/// Takes from the shadow hits (from place `split` on) once the enforced ones
+/// allowed (`decided`, `None` if there are none): the tightest of all is
+/// reported, and the shadow hit that would have refused longest.
+#[inline(never)]
+fn decide_shadow(
+    store: &Store,
+    keys: &str,
+    shadow: &[Hit],
+    split: usize,
+    decided: Option<(usize, Decision)>,
+    now: Stamp,
+) -> Option<Decided> {
+    let mut tightest = decided;
+    let mut shadow_limited: Option<(usize, Duration)> = None;
+    take_shadow(store, keys, shadow, true, now, |n, decision| {
+        let (decision, wait) = as_shadow(decision);
+        if let Some(wait) = wait.filter(|w| shadow_limited.is_none_or(|(_, l)| *w > l)) {
+            shadow_limited = Some((split + n, wait));
+        }
+        if tightest.is_none_or(|(_, t)| sooner(&decision, &t)) {
+            tightest = Some((split + n, decision));
+        }
+    });
+    tightest.map(|(hit, decision)| Decided {
+        hit,
+        decision,
+        shadow_limited,
+    })
+}
+
+/// Sorts the enforced hits before the shadow ones, each in the request's
+/// order (untouched when none is shadow); returns where the shadow ones start.
+pub(super) fn enforced_first(hits: &mut [Hit]) -> usize {
+    match hits.iter().any(|hit| hit.shadow) {
+        true => shadow_last(hits),
+        false => hits.len(),
+    }
+}
+
+/// Kept out of line: the common case (no shadow rule) never sorts.
+#[cold]
+#[inline(never)]
+fn shadow_last(hits: &mut [Hit]) -> usize {
+    // Stable, and without allocating for the few hits of a request.
+    hits.sort_by_key(|hit| hit.shadow);
+    hits.iter().position(|hit| hit.shadow).unwrap_or(hits.len())
+}
+
+/// Tells `each` the decision of every shadow hit: taken if the request
+/// `passed`, otherwise asked without taking.
+pub(super) fn take_shadow(
+    store: &Store,
+    keys: &str,
+    shadow: &[Hit],
+    passed: bool,
+    now: Stamp,
+    mut each: impl FnMut(usize, Decision),
+) {
+    for (n, hit) in shadow.iter().enumerate() {
+        let key = &keys[hit.start..hit.end];
+        each(
+            n,
+            if passed {
+                store.check_with(key, &hit.limit, hit.cost, now)
+            } else {
+                store.peek(key, &hit.limit, hit.cost, now)
+            },
+        );
+    }
+}
+
+/// A shadow bucket's decision as reported (allowed, with what the bucket
+/// holds), and the wait it would have imposed had it refused.
+pub(super) fn as_shadow(decision: Decision) -> (Decision, Option<Duration>) {
+    match decision {
+        Decision::Limited {
+            remaining,
+            retry_after,
+            reset,
+        } => (Decision::Allowed { remaining, reset }, Some(retry_after)),
+        allowed => (allowed, None),
+    }
+}
+
+/// Decides against enforced hits; returns the index of the hit to report and its decision.
+fn decide_enforced(
     store: &Store,
     keys: &str,
     hits: &[Hit],

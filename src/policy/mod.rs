@@ -5,7 +5,9 @@
 //! A request is allowed only if every matching rule allows it, and a refused
 //! request takes nothing from any bucket: the buckets are taken from in
 //! order, and at the first refusal what was already taken is given back
-//! ([`Store::refund`]), so the common case locks each bucket once.
+//! ([`Store::refund`]), so the common case locks each bucket once. Shadow
+//! rules (`shadow = true`, or every rule under `--shadow`) never refuse:
+//! they are counted only when the enforced rules let the request through.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -18,9 +20,9 @@ use arc_swap::{ArcSwap, Guard};
 use compact_str::CompactString;
 use dashmap::DashMap;
 
-use crate::limiter::{BucketState, Decision, Limit, Stamp, Store};
+use crate::limiter::{BucketState, Limit, Stamp, Store};
 pub use change::{PlanSource, PolicyChange};
-use decide::{decide, Hit};
+use decide::{as_shadow, decide, Hit};
 use descriptors::{DescriptorSet, KEY_PREFIX};
 use rules::valid_name;
 pub use rules::{IpNet, KeyKind, Match, Request, Rule, RuleLimit, RuleSet, RulesError};
@@ -31,23 +33,8 @@ pub mod descriptors;
 pub mod matching;
 pub mod rules;
 pub mod rules_file;
-
-/// The answer to one request: the decision of the rule that limits soonest.
-pub struct Verdict {
-    /// Allowed (every rule allowed) or limited (by [`Verdict::rule`]).
-    pub decision: Decision,
-    /// That rule's limit for this request.
-    pub limit: Limit,
-    rule: usize,
-    rules: Guard<Arc<RuleSet>>,
-}
-
-impl Verdict {
-    /// The name of the rule the decision reports.
-    pub fn rule(&self) -> &str {
-        &self.rules.rules()[self.rule].name
-    }
-}
+mod verdict;
+pub use verdict::{RuleOutcome, Verdict};
 
 /// A bucket as this node sees it.
 #[derive(Clone, Debug)]
@@ -79,6 +66,8 @@ pub struct Policy {
     any_moved: AtomicBool,
     /// Envoy rate-limit descriptors (envoyproxy/ratelimit's files).
     descriptors: ArcSwap<DescriptorSet>,
+    /// Every rule is shadow (`--shadow`).
+    shadow_all: bool,
 }
 
 thread_local! {
@@ -95,7 +84,21 @@ impl Policy {
             users: DashMap::with_hasher(ahash::RandomState::new()),
             any_moved: AtomicBool::new(false),
             descriptors: ArcSwap::from_pointee(DescriptorSet::default()),
+            shadow_all: false,
         }
+    }
+
+    /// With `on`, every rule is shadow: counted and reported, never refusing.
+    pub fn with_shadow_all(self, on: bool) -> Self {
+        Self {
+            shadow_all: on,
+            ..self
+        }
+    }
+
+    /// Whether every rule is shadow (`--shadow`).
+    pub fn shadow_all(&self) -> bool {
+        self.shadow_all
     }
 
     /// Replaces the descriptor limits (at start, and on a reload).
@@ -252,18 +255,9 @@ impl Policy {
     ) -> Option<Verdict> {
         let rules = self.effective.load();
         if rules.bare_keys() {
-            // No rules file: one rule for every request, keyed by the bare user
-            // ID, so the key needs no building.
-            let limit = self.limit_of(&rules, &rules.rules()[0], request.user)?;
-            let decision = store.check_with(request.user, &limit, cost, now);
-            return Some(Verdict {
-                decision,
-                limit,
-                rule: 0,
-                rules,
-            });
+            return self.check_bare(store, rules, request.user, cost, now);
         }
-        let (n, decision, limit) = SCRATCH.with_borrow_mut(|(keys, hits)| {
+        let (n, decided, limit) = SCRATCH.with_borrow_mut(|(keys, hits)| {
             keys.clear();
             hits.clear();
             for (i, rule) in rules.rules().iter().enumerate() {
@@ -279,6 +273,7 @@ impl Policy {
                         rule: i,
                         limit,
                         cost,
+                        shadow: self.shadow_all || rule.shadow,
                         start,
                         end: keys.len(),
                     });
@@ -286,13 +281,45 @@ impl Policy {
                     keys.truncate(start);
                 }
             }
-            let (n, decision) = decide(store, keys, hits, now)?;
-            Some((hits[n].rule, decision, hits[n].limit))
+            let mut decided = decide(store, keys, hits, now)?;
+            // From places among the hits to places among the rules.
+            if let Some((hit, _)) = &mut decided.shadow_limited {
+                *hit = hits[*hit].rule;
+            }
+            let hit = &hits[decided.hit];
+            Some((hit.rule, decided, hit.limit))
         })?;
+        Some(Verdict {
+            decision: decided.decision,
+            limit,
+            rule: n,
+            shadow: decided.shadow_limited,
+            rules,
+        })
+    }
+
+    /// No rules file: one rule for every request, keyed by the bare user
+    /// ID, so the key needs no building.
+    fn check_bare(
+        &self,
+        store: &Store,
+        rules: Guard<Arc<RuleSet>>,
+        user: &str,
+        cost: u32,
+        now: Stamp,
+    ) -> Option<Verdict> {
+        let rule = &rules.rules()[0];
+        let limit = self.limit_of(&rules, rule, user)?;
+        let decision = store.check_with(user, &limit, cost, now);
+        let (decision, shadow) = match self.shadow_all || rule.shadow {
+            true => as_shadow(decision),
+            false => (decision, None),
+        };
         Some(Verdict {
             decision,
             limit,
-            rule: n,
+            rule: 0,
+            shadow: shadow.map(|wait| (0, wait)),
             rules,
         })
     }

@@ -83,6 +83,8 @@ pub struct Rule {
     pub key: KeyKind,
     /// Its limit.
     pub limit: RuleLimit,
+    /// Counted and reported, but never refuses (to roll out a limit safely).
+    pub shadow: bool,
 }
 
 type Map<V> = HashMap<String, V, ahash::RandomState>;
@@ -176,6 +178,7 @@ impl RuleSet {
                 matcher: Match::default(),
                 key: KeyKind::User,
                 limit: RuleLimit::UserPlan,
+                shadow: false,
             }],
             plans: [(DEFAULT_NAME.to_string(), limit)].into_iter().collect(),
             default_plan: Some(DEFAULT_NAME.into()),

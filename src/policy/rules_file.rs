@@ -22,6 +22,7 @@
 //! key = "user+route"
 //! capacity = 5
 //! refill_per_sec = "1/2"
+//! shadow = true     # counted and reported, never refuses
 //! ```
 
 use std::num::NonZeroU32;
@@ -89,6 +90,11 @@ fn parse_rule(index: usize, mut rule: Table) -> Result<Rule, RulesError> {
         )
     })?;
     let limit = take_rule_limit(&mut rule, &place)?;
+    let shadow = match rule.remove("shadow") {
+        None => false,
+        Some(Value::Boolean(shadow)) => shadow,
+        Some(_) => return Err(RulesError::at(&place, "shadow", "must be true or false")),
+    };
     let matcher = match rule.remove("match") {
         None => Match::default(),
         Some(Value::Table(table)) => parse_match(table, &place)?,
@@ -106,6 +112,7 @@ fn parse_rule(index: usize, mut rule: Table) -> Result<Rule, RulesError> {
         matcher,
         key,
         limit,
+        shadow,
     })
 }
 

@@ -171,3 +171,26 @@ fn a_file_without_rules_is_refused() {
     assert!(error.contains("field `rules`"), "{error}");
     assert!(parse("this is = not toml =").is_err());
 }
+
+#[test]
+fn shadow_rules_are_read_and_a_non_boolean_is_refused() {
+    let text = EXAMPLE.replacen(
+        r#"refill_per_sec = "1/2""#,
+        "refill_per_sec = \"1/2\"\nshadow = true",
+        1,
+    );
+    let rules = parse(&text).unwrap();
+    assert!(rules.rule("orders-write").unwrap().shadow);
+    assert!(
+        !rules.rule("per-user").unwrap().shadow,
+        "enforced unless said"
+    );
+    let error = refused(
+        r#"refill_per_sec = "1/2""#,
+        "refill_per_sec = \"1/2\"\nshadow = \"yes\"",
+    );
+    assert!(
+        error.contains(r#"rule "orders-write" field `shadow`: must be true or false"#),
+        "{error}"
+    );
+}

@@ -28,6 +28,7 @@ fn rule(name: &str, matcher: Match, key: KeyKind) -> Rule {
         matcher,
         key,
         limit: RuleLimit::Fixed(limit(5)),
+        shadow: false,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::rules::{KeyKind, Match};
 use super::*;
+use crate::limiter::Decision;
 use crate::limiter::MergeMode;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
@@ -34,6 +35,7 @@ fn policy() -> Policy {
                 matcher: Match::default(),
                 key: KeyKind::User,
                 limit: RuleLimit::UserPlan,
+                shadow: false,
             },
             Rule {
                 name: "orders".into(),
@@ -43,12 +45,14 @@ fn policy() -> Policy {
                 },
                 key: KeyKind::UserRoute,
                 limit: RuleLimit::Fixed(per_sec(2, 1)),
+                shadow: false,
             },
             Rule {
                 name: "global".into(),
                 matcher: Match::default(),
                 key: KeyKind::Global,
                 limit: RuleLimit::Fixed(per_sec(5, 1)),
+                shadow: false,
             },
         ],
         [
@@ -316,6 +320,7 @@ fn a_request_no_rule_matches_is_not_limited() {
             matcher: Match::default(),
             key: KeyKind::Tenant,
             limit: RuleLimit::Fixed(per_sec(1, 1)),
+            shadow: false,
         }],
         [],
         None,
@@ -324,4 +329,98 @@ fn a_request_no_rule_matches_is_not_limited() {
     .unwrap();
     let p = Policy::new(rules);
     assert!(p.check(&store(), &req("a", "/"), 1, at(T0)).is_none());
+}
+
+/// `enforced`: 3 per user; `trial`: a shadow rule of `capacity` per user.
+fn shadow_policy(capacity: u32) -> Policy {
+    let text = format!(
+        r#"
+        [[rules]]
+        name = "enforced"
+        key = "user"
+        capacity = 3
+        refill_per_sec = 1
+
+        [[rules]]
+        name = "trial"
+        key = "user"
+        capacity = {capacity}
+        refill_per_sec = 1
+        shadow = true
+        "#
+    );
+    Policy::new(rules_file::parse(&text).unwrap())
+}
+
+#[test]
+fn a_shadow_rule_never_refuses_but_says_it_would_have() {
+    let (p, s) = (shadow_policy(1), store());
+    let now = at(T0);
+    let v = p.check(&s, &req("a", "/"), 1, now).unwrap();
+    // The shadow bucket (0 left) limits soonest: it is the one reported.
+    assert_eq!(outcome(Some(v)), (true, "trial".into(), 0));
+    let v = p.check(&s, &req("a", "/"), 1, now).unwrap();
+    assert!(v.decision.is_allowed());
+    assert_eq!(v.shadow_limited(), Some(("trial", Duration::from_secs(1))));
+    assert_eq!(v.outcome(), (1, RuleOutcome::ShadowLimited));
+    // The enforced rule counted both requests.
+    assert_eq!(
+        s.get("enforced a").unwrap().tokens_at(&per_sec(3, 1), now),
+        1
+    );
+}
+
+#[test]
+fn an_enforced_refusal_takes_nothing_from_shadow_buckets() {
+    let (p, s) = (shadow_policy(10), store());
+    let now = at(T0);
+    for _ in 0..3 {
+        let v = p.check(&s, &req("a", "/"), 1, now).unwrap();
+        assert_eq!((v.decision.is_allowed(), v.shadow_limited()), (true, None));
+        assert_eq!(v.outcome(), (0, RuleOutcome::Allowed));
+    }
+    for _ in 0..5 {
+        let v = p.check(&s, &req("a", "/"), 1, now).unwrap();
+        assert_eq!(outcome(Some(v)), (false, "enforced".into(), 0));
+    }
+    let v = p.check(&s, &req("a", "/"), 1, now).unwrap();
+    assert_eq!(v.outcome(), (0, RuleOutcome::Limited));
+    // The shadow bucket counted only the three requests that passed.
+    assert_eq!(s.get("trial a").unwrap().tokens_at(&per_sec(10, 1), now), 7);
+}
+
+#[test]
+fn a_cost_beyond_a_shadow_rules_capacity_is_not_refused() {
+    let (p, s) = (shadow_policy(2), store());
+    let v = p.check(&s, &req("a", "/"), 3, at(T0)).unwrap();
+    assert!(v.decision.is_allowed());
+    assert_eq!(v.shadow_limited().map(|(rule, _)| rule), Some("trial"));
+}
+
+#[test]
+fn global_shadow_makes_every_rule_shadow() {
+    let p = Policy::new(RuleSet::single(per_sec(1, 1))).with_shadow_all(true);
+    let s = store();
+    let now = at(T0);
+    assert_eq!(
+        outcome(p.check(&s, &req("alice", "/"), 1, now)),
+        (true, "default".into(), 0)
+    );
+    for _ in 0..3 {
+        let v = p.check(&s, &req("alice", "/"), 1, now).unwrap();
+        assert!(v.decision.is_allowed());
+        assert_eq!(
+            v.shadow_limited(),
+            Some(("default", Duration::from_secs(1)))
+        );
+        assert_eq!(v.outcome(), (0, RuleOutcome::ShadowLimited));
+    }
+    // With a rules file too: the per-user plan (3) and orders (2) never refuse.
+    let (p, s) = (policy().with_shadow_all(true), store());
+    for _ in 0..4 {
+        let v = p.check(&s, &req("a", "/api/orders"), 1, now).unwrap();
+        assert!(v.decision.is_allowed());
+    }
+    let v = p.check(&s, &req("a", "/api/orders"), 1, now).unwrap();
+    assert_eq!(v.shadow_limited().map(|(rule, _)| rule), Some("per-user"));
 }

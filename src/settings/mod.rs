@@ -12,14 +12,16 @@ use actix_web::http::header::HeaderName;
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::limiter::rate::{parse_rate, RateText};
+use crate::limiter::rate::RateText;
 use crate::limiter::Limit;
 use crate::policy::{rules_file, RuleSet};
 
+mod limits;
 mod proxies;
 mod replication;
 
 pub use crate::replication::ReplicationSettings;
+use limits::limit;
 pub use proxies::{descriptor_stamp, load_descriptors, DescriptorSource};
 use replication::replication;
 
@@ -143,6 +145,9 @@ struct Cli {
     /// Header that names the user on /v1/forward-auth (what the proxy's auth layer sets) [default: X-User-ID].
     #[arg(long, env = "LIMITER_FORWARD_AUTH_USER_HEADER", value_name = "HEADER")]
     forward_auth_user_header: Option<String>,
+
+    #[command(flatten)]
+    rollout: limits::RolloutFlags,
 }
 
 /// The same settings as read from a TOML file.
@@ -173,6 +178,7 @@ struct FileSettings {
     grpc_listen: Option<String>,
     rls_config: Option<PathBuf>,
     forward_auth_user_header: Option<String>,
+    shadow: Option<bool>,
 }
 
 /// A setting that was refused, and why; the message names the setting as a
@@ -231,6 +237,8 @@ pub struct Config {
     pub descriptors: Option<DescriptorSource>,
     /// The header that names the user on `/v1/forward-auth`.
     pub forward_auth_user_header: HeaderName,
+    /// Every rule is shadow: none refuses.
+    pub shadow: bool,
 }
 
 /// A rules file and its validated rules.
@@ -261,6 +269,7 @@ impl Default for Config {
             grpc_listen: None,
             descriptors: None,
             forward_auth_user_header: HeaderName::from_static("x-user-id"),
+            shadow: false,
         }
     }
 }
@@ -344,24 +353,9 @@ impl Config {
             grpc_listen: proxies::grpc_listen(cli.grpc_listen.or(file.grpc_listen))?,
             descriptors: proxies::source(cli.rls_config.or(file.rls_config))?,
             forward_auth_user_header,
+            shadow: cli.rollout.shadow.or(file.shadow).unwrap_or(false),
         })
     }
-}
-
-/// The default limit: `capacity` and `refill-per-sec`.
-fn limit(cli: &Cli, file: &FileSettings, default: &Limit) -> Result<Limit, ConfigError> {
-    let capacity = cli.capacity.or(file.capacity).unwrap_or(default.capacity());
-    let capacity = NonZeroU32::new(capacity)
-        .ok_or_else(|| ConfigError::new("capacity", "must be at least 1"))?;
-    let rate = cli
-        .refill_per_sec
-        .clone()
-        .or(file.refill_per_sec.as_ref().map(RateText::to_string));
-    let interval = match rate {
-        Some(text) => parse_rate(&text).map_err(|e| ConfigError::new("refill-per-sec", e))?,
-        None => default.interval(),
-    };
-    Limit::new(capacity, interval).map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))
 }
 
 /// A token short or with spaces or control characters is refused: it would

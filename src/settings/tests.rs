@@ -1,6 +1,7 @@
 //! Unit tests of settings: parsing, precedence, and refusals that name the setting.
 
 use super::*;
+use crate::limiter::rate::parse_rate;
 
 fn load(args: &[&str]) -> Result<Config, LoadError> {
     Config::load_from(std::iter::once("crdt-limiter").chain(args.iter().copied()))
@@ -115,4 +116,24 @@ fn peer_gone_after_is_read_and_at_least_one_ms() {
     );
     // Refused without Kafka too: the value is wrong whether or not it is used yet.
     assert!(refused(&["--peer-gone-after-ms", "0"]).contains("peer-gone-after-ms"));
+}
+
+#[test]
+fn shadow_is_read_from_flag_and_file() {
+    assert!(!load(&[]).unwrap().shadow);
+    assert!(load(&["--shadow"]).unwrap().shadow);
+    assert!(!load(&["--shadow=false"]).unwrap().shadow);
+    let dir = std::env::temp_dir().join(format!("limiter-config-shadow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("limiter.toml");
+    std::fs::write(&path, "shadow = true\n").unwrap();
+    let file = ["--config", path.to_str().unwrap()];
+    assert!(load(&file).unwrap().shadow);
+    // The flag wins over the file.
+    assert!(
+        !load(&[&file[..], &["--shadow=false"]].concat())
+            .unwrap()
+            .shadow
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -102,7 +102,7 @@ impl TestNode {
     }
 
     /// The value of a metric series, e.g. `limiter_buckets` or
-    /// `limiter_decisions_total{outcome="allowed"}`; 0 if absent.
+    /// `limiter_decisions_total{rule="default",outcome="allowed"}`; 0 if absent.
     pub fn metric(&self, series: &str) -> f64 {
         metric(&self.get("/metrics").body, series)
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{DescriptorLimit, LimitKind};
 use crate::limiter::{Decision, Stamp, Store};
-use crate::policy::decide::{decide_each, Hit};
+use crate::policy::decide::{decide_each, enforced_first, take_shadow, Hit};
 use crate::policy::{Policy, SCRATCH};
 
 /// One descriptor of a request.
@@ -128,11 +128,13 @@ impl Policy {
                 let start = keys.len();
                 let limit = set.resolve(domain, query.entries, keys).cloned();
                 out.push(DescriptorVerdict::of(limit.clone(), Outcome::NoLimit));
-                if let Some(LimitKind::Bucket(bucket)) = limit.map(|l| l.kind) {
+                if let Some((LimitKind::Bucket(bucket), shadow)) = limit.map(|l| (l.kind, l.shadow))
+                {
                     hits.push(Hit {
                         rule: i,
                         limit: bucket,
                         cost: query.hits,
+                        shadow,
                         start,
                         end: keys.len(),
                     });
@@ -202,10 +204,7 @@ fn decide_all(
             _ => {}
         }
     }
-    let is_shadow = |hit: &Hit| out[hit.rule].limit.as_ref().is_some_and(|l| l.shadow);
-    // Enforced first, then shadow (a stable sort keeps the request's order).
-    hits.sort_by_key(is_shadow);
-    let split = hits.iter().position(is_shadow).unwrap_or(hits.len());
+    let split = enforced_first(hits);
     let (enforced, shadow) = hits.split_at(split);
     let key = |hit: &Hit| &keys[hit.start..hit.end];
     let passed = if blocked {
@@ -218,13 +217,8 @@ fn decide_all(
             out[enforced[n].rule].record(decision)
         })
     };
-    for hit in shadow {
-        let decision = if passed {
-            store.check_with(key(hit), &hit.limit, hit.cost, now)
-        } else {
-            store.peek(key(hit), &hit.limit, hit.cost, now)
-        };
-        out[hit.rule].record(decision);
-    }
+    take_shadow(store, keys, shadow, passed, now, |n, decision| {
+        out[shadow[n].rule].record(decision)
+    });
     passed
 }

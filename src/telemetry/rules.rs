@@ -1,0 +1,121 @@
+//! `limiter_decisions_total{rule,outcome}`: one count per decision, under the
+//! rule it is counted for, on handles cached per rule's place in the rules
+//! (made again, through the node's recorder, when the rules change).
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use metrics::Counter;
+
+use super::{Telemetry, DECISIONS};
+use crate::policy::{RuleOutcome, Verdict};
+
+/// The `rule` label of a request no rule applies to (no rule may be named so).
+const NO_RULE: &str = "";
+
+/// One rule's counters, by [`RuleOutcome::index`].
+type Counters = [Counter; RuleOutcome::ALL.len()];
+
+/// The counters of every rule, in the order of the rules they were made for.
+#[derive(Default)]
+pub(super) struct RuleCounters {
+    rules: ArcSwap<Vec<(Arc<str>, Counters)>>,
+    /// Requests no rule applies to (allowed).
+    none: std::sync::OnceLock<Counter>,
+}
+
+impl Telemetry {
+    /// Counts one decision under its rule and outcome (`None`: no rule applied, allowed).
+    pub fn count(&self, verdict: Option<&Verdict>) {
+        let Some(verdict) = verdict else {
+            let none = self.rule_counters.none.get_or_init(|| {
+                self.local(
+                    || metrics::counter!(DECISIONS, "rule" => NO_RULE, "outcome" => "allowed"),
+                )
+            });
+            return none.increment(1);
+        };
+        let (rule, outcome) = verdict.outcome();
+        let name = &verdict.rules().rules()[rule].name;
+        let cached = self.rule_counters.rules.load();
+        match cached
+            .get(rule)
+            .filter(|(n, _)| Arc::ptr_eq(n, name) || n == name)
+        {
+            Some((_, counters)) => counters[outcome.index()].increment(1),
+            None => {
+                // The rules changed (a reload or an admin change): make the
+                // handles for them, keeping the series of names seen before.
+                let made = Arc::new(self.rule_handles(verdict));
+                made[rule].1[outcome.index()].increment(1);
+                self.rule_counters.rules.store(made);
+            }
+        }
+    }
+
+    fn rule_handles(&self, verdict: &Verdict) -> Vec<(Arc<str>, Counters)> {
+        let counter = |name: &str, outcome: RuleOutcome| {
+            self.local(|| {
+                metrics::counter!(DECISIONS, "rule" => name.to_string(), "outcome" => outcome.as_str())
+            })
+        };
+        verdict
+            .rules()
+            .rules()
+            .iter()
+            .map(|rule| {
+                let name = Arc::clone(&rule.name);
+                let counters = RuleOutcome::ALL.map(|o| counter(&name, o));
+                (name, counters)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::{NonZeroU32, NonZeroUsize};
+    use std::time::Duration;
+
+    use crate::limiter::{Limit, Stamp, Store};
+    use crate::policy::{rules_file, Policy, Request, RuleSet};
+    use crate::telemetry::Telemetry;
+
+    fn request(user: &str) -> Request<'_> {
+        Request {
+            user,
+            route: "/",
+            method: "GET",
+            tenant: None,
+            ip: None,
+        }
+    }
+
+    #[test]
+    fn counters_follow_the_rules_when_they_change() {
+        let limit = Limit::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(1)).unwrap();
+        let store = Store::new(limit, NonZeroUsize::new(100).unwrap());
+        let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
+        let telemetry = Telemetry::new();
+        let policy = Policy::new(RuleSet::single(limit));
+        telemetry.count(policy.check(&store, &request("a"), 1, now).as_ref());
+        // A reload: more rules, and the one that decides sits beyond the old ones.
+        let rules = "[[rules]]\nname = \"x\"\nkey = \"tenant\"\ncapacity = 1\nrefill_per_sec = 1\n\
+                     [[rules]]\nname = \"y\"\nkey = \"global\"\ncapacity = 1\nrefill_per_sec = 1\n";
+        policy.replace_file(rules_file::parse(rules).unwrap());
+        for _ in 0..2 {
+            telemetry.count(policy.check(&store, &request("a"), 1, now).as_ref());
+        }
+        telemetry.count(None);
+        let text = telemetry.render(&store);
+        for series in [
+            r#"limiter_decisions_total{rule="default",outcome="allowed"} 1"#,
+            r#"limiter_decisions_total{rule="y",outcome="allowed"} 1"#,
+            r#"limiter_decisions_total{rule="y",outcome="limited"} 1"#,
+            r#"limiter_decisions_total{rule="x",outcome="allowed"} 0"#,
+            r#"limiter_decisions_total{rule="",outcome="allowed"} 1"#,
+        ] {
+            assert!(text.contains(series), "{series} in\n{text}");
+        }
+    }
+}
