@@ -256,6 +256,7 @@ fn batched(c: &mut Criterion) {
         admin: None,
         forward_auth_user_header: actix_web::http::header::HeaderName::from_static("x-user-id"),
         cluster: None,
+        refusals: Default::default(),
     };
     let items: Vec<String> = (0..batch::MAX_BATCH)
         .map(|i| {

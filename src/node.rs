@@ -42,19 +42,10 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
-    let parts = build(&config, &clock)?;
+    let mut parts = build(&config, &clock)?;
     spawn_reloads(&config, &parts);
     let rls = start_rls(&config, &parts, &clock)?;
-    let state = web::Data::new(AppState {
-        store: Arc::clone(&parts.store),
-        policy: parts.policy,
-        clock: Arc::clone(&clock),
-        telemetry: Arc::clone(&parts.telemetry),
-        ready: parts.ready,
-        admin: parts.admin,
-        forward_auth_user_header: config.forward_auth_user_header.clone(),
-        cluster: parts.replication.as_ref().map(Replication::cluster),
-    });
+    let state = app_state(&config, &mut parts, &clock);
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
         App::new()
@@ -95,6 +86,21 @@ pub async fn run(
         let _ = actix_web::rt::task::spawn_blocking(move || replication.shutdown()).await;
     }
     result
+}
+
+/// What every request handler shares (the admin API moves into it).
+fn app_state(config: &Config, parts: &mut Parts, clock: &Arc<dyn Clock>) -> web::Data<AppState> {
+    web::Data::new(AppState {
+        store: Arc::clone(&parts.store),
+        policy: Arc::clone(&parts.policy),
+        clock: Arc::clone(clock),
+        telemetry: Arc::clone(&parts.telemetry),
+        ready: Arc::clone(&parts.ready),
+        admin: parts.admin.take(),
+        forward_auth_user_header: config.forward_auth_user_header.clone(),
+        cluster: parts.replication.as_ref().map(Replication::cluster),
+        refusals: Default::default(),
+    })
 }
 
 /// Reloads of the rules and descriptor files: on SIGHUP, and when the descriptor files change.

@@ -197,3 +197,77 @@ fn full_buckets_are_swept_from_memory() {
     });
     assert_eq!(node.protected("henry").json()["remaining"], 1);
 }
+
+#[test]
+fn admin_limited_lists_the_most_refused_keys_first() {
+    const TOKEN: &str = "limited-test-admin-token";
+    let dir = common::temp_dir("limited");
+    let node = TestNode::start(&[
+        "--capacity",
+        "1",
+        "--refill-per-sec",
+        "0.001",
+        "--admin-token",
+        TOKEN,
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(node.protected("alice").status, 200);
+    for _ in 0..30 {
+        assert_eq!(node.protected("alice").status, 429);
+    }
+    for i in 0..100 {
+        let user = format!("user-{:08x}", (i as u32).wrapping_mul(2_654_435_761));
+        assert_eq!(node.protected(&user).status, 200);
+        assert_eq!(node.protected(&user).status, 429);
+    }
+    // Allowed only: never listed.
+    assert_eq!(node.protected("bob").status, 200);
+
+    let reply = node.send("GET", "/v1/admin/limited", Some(TOKEN), None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let body = reply.json();
+    let keys = body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 64, "at most the summary's capacity");
+    assert_eq!(keys[0]["key"], "alice");
+    assert_eq!(keys[0]["rule"], "default");
+    assert_eq!(keys[0]["refusals"], 30);
+    assert_eq!(keys[0]["last_refused_unix_ms"], 1_700_000_000_000u64);
+    assert!(keys.iter().all(|k| k["key"] != "bob"));
+    assert_eq!(body["window"]["half_life_secs"], 60);
+
+    let top = node.send("GET", "/v1/admin/limited?limit=2", Some(TOKEN), None);
+    assert_eq!(top.json()["keys"].as_array().unwrap().len(), 2);
+    for (query, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=65", "limit"),
+        ("?top=3", "top"),
+    ] {
+        let bad = node.send(
+            "GET",
+            &format!("/v1/admin/limited{query}"),
+            Some(TOKEN),
+            None,
+        );
+        assert_eq!(bad.status, 400, "{query}");
+        assert_eq!(bad.json()["field"], field, "{query}");
+    }
+    assert_eq!(
+        node.send("GET", "/v1/admin/limited", None, None).status,
+        401
+    );
+    let wrong = node.send(
+        "GET",
+        "/v1/admin/limited",
+        Some("not-the-token-at-all"),
+        None,
+    );
+    assert_eq!(wrong.status, 401);
+    // Two half-lives later, alice's count is a quarter; the one-offs are gone.
+    node.clock.advance(Duration::from_secs(120));
+    let later = node
+        .send("GET", "/v1/admin/limited", Some(TOKEN), None)
+        .json();
+    assert_eq!(later["keys"][0]["refusals"], 7);
+    assert_eq!(later["keys"].as_array().unwrap().len(), 1);
+}

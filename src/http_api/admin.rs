@@ -1,6 +1,7 @@
 //! The admin API under `/v1/admin/`: list the rules and plans in effect,
 //! change plans, users' plans and rule limits (made durable before they are
-//! acknowledged), and inspect a bucket. Every call needs the admin bearer token.
+//! acknowledged), inspect a bucket, and list the most refused keys
+//! (`limited.rs`). Every call needs the admin bearer token.
 
 use std::borrow::Cow;
 use std::future::{ready, Ready};
@@ -65,6 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(delete_rule_limit)),
             )
             .service(resource("/buckets/{key:.*}", "GET").route(web::get().to(get_bucket)))
+            .service(resource("/limited", "GET").route(web::get().to(super::limited::limited)))
             .default_service(web::to(|_: Authorized| async {
                 Err::<HttpResponse, _>(ApiError::NoSuchAdminRoute)
             })),

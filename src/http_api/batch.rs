@@ -75,7 +75,10 @@ pub fn decide_all(state: &AppState, body: &[u8]) -> Result<Bytes, ApiError> {
                 state.telemetry.bad_request(refused.code());
                 refused.write_json(&mut buf);
             }
-            None => write_result(&mut buf, verdict.as_ref()),
+            None => {
+                super::limited::note(state, verdict.as_ref(), &check.request, now);
+                write_result(&mut buf, verdict.as_ref())
+            }
         }
     }
     buf.extend_from_slice(b"]}");

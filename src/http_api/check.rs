@@ -46,7 +46,10 @@ pub fn decide(state: &AppState, check: &Check, now: Stamp) -> Result<Option<Verd
             state.telemetry.bad_request(error.code());
             Err(error)
         }
-        None => Ok(verdict),
+        None => {
+            super::limited::note(state, verdict.as_ref(), &check.request, now);
+            Ok(verdict)
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod error;
 pub mod forward_auth;
 pub mod headers;
+mod limited;
 pub mod protected;
 pub mod request;
 pub mod response;
@@ -22,6 +23,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
 use crate::clock::Clock;
+use crate::limiter::refusals::Refusals;
 use crate::limiter::Store;
 use crate::policy::Policy;
 use crate::replication::ClusterView;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub forward_auth_user_header: HeaderName,
     /// What replication knows of the peers; `None` for a standalone node.
     pub cluster: Option<Arc<ClusterView>>,
+    /// The most refused bucket keys right now (`GET /v1/admin/limited`).
+    pub refusals: Refusals,
 }
 
 /// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.

@@ -41,10 +41,10 @@ pub async fn protected(
 /// decision path of the routes that describe a request by its headers.
 pub(super) fn decide(state: &AppState, request: &Request<'_>) -> HttpResponse {
     let started = Instant::now();
-    let verdict = state
-        .policy
-        .check(&state.store, request, 1, state.clock.now());
+    let now = state.clock.now();
+    let verdict = state.policy.check(&state.store, request, 1, now);
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
+    super::limited::note(state, verdict.as_ref(), request, now);
     respond(verdict.as_ref())
 }
 

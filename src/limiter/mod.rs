@@ -5,6 +5,7 @@
 pub mod bucket;
 pub mod merge;
 pub mod rate;
+pub mod refusals;
 pub mod spent;
 pub mod store;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use arc_swap::Guard;
 
-use super::RuleSet;
+use super::{Request, RuleSet};
 use crate::limiter::{Decision, Limit};
 
 /// The answer to one request: the decision of the rule that limits soonest.
@@ -73,6 +73,19 @@ impl Verdict {
             Some((rule, _)) => (rule, RuleOutcome::ShadowLimited),
             None => (self.rule, RuleOutcome::Allowed),
         }
+    }
+
+    /// The reported rule's name, shared.
+    pub fn rule_name(&self) -> &Arc<str> {
+        &self.rules.rules()[self.rule].name
+    }
+
+    /// The key of the reported rule's bucket for `request` (built again, so
+    /// only a caller that needs it, such as one counting a refusal, pays).
+    pub fn bucket_key(&self, request: &Request<'_>) -> Option<String> {
+        let mut key = String::new();
+        let rule = &self.rules.rules()[self.rule];
+        self.rules.write_key(rule, request, &mut key).then_some(key)
     }
 
     /// The rules the request was decided under.

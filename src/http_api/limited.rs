@@ -1,0 +1,139 @@
+//! The most-refused bucket keys right now: counted on refusals only (the
+//! allowed path pays one branch), and listed by `GET /v1/admin/limited`.
+
+use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::admin::Authorized;
+use super::error::ApiError;
+use super::AppState;
+use crate::limiter::refusals::{CAPACITY, HALF_LIFE};
+use crate::limiter::{Decision, Stamp};
+use crate::policy::{Request, Verdict};
+
+/// Counts `verdict` if an enforced rule refused `request` (a shadow rule
+/// never refuses; a request no rule applies to is allowed).
+#[inline]
+pub(super) fn note(state: &AppState, verdict: Option<&Verdict>, request: &Request<'_>, now: Stamp) {
+    if let Some(verdict) = verdict.filter(|v| matches!(v.decision, Decision::Limited { .. })) {
+        note_refused(state, verdict, request, now);
+    }
+}
+
+/// Kept out of line: only refusals build the key and take the lock.
+#[cold]
+#[inline(never)]
+fn note_refused(state: &AppState, verdict: &Verdict, request: &Request<'_>, now: Stamp) {
+    if let Some(key) = verdict.bucket_key(request) {
+        state.refusals.record(&key, verdict.rule_name(), now);
+    }
+}
+
+/// `GET /v1/admin/limited[?limit=N]`: the most refused keys, most first.
+pub(super) async fn limited(
+    _: Authorized,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = limit_from(req.query_string())?;
+    let now = state.clock.now();
+    let (top, since) = state.refusals.top(limit, now);
+    let keys: Vec<_> = top
+        .iter()
+        .map(|e| {
+            json!({
+                "key": &*e.key,
+                "rule": &*e.rule,
+                "refusals": e.refusals,
+                "overcount": e.error,
+                "last_refused_unix_ms": e.last.as_unix_nanos() / 1_000_000,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "keys": keys,
+        "window": {
+            "half_life_secs": HALF_LIFE.as_secs(),
+            "period_since_unix_ms": since.map(|s| s.as_unix_nanos() / 1_000_000),
+            "capacity": CAPACITY,
+        },
+    })))
+}
+
+/// The `limit` query parameter (1 to [`CAPACITY`], default all); any
+/// other parameter is refused, naming it.
+fn limit_from(query: &str) -> Result<usize, ApiError> {
+    let hint = || format!("a whole number from 1 to {CAPACITY}");
+    let mut limit = CAPACITY;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name != "limit" {
+            let name: String = name.chars().take(64).collect();
+            return Err(ApiError::field(name, "unknown query parameter; send limit"));
+        }
+        limit = value
+            .parse()
+            .ok()
+            .filter(|n| (1..=CAPACITY).contains(n))
+            .ok_or_else(|| ApiError::field("limit", hint()))?;
+    }
+    Ok(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limiter::{Limit, Store};
+    use crate::policy::{rules_file, Policy, RuleSet};
+    use std::num::{NonZeroU32, NonZeroUsize};
+    use std::time::Duration;
+
+    fn request(user: &str) -> Request<'_> {
+        Request {
+            user,
+            route: "/orders",
+            method: "POST",
+            tenant: None,
+            ip: None,
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_counted_under_the_bucket_key_that_refused() {
+        let limit = Limit::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(1)).unwrap();
+        let store = Store::new(limit, NonZeroUsize::new(100).unwrap());
+        let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
+        let rules = "[[rules]]\nname = \"wide\"\nkey = \"user\"\ncapacity = 9\nrefill_per_sec = 1\n\
+                     [[rules]]\nname = \"orders\"\nkey = \"user+route\"\ncapacity = 1\nrefill_per_sec = 1\n";
+        let policy = Policy::new(rules_file::parse(rules).unwrap());
+        let first = policy.check(&store, &request("alice"), 1, now).unwrap();
+        assert!(first.decision.is_allowed());
+        let refused = policy.check(&store, &request("alice"), 1, now).unwrap();
+        assert!(!refused.decision.is_allowed());
+        assert_eq!(&**refused.rule_name(), "orders");
+        let key = refused.bucket_key(&request("alice")).unwrap();
+        assert_eq!(key, "orders alice /orders");
+        assert!(policy.inspect(&store, &key, now).is_some(), "a real bucket");
+        // Without a rules file: the bare user ID.
+        let bare = Policy::new(RuleSet::single(limit));
+        bare.check(&store, &request("bob"), 1, now);
+        let refused = bare.check(&store, &request("bob"), 1, now).unwrap();
+        assert_eq!(refused.bucket_key(&request("bob")).unwrap(), "bob");
+    }
+
+    #[test]
+    fn limit_is_optional_bounded_and_alone() {
+        assert_eq!(limit_from("").unwrap(), CAPACITY);
+        assert_eq!(limit_from("limit=3").unwrap(), 3);
+        for bad in ["limit=0", "limit=65", "limit=x", "limit"] {
+            assert!(
+                matches!(limit_from(bad), Err(ApiError::InvalidField { field, .. }) if field == "limit"),
+                "{bad}"
+            );
+        }
+        assert!(
+            matches!(limit_from("limit=3&top=1"), Err(ApiError::InvalidField { field, .. }) if field == "top")
+        );
+    }
+}
