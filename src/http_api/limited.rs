@@ -25,9 +25,8 @@ pub(super) fn note(state: &AppState, verdict: Option<&Verdict>, request: &Reques
 #[cold]
 #[inline(never)]
 fn note_refused(state: &AppState, verdict: &Verdict, request: &Request<'_>, now: Stamp) {
-    if let Some(key) = verdict.bucket_key(request) {
-        state.refusals.record(&key, verdict.rule_name(), now);
-    }
+    let key = |buf: &mut String| verdict.write_bucket_key(request, buf);
+    state.refusals.try_record(key, verdict.rule_name(), now);
 }
 
 /// `GET /v1/admin/limited[?limit=N]`: the most refused keys, most first.

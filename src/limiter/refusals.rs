@@ -42,6 +42,8 @@ pub struct Summary {
     places: HashMap<Box<str>, usize, ahash::RandomState>,
     /// When the current half-life period began (`None`: nothing seen yet).
     period: Option<Stamp>,
+    /// Where [`Refusals::try_record`] writes a key, reused.
+    scratch: String,
 }
 
 impl Summary {
@@ -53,6 +55,7 @@ impl Summary {
             entries: Vec::with_capacity(capacity),
             places: HashMap::with_capacity_and_hasher(capacity, ahash::RandomState::new()),
             period: None,
+            scratch: String::new(),
         }
     }
 
@@ -151,6 +154,21 @@ impl Refusals {
     /// Counts one refusal of `key` for `rule` at `now`.
     pub fn record(&self, key: &str, rule: &Arc<str>, now: Stamp) {
         self.0.lock().record(key, rule, now);
+    }
+
+    /// Counts one refusal of the key `key` writes, unless another handler
+    /// holds the summary: a hot refused key (every request a 429) must not
+    /// make the workers queue on this lock. Under contention the counts are a
+    /// sample, and the heaviest keys still rise to the top.
+    pub fn try_record(&self, key: impl FnOnce(&mut String) -> bool, rule: &Arc<str>, now: Stamp) {
+        if let Some(mut summary) = self.0.try_lock() {
+            summary.scratch.clear();
+            let mut scratch = std::mem::take(&mut summary.scratch);
+            if key(&mut scratch) {
+                summary.record(&scratch, rule, now);
+            }
+            summary.scratch = scratch;
+        }
     }
 
     /// The most refused keys at `now` (at most `limit`), and when the current

@@ -84,8 +84,13 @@ impl Verdict {
     /// only a caller that needs it, such as one counting a refusal, pays).
     pub fn bucket_key(&self, request: &Request<'_>) -> Option<String> {
         let mut key = String::new();
+        self.write_bucket_key(request, &mut key).then_some(key)
+    }
+
+    /// Writes the key of [`Verdict::bucket_key`] into `buf`; false if there is none.
+    pub fn write_bucket_key(&self, request: &Request<'_>, buf: &mut String) -> bool {
         let rule = &self.rules.rules()[self.rule];
-        self.rules.write_key(rule, request, &mut key).then_some(key)
+        self.rules.write_key(rule, request, buf)
     }
 
     /// The rules the request was decided under.
