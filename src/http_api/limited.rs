@@ -111,14 +111,20 @@ mod tests {
         let refused = policy.check(&store, &request("alice"), 1, now).unwrap();
         assert!(!refused.decision.is_allowed());
         assert_eq!(&**refused.rule_name(), "orders");
-        let key = refused.bucket_key(&request("alice")).unwrap();
+        let key = bucket_key(&refused, "alice");
         assert_eq!(key, "orders alice /orders");
         assert!(policy.inspect(&store, &key, now).is_some(), "a real bucket");
         // Without a rules file: the bare user ID.
         let bare = Policy::new(RuleSet::single(limit));
         bare.check(&store, &request("bob"), 1, now);
         let refused = bare.check(&store, &request("bob"), 1, now).unwrap();
-        assert_eq!(refused.bucket_key(&request("bob")).unwrap(), "bob");
+        assert_eq!(bucket_key(&refused, "bob"), "bob");
+    }
+
+    fn bucket_key(verdict: &Verdict, user: &str) -> String {
+        let mut key = String::new();
+        assert!(verdict.write_bucket_key(&request(user), &mut key));
+        key
     }
 
     #[test]

@@ -151,11 +151,6 @@ impl Default for Refusals {
 }
 
 impl Refusals {
-    /// Counts one refusal of `key` for `rule` at `now`.
-    pub fn record(&self, key: &str, rule: &Arc<str>, now: Stamp) {
-        self.0.lock().record(key, rule, now);
-    }
-
     /// Counts one refusal of the key `key` writes, unless another handler
     /// holds the summary: a hot refused key (every request a 429) must not
     /// make the workers queue on this lock. Under contention the counts are a

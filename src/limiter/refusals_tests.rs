@@ -79,8 +79,12 @@ fn within_a_period_nothing_decays() {
 #[test]
 fn the_shared_summary_reports_the_last_refusal() {
     let refusals = Refusals::default();
-    refusals.record("a", &rule(), at(T0));
-    refusals.record("a", &rule(), at(T0 + SEC));
+    let key = |buf: &mut String| {
+        buf.push('a');
+        true
+    };
+    refusals.try_record(key, &rule(), at(T0));
+    refusals.try_record(key, &rule(), at(T0 + SEC));
     let (top, since) = refusals.top(CAPACITY, at(T0 + SEC));
     assert_eq!(top[0].last, at(T0 + SEC));
     assert_eq!(top[0].refusals, 2);

@@ -80,14 +80,9 @@ impl Verdict {
         &self.rules.rules()[self.rule].name
     }
 
-    /// The key of the reported rule's bucket for `request` (built again, so
-    /// only a caller that needs it, such as one counting a refusal, pays).
-    pub fn bucket_key(&self, request: &Request<'_>) -> Option<String> {
-        let mut key = String::new();
-        self.write_bucket_key(request, &mut key).then_some(key)
-    }
-
-    /// Writes the key of [`Verdict::bucket_key`] into `buf`; false if there is none.
+    /// Writes the key of the reported rule's bucket for `request` into `buf`
+    /// (built again, so only a caller that needs it, such as one counting a
+    /// refusal, pays); false if there is none.
     pub fn write_bucket_key(&self, request: &Request<'_>, buf: &mut String) -> bool {
         let rule = &self.rules.rules()[self.rule];
         self.rules.write_key(rule, request, buf)
