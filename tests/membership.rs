@@ -134,6 +134,7 @@ fn record(level_tokens: i64, stamp_ns: u64, limit: Limit, spent: Option<Vec<Entr
             Stamp::from_unix_nanos(stamp_ns),
         ),
         spent,
+        reset: Stamp::default(),
     })
 }
 

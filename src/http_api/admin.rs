@@ -1,7 +1,7 @@
 //! The admin API under `/v1/admin/`: list the rules and plans in effect,
 //! change plans, users' plans and rule limits (made durable before they are
-//! acknowledged), inspect a bucket, and list the most refused keys
-//! (`limited.rs`). Every call needs the admin bearer token.
+//! acknowledged), inspect and reset buckets (`buckets.rs`), and list the most
+//! refused keys (`limited.rs`). Every call needs the admin bearer token.
 
 use std::borrow::Cow;
 use std::future::{ready, Ready};
@@ -17,7 +17,7 @@ use serde_json::{json, Map, Number, Value};
 
 use super::error::{validate_id, ApiError};
 use super::request::{parse_body, Body, Field, Scalar};
-use super::AppState;
+use super::{buckets, AppState};
 use crate::limiter::rate::{RateText, RATE_HINT};
 use crate::limiter::Limit;
 use crate::policy::{Match, PolicyChange, RuleLimit};
@@ -65,7 +65,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::put().to(put_rule_limit))
                     .route(web::delete().to(delete_rule_limit)),
             )
-            .service(resource("/buckets/{key:.*}", "GET").route(web::get().to(get_bucket)))
+            .service(
+                resource("/buckets/{key:.*}", "GET, DELETE")
+                    .route(web::get().to(buckets::get_bucket))
+                    .route(web::delete().to(buckets::reset_bucket)),
+            )
+            .service(
+                resource("/users/{user}/reset", "POST").route(web::post().to(buckets::reset_user)),
+            )
             .service(resource("/limited", "GET").route(web::get().to(super::limited::limited)))
             .default_service(web::to(|_: Authorized| async {
                 Err::<HttpResponse, _>(ApiError::NoSuchAdminRoute)
@@ -113,7 +120,7 @@ fn admin(state: &AppState) -> &Admin {
         .expect("authorized implies an admin API")
 }
 
-fn limit_json(limit: &Limit) -> Value {
+pub(super) fn limit_json(limit: &Limit) -> Value {
     json!({
         "capacity": limit.capacity(),
         "refill_per_sec": 1e9 / limit.interval().as_nanos() as f64,
@@ -368,28 +375,4 @@ async fn delete_rule_limit(
     let rule = name.into_inner();
     let answer = json!({ "rule": rule, "limit": "rules_file" });
     commit(&state, PolicyChange::ClearRuleLimit { rule }, answer).await
-}
-
-async fn get_bucket(
-    _: Authorized,
-    key: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let key = key.into_inner();
-    let now = state.clock.now();
-    let view = state
-        .policy
-        .inspect(&state.store, &key, now)
-        .ok_or_else(|| ApiError::UnknownBucket(key.clone()))?;
-    let interval = view.limit.interval().as_nanos() as f64;
-    let level = view.state.level();
-    Ok(HttpResponse::Ok().json(json!({
-        "key": key,
-        "rule": &*view.rule,
-        "limit": limit_json(&view.limit),
-        "tokens": view.state.tokens_at(&view.limit, now),
-        "level": level as f64 / interval,
-        "level_ns": level,
-        "stamp_unix_ms": view.state.stamp().as_unix_nanos() / 1_000_000,
-    })))
 }

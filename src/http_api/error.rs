@@ -73,6 +73,9 @@ pub enum ApiError {
     /// This node holds no state for the bucket.
     #[error("this node holds no state for `{0}`: the bucket is full, or the key names no rule")]
     UnknownBucket(String),
+    /// A bucket key that no rule or descriptor makes, so nothing to reset.
+    #[error("no rule or descriptor makes the key `{0}`; keys are listed by GET /v1/admin/limited")]
+    NoSuchBucket(String),
     /// A change that was not confirmed durable. It may still arrive (a
     /// broker that was slow, not gone, may take it late), so the caller repeats it.
     #[error("the change was not confirmed stored; repeat it (setting the same value again is harmless): {0}")]
@@ -108,7 +111,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::AdminDisabled => "admin_disabled",
             ApiError::NoSuchAdminRoute => "not_found",
-            ApiError::UnknownBucket(_) => "unknown_bucket",
+            ApiError::UnknownBucket(_) | ApiError::NoSuchBucket(_) => "unknown_bucket",
             ApiError::NotCommitted(_) => "not_committed",
         }
     }
@@ -130,7 +133,8 @@ impl ResponseError for ApiError {
             ApiError::NotFound
             | ApiError::AdminDisabled
             | ApiError::NoSuchAdminRoute
-            | ApiError::UnknownBucket(_) => StatusCode::NOT_FOUND,
+            | ApiError::UnknownBucket(_)
+            | ApiError::NoSuchBucket(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized | ApiError::Unidentified { .. } => StatusCode::UNAUTHORIZED,
             ApiError::NotCommitted(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod batch;
+mod buckets;
 pub mod check;
 pub mod cluster;
 pub mod error;

@@ -22,10 +22,13 @@ use super::spent::{self, Spent};
 mod evict;
 mod publish;
 mod remote;
+mod reset;
 mod shards;
 mod share;
 
 use publish::Changes;
+use reset::Resets;
+pub use reset::{live_reset, RESET_HOLD};
 use shards::Shards;
 
 /// Keys looked at before an insert at the cap gives up on finding a full
@@ -82,6 +85,8 @@ pub struct Replicated {
     pub state: BucketState,
     /// Counted mode: tokens spent per node generation. `None` from a min-max node.
     pub spent: Option<Vec<spent::Entry>>,
+    /// The latest reset of the bucket the state follows, if still live; zero otherwise.
+    pub reset: Stamp,
 }
 
 /// All buckets of one node.
@@ -90,6 +95,8 @@ pub struct Store {
     /// What replication should publish next; `None` when replication is off,
     /// so nothing accumulates.
     changed: Option<Changes>,
+    /// Live resets by key (see the `reset` module).
+    resets: Resets,
     mode: MergeMode,
     /// This node's key (ID and start-up), from which its generation keys are drawn.
     me: u64,
@@ -128,6 +135,7 @@ impl Store {
         Self {
             map: Shards::new(SHARDS),
             changed: replication.map(|_| Changes::new(max_keys.get())),
+            resets: Resets::default(),
             mode,
             me,
             generations: AtomicU64::new(0),
@@ -316,3 +324,7 @@ mod replication_tests;
 #[cfg(test)]
 #[path = "store_memory_tests.rs"]
 mod memory_tests;
+
+#[cfg(test)]
+#[path = "store_reset_tests.rs"]
+mod reset_tests;

@@ -211,6 +211,7 @@ fn remote_states_lower_local_buckets_and_are_not_republished() {
         limit: s.default_limit,
         state: BucketState::from_parts(0, at(T0)),
         spent: None,
+        reset: Stamp::default(),
     };
     s.merge_remote("bob", &drained, &s.default_limit, at(T0));
     assert!(!s.check("bob", 1, at(T0)).is_allowed());
@@ -230,6 +231,7 @@ fn a_full_remote_state_of_an_unknown_key_is_not_stored() {
         limit: s.default_limit,
         state: BucketState::full(s.default_limit(), at(T0)),
         spent: None,
+        reset: Stamp::default(),
     };
     s.merge_remote("dave", &full, &s.default_limit, at(T0));
     assert!(s.get("dave").is_none());
@@ -264,6 +266,7 @@ fn a_flood_of_peer_states_respects_the_key_cap() {
             limit: s.default_limit,
             state: BucketState::from_parts(0, at(T0)),
             spent: None,
+            reset: Stamp::default(),
         };
         s.merge_remote(&id, &drained, &s.default_limit, at(T0 + i as u64));
         assert!(s.len() <= 100);

@@ -31,6 +31,7 @@ pub mod change;
 mod decide;
 pub mod descriptors;
 pub mod matching;
+mod reset;
 pub mod rules;
 pub mod rules_file;
 mod verdict;

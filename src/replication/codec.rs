@@ -7,8 +7,11 @@
 //! so a node can tell an unknown version from garbage without parsing it.
 //! Version 1 is a min-max state; version 2 added the counted mode's per-node
 //! spent counter (read still, from older nodes); version 3 carries the
-//! counted mode's bounded per-generation counter. A min-max node still
-//! writes version 1, so nodes can be upgraded one at a time.
+//! counted mode's bounded per-generation counter; version 4 is either of
+//! those with the bucket's live reset (an operator's reset to full). A node
+//! writes version 4 only while a reset is live, and otherwise what it wrote
+//! before (version 1 for min-max), so nodes can be upgraded one at a time:
+//! an older node skips (and counts) only the records of recent resets.
 //!
 //! Every field is checked before it is believed: the limit must be one a node
 //! could run, the level within one full bucket of debt and no more than full,
@@ -32,6 +35,9 @@ pub const VERSION_COUNTED_V2: u8 = 2;
 
 /// The envelope version of a counted state (with its bounded counter).
 pub const VERSION_COUNTED: u8 = 3;
+
+/// Either state with the instant of the reset it follows.
+pub const VERSION_RESET: u8 = 4;
 
 /// A heartbeat: "this node is alive and reads the topic".
 pub const VERSION_HEARTBEAT: u8 = 16;
@@ -60,6 +66,8 @@ pub struct Envelope {
     pub state: BucketState,
     /// Counted mode: tokens spent per node generation; `None` in version 1.
     pub spent: Option<Vec<Entry>>,
+    /// The live reset the state follows; zero before version 4 or without one.
+    pub reset: Stamp,
 }
 
 /// A node's periodic sign of life.
@@ -98,6 +106,14 @@ struct WireV2 {
 struct WireV3 {
     base: WireV1,
     spent: Vec<WireEntry>,
+}
+
+/// Version 4: version 1, the reset, and the counter if counted.
+#[derive(Debug, Serialize, Deserialize)]
+struct WireV4 {
+    base: WireV1,
+    reset_ns: u64,
+    spent: Option<Vec<WireEntry>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -151,7 +167,8 @@ impl DecodeError {
     }
 }
 
-/// Encodes an envelope: version 3 if it carries a counter, else version 1.
+/// Encodes an envelope: version 4 if it follows a reset, else version 3 if
+/// it carries a counter, else version 1.
 pub fn encode(envelope: &Envelope) -> Vec<u8> {
     let base = WireV1 {
         node_id: envelope.node_id.clone(),
@@ -161,20 +178,25 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
         level: envelope.state.level(),
         stamp_ns: envelope.state.stamp().as_unix_nanos(),
     };
-    match &envelope.spent {
-        None => versioned(VERSION, &base),
-        Some(spent) => versioned(
-            VERSION_COUNTED,
-            &WireV3 {
+    let spent = envelope.spent.as_ref().map(|spent| {
+        spent
+            .iter()
+            .map(|e| WireEntry {
+                node: e.node,
+                count: e.count,
+                since_ns: e.since.as_unix_nanos(),
+            })
+            .collect()
+    });
+    match (envelope.reset.as_unix_nanos(), spent) {
+        (0, None) => versioned(VERSION, &base),
+        (0, Some(spent)) => versioned(VERSION_COUNTED, &WireV3 { base, spent }),
+        (reset_ns, spent) => versioned(
+            VERSION_RESET,
+            &WireV4 {
                 base,
-                spent: spent
-                    .iter()
-                    .map(|e| WireEntry {
-                        node: e.node,
-                        count: e.count,
-                        since_ns: e.since.as_unix_nanos(),
-                    })
-                    .collect(),
+                reset_ns,
+                spent,
             },
         ),
     }
@@ -219,6 +241,7 @@ fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
 /// bounds is an error, never a panic.
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     let (version, body) = version_of(bytes)?;
+    let mut reset = 0;
     let (wire, spent) = match version {
         VERSION => (parse::<WireV1>(body)?, None),
         VERSION_COUNTED_V2 => {
@@ -233,12 +256,12 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
         }
         VERSION_COUNTED => {
             let v3 = parse::<WireV3>(body)?;
-            let spent = v3.spent.into_iter().map(|e| Entry {
-                node: e.node,
-                count: e.count,
-                since: Stamp::from_unix_nanos(e.since_ns),
-            });
-            (v3.base, Some(spent.collect::<Vec<_>>()))
+            (v3.base, Some(entries(v3.spent)))
+        }
+        VERSION_RESET => {
+            let v4 = parse::<WireV4>(body)?;
+            reset = v4.reset_ns;
+            (v4.base, v4.spent.map(entries))
         }
         other => return Err(DecodeError::UnknownVersion(other)),
     };
@@ -265,7 +288,17 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
         limit,
         state,
         spent,
+        reset: Stamp::from_unix_nanos(reset),
     })
+}
+
+fn entries(wire: Vec<WireEntry>) -> Vec<Entry> {
+    let entries = wire.into_iter().map(|e| Entry {
+        node: e.node,
+        count: e.count,
+        since: Stamp::from_unix_nanos(e.since_ns),
+    });
+    entries.collect()
 }
 
 /// Decodes a heartbeat record.

@@ -11,6 +11,7 @@ fn envelope() -> Envelope {
         limit: Limit::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(1)).unwrap(),
         state: BucketState::from_parts(-3, Stamp::from_unix_nanos(1_699_999_999_000_000_000)),
         spent: None,
+        reset: Stamp::default(),
     }
 }
 
@@ -44,6 +45,20 @@ fn counted_states_round_trip_as_version_3() {
     let bytes = encode(&e);
     assert_eq!(bytes[0], VERSION_COUNTED);
     assert_eq!(decode(&bytes), Ok(e));
+}
+
+#[test]
+fn states_after_a_reset_round_trip_as_version_4() {
+    for spent in [None, Some(vec![entry(7, 3, 5)])] {
+        let mut e = envelope();
+        e.spent = spent;
+        e.reset = Stamp::from_unix_nanos(1_699_999_999_500_000_000);
+        let bytes = encode(&e);
+        assert_eq!(bytes[0], VERSION_RESET);
+        assert_eq!(decode(&bytes), Ok(e));
+    }
+    // Without a reset a node writes what older nodes read.
+    assert_eq!(encode(&envelope())[0], VERSION);
 }
 
 #[test]
@@ -188,6 +203,7 @@ fn ten_thousand_node_ids_spending_on_one_key_keep_records_small_and_replicating(
                 limit: e.limit,
                 state: e.state,
                 spent: e.spent,
+                reset: e.reset,
             };
             here.merge_remote(&key, &remote, &limit, at);
         }
@@ -208,6 +224,7 @@ fn envelope_of(r: crate::limiter::Replicated, at: Stamp) -> Envelope {
         limit: r.limit,
         state: r.state,
         spent: r.spent,
+        reset: r.reset,
     }
 }
 
@@ -262,16 +279,27 @@ fn arb_record() -> impl Strategy<Value = Vec<u8>> {
             stamp_ns,
         });
     let entries = proptest::collection::vec(
-        (0u64..4, extreme_u64(), stamp).prop_map(|(node, count, since_ns)| WireEntry {
+        (0u64..4, extreme_u64(), stamp.clone()).prop_map(|(node, count, since_ns)| WireEntry {
             node,
             count: count.min(MAX_COUNT),
             since_ns,
         }),
         0..4,
     );
-    (base, proptest::option::of(entries)).prop_map(|(base, spent)| match spent {
-        None => raw(VERSION, &base),
-        Some(spent) => raw(VERSION_COUNTED, &WireV3 { base, spent }),
+    let reset = prop_oneof![Just(None), stamp.prop_map(Some)];
+    (base, proptest::option::of(entries), reset).prop_map(|(base, spent, reset)| {
+        match (spent, reset) {
+            (spent, Some(reset_ns)) => raw(
+                VERSION_RESET,
+                &WireV4 {
+                    base,
+                    reset_ns,
+                    spent,
+                },
+            ),
+            (None, None) => raw(VERSION, &base),
+            (Some(spent), None) => raw(VERSION_COUNTED, &WireV3 { base, spent }),
+        }
     })
 }
 
@@ -293,7 +321,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_after_the_version_never_panic(
-        version in prop_oneof![Just(VERSION), Just(VERSION_COUNTED_V2), Just(VERSION_COUNTED), Just(VERSION_HEARTBEAT)],
+        version in prop_oneof![Just(VERSION), Just(VERSION_COUNTED_V2), Just(VERSION_COUNTED), Just(VERSION_RESET), Just(VERSION_HEARTBEAT)],
         bytes in proptest::collection::vec(any::<u8>(), 0..64),
     ) {
         let mut record = vec![version];
@@ -321,7 +349,8 @@ proptest! {
             let Ok(e) = decode(bytes) else { continue };
             // The consumer's own clamp of future stamps.
             let (state, _) = crate::limiter::clamp_future(e.state, now, Duration::from_secs(1));
-            let remote = Replicated { limit: e.limit, state, spent: e.spent };
+            let reset = e.reset.min(now.saturating_add(Duration::from_secs(1)));
+            let remote = Replicated { limit: e.limit, state, spent: e.spent, reset };
             store.merge_remote("alice", &remote, &limit, now);
         }
         let bound = limit.window() + limit.interval() + Duration::from_secs(1);

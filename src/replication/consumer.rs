@@ -130,6 +130,12 @@ fn clamped(shared: &Shared, envelope: Envelope, now: Stamp) -> Replicated {
     let skew = shared.settings.max_clock_skew;
     let (state, mut clamped) = clamp_future(envelope.state, now, skew);
     let mut spent = envelope.spent;
+    // A reset from the future would outrank every reset made until then.
+    let (reset, reset_clamped) = match envelope.reset {
+        reset if reset > now.saturating_add(skew) => (now.saturating_add(skew), true),
+        reset => (reset, false),
+    };
+    clamped |= reset_clamped;
     // A generation cannot have begun in the future either: a start far ahead
     // would make every later generation look like history once forgotten.
     let latest = now.saturating_add(skew);
@@ -144,5 +150,6 @@ fn clamped(shared: &Shared, envelope: Envelope, now: Stamp) -> Replicated {
         limit: envelope.limit,
         state,
         spent,
+        reset,
     }
 }

@@ -162,6 +162,7 @@ pub(super) fn publish_changes(shared: &Shared, producer: &ThreadedProducer<Deliv
                 limit: replicated.limit,
                 state: replicated.state,
                 spent: replicated.spent.clone(),
+                reset: replicated.reset,
             })
         });
         let mut record =

@@ -24,14 +24,21 @@ impl Store {
         let mut dropped = 0;
         self.map.walk(
             SWEEP_CHUNK,
-            |_, slot| slot.missing_at(now) <= 0,
+            |key, slot| self.is_idle(key, slot, now),
             // Outside the shard lock: tombstones, and freeing the slots.
             |removed| {
                 dropped += removed.len();
                 self.forget_idle(removed);
             },
         );
+        self.resets.prune(now);
         dropped
+    }
+
+    /// Full, and not holding a live reset: dropping it loses nothing. A reset
+    /// bucket is full, but it must stay to turn away states from before it.
+    fn is_idle(&self, key: &str, slot: &Slot, now: Stamp) -> bool {
+        slot.missing_at(now) <= 0 && self.resets.of(key, now) == Stamp::default()
     }
 
     /// Takes one slot of the `max_keys` budget, evicting until one is free.
@@ -68,11 +75,16 @@ impl Store {
                 (first + n) % shards,
                 EVICTION_SAMPLE - sampled,
                 |key, slot| {
-                    let missing = slot.missing_at(now);
-                    if missing > 0 && fullest.as_ref().is_none_or(|(_, m)| missing < *m) {
+                    if self.is_idle(key, slot, now) {
+                        return true;
+                    }
+                    // A full bucket held for its reset is the cheapest to
+                    // lose under pressure: only the reset's ordering goes.
+                    let missing = slot.missing_at(now).max(0);
+                    if fullest.as_ref().is_none_or(|(_, m)| missing < *m) {
                         fullest = Some((key.clone(), missing));
                     }
-                    missing <= 0
+                    false
                 },
             );
             if let Some(entry) = removed {

@@ -130,7 +130,11 @@ impl Store {
             .collect();
         for key in lists.dirty.into_keys() {
             // Gone: if it had been published, its eviction queued a tombstone.
-            if let Some(change) = self.map.get_mut(&key).and_then(|mut s| s.take_change(now)) {
+            let change = self.map.get_mut(&key).and_then(|mut slot| {
+                // Under the slot's lock, so the reset and the state agree.
+                slot.take_change(self.resets.of(&key, now), now)
+            });
+            if let Some(change) = change {
                 changes.push((key, change));
             }
         }
@@ -143,7 +147,7 @@ impl Store {
     /// Walks the map for dirty slots that did not fit in the list.
     fn take_unlisted(&self, now: Stamp, changes: &mut Vec<Change>) {
         let visit = |key: &CompactString, slot: &mut Slot| {
-            if let Some(change) = slot.take_change(now) {
+            if let Some(change) = slot.take_change(self.resets.of(key, now), now) {
                 changes.push((key.clone(), change));
             }
             false
@@ -173,12 +177,15 @@ impl Store {
 
 impl Slot {
     /// If dirty, what to publish — the latest state, or `None` (a tombstone)
-    /// if the bucket is full now and was published — and marks it clean.
-    fn take_change(&mut self, now: Stamp) -> Option<Option<Replicated>> {
+    /// if the bucket is full now and was published — and marks it clean. A
+    /// full bucket under a live reset is published all the same: the reset
+    /// is the news, and peers must hear it to refuse older states. `reset`
+    /// is the key's live reset.
+    fn take_change(&mut self, reset: Stamp, now: Stamp) -> Option<Option<Replicated>> {
         if !std::mem::replace(&mut self.dirty, false) {
             return None;
         }
-        if self.state.is_full_at(&self.limit, now) {
+        if reset == Stamp::default() && self.state.is_full_at(&self.limit, now) {
             return std::mem::replace(&mut self.published, false).then_some(None);
         }
         self.published = true;
@@ -190,6 +197,7 @@ impl Slot {
                 .spent
                 .as_deref()
                 .map(|s| s.entries().copied().collect()),
+            reset,
         }))
     }
 }

@@ -1,9 +1,10 @@
 //! The store as a replica: merging peers' states, and the generation keys
 //! under which this node counts its own spending in counted mode.
 
-use std::sync::atomic::Ordering;
+use std::cmp::Ordering;
+use std::sync::atomic::Ordering as Atomic;
 
-use super::{Replicated, Store};
+use super::{live_reset, Replicated, Store};
 use crate::limiter::bucket::{Limit, Stamp};
 use crate::limiter::merge::{merge, merge_counted, rescale, MergeMode};
 use crate::limiter::spent::Spent;
@@ -14,35 +15,57 @@ impl Store {
     /// (tokens kept) and held within its bounds, so no record can leave a
     /// bucket more than one full bucket in debt. A full remote state of an
     /// untracked key carries nothing and is not stored (its spending is paid
-    /// back already: a full bucket owes nothing).
+    /// back already: a full bucket owes nothing) unless it brings a live reset.
+    /// Of two different live resets the later one's state wins whole (see the
+    /// `reset` module); the counters are joined either way, but spending is
+    /// debited only between states of the same reset.
     pub fn merge_remote(&self, key: &str, remote: &Replicated, limit: &Limit, now: Stamp) {
-        if !self.map.contains_key(key) && remote.state.is_full_at(&remote.limit, now) {
+        let remote_reset = live_reset(remote.reset, now);
+        if remote_reset == Stamp::default()
+            && !self.map.contains_key(key)
+            && remote.state.is_full_at(&remote.limit, now)
+        {
             return;
         }
         self.with_slot(key, limit, now, |slot| {
             slot.convert_to(limit, now);
             let state = rescale(remote.state, &remote.limit, limit).bounded(limit);
-            match (self.mode, &remote.spent) {
-                (MergeMode::Counted, Some(remote_spent)) => {
-                    let spent = slot.spent.get_or_insert_with(|| Box::new(Spent::new(now)));
-                    merge_counted(
+            let counted = match (self.mode, &remote.spent) {
+                (MergeMode::Counted, Some(remote_spent)) => Some(remote_spent),
+                // A min-max peer (or a min-max node): the plain rule.
+                _ => None,
+            };
+            match remote_reset.cmp(&self.resets.of(key, now)) {
+                Ordering::Equal => match counted {
+                    Some(remote_spent) => merge_counted(
                         limit,
                         &mut slot.state,
-                        spent,
+                        slot.spent.get_or_insert_with(|| Box::new(Spent::new(now))),
                         state,
                         remote_spent,
                         &mut slot.reserve,
-                    )
+                    ),
+                    None => slot.state = merge(limit, slot.state, state),
+                },
+                ordering => {
+                    if ordering == Ordering::Greater {
+                        slot.state = state;
+                        self.resets.set(key, remote_reset, now);
+                        slot.reserve = 0;
+                    }
+                    // Spending across a reset is forgiven, not debited.
+                    if let Some(remote_spent) = counted {
+                        let spent = slot.spent.get_or_insert_with(|| Box::new(Spent::new(now)));
+                        spent.absorb(remote_spent, u64::MAX);
+                    }
                 }
-                // A min-max peer (or a min-max node): the plain rule.
-                _ => slot.state = merge(limit, slot.state, state),
             }
         });
     }
 
     /// A fresh key for this node's spending on a key it starts tracking.
     pub(super) fn next_generation(&self) -> u64 {
-        let n = self.generations.fetch_add(1, Ordering::Relaxed);
+        let n = self.generations.fetch_add(1, Atomic::Relaxed);
         // splitmix64 of (node, n): distinct generations of distinct nodes collide
         // only by 64-bit chance.
         let mut z = self.me ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
