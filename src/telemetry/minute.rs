@@ -1,0 +1,305 @@
+//! Decisions per rule over the last minute, for the status page: once a
+//! second a sampler copies every rule's running totals (`rules.rs`) into a
+//! ring of [`SLOTS`] one-second slots per rule. The ring is bounded by the
+//! rules in effect (a rule that vanished drops out) and time is an argument:
+//! the sampler passes whole seconds of a monotonic clock.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::Telemetry;
+use crate::policy::{RuleOutcome, RuleSet};
+
+/// One-second slots kept: the totals now and 60 seconds ago.
+pub const SLOTS: usize = 61;
+
+/// Decisions by [`RuleOutcome::index`].
+pub type Counts = [u64; RuleOutcome::ALL.len()];
+
+/// One rule's last minute, as the status page shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleMinute {
+    /// The rule's name.
+    pub name: Arc<str>,
+    /// Decisions over the last 60 seconds, by outcome.
+    pub last_60s: Counts,
+    /// Decisions over the last 10 seconds, by outcome.
+    pub last_10s: Counts,
+    /// Refusals (`limited`) in each of the last 60 seconds, oldest first.
+    pub refused_per_sec: [u64; SLOTS - 1],
+}
+
+impl RuleMinute {
+    /// Every decision in `counts`, whatever its outcome.
+    pub fn decisions(counts: &Counts) -> u64 {
+        counts.iter().sum()
+    }
+}
+
+/// One rule's totals at each of the last [`SLOTS`] seconds.
+#[derive(Debug)]
+struct Ring {
+    /// Totals at second `s` live in `slots[s % SLOTS]`.
+    slots: [Counts; SLOTS],
+    /// The first second sampled: nothing before it is known.
+    since: u64,
+}
+
+/// The rings of the rules in effect at the last sample.
+#[derive(Debug, Default)]
+pub struct Minute {
+    /// The second of the last sample.
+    newest: Option<u64>,
+    /// Rule names in the order of the rules.
+    order: Vec<Arc<str>>,
+    rings: HashMap<Arc<str>, Ring>,
+}
+
+impl Minute {
+    /// Records every rule's totals at `second`; rules not in `current` drop
+    /// out. Seconds skipped since the last sample repeat its totals (nothing
+    /// is known of when in the gap those decisions fell); a second earlier
+    /// than the last one overwrites the last.
+    pub fn record(&mut self, second: u64, current: &[(Arc<str>, Counts)]) {
+        let newest = match self.newest {
+            Some(last) if second > last => {
+                // A gap longer than the ring only needs the ring's worth filled.
+                let from = (last + 1).max(second.saturating_sub(SLOTS as u64 - 1));
+                for ring in self.rings.values_mut() {
+                    let kept = ring.slots[slot(last)];
+                    for s in from..second {
+                        ring.slots[slot(s)] = kept;
+                    }
+                }
+                second
+            }
+            Some(last) => last,
+            None => second,
+        };
+        self.newest = Some(newest);
+        let mut rings = HashMap::with_capacity(current.len());
+        for (name, counts) in current {
+            let mut ring = self.rings.remove(name).unwrap_or(Ring {
+                slots: [*counts; SLOTS],
+                since: newest,
+            });
+            ring.slots[slot(newest)] = *counts;
+            rings.insert(Arc::clone(name), ring);
+        }
+        self.rings = rings;
+        self.order = current.iter().map(|(name, _)| Arc::clone(name)).collect();
+    }
+
+    /// Every rule's last minute, in the order of the rules.
+    pub fn view(&self) -> Vec<RuleMinute> {
+        let Some(newest) = self.newest else {
+            return Vec::new();
+        };
+        self.order
+            .iter()
+            .filter_map(|name| Some((name, self.rings.get(name)?)))
+            .map(|(name, ring)| RuleMinute {
+                name: Arc::clone(name),
+                last_60s: ring.over(newest, SLOTS as u64 - 1),
+                last_10s: ring.over(newest, 10),
+                refused_per_sec: std::array::from_fn(|k| {
+                    // Second `newest - 59 + k`, less the one before it.
+                    let second = (newest + k as u64 + 1).checked_sub(SLOTS as u64 - 1);
+                    match second {
+                        Some(s) if s > ring.since => ring.delta(s - 1, s)[limited()],
+                        _ => 0,
+                    }
+                }),
+            })
+            .collect()
+    }
+}
+
+impl Ring {
+    /// Decisions over the `secs` seconds up to `newest` (fewer if sampled for less).
+    fn over(&self, newest: u64, secs: u64) -> Counts {
+        self.delta(newest.saturating_sub(secs).max(self.since), newest)
+    }
+
+    /// Totals at `to` less totals at `from` (0 where a total went down: the
+    /// rule's totals were made again after it left the rules and came back).
+    fn delta(&self, from: u64, to: u64) -> Counts {
+        let (a, b) = (self.slots[slot(from)], self.slots[slot(to)]);
+        std::array::from_fn(|i| b[i].saturating_sub(a[i]))
+    }
+}
+
+fn slot(second: u64) -> usize {
+    (second % SLOTS as u64) as usize
+}
+
+fn limited() -> usize {
+    RuleOutcome::Limited.index()
+}
+
+impl Telemetry {
+    /// Samples every rule of `rules` at `second` (of a monotonic clock), and
+    /// forgets the totals of names neither in effect nor held by a handle.
+    pub fn sample_rules(&self, rules: &RuleSet, second: u64) {
+        let current: Vec<(Arc<str>, Counts)> = {
+            let mut totals = self.rule_counters.totals.lock();
+            let current = rules
+                .rules()
+                .iter()
+                .map(|rule| {
+                    let counts = totals.get(&rule.name).map_or([0; 3], |t| {
+                        std::array::from_fn(|i| t[i].load(Ordering::Relaxed))
+                    });
+                    (Arc::clone(&rule.name), counts)
+                })
+                .collect();
+            // A name still held by a cached handle may count again: keep it.
+            totals.retain(|name, t| {
+                Arc::strong_count(t) > 1 || rules.rules().iter().any(|r| r.name == *name)
+            });
+            current
+        };
+        self.minute.lock().record(second, &current);
+    }
+
+    /// Every rule's last minute as of the last sample, in the order of the rules.
+    pub fn rule_minutes(&self) -> Vec<RuleMinute> {
+        self.minute.lock().view()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALLOWED: usize = 0;
+    const LIMITED: usize = 1;
+    const SHADOW: usize = 2;
+
+    fn counts(allowed: u64, limited: u64, shadow: u64) -> Counts {
+        let mut c = [0; 3];
+        c[ALLOWED] = allowed;
+        c[LIMITED] = limited;
+        c[SHADOW] = shadow;
+        c
+    }
+
+    fn one(minute: &Minute, name: &str) -> RuleMinute {
+        minute
+            .view()
+            .into_iter()
+            .find(|m| &*m.name == name)
+            .unwrap_or_else(|| panic!("no series for {name}"))
+    }
+
+    #[test]
+    fn a_rule_counts_what_happened_in_the_last_60_and_10_seconds() {
+        let mut m = Minute::default();
+        let a: Arc<str> = "a".into();
+        // One refusal and two allowed decisions a second, from second 1000.
+        for s in 0..=100u64 {
+            m.record(1000 + s, &[(Arc::clone(&a), counts(2 * s, s, 7))]);
+        }
+        let v = one(&m, "a");
+        assert_eq!(v.last_60s, counts(120, 60, 0));
+        assert_eq!(v.last_10s, counts(20, 10, 0));
+        assert_eq!(RuleMinute::decisions(&v.last_60s), 180);
+        assert_eq!(v.refused_per_sec, [1; 60]);
+    }
+
+    #[test]
+    fn before_a_minute_passed_the_window_starts_at_the_first_sample() {
+        let mut m = Minute::default();
+        let a: Arc<str> = "a".into();
+        // Decisions made before the first sample are not in any window.
+        m.record(5, &[(Arc::clone(&a), counts(100, 50, 0))]);
+        m.record(6, &[(Arc::clone(&a), counts(100, 53, 1))]);
+        let v = one(&m, "a");
+        assert_eq!(v.last_60s, counts(0, 3, 1));
+        assert_eq!(v.last_10s, counts(0, 3, 1));
+        let mut expected = [0; 60];
+        expected[59] = 3;
+        assert_eq!(v.refused_per_sec, expected);
+    }
+
+    #[test]
+    fn the_ring_rolls_over_and_old_seconds_fall_out() {
+        let mut m = Minute::default();
+        let a: Arc<str> = "a".into();
+        m.record(0, &[(Arc::clone(&a), counts(0, 0, 0))]);
+        // A burst of 30 refusals in second 1, then nothing.
+        m.record(1, &[(Arc::clone(&a), counts(0, 30, 0))]);
+        for s in 2..=60 {
+            m.record(s, &[(Arc::clone(&a), counts(0, 30, 0))]);
+        }
+        let v = one(&m, "a");
+        assert_eq!(v.last_60s[LIMITED], 30, "second 1 is 59 s old");
+        assert_eq!(v.refused_per_sec[0], 30);
+        assert_eq!(v.last_10s[LIMITED], 0);
+        // The burst fell between the samples of seconds 0 and 1: a minute
+        // after second 1 it is out of the window.
+        m.record(61, &[(Arc::clone(&a), counts(0, 30, 0))]);
+        let v = one(&m, "a");
+        assert_eq!(v.last_60s[LIMITED], 0);
+        assert_eq!(v.refused_per_sec, [0; 60]);
+    }
+
+    #[test]
+    fn a_gap_in_sampling_repeats_the_last_totals() {
+        let mut m = Minute::default();
+        let a: Arc<str> = "a".into();
+        m.record(10, &[(Arc::clone(&a), counts(0, 4, 0))]);
+        // The sampler was late: 5 refusals are seen 20 seconds later.
+        m.record(30, &[(Arc::clone(&a), counts(0, 9, 0))]);
+        let v = one(&m, "a");
+        assert_eq!(v.last_60s[LIMITED], 5);
+        assert_eq!(v.last_10s[LIMITED], 5);
+        assert_eq!(v.refused_per_sec[59], 5);
+        assert_eq!(v.refused_per_sec[..59], [0; 59]);
+        // A gap longer than the ring.
+        m.record(1_000, &[(Arc::clone(&a), counts(0, 10, 0))]);
+        assert_eq!(one(&m, "a").last_60s[LIMITED], 1);
+        // A clock that went back overwrites the newest second.
+        m.record(999, &[(Arc::clone(&a), counts(0, 12, 0))]);
+        assert_eq!(one(&m, "a").last_10s[LIMITED], 3);
+    }
+
+    #[test]
+    fn rules_that_change_keep_their_series_by_name_and_vanished_ones_drop_out() {
+        let mut m = Minute::default();
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        m.record(0, &[(Arc::clone(&a), [0; 3]), (Arc::clone(&b), [0; 3])]);
+        m.record(
+            1,
+            &[
+                (Arc::clone(&a), counts(0, 2, 0)),
+                (Arc::clone(&b), counts(1, 0, 0)),
+            ],
+        );
+        // A reload: b is gone, c is new and first, a moved (its series stays).
+        m.record(
+            2,
+            &[
+                (Arc::clone(&c), counts(0, 9, 0)),
+                (Arc::clone(&a), counts(0, 3, 0)),
+            ],
+        );
+        let names: Vec<_> = m.view().iter().map(|v| v.name.to_string()).collect();
+        assert_eq!(names, ["c", "a"]);
+        assert_eq!(one(&m, "a").last_60s[LIMITED], 3);
+        assert_eq!(
+            one(&m, "c").last_60s[LIMITED],
+            0,
+            "new: from its first sample"
+        );
+        // b comes back: a new series, from its first sample.
+        m.record(3, &[(Arc::clone(&b), counts(0, 1, 0))]);
+        assert_eq!(one(&m, "b").last_60s, [0; 3]);
+        assert_eq!(m.view().len(), 1);
+        // Totals that went down (made again from zero) count nothing, not a wrap.
+        m.record(4, &[(Arc::clone(&b), counts(0, 0, 0))]);
+        assert_eq!(one(&m, "b").last_60s, [0; 3]);
+        assert_eq!(one(&m, "b").refused_per_sec, [0; 60]);
+    }
+}
