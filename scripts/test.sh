@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of crdt-limiter, installing what is missing first
 # (cargo-nextest; Envoy, Caddy, nginx, h2load, wrk, Chromium and chromedriver
-# through scripts/tools.sh;
-# the tansu test broker, which it starts on a free loopback port).
+# through scripts/tools.sh; the tansu test broker, which it starts on a free
+# loopback port).
 # Usage: scripts/test.sh   (from anywhere; exits non-zero on the first failure)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -50,7 +50,8 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .4em;borde
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eee}\
 .up{color:#176317;font-weight:600}.gone{color:#a11;font-weight:600}.muted{color:#666}\
-.shadow{color:#8a5a00}code{font-size:.95em;word-break:break-all}";
+.shadow{color:#8a5a00}code{font-size:.95em;word-break:break-all}\
+.row{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}h3{font-size:1em;margin:.8em 0 .3em}";
 
 /// The whole page.
 pub(super) fn render(page: &Page<'_>) -> String {
@@ -129,8 +130,13 @@ fn yes_no(b: bool) -> &'static str {
 
 fn write_node(out: &mut String, cluster: &Cluster) -> fmt::Result {
     let node = &cluster.node;
-    out.push_str("<section id=\"node\"><h2>This node and the cluster</h2>");
-    out.push_str("<table><tr><th>Node ID</th><td id=\"node-id\">");
+    // One row of names over one of values: the whole node in a glance.
+    out.push_str(
+        "<section id=\"node\"><h2>This node and the cluster</h2><table><tr><th>Node ID</th>\
+         <th>Version</th><th>Merge mode</th><th>Kafka connected</th><th>Bootstrap done</th>\
+         <th>Buckets</th><th>Sync pending</th><th>Partitioned</th><th>Nodes up</th>\
+         <th>Limit share</th></tr><tr><td id=\"node-id\">",
+    );
     match &node.id {
         Some(id) => {
             out.push_str("<code>");
@@ -141,26 +147,18 @@ fn write_node(out: &mut String, cluster: &Cluster) -> fmt::Result {
     }
     write!(
         out,
-        "</td></tr><tr><th>Version</th><td>{}</td></tr>",
-        node.version
-    )?;
-    let merge = node.merge.unwrap_or("none (standalone)");
-    write!(out, "<tr><th>Merge mode</th><td>{merge}</td></tr>")?;
-    let rows = [
-        ("Kafka connected", yes_no(node.kafka_connected)),
-        ("Bootstrap done", yes_no(node.bootstrap_done)),
-        ("Partitioned", yes_no(node.partitioned)),
-    ];
-    for (name, value) in rows {
-        write!(out, "<tr><th>{name}</th><td>{value}</td></tr>")?;
-    }
-    write!(
-        out,
-        "<tr><th>Buckets</th><td class=\"n\">{}</td></tr>\
-         <tr><th>Sync pending</th><td class=\"n\">{}</td></tr>\
-         <tr><th>Nodes up</th><td class=\"n\">{}</td></tr>\
-         <tr><th>Limit share</th><td class=\"n\">1/{}</td></tr></table>",
-        node.buckets, node.sync_pending, node.nodes_up, node.limit_share
+        "</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
+         <td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">1/{}</td>\
+         </tr></table>",
+        node.version,
+        node.merge.unwrap_or("none"),
+        yes_no(node.kafka_connected),
+        yes_no(node.bootstrap_done),
+        node.buckets,
+        node.sync_pending,
+        yes_no(node.partitioned),
+        node.nodes_up,
+        node.limit_share
     )
 }
 
@@ -216,7 +214,9 @@ fn write_limit(out: &mut String, limit: &LimitRow) -> fmt::Result {
 }
 
 fn write_rules(out: &mut String, rules: &[RuleRow<'_>]) -> fmt::Result {
-    out.push_str("<section id=\"rules\"><h2>Rules and plans in effect</h2><table>");
+    out.push_str(
+        "<section id=\"rules\"><h2>Rules and plans in effect</h2><div class=\"row\"><table>",
+    );
     out.push_str(
         "<tr><th>Rule</th><th>Match</th><th>Key</th><th>Capacity</th>\
          <th>Refill/s</th><th>Mode</th></tr>",
@@ -254,12 +254,10 @@ fn write_plans(
     default_plan: Option<&str>,
 ) -> fmt::Result {
     if plans.is_empty() {
-        out.push_str("<p class=\"muted\">No plans.</p></section>");
+        out.push_str("<p class=\"muted\">No plans.</p></div></section>");
         return Ok(());
     }
-    out.push_str(
-        "<h3>Plans</h3><table><tr><th>Plan</th><th>Capacity</th><th>Refill/s</th><th></th></tr>",
-    );
+    out.push_str("<table><tr><th>Plan</th><th>Capacity</th><th>Refill/s</th><th></th></tr>");
     for (name, limit) in plans {
         out.push_str("<tr><td><code>");
         text(out, name);
@@ -272,7 +270,7 @@ fn write_plans(
         };
         write!(out, "<td>{default}</td></tr>")?;
     }
-    out.push_str("</table></section>");
+    out.push_str("</table></div></section>");
     Ok(())
 }
 

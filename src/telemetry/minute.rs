@@ -42,7 +42,9 @@ impl RuleMinute {
 struct Ring {
     /// Totals at second `s` live in `slots[s % SLOTS]`.
     slots: [Counts; SLOTS],
-    /// The first second sampled: nothing before it is known.
+    /// The first second sampled. Totals start at zero, so before it they
+    /// were zero: what a new rule (or a node that just started) counted
+    /// before its first sample falls in that second rather than vanishing.
     since: u64,
 }
 
@@ -105,10 +107,9 @@ impl Minute {
                 last_10s: ring.over(newest, 10),
                 refused_per_sec: std::array::from_fn(|k| {
                     // Second `newest - 59 + k`, less the one before it.
-                    let second = (newest + k as u64 + 1).checked_sub(SLOTS as u64 - 1);
-                    match second {
-                        Some(s) if s > ring.since => ring.delta(s - 1, s)[limited()],
-                        _ => 0,
+                    match (newest + k as u64 + 1).checked_sub(SLOTS as u64 - 1) {
+                        Some(s) => ring.delta(s.checked_sub(1), s)[limited()],
+                        None => 0,
                     }
                 }),
             })
@@ -117,16 +118,24 @@ impl Minute {
 }
 
 impl Ring {
-    /// Decisions over the `secs` seconds up to `newest` (fewer if sampled for less).
+    /// Decisions over the `secs` seconds up to `newest`.
     fn over(&self, newest: u64, secs: u64) -> Counts {
-        self.delta(newest.saturating_sub(secs).max(self.since), newest)
+        self.delta(newest.checked_sub(secs), newest)
     }
 
-    /// Totals at `to` less totals at `from` (0 where a total went down: the
-    /// rule's totals were made again after it left the rules and came back).
-    fn delta(&self, from: u64, to: u64) -> Counts {
-        let (a, b) = (self.slots[slot(from)], self.slots[slot(to)]);
+    /// Totals at second `to` less totals at `from` (`None`: before second 0).
+    /// A total that went down (made again after its rule left the rules and
+    /// came back) counts 0, not a wrap.
+    fn delta(&self, from: Option<u64>, to: u64) -> Counts {
+        let (a, b) = (self.at(from), self.at(Some(to)));
         std::array::from_fn(|i| b[i].saturating_sub(a[i]))
+    }
+
+    fn at(&self, second: Option<u64>) -> Counts {
+        match second {
+            Some(s) if s >= self.since => self.slots[slot(s)],
+            _ => [0; RuleOutcome::ALL.len()],
+        }
     }
 }
 
@@ -209,16 +218,18 @@ mod tests {
     }
 
     #[test]
-    fn before_a_minute_passed_the_window_starts_at_the_first_sample() {
+    fn a_new_series_counts_from_zero() {
         let mut m = Minute::default();
         let a: Arc<str> = "a".into();
-        // Decisions made before the first sample are not in any window.
+        // What was decided before the first sample (since the node started)
+        // falls in the first second sampled.
         m.record(5, &[(Arc::clone(&a), counts(100, 50, 0))]);
         m.record(6, &[(Arc::clone(&a), counts(100, 53, 1))]);
         let v = one(&m, "a");
-        assert_eq!(v.last_60s, counts(0, 3, 1));
-        assert_eq!(v.last_10s, counts(0, 3, 1));
+        assert_eq!(v.last_60s, counts(100, 53, 1));
+        assert_eq!(v.last_10s, counts(100, 53, 1));
         let mut expected = [0; 60];
+        expected[58] = 50;
         expected[59] = 3;
         assert_eq!(v.refused_per_sec, expected);
     }
@@ -249,19 +260,19 @@ mod tests {
     fn a_gap_in_sampling_repeats_the_last_totals() {
         let mut m = Minute::default();
         let a: Arc<str> = "a".into();
-        m.record(10, &[(Arc::clone(&a), counts(0, 4, 0))]);
+        m.record(10, &[(Arc::clone(&a), counts(0, 0, 0))]);
         // The sampler was late: 5 refusals are seen 20 seconds later.
-        m.record(30, &[(Arc::clone(&a), counts(0, 9, 0))]);
+        m.record(30, &[(Arc::clone(&a), counts(0, 5, 0))]);
         let v = one(&m, "a");
         assert_eq!(v.last_60s[LIMITED], 5);
         assert_eq!(v.last_10s[LIMITED], 5);
         assert_eq!(v.refused_per_sec[59], 5);
         assert_eq!(v.refused_per_sec[..59], [0; 59]);
         // A gap longer than the ring.
-        m.record(1_000, &[(Arc::clone(&a), counts(0, 10, 0))]);
+        m.record(1_000, &[(Arc::clone(&a), counts(0, 6, 0))]);
         assert_eq!(one(&m, "a").last_60s[LIMITED], 1);
         // A clock that went back overwrites the newest second.
-        m.record(999, &[(Arc::clone(&a), counts(0, 12, 0))]);
+        m.record(999, &[(Arc::clone(&a), counts(0, 8, 0))]);
         assert_eq!(one(&m, "a").last_10s[LIMITED], 3);
     }
 
@@ -288,18 +299,14 @@ mod tests {
         let names: Vec<_> = m.view().iter().map(|v| v.name.to_string()).collect();
         assert_eq!(names, ["c", "a"]);
         assert_eq!(one(&m, "a").last_60s[LIMITED], 3);
-        assert_eq!(
-            one(&m, "c").last_60s[LIMITED],
-            0,
-            "new: from its first sample"
-        );
-        // b comes back: a new series, from its first sample.
+        assert_eq!(one(&m, "c").last_60s[LIMITED], 9, "new: counted from zero");
+        // b comes back: a new series.
         m.record(3, &[(Arc::clone(&b), counts(0, 1, 0))]);
-        assert_eq!(one(&m, "b").last_60s, [0; 3]);
+        assert_eq!(one(&m, "b").last_60s, counts(0, 1, 0));
         assert_eq!(m.view().len(), 1);
         // Totals that went down (made again from zero) count nothing, not a wrap.
         m.record(4, &[(Arc::clone(&b), counts(0, 0, 0))]);
         assert_eq!(one(&m, "b").last_60s, [0; 3]);
-        assert_eq!(one(&m, "b").refused_per_sec, [0; 60]);
+        assert_eq!(one(&m, "b").refused_per_sec.iter().sum::<u64>(), 1);
     }
 }
