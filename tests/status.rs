@@ -61,6 +61,10 @@ fn the_page_is_html_at_both_paths_and_every_error_stays_json() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["field"], "refresh");
     assert_eq!(node.get("/status?keys=1&x=1").json()["field"], "x");
+    // Asking for keys with the admin API off: no prompt, they are never shown.
+    let off = node.get("/status?keys=1");
+    assert_eq!(off.status, 200);
+    assert!(off.body.contains("id=\"keys-off\""));
     assert_eq!(node.get("/nothing-here").json()["error"], "not_found");
     let metrics = node.get("/metrics").body;
     for route in ["/", "/status"] {

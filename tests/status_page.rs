@@ -41,11 +41,11 @@ fn the_page_loads_cleanly_shows_a_joining_peer_and_counts_refusals() {
     let (brokers, topic) = (shared_broker(), topic("status-page"));
     let first = start(&brokers, &topic, "page-a");
     let browser = Browser::start(1200, 900);
-    // Refresh every second: the page must find the new peer by itself.
-    browser.open(&format!("http://{}/status?refresh=1", first.addr));
+    browser.open(&format!("http://{}/status?refresh=0", first.addr));
     assert_eq!(browser.title(), "crdt-limiter status");
     let id = browser.find_all("#node-id");
-    assert_eq!(browser.text(&id[0]), "page-a");
+    assert_eq!(browser.text(&id[0]).as_deref(), Some("page-a"));
+    assert_eq!(browser.find_all("#no-peers").len(), 1);
     assert_eq!(
         browser.find_all("#keys-hidden").len(),
         1,
@@ -53,6 +53,8 @@ fn the_page_loads_cleanly_shows_a_joining_peer_and_counts_refusals() {
     );
     browser.assert_no_console_errors();
 
+    // Refreshing every second, the page must find the new peer by itself.
+    browser.open(&format!("http://{}/status?refresh=1", first.addr));
     let second = start(&brokers, &topic, "page-b");
     within(Duration::from_secs(30), "page-b listed up", || {
         let rows = browser.find_all("tr[data-peer=\"page-b\"]");

@@ -45,9 +45,9 @@ pub(super) enum Keys {
     Shown(Vec<Refused>),
 }
 
-const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}\
-h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.4em 0 .4em;border-bottom:1px solid #ccc}\
-table{border-collapse:collapse;background:#fff}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left}\
+const STYLE: &str = "body{font:14px/1.35 system-ui,sans-serif;margin:1em 1.5em;color:#222;background:#fafafa}\
+h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.15em;margin:1em 0 .4em;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;background:#fff}th,td{border:1px solid #ddd;padding:.2em .6em;text-align:left}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eee}\
 .up{color:#176317;font-weight:600}.gone{color:#a11;font-weight:600}.muted{color:#666}\
 .shadow{color:#8a5a00}code{font-size:.95em;word-break:break-all}\

@@ -74,6 +74,8 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args},
             "goog:loggingPrefs": {"browser": "ALL"},
+            // Every wait bounded: a page load, and no implicit waits on finds.
+            "timeouts": {"pageLoad": 20_000, "script": 5_000, "implicit": 0},
         }}});
         let created = browser.call("POST", "/session", Some(capabilities));
         browser.session = created["sessionId"]
@@ -104,6 +106,12 @@ impl Browser {
 
     /// One WebDriver command; its `value`. A WebDriver error panics with its message.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
+    }
+
+    /// One WebDriver command; its `value`, or the WebDriver error's `value`.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Value> {
         let request = self.agent.request(method, &format!("{}{path}", self.base));
         let answer = match body {
             Some(body) => request
@@ -116,14 +124,29 @@ impl Browser {
             Err(e) => panic!("WebDriver {method} {path}: {e}"),
         };
         let status = response.status();
-        let value: Value = serde_json::from_str(&response.into_string().unwrap()).unwrap();
-        assert!(status < 400, "WebDriver {method} {path}: {status} {value}");
-        value["value"].clone()
+        let mut value: Value = serde_json::from_str(&response.into_string().unwrap()).unwrap();
+        let value = value["value"].take();
+        if status < 400 {
+            Ok(value)
+        } else {
+            Err(value)
+        }
     }
 
     fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let path = format!("/session/{}{path}", self.session);
         self.call(method, &path, body)
+    }
+
+    /// A command on an element found before: `None` if the page has been
+    /// replaced since (a page that refreshes itself does so at any time).
+    fn element_call(&self, element: &str, what: &str) -> Option<Value> {
+        let path = format!("/session/{}/element/{element}/{what}", self.session);
+        match self.try_call("GET", &path, None) {
+            Ok(value) => Some(value),
+            Err(e) if e["error"] == "stale element reference" => None,
+            Err(e) => panic!("WebDriver GET {path}: {e}"),
+        }
     }
 
     /// Loads `url` and waits (WebDriver's page-load wait, bounded by the driver) until it has.
@@ -154,16 +177,17 @@ impl Browser {
             .collect()
     }
 
-    /// An attribute of an element, as the browser's DOM has it.
+    /// An attribute of an element, as the browser's DOM has it (`None`: no
+    /// such attribute, or the page was replaced since the element was found).
     pub fn attribute(&self, element: &str, name: &str) -> Option<String> {
-        let value = self.session_call("GET", &format!("/element/{element}/attribute/{name}"), None);
+        let value = self.element_call(element, &format!("attribute/{name}"))?;
         value.as_str().map(String::from)
     }
 
-    /// The rendered text of an element.
-    pub fn text(&self, element: &str) -> String {
-        let value = self.session_call("GET", &format!("/element/{element}/text"), None);
-        value.as_str().unwrap_or_default().to_string()
+    /// The rendered text of an element (`None`: the page was replaced since).
+    pub fn text(&self, element: &str) -> Option<String> {
+        let value = self.element_call(element, "text")?;
+        Some(value.as_str().unwrap_or_default().to_string())
     }
 
     /// The browser log entries since the last call, as (level, message).
