@@ -309,4 +309,64 @@ mod tests {
         assert_eq!(one(&m, "b").last_60s, [0; 3]);
         assert_eq!(one(&m, "b").refused_per_sec.iter().sum::<u64>(), 1);
     }
+
+    #[test]
+    fn the_sampler_reads_what_decisions_counted_and_follows_reloads() {
+        use crate::limiter::{Limit, Stamp, Store};
+        use crate::policy::{rules_file, Policy, Request};
+        use std::num::{NonZeroU32, NonZeroUsize};
+        use std::time::Duration;
+
+        let limit = Limit::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(1)).unwrap();
+        let store = Store::new(limit, NonZeroUsize::new(100).unwrap());
+        let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
+        let rules = |names: &[&str]| {
+            let text: String = names
+                .iter()
+                .map(|n| format!("[[rules]]\nname = \"{n}\"\nkey = \"user\"\ncapacity = 1\nrefill_per_sec = 1\n"))
+                .collect();
+            rules_file::parse(&text).unwrap()
+        };
+        let policy = Policy::new(rules(&["x", "y"]));
+        let telemetry = Telemetry::new();
+        let request = |user| Request {
+            user,
+            route: "/",
+            method: "GET",
+            tenant: None,
+            ip: None,
+        };
+        telemetry.sample_rules(&policy.rules(), 0);
+        for _ in 0..3 {
+            telemetry.count(policy.check(&store, &request("a"), 1, now).as_ref());
+        }
+        telemetry.sample_rules(&policy.rules(), 1);
+        let view = telemetry.rule_minutes();
+        let names: Vec<_> = view.iter().map(|m| m.name.to_string()).collect();
+        assert_eq!(names, ["x", "y"]);
+        // Both rules count user a; the one reported decides: 1 allowed, 2 refused.
+        let counted: u64 = view
+            .iter()
+            .map(|m| RuleMinute::decisions(&m.last_60s))
+            .sum();
+        assert_eq!(counted, 3);
+        assert_eq!(view.iter().map(|m| m.last_10s[LIMITED]).sum::<u64>(), 2);
+        let x_before = view[0].last_60s;
+        // A reload drops y and puts a new z first: y's series goes, z's starts.
+        policy.replace_file(rules(&["z", "x"]));
+        telemetry.sample_rules(&policy.rules(), 2);
+        let names: Vec<_> = telemetry
+            .rule_minutes()
+            .iter()
+            .map(|m| m.name.to_string())
+            .collect();
+        assert_eq!(names, ["z", "x"]);
+        let view = telemetry.rule_minutes();
+        assert_eq!(view[1].last_60s, x_before, "x keeps its series by name");
+        assert_eq!(view[0].last_60s, [0; 3]);
+        // Once a decision has remade the handles, nothing holds y's totals.
+        telemetry.count(policy.check(&store, &request("b"), 1, now).as_ref());
+        telemetry.sample_rules(&policy.rules(), 3);
+        assert!(!telemetry.rule_counters.totals.lock().contains_key("y"));
+    }
 }
