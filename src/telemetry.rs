@@ -16,8 +16,10 @@ use metrics_exporter_prometheus::{
 use crate::limiter::Store;
 use crate::policy::Verdict;
 
+mod minute;
 mod rls;
 mod rules;
+pub use minute::{RuleMinute, SLOTS as MINUTE_SLOTS};
 pub use rls::{RlsMetrics, RlsOutcome};
 
 const DECISIONS: &str = "limiter_decisions_total";
@@ -47,7 +49,7 @@ const HTTP_SECONDS: &str = "http_request_duration_seconds";
 /// Routes get their own label value; anything else is `other`, so a scan of
 /// random paths cannot grow the number of series.
 /// Every admin path counts as `/v1/admin`, every forward-auth path as `/v1/forward-auth`.
-pub const ROUTES: [&str; 10] = [
+pub const ROUTES: [&str; 12] = [
     "/protected",
     "/v1/check",
     "/v1/checks",
@@ -57,6 +59,8 @@ pub const ROUTES: [&str; 10] = [
     "/healthz",
     "/readyz",
     "/v1/cluster",
+    "/status",
+    "/",
     "other",
 ];
 const STATUSES: [(u16, &str); 8] = [
@@ -196,6 +200,8 @@ pub struct Telemetry {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
     rule_counters: rules::RuleCounters,
+    /// Per-rule decisions over the last minute, for the status page.
+    minute: parking_lot::Mutex<minute::Minute>,
     decision_seconds: Histogram,
     buckets: Gauge,
     max_keys: Gauge,
@@ -215,6 +221,7 @@ impl Telemetry {
             recorder,
             handle,
             rule_counters: Default::default(),
+            minute: Default::default(),
             decision_seconds: metrics::histogram!(DECISION_SECONDS),
             buckets: metrics::gauge!(BUCKETS),
             max_keys: metrics::gauge!(MAX_KEYS),

@@ -125,6 +125,17 @@ fn now_ns() -> u64 {
 /// A state record for the test's limit (5 tokens, one a second) as any
 /// Kafka client could write it.
 fn record(level_tokens: i64, stamp_ns: u64, limit: Limit, spent: Option<Vec<Entry>>) -> Vec<u8> {
+    reset_record(level_tokens, stamp_ns, limit, spent, 0)
+}
+
+/// The same, following a reset at `reset_ns` (zero: none).
+fn reset_record(
+    level_tokens: i64,
+    stamp_ns: u64,
+    limit: Limit,
+    spent: Option<Vec<Entry>>,
+    reset_ns: u64,
+) -> Vec<u8> {
     codec::encode(&Envelope {
         node_id: "mallory".into(),
         sent_at: Stamp::from_unix_nanos(now_ns()),
@@ -134,7 +145,7 @@ fn record(level_tokens: i64, stamp_ns: u64, limit: Limit, spent: Option<Vec<Entr
             Stamp::from_unix_nanos(stamp_ns),
         ),
         spent,
-        reset: Stamp::default(),
+        reset: Stamp::from_unix_nanos(reset_ns),
     })
 }
 
@@ -158,7 +169,7 @@ fn hostile_records_are_counted_and_delay_no_user_beyond_one_refill_window() {
     }
     // Every user is known to both nodes before the records come, as a real
     // user would be: a record then meets a bucket with history of its own.
-    let users = ["level", "beyond", "counter", "future", "limit"];
+    let users = ["level", "beyond", "counter", "future", "limit", "reset"];
     for n in &nodes {
         for user in users {
             assert_eq!(n.protected(&format!("mallory-{user}")).status, 200);
@@ -191,6 +202,11 @@ fn hostile_records_are_counted_and_delay_no_user_beyond_one_refill_window() {
             record(-5, now + 365 * 24 * 3600 * 1_000_000_000, ours, None),
         ),
         ("limit", record(0, now, glacial, None)),
+        // Refused: a reset a year ahead would outrank every real one.
+        (
+            "reset",
+            reset_record(-5, now, ours, None, now + 365 * 24 * 3600 * 1_000_000_000),
+        ),
     ];
     let raw: Vec<(Vec<u8>, Vec<u8>)> = records
         .iter()
@@ -213,6 +229,7 @@ fn hostile_records_are_counted_and_delay_no_user_beyond_one_refill_window() {
             };
             kind("bad_level") >= 1.0
                 && kind("bad_counter") >= 1.0
+                && kind("future_reset") >= 1.0
                 && common::metric(&m, "limiter_sync_clock_skew_clamped_total") >= 1.0
                 && common::metric(&m, "limiter_sync_received_total") >= 3.0
         });

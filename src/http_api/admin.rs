@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -17,10 +17,11 @@ use serde_json::{json, Map, Number, Value};
 
 use super::error::{validate_id, ApiError};
 use super::request::{parse_body, Body, Field, Scalar};
+use super::rules_view::{plan_rows, rule_rows, LimitRow};
 use super::{buckets, AppState};
 use crate::limiter::rate::{RateText, RATE_HINT};
 use crate::limiter::Limit;
-use crate::policy::{Match, PolicyChange, RuleLimit};
+use crate::policy::PolicyChange;
 use crate::policy_log::PolicyLog;
 use subtle::ConstantTimeEq;
 
@@ -95,14 +96,23 @@ impl FromRequest for Authorized {
         else {
             return ready(Err(ApiError::AdminDisabled));
         };
-        let presented = req
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "));
+        let presented = req.headers().get(AUTHORIZATION).and_then(bearer);
         ready(match presented {
-            Some(token) if same(token, admin.token.as_bytes()) => Ok(Authorized),
+            Some(token) if admin.accepts(token) => Ok(Authorized),
             _ => Err(ApiError::Unauthorized),
         })
+    }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub(super) fn bearer(value: &HeaderValue) -> Option<&[u8]> {
+    value.as_bytes().strip_prefix(b"Bearer ")
+}
+
+impl Admin {
+    /// Whether `presented` is the admin token.
+    pub(super) fn accepts(&self, presented: &[u8]) -> bool {
+        same(presented, self.token.as_bytes())
     }
 }
 
@@ -121,54 +131,30 @@ fn admin(state: &AppState) -> &Admin {
 }
 
 pub(super) fn limit_json(limit: &Limit) -> Value {
-    json!({
-        "capacity": limit.capacity(),
-        "refill_per_sec": 1e9 / limit.interval().as_nanos() as f64,
-    })
-}
-
-fn match_json(m: &Match) -> Value {
-    let mut out = Map::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            out.insert(k.into(), Value::String(v));
-        }
-    };
-    put("route", m.route.clone());
-    put("method", m.method.clone());
-    put("tenant", m.tenant.clone());
-    put("user", m.user.clone());
-    put("ip", m.ip.map(|ip| ip.to_string()));
-    Value::Object(out)
+    LimitRow::from(limit).json()
 }
 
 fn plans_json(state: &AppState) -> Value {
     let rules = state.policy.rules();
-    let mut plans: Vec<_> = rules.plans().collect();
-    plans.sort_by_key(|(name, _)| *name);
     Value::Object(
-        plans
+        plan_rows(&rules)
             .into_iter()
-            .map(|(name, limit)| (name.to_string(), limit_json(&limit)))
+            .map(|(name, limit)| (name.to_string(), limit.json()))
             .collect(),
     )
 }
 
 async fn list_rules(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
     let rules = state.policy.rules();
-    let list: Vec<Value> = rules
-        .rules()
+    let list: Vec<Value> = rule_rows(&rules, state.policy.shadow_all())
         .iter()
         .map(|rule| {
             json!({
-                "name": &*rule.name,
-                "match": match_json(&rule.matcher),
-                "key": rule.key.as_str(),
-                "shadow": rule.shadow || state.policy.shadow_all(),
-                "limit": match &rule.limit {
-                    RuleLimit::UserPlan => json!("plan"),
-                    RuleLimit::Fixed(limit) => limit_json(limit),
-                },
+                "name": rule.name,
+                "match": rule.match_json(),
+                "key": rule.key,
+                "shadow": rule.shadow,
+                "limit": rule.limit.map_or(json!("plan"), |limit| limit.json()),
             })
         })
         .collect();

@@ -4,7 +4,7 @@
 //! every state of the bucket from before it (see `limiter::store::reset`).
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::admin::{limit_json, Authorized};
 use super::error::{validate_id, ApiError};
@@ -51,7 +51,7 @@ pub(super) async fn reset_bucket(
         .policy
         .reset_key(&state.store, &key, now)
         .ok_or_else(|| ApiError::NoSuchBucket(key.clone()))?;
-    Ok(answer(&state, vec![key], at))
+    Ok(HttpResponse::Ok().json(answer(&state, vec![key], at)))
 }
 
 /// `POST /v1/admin/users/{user}/reset`: resets every bucket counted per the
@@ -63,18 +63,20 @@ pub(super) async fn reset_user(
 ) -> Result<HttpResponse, ApiError> {
     let user = validate_id("user", &user)?;
     let now = state.clock.now();
-    let keys = state
+    let reset = state
         .policy
         .reset_user(&state.store, user, now, MAX_RESET_KEYS);
-    Ok(answer(&state, keys, now))
+    let mut answer = answer(&state, reset.keys, reset.at);
+    answer["truncated"] = reset.truncated.into();
+    Ok(HttpResponse::Ok().json(answer))
 }
 
-fn answer(state: &AppState, keys: Vec<String>, at: Stamp) -> HttpResponse {
+fn answer(state: &AppState, keys: Vec<String>, at: Stamp) -> Value {
     // Who reset what stays on record; a key's user is an ID, not a secret.
     tracing::info!(?keys, "buckets reset by the admin API");
-    HttpResponse::Ok().json(json!({
+    json!({
         "reset": keys,
         "reset_at_unix_ms": at.as_unix_nanos() / 1_000_000,
         "cluster_wide": state.cluster.is_some(),
-    }))
+    })
 }

@@ -1,7 +1,8 @@
 //! `GET /v1/cluster`: this node and every peer it heard from recently, as
 //! JSON, for an operator on a bad day. Read-only and unauthenticated, like
 //! `/metrics`; it reads a snapshot the replication consumer keeps off the
-//! request path. Peer IDs come from the wire: serde escapes them.
+//! request path. Peer IDs come from the wire: serde escapes them. The
+//! status page shows the same view (`status_html.rs`).
 
 use std::sync::atomic::Ordering;
 
@@ -14,52 +15,52 @@ use crate::replication::{ClusterSnapshot, PeerSnapshot};
 
 /// The answer.
 #[derive(Debug, Serialize)]
-struct Cluster {
-    node: Node,
-    peers: Vec<Peer>,
+pub(super) struct Cluster {
+    pub node: Node,
+    pub peers: Vec<Peer>,
 }
 
 /// This node.
 #[derive(Debug, Serialize)]
-struct Node {
+pub(super) struct Node {
     /// `null` when standalone.
-    id: Option<String>,
+    pub id: Option<String>,
     /// `cluster` (with Kafka) or `standalone`.
-    mode: &'static str,
-    version: &'static str,
+    pub mode: &'static str,
+    pub version: &'static str,
     /// `min-max` or `counted`; `null` when standalone.
-    merge: Option<&'static str>,
-    kafka_connected: bool,
+    pub merge: Option<&'static str>,
+    pub kafka_connected: bool,
     /// Ready: the topics were read (or the bootstrap timeout passed).
-    bootstrap_done: bool,
-    buckets: usize,
-    sync_pending: usize,
-    partitioned: bool,
+    pub bootstrap_done: bool,
+    pub buckets: usize,
+    pub sync_pending: usize,
+    pub partitioned: bool,
     /// This node and the peers `up`.
-    nodes_up: usize,
+    pub nodes_up: usize,
     /// While cut off, each key gets 1/`limit_share` of its limit (1 otherwise).
-    limit_share: u32,
+    pub limit_share: u32,
     /// `--peer-gone-after-ms`; `null` when standalone.
-    peer_gone_after_ms: Option<u64>,
+    pub peer_gone_after_ms: Option<u64>,
 }
 
 /// A peer.
 #[derive(Debug, Serialize)]
-struct Peer {
-    id: String,
+pub(super) struct Peer {
+    pub id: String,
     /// `up`, or `gone` when silent longer than `--peer-gone-after-ms`.
-    state: &'static str,
-    last_heard_unix_ms: u64,
-    records_per_sec: f64,
-    heartbeats_per_sec: f64,
+    pub state: &'static str,
+    pub last_heard_unix_ms: u64,
+    pub records_per_sec: f64,
+    pub heartbeats_per_sec: f64,
     /// Over its last 256 records; `null` before any was read after bootstrap.
-    lag_ms: Option<Lag>,
+    pub lag_ms: Option<Lag>,
 }
 
 #[derive(Debug, Serialize)]
-struct Lag {
-    p50: u64,
-    p99: u64,
+pub(super) struct Lag {
+    pub p50: u64,
+    pub p99: u64,
 }
 
 impl From<PeerSnapshot> for Peer {
@@ -87,11 +88,16 @@ fn merge_name(merge: MergeMode) -> &'static str {
 
 /// The handler.
 pub fn cluster(state: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
+    std::future::ready(HttpResponse::Ok().json(current(&state)))
+}
+
+/// The view now.
+pub(super) fn current(state: &AppState) -> Cluster {
     let snapshot = state
         .cluster
         .as_ref()
         .map(|c| c.snapshot(state.clock.now()));
-    std::future::ready(HttpResponse::Ok().json(view(&state, snapshot)))
+    view(state, snapshot)
 }
 
 fn view(state: &AppState, snapshot: Option<ClusterSnapshot>) -> Cluster {

@@ -44,7 +44,7 @@ pub enum ApiError {
         allow: &'static str,
     },
     /// No such route.
-    #[error("no such route; the API is POST /protected, POST /v1/check, POST /v1/checks, /v1/forward-auth, /v1/admin/…, GET /metrics, /healthz and /readyz")]
+    #[error("no such route; the API is POST /protected, POST /v1/check, POST /v1/checks, /v1/forward-auth, /v1/admin/…, GET /metrics, /healthz, /readyz, /v1/cluster, and the status page at GET / or /status")]
     NotFound,
     /// A field of a JSON body (or a header or path part) that is missing or wrong.
     #[error("`{field}`: {reason}")]
@@ -64,6 +64,10 @@ pub enum ApiError {
     /// An admin call without the right bearer token.
     #[error("send `Authorization: Bearer <admin token>`")]
     Unauthorized,
+    /// `/status?keys=1` without the admin token: the browser is asked for it
+    /// (HTTP Basic, the token as the password).
+    #[error("the most-limited keys need the admin token: send it as the password of HTTP Basic (any user name) or as `Authorization: Bearer <admin token>`")]
+    KeysUnauthorized,
     /// The admin API is off.
     #[error("the admin API is off; start the node with --admin-token (LIMITER_ADMIN_TOKEN) to turn it on")]
     AdminDisabled,
@@ -108,7 +112,7 @@ impl ApiError {
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::Unidentified { code, .. } => code,
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized | ApiError::KeysUnauthorized => "unauthorized",
             ApiError::AdminDisabled => "admin_disabled",
             ApiError::NoSuchAdminRoute => "not_found",
             ApiError::UnknownBucket(_) | ApiError::NoSuchBucket(_) => "unknown_bucket",
@@ -135,7 +139,9 @@ impl ResponseError for ApiError {
             | ApiError::NoSuchAdminRoute
             | ApiError::UnknownBucket(_)
             | ApiError::NoSuchBucket(_) => StatusCode::NOT_FOUND,
-            ApiError::Unauthorized | ApiError::Unidentified { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::KeysUnauthorized | ApiError::Unidentified { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::NotCommitted(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -147,8 +153,14 @@ impl ResponseError for ApiError {
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             response.insert_header((header::ALLOW, *allow));
         }
-        if let ApiError::Unauthorized = self {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        match self {
+            ApiError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::KeysUnauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="crdt-limiter""#));
+            }
+            _ => {}
         }
         let mut body = BytesMut::new();
         self.write_json(&mut body);

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::admin::Authorized;
 use super::error::ApiError;
+use super::request::query_pairs;
 use super::AppState;
 use crate::limiter::refusals::{CAPACITY, HALF_LIFE};
 use crate::limiter::{Decision, Stamp};
@@ -65,12 +66,7 @@ pub(super) async fn limited(
 fn limit_from(query: &str) -> Result<usize, ApiError> {
     let hint = || format!("a whole number from 1 to {CAPACITY}");
     let mut limit = CAPACITY;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if name != "limit" {
-            let name: String = name.chars().take(64).collect();
-            return Err(ApiError::field(name, "unknown query parameter; send limit"));
-        }
+    for (_, value) in query_pairs(query, &["limit"])? {
         limit = value
             .parse()
             .ok()

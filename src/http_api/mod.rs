@@ -12,6 +12,9 @@ mod limited;
 pub mod protected;
 pub mod request;
 pub mod response;
+mod rules_view;
+mod status;
+mod status_html;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -88,6 +91,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::resource(path)
                 .route(web::get().to(handler))
+                .default_service(web::to(move || async move { not_allowed(path, "GET") })),
+        );
+    }
+    // The status page, under both paths (browsers open `/`).
+    for path in ["/status", "/"] {
+        cfg.service(
+            web::resource(path)
+                .route(web::get().to(status::status))
                 .default_service(web::to(move || async move { not_allowed(path, "GET") })),
         );
     }

@@ -186,6 +186,28 @@ impl<'de, T: Scalar<'de>> Visitor<'de> for FieldVisitor<T> {
     }
 }
 
+/// The `name=value` pairs of a query string, in order; a name not in
+/// `known` is refused, naming it (cut to 64 characters) and the known ones.
+pub(super) fn query_pairs<'q>(
+    query: &'q str,
+    known: &[&str],
+) -> Result<Vec<(&'q str, &'q str)>, ApiError> {
+    let mut pairs = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !known.contains(&name) {
+            let name: String = name.chars().take(64).collect();
+            let send = known.join(" or ");
+            return Err(ApiError::field(
+                name,
+                format!("unknown query parameter; send {send}"),
+            ));
+        }
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

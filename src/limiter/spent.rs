@@ -47,6 +47,9 @@ pub struct Spent {
     own: Option<Entry>,
     /// Other generations, most recently grown first; at most `MAX_ENTRIES - 1`.
     others: Vec<Entry>,
+    /// The bucket's latest reset: generations begun before it grow only by
+    /// spending the reset forgave (their nodes start a new one on hearing of it).
+    reset: Stamp,
 }
 
 impl Spent {
@@ -56,6 +59,23 @@ impl Spent {
             baseline,
             own: None,
             others: Vec::new(),
+            reset: Stamp::default(),
+        }
+    }
+
+    /// The bucket was reset to full at `reset`: what any generation begun
+    /// before it spent is forgiven, as far as this node has seen it and as
+    /// far as it grows later (a node that spent before it heard of the reset
+    /// reports that late). This node's own generation ends here, so what it
+    /// spends from now on is counted under a new one that peers debit.
+    pub fn forgive_before(&mut self, reset: Stamp) {
+        self.reset = self.reset.max(reset);
+        self.baseline = self.baseline.max(reset);
+        if let Some(own) = self.own.take() {
+            self.others.insert(0, own);
+            if self.others.len() >= MAX_ENTRIES {
+                self.forget_oldest();
+            }
         }
     }
 
@@ -99,8 +119,14 @@ impl Spent {
                 Some(i) => {
                     let known = self.others[i].count;
                     if entry.count > known {
-                        let taken = (entry.count - known).min(room);
-                        new += taken;
+                        // Growth of a generation from before the reset was forgiven.
+                        let forgiven = entry.since < self.reset;
+                        let taken = if forgiven {
+                            entry.count - known
+                        } else {
+                            (entry.count - known).min(room)
+                        };
+                        new += if forgiven { 0 } else { taken };
                         self.others[i].count = known + taken;
                         self.others[..=i].rotate_right(1);
                     }
@@ -229,6 +255,29 @@ mod tests {
         assert_eq!(s.absorb(&[entry(1, 6, T0 + 1)], u64::MAX), 0);
         // A generation that begins after the forgotten ones is still news.
         assert_eq!(s.absorb(&[entry(20_000, 3, T0 + 2)], u64::MAX), 3);
+    }
+
+    #[test]
+    fn spending_before_a_reset_is_forgiven_and_spending_after_it_is_not() {
+        let mut s = Spent::new(at(T0));
+        s.record(2, at(T0), || 99);
+        assert_eq!(s.absorb(&[entry(7, 3, T0 + 1)], u64::MAX), 3);
+        s.forgive_before(at(T0 + 10));
+        // A generation from before the reset grows (spent before its node heard).
+        assert_eq!(s.absorb(&[entry(7, 8, T0 + 1)], u64::MAX), 0);
+        // One from before the reset, never seen: history.
+        assert_eq!(s.absorb(&[entry(8, 4, T0 + 5)], u64::MAX), 0);
+        // One begun after: news, and its growth too.
+        assert_eq!(s.absorb(&[entry(9, 2, T0 + 11)], u64::MAX), 2);
+        assert_eq!(s.absorb(&[entry(9, 3, T0 + 11)], u64::MAX), 1);
+        // Our own generation ended at the reset: the next spending starts a new one.
+        assert_eq!(s.own_count(), 0);
+        s.record(1, at(T0 + 12), || 100);
+        assert_eq!(
+            s.entries().next().map(|e| (e.node, e.count)),
+            Some((100, 1))
+        );
+        assert!(s.entries().any(|e| e.node == 99 && e.count == 2));
     }
 
     #[test]

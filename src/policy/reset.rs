@@ -1,13 +1,31 @@
 //! Resetting buckets to full for the admin API: one bucket by its key, or
 //! every bucket counted per a user.
 
-use super::{KeyKind, Policy};
+use super::descriptors::KEY_PREFIX;
+use super::{KeyKind, Policy, RuleSet};
 use crate::limiter::{Stamp, Store};
+
+/// Longest key a reset accepts: what peers accept from the topic.
+const MAX_KEY: usize = 1024;
+
+/// What a user's reset did.
+#[derive(Debug)]
+pub struct UserReset {
+    /// The keys reset.
+    pub keys: Vec<String>,
+    /// The latest of their resets' stamps (`now` if none).
+    pub at: Stamp,
+    /// More of the user's buckets than the bound were tracked: some are not reset.
+    pub truncated: bool,
+}
 
 impl Policy {
     /// Resets bucket `key` to full under the limit this node gives it (see
     /// [`Store::reset`]); `None` if no rule or descriptor makes such a key.
     pub fn reset_key(&self, store: &Store, key: &str, now: Stamp) -> Option<Stamp> {
+        if !key.starts_with(KEY_PREFIX) && !well_formed(&self.rules(), key) {
+            return None;
+        }
         let limit = self.limit_of_key(key)?;
         Some(store.reset(key, &limit, now))
     }
@@ -15,27 +33,131 @@ impl Policy {
     /// Resets every bucket counted per `user`: the one of each `user` rule,
     /// and each of a `user+route` rule's buckets this node tracks (every
     /// route's bucket that is not full anywhere, since peers replicate
-    /// them), at most `max` keys. Returns the keys reset.
-    pub fn reset_user(&self, store: &Store, user: &str, now: Stamp, max: usize) -> Vec<String> {
+    /// them), at most `max` keys found in one walk of the store.
+    pub fn reset_user(&self, store: &Store, user: &str, now: Stamp, max: usize) -> UserReset {
         let rules = self.rules();
         let mut keys: Vec<String> = Vec::new();
+        let mut prefixes = Vec::new();
         if rules.bare_keys() {
             keys.push(user.to_string());
-        } else {
-            for rule in rules.rules() {
-                let key = format!("{} {user}", rule.name);
-                match rule.key {
-                    KeyKind::User => keys.push(key),
-                    KeyKind::UserRoute => {
-                        let found = store.keys_with_prefix(&(key + " "), max);
-                        keys.extend(found.into_iter().map(String::from));
-                    }
-                    KeyKind::Global | KeyKind::Tenant | KeyKind::Ip => {}
-                }
+        }
+        for rule in rules.rules().iter().filter(|_| !rules.bare_keys()) {
+            match rule.key {
+                KeyKind::User => keys.push(format!("{} {user}", rule.name)),
+                KeyKind::UserRoute => prefixes.push(format!("{} {user} ", rule.name)),
+                KeyKind::Global | KeyKind::Tenant | KeyKind::Ip => {}
             }
         }
+        if !prefixes.is_empty() {
+            let wanted = |key: &str| prefixes.iter().any(|p| key.starts_with(p.as_str()));
+            let found = store.keys_where(wanted, max.saturating_sub(keys.len()) + 1);
+            keys.extend(found.into_iter().map(String::from));
+        }
+        let truncated = keys.len() > max;
         keys.truncate(max);
-        keys.retain(|key| self.reset_key(store, key, now).is_some());
-        keys
+        let mut at = now;
+        keys.retain(|key| match self.reset_key(store, key, now) {
+            Some(reset) => {
+                at = at.max(reset);
+                true
+            }
+            None => false,
+        });
+        UserReset {
+            keys,
+            at,
+            truncated,
+        }
+    }
+}
+
+/// Whether `key` has the shape `rules` give their bucket keys: the user ID
+/// alone without a rules file, else a rule's name and as many parts as its
+/// key kind has, each non-empty visible ASCII (an IP in its canonical form).
+fn well_formed(rules: &RuleSet, key: &str) -> bool {
+    let part = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_graphic());
+    if key.len() > MAX_KEY {
+        return false;
+    }
+    if rules.bare_keys() {
+        return part(key) && key.len() <= 256;
+    }
+    let mut parts = key.split(' ');
+    let Some(rule) = parts.next().and_then(|name| rules.rule(name)) else {
+        return false;
+    };
+    let rest: Vec<&str> = parts.collect();
+    let arity = match rule.key {
+        KeyKind::Global => 0,
+        KeyKind::User | KeyKind::Tenant | KeyKind::Ip => 1,
+        KeyKind::UserRoute => 2,
+    };
+    let ip_ok = rule.key != KeyKind::Ip
+        || rest
+            .first()
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| ip.to_canonical().to_string() == rest[0]);
+    rest.len() == arity && rest.iter().all(|p| part(p)) && ip_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::rules_file::parse;
+
+    const RULES: &str = r#"
+        [[rules]]
+        name = "per-user"
+        key = "user"
+        capacity = 5
+        refill_per_sec = 1
+        [[rules]]
+        name = "orders"
+        key = "user+route"
+        capacity = 5
+        refill_per_sec = 1
+        [[rules]]
+        name = "by-ip"
+        key = "ip"
+        capacity = 5
+        refill_per_sec = 1
+        [[rules]]
+        name = "all"
+        key = "global"
+        capacity = 5
+        refill_per_sec = 1
+    "#;
+
+    #[test]
+    fn only_keys_a_rule_makes_are_well_formed() {
+        let rules = parse(RULES).unwrap();
+        for good in [
+            "per-user alice",
+            "orders alice /api/x",
+            "by-ip 10.0.0.1",
+            "all",
+        ] {
+            assert!(well_formed(&rules, good), "{good}");
+        }
+        for bad in [
+            "per-user",
+            "per-user alice junk",
+            "per-user  alice",
+            "orders alice",
+            "by-ip not-an-ip",
+            "by-ip ::ffff:10.0.0.1",
+            "all extra",
+            "no-such-rule alice",
+            "",
+        ] {
+            assert!(!well_formed(&rules, bad), "{bad:?}");
+        }
+        let bare = RuleSet::single(
+            crate::limiter::Limit::new(5.try_into().unwrap(), std::time::Duration::from_secs(1))
+                .unwrap(),
+        );
+        assert!(well_formed(&bare, "alice"));
+        assert!(!well_formed(&bare, ""));
+        assert!(!well_formed(&bare, &"a".repeat(257)));
     }
 }

@@ -349,8 +349,11 @@ proptest! {
             let Ok(e) = decode(bytes) else { continue };
             // The consumer's own clamp of future stamps.
             let (state, _) = crate::limiter::clamp_future(e.state, now, Duration::from_secs(1));
-            let reset = e.reset.min(now.saturating_add(Duration::from_secs(1)));
-            let remote = Replicated { limit: e.limit, state, spent: e.spent, reset };
+            // The consumer's refusal of resets from beyond the skew.
+            if e.reset > now.saturating_add(Duration::from_secs(1)) {
+                continue;
+            }
+            let remote = Replicated { limit: e.limit, state, spent: e.spent, reset: e.reset };
             store.merge_remote("alice", &remote, &limit, now);
         }
         let bound = limit.window() + limit.interval() + Duration::from_secs(1);

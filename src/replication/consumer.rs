@@ -118,24 +118,26 @@ fn receive(
     shared
         .cluster
         .heard(&envelope.node_id, Kind::State, sent_at, now, bootstrapped);
-    let remote = clamped(shared, envelope, now);
+    let Some(remote) = clamped(shared, envelope, now) else {
+        return;
+    };
     shared.store.merge_remote(key, &remote, &limit, now);
     let lag = Duration::from_nanos(now.saturating_since(sent_at));
     shared.telemetry.sync_received(lag);
 }
 
 /// The record's state with its stamps and generation starts no later than
-/// `now` plus the tolerated skew (counted when any was later).
-fn clamped(shared: &Shared, envelope: Envelope, now: Stamp) -> Replicated {
+/// `now` plus the tolerated skew (counted when any was later); `None`
+/// (counted) for a reset beyond the skew, which is refused, not clamped: a
+/// clamped reset differs on every arrival, so it would never equal itself.
+fn clamped(shared: &Shared, envelope: Envelope, now: Stamp) -> Option<Replicated> {
     let skew = shared.settings.max_clock_skew;
+    if envelope.reset > now.saturating_add(skew) {
+        shared.telemetry.sync_decode_error("future_reset");
+        return None;
+    }
     let (state, mut clamped) = clamp_future(envelope.state, now, skew);
     let mut spent = envelope.spent;
-    // A reset from the future would outrank every reset made until then.
-    let (reset, reset_clamped) = match envelope.reset {
-        reset if reset > now.saturating_add(skew) => (now.saturating_add(skew), true),
-        reset => (reset, false),
-    };
-    clamped |= reset_clamped;
     // A generation cannot have begun in the future either: a start far ahead
     // would make every later generation look like history once forgotten.
     let latest = now.saturating_add(skew);
@@ -146,10 +148,10 @@ fn clamped(shared: &Shared, envelope: Envelope, now: Stamp) -> Replicated {
     if clamped {
         shared.telemetry.sync_clamped();
     }
-    Replicated {
+    Some(Replicated {
         limit: envelope.limit,
         state,
         spent,
-        reset,
-    }
+        reset: envelope.reset,
+    })
 }

@@ -1,11 +1,16 @@
 //! `limiter_decisions_total{rule,outcome}`: one count per decision, under the
 //! rule it is counted for, on handles cached per rule's place in the rules
-//! (made again, through the node's recorder, when the rules change).
+//! (made again, through the node's recorder, when the rules change). Beside
+//! each counter a running total of our own, which the status page's
+//! last-minute series (`minute.rs`) samples: the Prometheus handle cannot be read back.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use metrics::Counter;
+use parking_lot::Mutex;
 
 use super::{Telemetry, DECISIONS};
 use crate::policy::{RuleOutcome, Verdict};
@@ -16,12 +21,26 @@ const NO_RULE: &str = "";
 /// One rule's counters, by [`RuleOutcome::index`].
 type Counters = [Counter; RuleOutcome::ALL.len()];
 
+/// One rule's decisions so far, by [`RuleOutcome::index`].
+pub(super) type Totals = Arc<[AtomicU64; RuleOutcome::ALL.len()]>;
+
+/// What the hot path counts one rule's decisions on.
+struct Handles {
+    name: Arc<str>,
+    counters: Counters,
+    totals: Totals,
+}
+
 /// The counters of every rule, in the order of the rules they were made for.
 #[derive(Default)]
 pub(super) struct RuleCounters {
-    rules: ArcSwap<Vec<(Arc<str>, Counters)>>,
+    rules: ArcSwap<Vec<Handles>>,
     /// Requests no rule applies to (allowed).
-    none: std::sync::OnceLock<Counter>,
+    none: OnceLock<Counter>,
+    /// Totals by rule name, touched only off the hot path (making handles,
+    /// sampling), so a name keeps its totals across reloads and two threads
+    /// making handles at once share one.
+    pub(super) totals: Mutex<HashMap<Arc<str>, Totals>>,
 }
 
 impl Telemetry {
@@ -38,37 +57,48 @@ impl Telemetry {
         let (rule, outcome) = verdict.outcome();
         let name = &verdict.rules().rules()[rule].name;
         let cached = self.rule_counters.rules.load();
+        let outcome = outcome.index();
         match cached
             .get(rule)
-            .filter(|(n, _)| Arc::ptr_eq(n, name) || n == name)
+            .filter(|h| Arc::ptr_eq(&h.name, name) || h.name == *name)
         {
-            Some((_, counters)) => counters[outcome.index()].increment(1),
+            Some(handles) => handles.count(outcome),
             None => {
                 // The rules changed (a reload or an admin change): make the
                 // handles for them, keeping the series of names seen before.
                 let made = Arc::new(self.rule_handles(verdict));
-                made[rule].1[outcome.index()].increment(1);
+                made[rule].count(outcome);
                 self.rule_counters.rules.store(made);
             }
         }
     }
 
-    fn rule_handles(&self, verdict: &Verdict) -> Vec<(Arc<str>, Counters)> {
+    fn rule_handles(&self, verdict: &Verdict) -> Vec<Handles> {
         let counter = |name: &str, outcome: RuleOutcome| {
             self.local(|| {
                 metrics::counter!(DECISIONS, "rule" => name.to_string(), "outcome" => outcome.as_str())
             })
         };
+        let mut totals = self.rule_counters.totals.lock();
         verdict
             .rules()
             .rules()
             .iter()
-            .map(|rule| {
-                let name = Arc::clone(&rule.name);
-                let counters = RuleOutcome::ALL.map(|o| counter(&name, o));
-                (name, counters)
+            .map(|rule| Handles {
+                name: Arc::clone(&rule.name),
+                counters: RuleOutcome::ALL.map(|o| counter(&rule.name, o)),
+                totals: Arc::clone(totals.entry(Arc::clone(&rule.name)).or_default()),
             })
             .collect()
+    }
+}
+
+impl Handles {
+    /// The hot path's whole cost beyond the Prometheus counter: one relaxed add.
+    #[inline]
+    fn count(&self, outcome: usize) {
+        self.counters[outcome].increment(1);
+        self.totals[outcome].fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -3,6 +3,7 @@
 //! well-behaved client refuses to send.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cluster;
 pub mod proxy;
 pub mod tools;

@@ -1,4 +1,4 @@
-//! The real programs the proxy tests drive (Envoy, Caddy, nginx), found where
+//! The real programs the tests drive (Envoy, Caddy, nginx, Chromium), found where
 //! `scripts/tools.sh` installs them. A missing one fails the test with the
 //! command that installs it: these tests never skip silently.
 

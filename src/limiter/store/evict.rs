@@ -35,10 +35,16 @@ impl Store {
         dropped
     }
 
-    /// Full, and not holding a live reset: dropping it loses nothing. A reset
-    /// bucket is full, but it must stay to turn away states from before it.
+    /// Full, and not a reset waiting to be published: dropping it loses
+    /// nothing (a reset is remembered beside the map).
     fn is_idle(&self, key: &str, slot: &Slot, now: Stamp) -> bool {
-        slot.missing_at(now) <= 0 && self.resets.of(key, now) == Stamp::default()
+        slot.missing_at(now) <= 0 && !self.unpublished_reset(key, slot, now)
+    }
+
+    /// A reset bucket that replication has not published yet: full, but
+    /// evicting it would keep the reset from the peers.
+    fn unpublished_reset(&self, key: &str, slot: &Slot, now: Stamp) -> bool {
+        slot.dirty && self.resets.of(key, now) != Stamp::default()
     }
 
     /// Takes one slot of the `max_keys` budget, evicting until one is free.
@@ -78,9 +84,12 @@ impl Store {
                     if self.is_idle(key, slot, now) {
                         return true;
                     }
-                    // A full bucket held for its reset is the cheapest to
-                    // lose under pressure: only the reset's ordering goes.
-                    let missing = slot.missing_at(now).max(0);
+                    // An unpublished reset goes last: only if every bucket
+                    // sampled is one, so an insert always finds room.
+                    let missing = match self.unpublished_reset(key, slot, now) {
+                        true => i64::MAX,
+                        false => slot.missing_at(now),
+                    };
                     if fullest.as_ref().is_none_or(|(_, m)| missing < *m) {
                         fullest = Some((key.clone(), missing));
                     }

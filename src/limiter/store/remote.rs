@@ -20,14 +20,14 @@ impl Store {
     /// `reset` module); the counters are joined either way, but spending is
     /// debited only between states of the same reset.
     pub fn merge_remote(&self, key: &str, remote: &Replicated, limit: &Limit, now: Stamp) {
-        let remote_reset = live_reset(remote.reset, now);
+        let remote_reset = live_reset(remote.reset, limit, now);
         if remote_reset == Stamp::default()
             && !self.map.contains_key(key)
             && remote.state.is_full_at(&remote.limit, now)
         {
             return;
         }
-        self.with_slot(key, limit, now, |slot| {
+        let republish = self.with_slot(key, limit, now, |slot| {
             slot.convert_to(limit, now);
             let state = rescale(remote.state, &remote.limit, limit).bounded(limit);
             let counted = match (self.mode, &remote.spent) {
@@ -35,32 +35,38 @@ impl Store {
                 // A min-max peer (or a min-max node): the plain rule.
                 _ => None,
             };
-            match remote_reset.cmp(&self.resets.of(key, now)) {
-                Ordering::Equal => match counted {
-                    Some(remote_spent) => merge_counted(
-                        limit,
-                        &mut slot.state,
-                        slot.spent.get_or_insert_with(|| Box::new(Spent::new(now))),
-                        state,
-                        remote_spent,
-                        &mut slot.reserve,
-                    ),
-                    None => slot.state = merge(limit, slot.state, state),
-                },
-                ordering => {
-                    if ordering == Ordering::Greater {
-                        slot.state = state;
-                        self.resets.set(key, remote_reset, now);
-                        slot.reserve = 0;
-                    }
-                    // Spending across a reset is forgiven, not debited.
-                    if let Some(remote_spent) = counted {
-                        let spent = slot.spent.get_or_insert_with(|| Box::new(Spent::new(now)));
-                        spent.absorb(remote_spent, u64::MAX);
-                    }
+            let ordering = remote_reset.cmp(&self.resets.of(key, now));
+            match (ordering, counted) {
+                (Ordering::Equal, Some(remote_spent)) => merge_counted(
+                    limit,
+                    &mut slot.state,
+                    slot.spent.get_or_insert_with(|| Box::new(Spent::new(now))),
+                    state,
+                    remote_spent,
+                    &mut slot.reserve,
+                ),
+                (Ordering::Equal, None) => slot.state = merge(limit, slot.state, state),
+                (Ordering::Greater, _) => {
+                    // The state after the reset carries all its spending.
+                    slot.state = state;
+                    self.resets.set(key, remote_reset, limit, now);
+                    slot.forgive(remote_reset);
                 }
+                (Ordering::Less, _) => {}
             }
+            // Spending across a reset is forgiven, not debited.
+            if let (Ordering::Greater | Ordering::Less, Some(remote_spent)) = (ordering, counted) {
+                slot.spent(now).absorb(remote_spent, u64::MAX);
+            }
+            // Our last record of the key is from before the reset: replace
+            // it, so the topic's latest word on the key is after the reset.
+            let republish = ordering == Ordering::Greater && slot.published && !slot.dirty;
+            slot.dirty |= republish;
+            republish
         });
+        if republish {
+            self.push_dirty(key);
+        }
     }
 
     /// A fresh key for this node's spending on a key it starts tracking.

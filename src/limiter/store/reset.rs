@@ -7,18 +7,21 @@
 //! every state published before its publisher heard of it, on every node,
 //! in any order of arrival.
 //!
-//! A reset is *live* for [`RESET_HOLD`]: time enough for every node that spent
-//! on the key before the reset to hear of it and publish again. After that it
-//! orders nothing, since a node that has meanwhile evicted the (full) bucket
-//! and tracked it afresh publishes without the reset and must be heard.
-//! While live, a reset bucket is kept in memory (it is full, but it turns
-//! older states away) and is published even though full.
+//! A reset is *live* for [`reset_hold`]: a minute, plus the time a bucket
+//! takes to refill from its deepest debt to full. By then every state from
+//! before the reset has refilled to full, so merging it by the plain rule
+//! lowers nothing: a node that bootstraps later, or reads the topic late,
+//! reaches the same level. After that the reset orders nothing, since a node
+//! that has meanwhile evicted the (full) bucket and tracked it afresh
+//! publishes without the reset and must be heard. A reset bucket is
+//! published even though full, and is not evicted before it is published.
 //!
-//! Live resets are few (an operator's doing) and short-lived, so they are
-//! kept in a small table beside the map rather than in every bucket: a
-//! bucket costs no more for them, and a decision never looks at them. The
-//! table is read and written only under the key's shard lock (merges,
-//! resets, publishing, eviction), so a key's reset and state change together.
+//! Live resets are few (an operator's doing), so they are kept in a small
+//! bounded table beside the map rather than in every bucket: a bucket costs
+//! no more for them, a decision never looks at them, and a bucket may leave
+//! memory while its reset is still remembered. The table is read and written
+//! under the key's shard lock (merges, resets, publishing, eviction), so a
+//! key's reset and state change together.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,23 +30,64 @@ use std::time::Duration;
 use compact_str::CompactString;
 use parking_lot::Mutex;
 
-use super::Store;
+use super::{Slot, Store};
 use crate::limiter::bucket::{BucketState, Limit, Stamp};
 
-/// How long a reset takes precedence over states from before it.
-pub const RESET_HOLD: Duration = Duration::from_secs(60);
+/// The least time a reset takes precedence over states from before it: time
+/// for every node that spent before it to hear of it and publish again.
+pub const RESET_MARGIN: Duration = Duration::from_secs(60);
 
-/// Most live resets remembered. Only records from the topic can bring more
-/// within a minute; then the older half is forgotten (their states merge as
-/// usual), which keeps a flood of them O(1) per record.
-const MAX_RESETS: usize = if cfg!(test) { 64 } else { 65_536 };
+/// Most resets remembered, and most bytes of their keys: only records from
+/// the topic can bring more; then the older half is forgotten (their states
+/// merge as usual), which keeps a flood of them O(1) per record.
+const MAX_RESETS: usize = if cfg!(test) { 64 } else { 16_384 };
+const MAX_RESET_BYTES: usize = 4 << 20;
+
+/// How long a reset of a bucket of `limit` stays live: [`RESET_MARGIN`] and
+/// the time to refill from one full bucket of debt (the deepest a state can
+/// be) to full.
+pub fn reset_hold(limit: &Limit) -> Duration {
+    RESET_MARGIN.saturating_add(limit.window().saturating_mul(2))
+}
+
+/// `reset` if a reset then of a bucket of `limit` is still live at `now`,
+/// else zero (no reset).
+pub fn live_reset(reset: Stamp, limit: &Limit, now: Stamp) -> Stamp {
+    if reset != Stamp::default() && now < reset.saturating_add(reset_hold(limit)) {
+        reset
+    } else {
+        Stamp::default()
+    }
+}
 
 /// The live resets, by key.
 #[derive(Default)]
 pub(super) struct Resets {
-    table: Mutex<HashMap<CompactString, Stamp, ahash::RandomState>>,
+    table: Mutex<Table>,
     /// Entries in the table, read without the lock: nearly always 0.
     len: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Table {
+    /// Key → (reset, live until).
+    resets: HashMap<CompactString, (Stamp, Stamp), ahash::RandomState>,
+    /// Bytes of the keys held.
+    bytes: usize,
+}
+
+impl Table {
+    fn retain(&mut self, mut keep: impl FnMut(&(Stamp, Stamp)) -> bool) {
+        let mut bytes = self.bytes;
+        self.resets.retain(|key, entry| {
+            let kept = keep(entry);
+            if !kept {
+                bytes -= key.len();
+            }
+            kept
+        });
+        self.bytes = bytes;
+    }
 }
 
 impl Resets {
@@ -52,24 +96,33 @@ impl Resets {
         if self.len() == 0 {
             return Stamp::default();
         }
-        let reset = self.table.lock().get(key).copied().unwrap_or_default();
-        live_reset(reset, now)
+        match self.table.lock().resets.get(key) {
+            Some(&(reset, until)) if now < until => reset,
+            _ => Stamp::default(),
+        }
     }
 
-    /// Remembers `reset` as `key`'s (a later one than any it had).
-    pub(super) fn set(&self, key: &str, reset: Stamp, now: Stamp) {
+    /// Remembers `reset` of a bucket of `limit` as `key`'s (a later one than any it had).
+    pub(super) fn set(&self, key: &str, reset: Stamp, limit: &Limit, now: Stamp) {
+        let until = reset.saturating_add(reset_hold(limit));
         let mut table = self.table.lock();
-        if table.len() >= MAX_RESETS && !table.contains_key(key) {
-            table.retain(|_, r| live_reset(*r, now) != Stamp::default());
-            if table.len() >= MAX_RESETS {
-                let mut stamps: Vec<Stamp> = table.values().copied().collect();
-                let (_, median, _) = stamps.select_nth_unstable(MAX_RESETS / 2);
+        let full = table.resets.len() >= MAX_RESETS || table.bytes + key.len() > MAX_RESET_BYTES;
+        if full && !table.resets.contains_key(key) {
+            table.retain(|&(_, until)| now < until);
+            if table.resets.len() >= MAX_RESETS / 2 || table.bytes > MAX_RESET_BYTES / 2 {
+                let mut resets: Vec<Stamp> = table.resets.values().map(|e| e.0).collect();
+                let half = resets.len() / 2;
+                let (_, median, _) = resets.select_nth_unstable(half);
                 let median = *median;
-                table.retain(|_, r| *r > median);
+                table.retain(|&(reset, _)| reset > median);
             }
         }
-        table.insert(CompactString::new(key), reset);
-        self.len.store(table.len(), Ordering::Relaxed);
+        let key = CompactString::new(key);
+        let len = key.len();
+        if table.resets.insert(key, (reset, until)).is_none() {
+            table.bytes += len;
+        }
+        self.len.store(table.resets.len(), Ordering::Relaxed);
     }
 
     /// Resets remembered (live or not yet pruned).
@@ -83,22 +136,13 @@ impl Resets {
             return;
         }
         let mut table = self.table.lock();
-        table.retain(|_, r| live_reset(*r, now) != Stamp::default());
-        self.len.store(table.len(), Ordering::Relaxed);
+        table.retain(|&(_, until)| now < until);
+        self.len.store(table.resets.len(), Ordering::Relaxed);
     }
 }
 
 /// Slots looked at per shard lock when the map is searched for keys.
 const KEY_SCAN_CHUNK: usize = 512;
-
-/// `reset` if it is still live at `now`, else zero (no reset).
-pub fn live_reset(reset: Stamp, now: Stamp) -> Stamp {
-    if reset != Stamp::default() && now < reset.saturating_add(RESET_HOLD) {
-        reset
-    } else {
-        Stamp::default()
-    }
-}
 
 impl Store {
     /// Resets `key` to a full bucket of `limit` at `now`, tracking it if it
@@ -110,11 +154,10 @@ impl Store {
         let (reset, newly_dirty) = self.with_slot(key, limit, now, |slot| {
             let heard = self.resets.of(key, now).as_unix_nanos();
             let reset = now.max(Stamp::from_unix_nanos(heard.saturating_add(1)));
-            self.resets.set(key, reset, now);
+            self.resets.set(key, reset, limit, now);
             slot.limit = *limit;
             slot.state = BucketState::full(limit, now);
-            // What was charged for a partition is forgiven with the rest.
-            slot.reserve = 0;
+            slot.forgive(reset);
             let newly_dirty = replicated && !slot.dirty;
             slot.dirty |= replicated;
             (reset, newly_dirty)
@@ -125,15 +168,15 @@ impl Store {
         reset
     }
 
-    /// Tracked keys that start with `prefix`, at most `max` of them. Walks
+    /// Tracked keys for which `wanted` holds, at most `max` of them. Walks
     /// the map a stretch of each shard at a time, so requests barely wait;
     /// keys inserted or evicted meanwhile may be missed.
-    pub fn keys_with_prefix(&self, prefix: &str, max: usize) -> Vec<CompactString> {
+    pub fn keys_where(&self, wanted: impl Fn(&str) -> bool, max: usize) -> Vec<CompactString> {
         let mut keys = Vec::new();
         self.map.walk(
             KEY_SCAN_CHUNK,
             |key, _| {
-                if keys.len() < max && key.starts_with(prefix) {
+                if keys.len() < max && wanted(key) {
                     keys.push(key.clone());
                 }
                 false
@@ -141,5 +184,16 @@ impl Store {
             |_| {},
         );
         keys
+    }
+}
+
+impl Slot {
+    /// The bucket was reset at `reset`: what was charged for a partition,
+    /// and (counted mode) spending from before the reset, are forgiven.
+    pub(super) fn forgive(&mut self, reset: Stamp) {
+        self.reserve = 0;
+        if let Some(spent) = &mut self.spent {
+            spent.forgive_before(reset);
+        }
     }
 }
