@@ -1,8 +1,9 @@
 //! The status page in a real headless Chromium (through chromedriver), on
 //! real node processes against a real Kafka-API broker: the page loads with
 //! no console error, refreshes itself until a node that joins shows up as a
-//! peer, and counts a rule's refusals. An ignored test takes the README's
-//! screenshot (`scripts/screenshot.sh`).
+//! peer, and counts a rule's refusals; a reset on node 1 lets a refused user
+//! through on nodes 2 and 3 and node 3's page shows the refusals falling. An
+//! ignored test takes the README's screenshot (`scripts/screenshot.sh`).
 
 mod common;
 
@@ -83,6 +84,61 @@ fn the_page_loads_cleanly_shows_a_joining_peer_and_counts_refusals() {
         log.iter().any(|(level, _)| level == "SEVERE"),
         "a 404 is a console error: {log:?}"
     );
+}
+
+/// The "done when", as a new user would try it: alice is refused on
+/// nodes 2 and 3; an operator resets her through node 1; she is let through
+/// on nodes 2 and 3 within a second, and node 3's status page, open in the
+/// browser and refreshing itself, shows her refusals falling to none.
+#[test]
+fn a_reset_on_node_1_lets_a_user_through_on_2_and_3_and_node_3s_page_shows_refusals_fall() {
+    let (brokers, topic) = (shared_broker(), topic("status-reset"));
+    let nodes: Vec<_> = ["reset-page-1", "reset-page-2", "reset-page-3"]
+        .iter()
+        .map(|id| start(&brokers, &topic, id))
+        .collect();
+    // Capacity 5, one token a minute: after 5, alice is refused everywhere.
+    for _ in 0..5 {
+        assert_eq!(nodes[1].protected("alice").status, 200);
+    }
+    let browser = Browser::start(1200, 900);
+    browser.open(&format!("http://{}/status?refresh=1", nodes[2].addr));
+    let refused_10s = || -> u64 {
+        rule_attribute(&browser, "default", "data-refused-10s").map_or(0, |v| v.parse().unwrap())
+    };
+    // She keeps trying on nodes 2 and 3 until node 3's page shows it.
+    within(
+        Duration::from_secs(30),
+        "node 3's page shows refusals",
+        || {
+            for n in &nodes[1..] {
+                n.protected("alice");
+            }
+            refused_10s() >= 5
+        },
+    );
+    let before = refused_10s();
+
+    let started = Instant::now();
+    let reset = nodes[0].send("POST", "/v1/admin/users/alice/reset", Some(TOKEN), None);
+    assert_eq!(reset.status, 200, "{reset:?}");
+    for n in &nodes[1..] {
+        // The bound for the reset to reach the peers (a correctness
+        // bound, not a speed figure).
+        within(Duration::from_secs(1), "alice let through", || {
+            n.protected("alice").status == 200
+        });
+    }
+    eprintln!(
+        "alice let through on nodes 2 and 3 {:?} after the reset",
+        started.elapsed()
+    );
+    // Let through, she stops hammering: the page's last 10 s drain to none.
+    within(Duration::from_secs(20), "refusals falling to none", || {
+        refused_10s() == 0
+    });
+    eprintln!("node 3's page: {before} refusals in the last 10 s before the reset, 0 after");
+    browser.assert_no_console_errors();
 }
 
 /// The screenshot's rules: a plan per user, a tight rule on creating
