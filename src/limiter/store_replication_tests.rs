@@ -6,19 +6,19 @@ use crate::limiter::merge::MergeMode;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-const SEC: u64 = 1_000_000_000;
-const T0: u64 = 1_700_000_000 * SEC;
+pub(super) const SEC: u64 = 1_000_000_000;
+pub(super) const T0: u64 = 1_700_000_000 * SEC;
 
-fn at(nanos: u64) -> Stamp {
+pub(super) fn at(nanos: u64) -> Stamp {
     Stamp::from_unix_nanos(nanos)
 }
 
 /// Capacity 5, one token a second: the reproduction.
-fn limit() -> Limit {
+pub(super) fn limit() -> Limit {
     Limit::new(NonZeroU32::new(5).unwrap(), Duration::from_secs(1)).unwrap()
 }
 
-fn node(mode: MergeMode, me: u64) -> Store {
+pub(super) fn node(mode: MergeMode, me: u64) -> Store {
     Store::replicated(limit(), NonZeroUsize::new(100).unwrap(), mode, me)
 }
 
@@ -32,7 +32,7 @@ fn sync(from: &Store, to: &[&Store], now: Stamp) {
     }
 }
 
-fn tokens(store: &Store, key: &str, now: Stamp) -> Option<u64> {
+pub(super) fn tokens(store: &Store, key: &str, now: Stamp) -> Option<u64> {
     store
         .view(key, &limit(), now)
         .map(|s| s.tokens_at(&limit(), now))

@@ -2,35 +2,14 @@
 //! order of arrival, is published though full, is held while live, and
 //! forgives spending across it without losing spending after it.
 
+use super::replication_tests::{at, limit, node, tokens, SEC, T0};
 use super::*;
 use crate::limiter::merge::MergeMode;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-const SEC: u64 = 1_000_000_000;
-const T0: u64 = 1_700_000_000 * SEC;
-
-fn at(nanos: u64) -> Stamp {
-    Stamp::from_unix_nanos(nanos)
-}
-
-/// Capacity 5, one token a second.
-fn limit() -> Limit {
-    Limit::new(NonZeroU32::new(5).unwrap(), Duration::from_secs(1)).unwrap()
-}
-
-fn node(mode: MergeMode, me: u64) -> Store {
-    Store::replicated(limit(), NonZeroUsize::new(100).unwrap(), mode, me)
-}
-
 fn drain(store: &Store, key: &str, now: Stamp) {
     while store.check(key, 1, now).is_allowed() {}
-}
-
-fn tokens(store: &Store, key: &str, now: Stamp) -> Option<u64> {
-    store
-        .view(key, &limit(), now)
-        .map(|s| s.tokens_at(&limit(), now))
 }
 
 /// What `store` would publish now for `key` (its latest state).
