@@ -61,5 +61,5 @@ case "${1:-}" in
     done
     ;;
   path) path_of "${2:?tool}" || exit 1 ;;
-  *) sed -n '2,7p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
 esac

@@ -26,7 +26,8 @@ pub const MAX_REFRESH: u32 = 3600;
 
 /// No script may run and nothing may load from elsewhere: the page needs
 /// only its inline style and inline SVG, so injected markup could do little.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'";
 
 /// What the query asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

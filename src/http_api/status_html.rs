@@ -4,6 +4,7 @@
 //! through `html_escape`; numbers the tests read are in `data-` attributes.
 //! Bounded: at most 256 peers, 64 keys, and the rules of the rules file.
 
+use std::collections::HashMap;
 use std::fmt::{self, Write};
 
 use html_escape::{encode_double_quoted_attribute_to_string, encode_text_to_string};
@@ -195,11 +196,16 @@ fn write_peers(out: &mut String, peers: &[Peer], now_unix_ms: u64) -> fmt::Resul
 }
 
 /// A rate as people write it: `10`, `0.5`, `0.0167`.
-fn rate(per_sec: f64) -> String {
+pub(super) fn rate(per_sec: f64) -> String {
     if per_sec.fract() == 0.0 {
         return format!("{per_sec:.0}");
     }
-    let digits = if per_sec >= 1.0 { 2 } else { 4 };
+    // Three significant digits below 1, so a token a day is not "0".
+    let digits = if per_sec >= 1.0 {
+        2
+    } else {
+        (2 - per_sec.log10().floor() as i32).clamp(2, 12) as usize
+    };
     let s = format!("{per_sec:.digits$}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
@@ -284,8 +290,9 @@ fn write_minutes(out: &mut String, rules: &[RuleRow<'_>], minutes: &[RuleMinute]
         RuleOutcome::Limited.index(),
         RuleOutcome::ShadowLimited.index(),
     );
+    let minutes: HashMap<&str, &RuleMinute> = minutes.iter().map(|m| (&*m.name, m)).collect();
     for rule in rules {
-        let minute = minutes.iter().find(|m| &*m.name == rule.name);
+        let minute = minutes.get(rule.name);
         let (m60, m10) = minute.map_or(([0; 3], [0; 3]), |m| (m.last_60s, m.last_10s));
         let decisions = RuleMinute::decisions(&m60);
         out.push_str("<tr data-rule=\"");

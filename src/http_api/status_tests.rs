@@ -254,3 +254,17 @@ fn a_standalone_node_says_so() {
     assert!(html.contains("standalone (no Kafka brokers"));
     assert!(html.contains("id=\"no-peers\""));
 }
+
+#[test]
+fn rates_keep_three_significant_digits_below_one() {
+    use crate::http_api::status_html::rate;
+    for (per_sec, shown) in [
+        (10.0, "10"),
+        (2.5, "2.5"),
+        (0.5, "0.5"),
+        (1.0 / 60.0, "0.0167"),
+        (1.0 / 86_400.0, "0.0000116"),
+    ] {
+        assert_eq!(rate(per_sec), shown, "{per_sec}");
+    }
+}

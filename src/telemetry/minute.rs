@@ -4,7 +4,7 @@
 //! rules in effect (a rule that vanished drops out) and time is an argument:
 //! the sampler passes whole seconds of a monotonic clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -163,9 +163,19 @@ impl Telemetry {
                     (Arc::clone(&rule.name), counts)
                 })
                 .collect();
-            // A name still held by a cached handle may count again: keep it.
+            let names: HashSet<&str> = rules.rules().iter().map(|r| &*r.name).collect();
+            // A name still held by a cached handle may count again: keep it,
+            // but from zero, so a rule that comes back starts a fresh series
+            // rather than showing everything since it first counted.
             totals.retain(|name, t| {
-                Arc::strong_count(t) > 1 || rules.rules().iter().any(|r| r.name == *name)
+                if names.contains(&**name) {
+                    return true;
+                }
+                let held = Arc::strong_count(t) > 1;
+                if held {
+                    t.iter().for_each(|c| c.store(0, Ordering::Relaxed));
+                }
+                held
             });
             current
         };
@@ -368,5 +378,17 @@ mod tests {
         telemetry.count(policy.check(&store, &request("b"), 1, now).as_ref());
         telemetry.sample_rules(&policy.rules(), 3);
         assert!(!telemetry.rule_counters.totals.lock().contains_key("y"));
+        // The last rule leaves: decisions on the others keep the cached
+        // handles (x's among them), yet when x comes back its series starts
+        // afresh rather than showing all it ever counted in one second.
+        assert!(RuleMinute::decisions(&x_before) > 0);
+        policy.replace_file(rules(&["z"]));
+        telemetry.count(policy.check(&store, &request("c"), 1, now).as_ref());
+        telemetry.sample_rules(&policy.rules(), 4);
+        policy.replace_file(rules(&["z", "x"]));
+        telemetry.sample_rules(&policy.rules(), 5);
+        let view = telemetry.rule_minutes();
+        assert_eq!(view[1].name.as_ref(), "x");
+        assert_eq!(view[1].last_60s, [0; 3]);
     }
 }
