@@ -257,6 +257,7 @@ fn batched(c: &mut Criterion) {
         forward_auth_user_header: actix_web::http::header::HeaderName::from_static("x-user-id"),
         cluster: None,
         refusals: Default::default(),
+        gateway: None,
     };
     let items: Vec<String> = (0..batch::MAX_BATCH)
         .map(|i| {

@@ -12,6 +12,7 @@
 //! - [`policy_log`]: where live rule changes are made durable — the port, its record
 //!   format, and the file adapter for a node without Kafka.
 //! - [`telemetry`]: Prometheus metrics.
+//! - [`gateway`]: gateway mode's routes to upstreams and their balancing (the file, pure).
 //! - [`clock`]: wall clock, and a manual clock for tests.
 //! - [`policy`]: the core's rules — rules file, matching, plans, live changes, envoyproxy/ratelimit
 //!   descriptor limits, and the decision of a request against every rule. Pure: no I/O.
@@ -22,6 +23,7 @@
 //! future, so tests start real servers on port 0.
 
 pub mod clock;
+pub mod gateway;
 pub mod http_api;
 pub mod limiter;
 pub mod node;

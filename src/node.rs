@@ -48,9 +48,13 @@ pub async fn run(
     let state = app_state(&config, &mut parts, &clock);
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(middleware::from_fn(http_api::record_request))
+        let app = App::new().app_data(state.clone());
+        // Each worker its own client: its own pool of upstream connections.
+        let app = match &state.gateway {
+            Some(_) => app.app_data(web::Data::new(http_api::gateway::client())),
+            None => app,
+        };
+        app.wrap(middleware::from_fn(http_api::record_request))
             .configure(http_api::routes)
     })
     .workers(config.workers.get())
@@ -95,6 +99,7 @@ fn app_state(config: &Config, parts: &mut Parts, clock: &Arc<dyn Clock>) -> web:
         forward_auth_user_header: config.forward_auth_user_header.clone(),
         cluster: parts.replication.as_ref().map(Replication::cluster),
         refusals: Default::default(),
+        gateway: config.gateway.clone(),
     })
 }
 
