@@ -6,6 +6,7 @@
 //!   ([`run`]), with housekeeping and the rules reload beside it.
 //! - [`settings`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
 //! - [`http_api`]: `POST /protected`, `POST /v1/check`, `POST /v1/checks`, `/v1/forward-auth`, the admin API, `/metrics`, `/healthz`, `/readyz`, `/v1/cluster`.
+//! - [`gateway`]: gateway mode — the caller's identity (header, API key, JWT, client IP).
 //! - [`rls`]: the Envoy rate-limit service (gRPC `ShouldRateLimit`) over the descriptor limits.
 //! - [`replication`]: Kafka — publishes changed buckets, merges peers' (CRDT), bootstraps,
 //!   heartbeats, and the policy log's Kafka adapter (the config topic).
@@ -22,6 +23,7 @@
 //! future, so tests start real servers on port 0.
 
 pub mod clock;
+pub mod gateway;
 pub mod http_api;
 pub mod limiter;
 pub mod node;
