@@ -74,6 +74,7 @@ fn single_thread(c: &mut Criterion) {
         method: "POST",
         tenant: None,
         ip: None,
+        plan: None,
     };
     let single = Policy::new(RuleSet::single(limit()));
     let policy_store = store();

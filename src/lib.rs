@@ -12,7 +12,8 @@
 //! - [`policy_log`]: where live rule changes are made durable — the port, its record
 //!   format, and the file adapter for a node without Kafka.
 //! - [`telemetry`]: Prometheus metrics.
-//! - [`gateway`]: gateway mode's routes to upstreams and their balancing (the file, pure).
+//! - [`gateway`]: gateway mode's core — routes to upstreams, their balancing, and the
+//!   caller's identity (header, API key, JWT, client IP).
 //! - [`clock`]: wall clock, and a manual clock for tests.
 //! - [`policy`]: the core's rules — rules file, matching, plans, live changes, envoyproxy/ratelimit
 //!   descriptor limits, and the decision of a request against every rule. Pure: no I/O.

@@ -73,7 +73,11 @@ pub async fn run(
         }
         handle.stop(true).await;
     });
-    let periodic = spawn_periodic(&config, &parts, clock);
+    let mut periodic = Vec::from(spawn_periodic(&config, &parts, clock));
+    // The gateway's JWKS, read again every refresh period (and early for a new key).
+    if let Some(jwks) = config.gateway.as_ref().and_then(|g| g.jwks()) {
+        periodic.push(actix_web::rt::spawn(jwks.run()));
+    }
     log_serving(&config, addr);
     let result = server.await;
     periodic.iter().for_each(|task| task.abort());

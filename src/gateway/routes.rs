@@ -38,6 +38,9 @@ pub struct RouteFile {
     /// Removes the prefix before forwarding (`/api/x` → `/x`).
     #[serde(default)]
     pub strip_prefix: bool,
+    /// How callers are identified, in order (`header`, `api_key`, `jwt`,
+    /// `ip`); the `[identity]` table's `methods` when absent.
+    pub identity: Option<Vec<String>>,
 }
 
 /// One upstream address of a route.

@@ -13,6 +13,7 @@ fn file(name: &str, prefix: &str, upstreams: &[&str]) -> RouteFile {
         timeout_ms: None,
         max_body_bytes: None,
         strip_prefix: false,
+        identity: None,
     }
 }
 

@@ -43,9 +43,14 @@ pub enum ApiError {
         route: &'static str,
         allow: &'static str,
     },
-    /// Gateway: the caller could not be identified for the route.
+    /// Gateway: the caller could not be identified for the route; `code`
+    /// says why (`missing_credential`, `expired`, `bad_signature`…).
     #[error("route {route}: {detail}")]
-    Unauthenticated { route: String, detail: String },
+    Unauthenticated {
+        route: String,
+        code: &'static str,
+        detail: String,
+    },
     /// Gateway: a request body beyond the route's limit.
     #[error("route {route}: the request body is larger than {limit} bytes")]
     TooLarge { route: String, limit: u64 },
@@ -129,7 +134,7 @@ impl ApiError {
             ApiError::NoSuchAdminRoute => "not_found",
             ApiError::UnknownBucket(_) | ApiError::NoSuchBucket(_) => "unknown_bucket",
             ApiError::NotCommitted(_) => "not_committed",
-            ApiError::Unauthenticated { .. } => "unauthenticated",
+            ApiError::Unauthenticated { code, .. } => code,
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::BadGateway { .. } => "bad_gateway",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",

@@ -5,6 +5,7 @@
 //! each worker keeps its own pool of keep-alive connections to upstreams.
 
 use std::cell::Cell;
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,8 +18,9 @@ use futures_util::StreamExt;
 
 use super::error::ApiError;
 use super::headers::insert_rate_headers;
-use super::protected::{identify, respond};
+use super::protected::respond;
 use super::AppState;
+use crate::gateway::identity::Headers;
 use crate::gateway::routes::{Route, Upstream};
 use crate::gateway::Gateway;
 use crate::limiter::Decision;
@@ -60,6 +62,15 @@ pub fn client() -> awc::Client {
         .finish()
 }
 
+/// The request's headers as the identity layer reads them.
+struct HeaderMapView<'h>(&'h HeaderMap);
+
+impl Headers for HeaderMapView<'_> {
+    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+        self.0.get_all(name).map(HeaderValue::as_bytes)
+    }
+}
+
 /// Serves every path the API does not: a gateway route's, or a JSON 404.
 pub async fn gateway(
     req: HttpRequest,
@@ -78,19 +89,29 @@ pub async fn gateway(
     let Some((index, route)) = gateway.find(host, req.method().as_str(), req.path()) else {
         return Err(ApiError::NotFound);
     };
-    let (user, tenant) = identify(&req, &state.forward_auth_user_header).map_err(|e| {
-        state.telemetry.bad_request(e.code());
-        ApiError::Unauthenticated {
-            route: route.name.clone(),
-            detail: e.to_string(),
-        }
-    })?;
+    let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+    let identity = gateway
+        .identify(
+            index,
+            &HeaderMapView(req.headers()),
+            peer_ip,
+            SystemTime::now(),
+        )
+        .map_err(|e| {
+            state.telemetry.bad_request(e.code());
+            ApiError::Unauthenticated {
+                route: route.name.clone(),
+                code: e.code(),
+                detail: e.to_string(),
+            }
+        })?;
     let request = Request {
-        user,
+        user: &identity.user,
         route: req.path(),
         method: req.method().as_str(),
-        tenant,
-        ip: peer.map(|p| p.0.ip()),
+        tenant: identity.tenant.as_deref(),
+        ip: Some(identity.ip),
+        plan: identity.plan.as_deref(),
     };
     let started = Instant::now();
     let now = state.clock.now();

@@ -155,6 +155,16 @@ struct Cli {
     #[arg(long, env = "LIMITER_GATEWAY", value_name = "FILE")]
     gateway: Option<PathBuf>,
 
+    /// Addresses (CIDRs, comma-separated) of proxies in front of the gateway whose
+    /// X-Forwarded-For is believed for the client IP. Unset: none, the peer is the client.
+    #[arg(
+        long,
+        env = "LIMITER_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Option<Vec<String>>,
+
     #[command(flatten)]
     rollout: limits::RolloutFlags,
 }
@@ -188,6 +198,7 @@ struct FileSettings {
     rls_config: Option<PathBuf>,
     forward_auth_user_header: Option<String>,
     gateway: Option<PathBuf>,
+    trusted_proxies: Option<Vec<String>>,
     shadow: Option<bool>,
 }
 
@@ -366,7 +377,10 @@ impl Config {
             grpc_listen: proxies::grpc_listen(cli.grpc_listen.or(file.grpc_listen))?,
             descriptors: proxies::source(cli.rls_config.or(file.rls_config))?,
             forward_auth_user_header,
-            gateway: proxies::gateway(cli.gateway.or(file.gateway))?,
+            gateway: proxies::gateway(
+                cli.gateway.or(file.gateway),
+                cli.trusted_proxies.or(file.trusted_proxies),
+            )?,
             shadow: cli.rollout.shadow.or(file.shadow).unwrap_or(false),
         })
     }

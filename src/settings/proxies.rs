@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use actix_web::http::header::HeaderName;
 
 use super::ConfigError;
+use crate::gateway::identity::TrustedProxies;
 use crate::gateway::Gateway;
 use crate::policy::descriptors::{yaml, DescriptorSet};
 
@@ -46,10 +47,16 @@ pub(super) fn user_header(
     }
 }
 
-/// The gateway file, read and validated now: a bad one refuses the start.
-pub(super) fn gateway(path: Option<PathBuf>) -> Result<Option<Arc<Gateway>>, ConfigError> {
+/// The gateway file, read and validated now (a bad one refuses the start),
+/// believing `X-Forwarded-For` from `trusted` proxies only.
+pub(super) fn gateway(
+    path: Option<PathBuf>,
+    trusted: Option<Vec<String>>,
+) -> Result<Option<Arc<Gateway>>, ConfigError> {
+    let proxies = TrustedProxies::parse(&trusted.unwrap_or_default())
+        .map_err(|e| ConfigError::new("trusted-proxies", e))?;
     path.map(|path| {
-        Gateway::load(&path)
+        Gateway::load(&path, proxies)
             .map(Arc::new)
             .map_err(|e| ConfigError::new("gateway", e))
     })

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod echo;
 pub mod proxy;
 pub mod tools;
 
