@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::headers::insert_rate_headers;
 use super::protected::respond;
 use super::AppState;
-use crate::gateway::identity::Headers;
+use crate::gateway::identity::{Headers, Identity};
 use crate::gateway::routes::{Route, Upstream};
 use crate::gateway::Gateway;
 use crate::limiter::Decision;
@@ -89,22 +89,7 @@ pub async fn gateway(
     let Some((index, route)) = gateway.find(host, req.method().as_str(), req.path()) else {
         return Err(ApiError::NotFound);
     };
-    let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
-    let identity = gateway
-        .identify(
-            index,
-            &HeaderMapView(req.headers()),
-            peer_ip,
-            SystemTime::now(),
-        )
-        .map_err(|e| {
-            state.telemetry.bad_request(e.code());
-            ApiError::Unauthenticated {
-                route: route.name.clone(),
-                code: e.code(),
-                detail: e.to_string(),
-            }
-        })?;
+    let identity = identify(&state, gateway, (index, route), &req, peer)?;
     let request = Request {
         user: &identity.user,
         route: req.path(),
@@ -134,6 +119,29 @@ pub async fn gateway(
         verdict.as_ref(),
     )
     .await
+}
+
+/// Who the caller is, by the route's identity methods; a 401 saying why if
+/// no credential was given or the one given is not valid.
+fn identify(
+    state: &AppState,
+    gateway: &Gateway,
+    (index, route): (usize, &Route),
+    req: &HttpRequest,
+    peer: Option<PeerAddr>,
+) -> Result<Identity, ApiError> {
+    let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+    let headers = HeaderMapView(req.headers());
+    gateway
+        .identify(index, &headers, peer, SystemTime::now())
+        .map_err(|e| {
+            state.telemetry.bad_request(e.code());
+            ApiError::Unauthenticated {
+                route: route.name.clone(),
+                code: e.code(),
+                detail: e.to_string(),
+            }
+        })
 }
 
 /// Sends `req` to the route's upstreams in turn until one answers, and

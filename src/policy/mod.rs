@@ -27,11 +27,11 @@ use descriptors::{DescriptorSet, KEY_PREFIX};
 use rules::valid_name;
 pub use rules::{IpNet, KeyKind, Match, Request, Rule, RuleLimit, RuleSet, RulesError};
 
+mod buckets;
 pub mod change;
 mod decide;
 pub mod descriptors;
 pub mod matching;
-mod reset;
 pub mod rules;
 pub mod rules_file;
 mod verdict;
@@ -337,28 +337,6 @@ impl Policy {
         let rules = self.effective.load();
         let (rule, user) = rules.rule_of_key(key)?;
         self.limit_of(&rules, rule, user.unwrap_or(""), None)
-    }
-
-    /// The bucket `key` as this node sees it, under its limit now.
-    pub fn inspect(&self, store: &Store, key: &str, now: Stamp) -> Option<BucketView> {
-        if key.starts_with(KEY_PREFIX) {
-            let set = self.descriptors.load();
-            let (descriptor, limit) = set.limit_of_key(key)?;
-            return Some(BucketView {
-                rule: Arc::clone(&descriptor.path),
-                limit,
-                state: store.view(key, &limit, now)?,
-            });
-        }
-        let rules = self.effective.load();
-        let (rule, user) = rules.rule_of_key(key)?;
-        let limit = self.limit_of(&rules, rule, user.unwrap_or(""), None)?;
-        let state = store.view(key, &limit, now)?;
-        Some(BucketView {
-            rule: Arc::clone(&rule.name),
-            limit,
-            state,
-        })
     }
 
     /// `rule`'s limit for `user`: fixed, or the user's plan (moved by the
