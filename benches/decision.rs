@@ -74,6 +74,7 @@ fn single_thread(c: &mut Criterion) {
         method: "POST",
         tenant: None,
         ip: None,
+        plan: None,
     };
     let single = Policy::new(RuleSet::single(limit()));
     let policy_store = store();
@@ -257,6 +258,7 @@ fn batched(c: &mut Criterion) {
         forward_auth_user_header: actix_web::http::header::HeaderName::from_static("x-user-id"),
         cluster: None,
         refusals: Default::default(),
+        gateway: None,
     };
     let items: Vec<String> = (0..batch::MAX_BATCH)
         .map(|i| {

@@ -4,7 +4,7 @@
 # release-built node on every request, alternating rounds, medians, and the
 # ratio (goal: >= 0.8x). Everything on 127.0.0.1, every run bounded, and
 # everything started here is stopped on exit.
-# Usage: scripts/perf-proxies.sh   (PARTS="forward-auth caddy" ROUNDS=5 SECONDS_PER_RUN=10
+# Usage: scripts/perf-proxies.sh   (PARTS="forward-auth caddy gateway" ROUNDS=5 SECONDS_PER_RUN=10
 #        CONNECTIONS=32 WRK_THREADS=1 NGINX_WORKERS=1 NODE_WORKERS=1 by default)
 # A part is a function `part_NAME` (dashes as underscores) that prints table
 # rows through `compare`; add one (e.g. `rls`) and name it in PARTS.
@@ -47,10 +47,11 @@ measure() {
 import re, sys
 text = sys.argv[1]
 rps = float(re.search(r"Requests/sec:\s*([\d.]+)", text).group(1))
-value, unit = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
-p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+def pct(p):
+    value, unit = re.search(rf"^\s*{p}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text)
-print(f"{rps:.0f} {p99:.2f} {bad.group(1) if bad else 0}")
+print(f"{rps:.0f} {pct(99):.2f} {bad.group(1) if bad else 0} {pct(50):.3f}")
 PY
 }
 
@@ -66,15 +67,16 @@ compare() {
     echo "   round $r/$rounds" >&2
     for i in "${!urls[@]}"; do measure "${urls[$i]}" "${labels[$i]}"; done
   done
-  local base_rps rps p99 bad ratio
+  local base_rps rps p50 p99 bad ratio
   for i in "${!urls[@]}"; do
     rps=$(cut -d' ' -f1 "$out/${labels[$i]}.txt" | median)
+    p50=$(cut -d' ' -f4 "$out/${labels[$i]}.txt" | median)
     p99=$(cut -d' ' -f2 "$out/${labels[$i]}.txt" | median)
     bad=$(cut -d' ' -f3 "$out/${labels[$i]}.txt" | awk '{n += $1} END {print n}')
     [ "$bad" = 0 ] || echo "WARNING: ${labels[$i]}: $bad non-2xx answers" >&2
     [ "$i" = 0 ] && base_rps=$rps
     ratio=$(awk "BEGIN {printf \"%.2f\", $rps / $base_rps}")
-    printf '| %s | %.0f | %.2f | %s |\n' "${labels[$i]}" "$rps" "$p99" "$ratio"
+    printf '| %s | %.0f | %.3f | %.2f | %s |\n' "${labels[$i]}" "$rps" "$p50" "$p99" "$ratio"
   done
 }
 
@@ -212,12 +214,92 @@ CADDY
   finish "$node_port"
 }
 
+# Gateway mode against nginx's proxy_pass and Caddy's reverse_proxy, each in
+# front of the same nginx serving a static file (1 KiB), with the same
+# worker count; the last row asks the file directly, so p50/p99 above it are
+# what each front adds. Each row's ratio is to nginx's proxy_pass.
+part_gateway() {
+  local node_port app_port plain_port caddy_port dir=$out/gateway
+  node_port=$(free_port); app_port=$(free_port); plain_port=$(free_port); caddy_port=$(free_port)
+  mkdir -p "$dir/static/api"
+  head -c 1024 /dev/zero | tr '\0' 'x' >"$dir/static/api/orders"
+  scripts/tools.sh install caddy
+  local caddy_bin user=""
+  caddy_bin=$(scripts/tools.sh path caddy)
+  [ "$(id -u)" = 0 ] && user="user root;"
+  cat >"$dir/nginx.conf" <<NGINX
+$user
+daemon off;
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    upstream app {
+        server 127.0.0.1:$app_port;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$app_port;
+        root $dir/static;
+    }
+    server {
+        listen 127.0.0.1:$plain_port;
+        location / { proxy_pass http://app; }
+    }
+}
+NGINX
+  cat >"$dir/Caddyfile" <<CADDY
+{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:$caddy_port {
+	reverse_proxy 127.0.0.1:$app_port
+}
+CADDY
+  cat >"$dir/gateway.toml" <<GATEWAY
+[[routes]]
+name = "api"
+prefix = "/api"
+upstreams = ["http://127.0.0.1:$app_port"]
+GATEWAY
+  "$nginx" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" &
+  pids+=($!)
+  (cd "$dir" && GOMAXPROCS=$workers HOME=$dir XDG_DATA_HOME=$dir/data XDG_CONFIG_HOME=$dir/config \
+    exec "$caddy_bin" run --config Caddyfile --adapter caddyfile >"$dir/caddy.log" 2>&1) &
+  pids+=($!)
+  "$node_bin" --listen "127.0.0.1:$node_port" --workers "$node_workers" --log warn --capacity 4000000000 \
+    --refill-per-sec 1000000000 --gateway "$dir/gateway.toml" >"$out/node.log" 2>&1 &
+  pids+=($!)
+  wait_up "http://127.0.0.1:$node_port/readyz"
+  wait_up "http://127.0.0.1:$plain_port/api/orders"
+  wait_up "http://127.0.0.1:$caddy_port/api/orders"
+  local check
+  check=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-User-ID: bench' "http://127.0.0.1:$node_port/api/orders")
+  [ "$check" = 200 ] || { echo "the gateway answered $check, not 200" >&2; exit 1; }
+  echo "== gateway: node ($node_workers worker) vs nginx proxy_pass and Caddy reverse_proxy ($workers), $rounds rounds x ${secs}s, $conns connections" >&2
+  compare "nginx proxy_pass" "http://127.0.0.1:$plain_port/api/orders" \
+    "crdt-limiter gateway (decide + forward)" "http://127.0.0.1:$node_port/api/orders" \
+    "Caddy reverse_proxy" "http://127.0.0.1:$caddy_port/api/orders" \
+    "the static file directly (no front)" "http://127.0.0.1:$app_port/api/orders"
+  finish "$node_port"
+}
+
 # Not in a pipeline: the parts must run in this shell, so the exit trap
 # stops what they start.
 for part in $parts; do "part_${part//-/_}"; done >"$out/rows.md"
 {
-  echo "| path | requests/s | p99 ms | ratio |"
-  echo "|---|---|---|---|"
+  echo "| path | requests/s | p50 ms | p99 ms | ratio |"
+  echo "|---|---|---|---|---|"
   cat "$out/rows.md"
 } | tee "$out/table.md"
 echo "(wrk -t$threads -c$conns -d${secs}s, median of $rounds alternating rounds; raw output in $out)"

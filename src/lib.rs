@@ -12,6 +12,8 @@
 //! - [`policy_log`]: where live rule changes are made durable — the port, its record
 //!   format, and the file adapter for a node without Kafka.
 //! - [`telemetry`]: Prometheus metrics.
+//! - [`gateway`]: gateway mode's core — routes to upstreams, their balancing, and the
+//!   caller's identity (header, API key, JWT, client IP).
 //! - [`clock`]: wall clock, and a manual clock for tests.
 //! - [`policy`]: the core's rules — rules file, matching, plans, live changes, envoyproxy/ratelimit
 //!   descriptor limits, and the decision of a request against every rule. Pure: no I/O.
@@ -22,6 +24,7 @@
 //! future, so tests start real servers on port 0.
 
 pub mod clock;
+pub mod gateway;
 pub mod http_api;
 pub mod limiter;
 pub mod node;

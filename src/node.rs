@@ -48,9 +48,13 @@ pub async fn run(
     let state = app_state(&config, &mut parts, &clock);
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(middleware::from_fn(http_api::record_request))
+        let app = App::new().app_data(state.clone());
+        // Each worker its own client: its own pool of upstream connections.
+        let app = match &state.gateway {
+            Some(_) => app.app_data(web::Data::new(http_api::gateway::client())),
+            None => app,
+        };
+        app.wrap(middleware::from_fn(http_api::record_request))
             .configure(http_api::routes)
     })
     .workers(config.workers.get())
@@ -69,7 +73,11 @@ pub async fn run(
         }
         handle.stop(true).await;
     });
-    let periodic = spawn_periodic(&config, &parts, clock);
+    let mut periodic = Vec::from(spawn_periodic(&config, &parts, clock));
+    // The gateway's JWKS, read again every refresh period (and early for a new key).
+    if let Some(jwks) = config.gateway.as_ref().and_then(|g| g.jwks()) {
+        periodic.push(actix_web::rt::spawn(jwks.run()));
+    }
     log_serving(&config, addr);
     let result = server.await;
     periodic.iter().for_each(|task| task.abort());
@@ -95,6 +103,7 @@ fn app_state(config: &Config, parts: &mut Parts, clock: &Arc<dyn Clock>) -> web:
         forward_auth_user_header: config.forward_auth_user_header.clone(),
         cluster: parts.replication.as_ref().map(Replication::cluster),
         refusals: Default::default(),
+        gateway: config.gateway.clone(),
     })
 }
 

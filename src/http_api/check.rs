@@ -116,6 +116,7 @@ impl<'a> TryFrom<&'a CheckBody<'_>> for Check<'a> {
                 .map(|t| validate_id("tenant", t))
                 .transpose()?,
             ip: body.ip.text("ip")?.map(ip).transpose()?,
+            plan: None,
         };
         Ok(Check {
             request,
@@ -248,6 +249,7 @@ mod tests {
             method: "",
             tenant: None,
             ip: None,
+            plan: None,
         };
         let now = Stamp::from_unix_nanos(1_000_000_000);
         assert_eq!(

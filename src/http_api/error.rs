@@ -43,6 +43,23 @@ pub enum ApiError {
         route: &'static str,
         allow: &'static str,
     },
+    /// Gateway: the caller could not be identified for the route; `code`
+    /// says why (`missing_credential`, `expired`, `bad_signature`…).
+    #[error("route {route}: {detail}")]
+    Unauthenticated {
+        route: String,
+        code: &'static str,
+        detail: String,
+    },
+    /// Gateway: a request body beyond the route's limit.
+    #[error("route {route}: the request body is larger than {limit} bytes")]
+    TooLarge { route: String, limit: u64 },
+    /// Gateway: no upstream of the route could be reached, or one broke off.
+    #[error("route {route}: no upstream answered: {detail}")]
+    BadGateway { route: String, detail: String },
+    /// Gateway: the upstream did not answer in the route's time.
+    #[error("route {route}: the upstream did not answer in time")]
+    UpstreamTimeout { route: String },
     /// No such route.
     #[error("no such route; the API is POST /protected, POST /v1/check, POST /v1/checks, /v1/forward-auth, /v1/admin/…, GET /metrics, /healthz, /readyz, /v1/cluster, and the status page at GET / or /status")]
     NotFound,
@@ -117,6 +134,10 @@ impl ApiError {
             ApiError::NoSuchAdminRoute => "not_found",
             ApiError::UnknownBucket(_) | ApiError::NoSuchBucket(_) => "unknown_bucket",
             ApiError::NotCommitted(_) => "not_committed",
+            ApiError::Unauthenticated { code, .. } => code,
+            ApiError::TooLarge { .. } => "payload_too_large",
+            ApiError::BadGateway { .. } => "bad_gateway",
+            ApiError::UpstreamTimeout { .. } => "upstream_timeout",
         }
     }
 }
@@ -127,6 +148,9 @@ struct ErrorBody<'a> {
     error: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// The gateway route the error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'a str>,
     detail: String,
 }
 
@@ -143,6 +167,10 @@ impl ResponseError for ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::NotCommitted(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -177,6 +205,13 @@ impl ApiError {
             field: match self {
                 ApiError::InvalidField { field, .. } => Some(field),
                 ApiError::Unidentified { header, .. } => Some(header),
+                _ => None,
+            },
+            route: match self {
+                ApiError::Unauthenticated { route, .. }
+                | ApiError::TooLarge { route, .. }
+                | ApiError::BadGateway { route, .. }
+                | ApiError::UpstreamTimeout { route } => Some(route),
                 _ => None,
             },
             detail: self.to_string(),

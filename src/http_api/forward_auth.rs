@@ -95,6 +95,7 @@ fn describe<'r>(req: &'r HttpRequest, user_header: &HeaderName) -> Result<Reques
         method,
         tenant,
         ip: client_ip(req)?,
+        plan: None,
     })
 }
 

@@ -91,6 +91,7 @@ mod tests {
             method: "POST",
             tenant: None,
             ip: None,
+            plan: None,
         }
     }
 

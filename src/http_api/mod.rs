@@ -7,6 +7,7 @@ pub mod check;
 pub mod cluster;
 pub mod error;
 pub mod forward_auth;
+pub mod gateway;
 pub mod headers;
 mod limited;
 pub mod protected;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub cluster: Option<Arc<ClusterView>>,
     /// The most refused bucket keys right now (`GET /v1/admin/limited`).
     pub refusals: Refusals,
+    /// Gateway mode's routes; `None` when it is off.
+    pub gateway: Option<Arc<crate::gateway::Gateway>>,
 }
 
 /// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.
@@ -102,9 +105,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(move || async move { not_allowed(path, "GET") })),
         );
     }
-    cfg.default_service(web::to(|| async {
-        Err::<HttpResponse, _>(ApiError::NotFound)
-    }));
+    // Every other path: a gateway route's, or a JSON 404.
+    cfg.default_service(web::to(gateway::gateway));
 }
 
 type Handler = fn(web::Data<AppState>) -> std::future::Ready<HttpResponse>;

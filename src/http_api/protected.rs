@@ -33,6 +33,7 @@ pub async fn protected(
         method: "POST",
         tenant,
         ip: req.peer_addr().map(|a| a.ip()),
+        plan: None,
     };
     Ok(decide(&state, &request))
 }

@@ -85,4 +85,8 @@ pub struct Request<'a> {
     pub tenant: Option<&'a str>,
     /// The client's address, if known.
     pub ip: Option<IpAddr>,
+    /// The plan the caller's credential names (gateway mode), if any: it
+    /// sets the limit of rules that follow the user's plan, unless the admin
+    /// API moved the user.
+    pub plan: Option<&'a str>,
 }

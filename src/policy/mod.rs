@@ -27,11 +27,11 @@ use descriptors::{DescriptorSet, KEY_PREFIX};
 use rules::valid_name;
 pub use rules::{IpNet, KeyKind, Match, Request, Rule, RuleLimit, RuleSet, RulesError};
 
+mod buckets;
 pub mod change;
 mod decide;
 pub mod descriptors;
 pub mod matching;
-mod reset;
 pub mod rules;
 pub mod rules_file;
 mod verdict;
@@ -265,7 +265,7 @@ impl Policy {
                 if !rule.matcher.matches(request) {
                     continue;
                 }
-                let Some(limit) = self.limit_of(&rules, rule, request.user) else {
+                let Some(limit) = self.limit_of(&rules, rule, request.user, request.plan) else {
                     continue;
                 };
                 let start = keys.len();
@@ -310,7 +310,7 @@ impl Policy {
         now: Stamp,
     ) -> Option<Verdict> {
         let rule = &rules.rules()[0];
-        let limit = self.limit_of(&rules, rule, user)?;
+        let limit = self.limit_of(&rules, rule, user, None)?;
         let decision = store.check_with(user, &limit, cost, now);
         let (decision, shadow) = match self.shadow_all || rule.shadow {
             true => as_shadow(decision),
@@ -336,33 +336,18 @@ impl Policy {
         }
         let rules = self.effective.load();
         let (rule, user) = rules.rule_of_key(key)?;
-        self.limit_of(&rules, rule, user.unwrap_or(""))
+        self.limit_of(&rules, rule, user.unwrap_or(""), None)
     }
 
-    /// The bucket `key` as this node sees it, under its limit now.
-    pub fn inspect(&self, store: &Store, key: &str, now: Stamp) -> Option<BucketView> {
-        if key.starts_with(KEY_PREFIX) {
-            let set = self.descriptors.load();
-            let (descriptor, limit) = set.limit_of_key(key)?;
-            return Some(BucketView {
-                rule: Arc::clone(&descriptor.path),
-                limit,
-                state: store.view(key, &limit, now)?,
-            });
-        }
-        let rules = self.effective.load();
-        let (rule, user) = rules.rule_of_key(key)?;
-        let limit = self.limit_of(&rules, rule, user.unwrap_or(""))?;
-        let state = store.view(key, &limit, now)?;
-        Some(BucketView {
-            rule: Arc::clone(&rule.name),
-            limit,
-            state,
-        })
-    }
-
-    /// `rule`'s limit for `user`: fixed, or the user's plan.
-    fn limit_of(&self, rules: &RuleSet, rule: &Rule, user: &str) -> Option<Limit> {
+    /// `rule`'s limit for `user`: fixed, or the user's plan (moved by the
+    /// admin API, else `credential`'s, else the rules file's, else the default).
+    fn limit_of(
+        &self,
+        rules: &RuleSet,
+        rule: &Rule,
+        user: &str,
+        credential: Option<&str>,
+    ) -> Option<Limit> {
         match rule.limit {
             RuleLimit::Fixed(limit) => Some(limit),
             RuleLimit::UserPlan => {
@@ -371,9 +356,9 @@ impl Policy {
                         return Some(limit);
                     }
                 }
-                rules
-                    .file_plan_of(user)
+                credential
                     .and_then(|p| rules.plan(p))
+                    .or_else(|| rules.file_plan_of(user).and_then(|p| rules.plan(p)))
                     .or_else(|| rules.default_limit())
             }
         }

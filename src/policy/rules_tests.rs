@@ -19,6 +19,7 @@ fn request<'a>(user: &'a str, route: &'a str) -> Request<'a> {
         method: "GET",
         tenant: None,
         ip: None,
+        plan: None,
     }
 }
 
@@ -63,6 +64,7 @@ fn every_condition_must_hold() {
         method: "post",
         tenant: Some("acme"),
         ip: "10.1.2.3".parse().ok(),
+        plan: None,
     };
     assert!(m.matches(&r));
     r.ip = "11.1.2.3".parse().ok();

@@ -73,6 +73,7 @@ fn req<'a>(user: &'a str, route: &'a str) -> Request<'a> {
         method: "GET",
         tenant: None,
         ip: None,
+        plan: None,
     }
 }
 

@@ -6,21 +6,25 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::HeaderName;
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::gateway::Gateway;
 use crate::limiter::rate::RateText;
 use crate::limiter::Limit;
 use crate::policy::{rules_file, RuleSet};
 
+mod checks;
 mod limits;
 mod proxies;
 mod replication;
 
 pub use crate::replication::ReplicationSettings;
+use checks::{admin_token, positive, read_file};
 use limits::limit;
 pub use proxies::{descriptor_stamp, load_descriptors, DescriptorSource};
 use replication::replication;
@@ -146,6 +150,21 @@ struct Cli {
     #[arg(long, env = "LIMITER_FORWARD_AUTH_USER_HEADER", value_name = "HEADER")]
     forward_auth_user_header: Option<String>,
 
+    /// Gateway file: routes to upstreams; with it, allowed requests on those routes are
+    /// forwarded (gateway mode). Unset: no gateway.
+    #[arg(long, env = "LIMITER_GATEWAY", value_name = "FILE")]
+    gateway: Option<PathBuf>,
+
+    /// Addresses (CIDRs, comma-separated) of proxies in front of the gateway whose
+    /// X-Forwarded-For is believed for the client IP. Unset: none, the peer is the client.
+    #[arg(
+        long,
+        env = "LIMITER_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Option<Vec<String>>,
+
     #[command(flatten)]
     rollout: limits::RolloutFlags,
 }
@@ -178,6 +197,8 @@ struct FileSettings {
     grpc_listen: Option<String>,
     rls_config: Option<PathBuf>,
     forward_auth_user_header: Option<String>,
+    gateway: Option<PathBuf>,
+    trusted_proxies: Option<Vec<String>>,
     shadow: Option<bool>,
 }
 
@@ -235,8 +256,10 @@ pub struct Config {
     pub grpc_listen: Option<SocketAddr>,
     /// The rate-limit service's descriptor files; `None`: no descriptor limits.
     pub descriptors: Option<DescriptorSource>,
-    /// The header that names the user on `/v1/forward-auth`.
+    /// The header that names the user on `/v1/forward-auth` (and gateway routes).
     pub forward_auth_user_header: HeaderName,
+    /// Gateway mode's routes; `None`: no gateway.
+    pub gateway: Option<Arc<Gateway>>,
     /// Every rule is shadow: none refuses.
     pub shadow: bool,
 }
@@ -269,6 +292,7 @@ impl Default for Config {
             grpc_listen: None,
             descriptors: None,
             forward_auth_user_header: HeaderName::from_static("x-user-id"),
+            gateway: None,
             shadow: false,
         }
     }
@@ -353,43 +377,13 @@ impl Config {
             grpc_listen: proxies::grpc_listen(cli.grpc_listen.or(file.grpc_listen))?,
             descriptors: proxies::source(cli.rls_config.or(file.rls_config))?,
             forward_auth_user_header,
+            gateway: proxies::gateway(
+                cli.gateway.or(file.gateway),
+                cli.trusted_proxies.or(file.trusted_proxies),
+            )?,
             shadow: cli.rollout.shadow.or(file.shadow).unwrap_or(false),
         })
     }
-}
-
-/// A token short or with spaces or control characters is refused: it would
-/// be guessed, or mangled by a shell or a header.
-fn admin_token(token: Option<String>) -> Result<Option<String>, ConfigError> {
-    if let Some(token) = &token {
-        if token.len() < MIN_ADMIN_TOKEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ConfigError::new(
-                "admin-token",
-                format!("at least {MIN_ADMIN_TOKEN} characters of visible ASCII"),
-            ));
-        }
-    }
-    Ok(token)
-}
-
-fn positive(
-    setting: &'static str,
-    value: Option<usize>,
-    default: NonZeroUsize,
-) -> Result<NonZeroUsize, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(n) => {
-            NonZeroUsize::new(n).ok_or_else(|| ConfigError::new(setting, "must be at least 1"))
-        }
-    }
-}
-
-fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text)
-        .map_err(|e| ConfigError::new("config", format!("{}: {}", path.display(), e.message())))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Settings of the ways proxies call a node: the Envoy rate-limit service's
 //! gRPC address and envoyproxy/ratelimit YAML files (one file, or every
 //! `.yaml`/`.yml` file of a directory, as envoyproxy/ratelimit reads its
-//! runtime directory), and the header naming the user on `/v1/forward-auth`.
+//! runtime directory), the header naming the user on `/v1/forward-auth`, and
+//! the gateway file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use std::time::SystemTime;
 use actix_web::http::header::HeaderName;
 
 use super::ConfigError;
+use crate::gateway::identity::TrustedProxies;
+use crate::gateway::Gateway;
 use crate::policy::descriptors::{yaml, DescriptorSet};
 
 /// The descriptor files and what they held when read.
@@ -42,6 +45,22 @@ pub(super) fn user_header(
             )
         }),
     }
+}
+
+/// The gateway file, read and validated now (a bad one refuses the start),
+/// believing `X-Forwarded-For` from `trusted` proxies only.
+pub(super) fn gateway(
+    path: Option<PathBuf>,
+    trusted: Option<Vec<String>>,
+) -> Result<Option<Arc<Gateway>>, ConfigError> {
+    let proxies = TrustedProxies::parse(&trusted.unwrap_or_default())
+        .map_err(|e| ConfigError::new("trusted-proxies", e))?;
+    path.map(|path| {
+        Gateway::load(&path, proxies)
+            .map(Arc::new)
+            .map_err(|e| ConfigError::new("gateway", e))
+    })
+    .transpose()
 }
 
 pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, ConfigError> {

@@ -345,6 +345,7 @@ mod tests {
             method: "GET",
             tenant: None,
             ip: None,
+            plan: None,
         };
         telemetry.sample_rules(&policy.rules(), 0);
         for _ in 0..3 {

@@ -118,6 +118,7 @@ mod tests {
             method: "GET",
             tenant: None,
             ip: None,
+            plan: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod echo;
 pub mod proxy;
 pub mod tools;
 
@@ -277,10 +278,16 @@ impl NodeProcess {
     /// Starts the binary with `args`; returns once it serves HTTP (not
     /// necessarily ready: see [`NodeProcess::wait_ready`]).
     pub fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    /// [`NodeProcess::start`] with these environment variables set too.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let mut child = Self::command()
             .args(["--listen", "127.0.0.1:0", "--log", "info"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

@@ -1,8 +1,10 @@
-//! Resetting buckets to full for the admin API: one bucket by its key, or
-//! every bucket counted per a user.
+//! Buckets for the admin API: one as this node sees it, and resetting to
+//! full one bucket by its key, or every bucket counted per a user.
+
+use std::sync::Arc;
 
 use super::descriptors::KEY_PREFIX;
-use super::{KeyKind, Policy, RuleSet};
+use super::{BucketView, KeyKind, Policy, RuleSet};
 use crate::limiter::{Stamp, Store};
 
 /// Longest key a reset accepts: what peers accept from the topic.
@@ -20,6 +22,28 @@ pub struct UserReset {
 }
 
 impl Policy {
+    /// The bucket `key` as this node sees it, under its limit now.
+    pub fn inspect(&self, store: &Store, key: &str, now: Stamp) -> Option<BucketView> {
+        if key.starts_with(KEY_PREFIX) {
+            let set = self.descriptors.load();
+            let (descriptor, limit) = set.limit_of_key(key)?;
+            return Some(BucketView {
+                rule: Arc::clone(&descriptor.path),
+                limit,
+                state: store.view(key, &limit, now)?,
+            });
+        }
+        let rules = self.effective.load();
+        let (rule, user) = rules.rule_of_key(key)?;
+        let limit = self.limit_of(&rules, rule, user.unwrap_or(""), None)?;
+        let state = store.view(key, &limit, now)?;
+        Some(BucketView {
+            rule: Arc::clone(&rule.name),
+            limit,
+            state,
+        })
+    }
+
     /// Resets bucket `key` to full under the limit this node gives it (see
     /// [`Store::reset`]); `None` if no rule or descriptor makes such a key.
     pub fn reset_key(&self, store: &Store, key: &str, now: Stamp) -> Option<Stamp> {

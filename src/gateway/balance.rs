@@ -1,0 +1,93 @@
+//! Spreading a route's requests over its upstreams: round-robin, skipping an
+//! upstream that refused a connection for a while (passive health: no
+//! probes, the requests themselves tell). Lock-free; time is an argument.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// How long an upstream that refused a connection is skipped.
+pub const DEFAULT_COOL_DOWN: Duration = Duration::from_secs(10);
+
+/// The upstreams of one route, by position in the route's list.
+#[derive(Debug)]
+pub struct Balancer {
+    next: AtomicUsize,
+    /// Per upstream, until when (ms on the caller's clock) it is skipped.
+    down_until: Vec<AtomicU64>,
+    cool_down: Duration,
+}
+
+impl Balancer {
+    /// A balancer over `count` upstreams.
+    pub fn new(count: usize, cool_down: Duration) -> Self {
+        Self {
+            next: AtomicUsize::new(0),
+            down_until: (0..count).map(|_| AtomicU64::new(0)).collect(),
+            cool_down,
+        }
+    }
+
+    /// The upstreams to try for one request, in order, at `now_ms`: the next
+    /// one in turn that is up first, then the others that are up; if none is
+    /// up, every one (a down mark is a guess, and the alternative is a `502`
+    /// without trying).
+    pub fn order(&self, now_ms: u64) -> impl Iterator<Item = usize> + '_ {
+        let count = self.down_until.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % count.max(1);
+        let up = move |i: &usize| self.down_until[*i].load(Ordering::Relaxed) <= now_ms;
+        let any_up = (0..count).any(|i| up(&i));
+        (0..count)
+            .map(move |k| (start + k) % count)
+            .filter(move |i| !any_up || up(i))
+    }
+
+    /// `upstream` refused a connection at `now_ms`: skip it for the cool-down.
+    pub fn mark_down(&self, upstream: usize, now_ms: u64) {
+        let until = now_ms.saturating_add(self.cool_down.as_millis() as u64);
+        self.down_until[upstream].store(until, Ordering::Relaxed);
+    }
+
+    /// `upstream` answered: it is up again.
+    pub fn mark_up(&self, upstream: usize) {
+        // Only a store when it was down: a load is cheaper than a write on a
+        // line every worker reads.
+        if self.down_until[upstream].load(Ordering::Relaxed) != 0 {
+            self.down_until[upstream].store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turns_go_round_the_upstreams() {
+        let b = Balancer::new(3, DEFAULT_COOL_DOWN);
+        let firsts: Vec<usize> = (0..6).map(|_| b.order(0).next().unwrap()).collect();
+        assert_eq!(firsts, [0, 1, 2, 0, 1, 2]);
+        assert_eq!(b.order(0).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn a_refusing_upstream_is_skipped_for_the_cool_down_then_tried_again() {
+        let b = Balancer::new(3, Duration::from_millis(100));
+        b.mark_down(1, 1_000);
+        for _ in 0..6 {
+            assert!(!b.order(1_050).any(|i| i == 1));
+        }
+        assert!(b.order(1_100).any(|i| i == 1));
+        b.mark_up(1);
+        assert!(b.order(1_050).any(|i| i == 1));
+    }
+
+    #[test]
+    fn with_every_upstream_down_all_are_tried() {
+        let b = Balancer::new(2, DEFAULT_COOL_DOWN);
+        b.mark_down(0, 0);
+        b.mark_down(1, 0);
+        let mut tried: Vec<usize> = b.order(1).collect();
+        tried.sort();
+        assert_eq!(tried, [0, 1]);
+    }
+}

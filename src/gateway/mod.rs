@@ -1,0 +1,144 @@
+//! Gateway mode: the node in front of upstream services — it identifies the
+//! caller, limits, and forwards what is allowed. This is its core, read from
+//! the gateway file (`--gateway FILE`): the routes to upstreams, how requests
+//! are spread over them, and who the caller is. The HTTP side (forwarding)
+//! is `http_api::gateway`.
+//!
+//! - [`routes`]: path prefix (and host, methods) → upstreams.
+//! - [`balance`]: round-robin with passive health.
+//! - [`identity`]: who the caller is (trusted header, API key, JWT, client IP),
+//!   per route, first match wins.
+
+pub mod balance;
+pub mod identity;
+pub mod routes;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+
+use balance::{Balancer, DEFAULT_COOL_DOWN};
+use identity::jwks::Jwks;
+use identity::{
+    Headers, Identifier, Identity, IdentityConfig, IdentityError, Methods, TrustedProxies,
+};
+use routes::{Route, RouteFile, Routes};
+
+/// The gateway file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewayFile {
+    /// How long an upstream that refused a connection is skipped.
+    upstream_cool_down_ms: Option<u64>,
+    /// How callers are identified (methods' settings).
+    identity: Option<IdentityConfig>,
+    #[serde(default)]
+    routes: Vec<RouteFile>,
+}
+
+/// The routes in effect, the state of their upstreams, and how their callers are identified.
+#[derive(Debug)]
+pub struct Gateway {
+    routes: Routes,
+    /// One per route, in the routes' order.
+    balancers: Vec<Balancer>,
+    /// One per route, in the routes' order.
+    methods: Vec<Methods>,
+    identifier: Identifier,
+}
+
+impl Gateway {
+    /// Parses and validates a gateway file's text, believing `X-Forwarded-For`
+    /// from `proxies` only; the error names the route (or table) and field.
+    pub fn parse(text: &str, proxies: TrustedProxies) -> Result<Self, String> {
+        let file: GatewayFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        if file.routes.is_empty() {
+            return Err("`routes`: at least one route".into());
+        }
+        let cool_down = file
+            .upstream_cool_down_ms
+            .map_or(DEFAULT_COOL_DOWN, Duration::from_millis);
+        let identifier = file
+            .identity
+            .unwrap_or_default()
+            .validate(proxies, |name| std::env::var(name).ok())
+            .map_err(|e| e.to_string())?;
+        let named: Vec<(String, Option<Vec<String>>)> = file
+            .routes
+            .iter()
+            .map(|r| (r.name.clone(), r.identity.clone()))
+            .collect();
+        let routes = Routes::new(file.routes).map_err(|e| e.to_string())?;
+        let mut methods = Vec::with_capacity(named.len());
+        for route in routes.routes() {
+            let listed = named
+                .iter()
+                .find(|(name, _)| *name == route.name)
+                .and_then(|(_, m)| m.as_ref());
+            methods.push(match listed {
+                Some(names) => identifier
+                    .methods(&format!("route {:?}: identity", route.name), names)
+                    .map_err(|e| e.to_string())?,
+                None => identifier.default_methods.clone(),
+            });
+        }
+        let balancers = routes
+            .routes()
+            .iter()
+            .map(|r| Balancer::new(r.upstreams.len(), cool_down))
+            .collect();
+        Ok(Self {
+            routes,
+            balancers,
+            methods,
+            identifier,
+        })
+    }
+
+    /// Reads `path` (see [`Gateway::parse`]).
+    pub fn load(path: &Path, proxies: TrustedProxies) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&text, proxies).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The route (and its position) for a request, if any.
+    pub fn find(&self, host: Option<&str>, method: &str, path: &str) -> Option<(usize, &Route)> {
+        let route = self.routes.find(host, method, path)?;
+        let index = self
+            .routes
+            .routes()
+            .iter()
+            .position(|r| std::ptr::eq(r, route))?;
+        Some((index, route))
+    }
+
+    /// Identifies the caller of a request for the route at `index`.
+    pub fn identify<H: Headers + ?Sized>(
+        &self,
+        index: usize,
+        headers: &H,
+        peer: IpAddr,
+        now: SystemTime,
+    ) -> Result<Identity, IdentityError> {
+        self.identifier
+            .identify(&self.methods[index], headers, peer, now)
+    }
+
+    /// The JWKS to keep fresh (a task runs [`Jwks::run`]), if JWTs are checked with one.
+    pub fn jwks(&self) -> Option<Arc<Jwks>> {
+        self.identifier.jwt.as_ref()?.jwks.clone()
+    }
+
+    /// The balancer of the route at `index`.
+    pub fn balancer(&self, index: usize) -> &Balancer {
+        &self.balancers[index]
+    }
+
+    /// Every route, most specific first.
+    pub fn routes(&self) -> &[Route] {
+        self.routes.routes()
+    }
+}

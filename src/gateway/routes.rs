@@ -1,0 +1,277 @@
+//! Gateway routes: which upstreams a request goes to. A route matches a path
+//! prefix (on a segment boundary), optionally a host and methods; the longest
+//! matching prefix wins. Pure: parsing, validation and matching only.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default time an upstream has to answer (to send its response head).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default largest request body forwarded.
+pub const DEFAULT_MAX_BODY: u64 = 10 << 20;
+
+/// Most routes in a gateway file, and upstreams per route: the file is
+/// an operator's, but a page-long list is a mistake, not a need.
+const MAX_ROUTES: usize = 1000;
+const MAX_UPSTREAMS: usize = 64;
+
+/// A route as written in the gateway file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    /// Unique; names the route in errors, logs and metrics.
+    pub name: String,
+    /// The path prefix it serves, from `/`; matched on whole segments.
+    pub prefix: String,
+    /// Only requests for this host (the `Host` header, port ignored).
+    pub host: Option<String>,
+    /// Only these methods (any case); all when absent.
+    pub methods: Option<Vec<String>>,
+    /// `http://host:port[/base]` of each upstream, balanced round-robin.
+    pub upstreams: Vec<String>,
+    /// Time for an upstream to send its response head.
+    pub timeout_ms: Option<u64>,
+    /// Largest request body forwarded; larger is `413`.
+    pub max_body_bytes: Option<u64>,
+    /// Removes the prefix before forwarding (`/api/x` → `/x`).
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// How callers are identified, in order (`header`, `api_key`, `jwt`,
+    /// `ip`); the `[identity]` table's `methods` when absent.
+    pub identity: Option<Vec<String>>,
+}
+
+/// One upstream address of a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    /// `host:port`, as the `Host` an HTTP/1.1 request to it carries.
+    pub authority: String,
+    /// A path every forwarded path is appended to (`""` or `/base`, no trailing `/`).
+    pub base_path: String,
+}
+
+/// A validated route.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// The route's name.
+    pub name: String,
+    /// Its path prefix, without a trailing `/` (except the root, `/`).
+    pub prefix: String,
+    /// Its host, lowercase, if any.
+    pub host: Option<String>,
+    /// Its methods, uppercase; empty: every method.
+    pub methods: Vec<String>,
+    /// Its upstreams.
+    pub upstreams: Vec<Upstream>,
+    /// Time for an upstream to send its response head.
+    pub timeout: Duration,
+    /// Largest request body forwarded.
+    pub max_body: u64,
+    /// Whether the prefix is removed before forwarding.
+    pub strip_prefix: bool,
+}
+
+/// A route file entry that is refused: which route, which field, why.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("route {route:?}: `{field}`: {reason}")]
+pub struct RouteError {
+    /// The route's name (or its position).
+    pub route: String,
+    /// The field at fault.
+    pub field: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The routes in effect, most specific prefix first.
+#[derive(Clone, Debug, Default)]
+pub struct Routes {
+    routes: Vec<Route>,
+}
+
+impl Routes {
+    /// Validates `files`, refusing the first entry at fault.
+    pub fn new(files: Vec<RouteFile>) -> Result<Self, RouteError> {
+        if files.len() > MAX_ROUTES {
+            return Err(RouteError {
+                route: String::new(),
+                field: "routes",
+                reason: format!("{} routes, more than {MAX_ROUTES}", files.len()),
+            });
+        }
+        let mut routes = Vec::with_capacity(files.len());
+        for (i, file) in files.into_iter().enumerate() {
+            let route = Route::new(file, i)?;
+            if routes.iter().any(|r: &Route| r.name == route.name) {
+                return Err(error(&route.name, "name", "two routes have this name"));
+            }
+            routes.push(route);
+        }
+        // Longest prefix first, so the first match is the most specific.
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        Ok(Self { routes })
+    }
+
+    /// Whether no route is configured (the gateway is off).
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// Every route, most specific first.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The route for `path` on `host` (port ignored) with `method`, if any.
+    pub fn find(&self, host: Option<&str>, method: &str, path: &str) -> Option<&Route> {
+        let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+        self.routes.iter().find(|r| r.matches(host, method, path))
+    }
+}
+
+impl Route {
+    fn new(file: RouteFile, index: usize) -> Result<Self, RouteError> {
+        let name = file.name;
+        let label = if name.is_empty() {
+            format!("#{index}")
+        } else {
+            name.clone()
+        };
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(error(&label, "name", "1-64 characters of visible ASCII"));
+        }
+        let prefix = prefix(&file.prefix).map_err(|reason| error(&label, "prefix", reason))?;
+        let methods = file.methods.unwrap_or_default();
+        if methods
+            .iter()
+            .any(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            return Err(error(&label, "methods", "HTTP method names, like \"GET\""));
+        }
+        if file.upstreams.is_empty() || file.upstreams.len() > MAX_UPSTREAMS {
+            return Err(error(
+                &label,
+                "upstreams",
+                format!("1 to {MAX_UPSTREAMS} addresses"),
+            ));
+        }
+        let upstreams = file
+            .upstreams
+            .iter()
+            .map(|u| upstream(u).map_err(|reason| error(&label, "upstreams", reason)))
+            .collect::<Result<_, _>>()?;
+        let timeout = match file.timeout_ms {
+            Some(0) => return Err(error(&label, "timeout_ms", "must be at least 1")),
+            Some(ms) => Duration::from_millis(ms),
+            None => DEFAULT_TIMEOUT,
+        };
+        Ok(Self {
+            name,
+            prefix,
+            host: file.host.map(|h| h.to_ascii_lowercase()),
+            methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+            upstreams,
+            timeout,
+            max_body: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+            strip_prefix: file.strip_prefix,
+        })
+    }
+
+    fn matches(&self, host: Option<&str>, method: &str, path: &str) -> bool {
+        let host_ok = match (&self.host, host) {
+            (None, _) => true,
+            (Some(want), Some(got)) => want.eq_ignore_ascii_case(got),
+            (Some(_), None) => false,
+        };
+        let method_ok =
+            self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method));
+        host_ok && method_ok && under(&self.prefix, path)
+    }
+
+    /// The path to ask the upstream for: its base, then `path` (less the
+    /// prefix if stripped), then `?query` if any.
+    pub fn upstream_path(&self, upstream: &Upstream, path: &str, query: &str) -> String {
+        let rest = match self.strip_prefix && self.prefix != "/" {
+            true => &path[self.prefix.len()..],
+            false => path,
+        };
+        let rest = if rest.is_empty() { "/" } else { rest };
+        let mut out =
+            String::with_capacity(upstream.base_path.len() + rest.len() + query.len() + 1);
+        out.push_str(&upstream.base_path);
+        out.push_str(rest);
+        if !query.is_empty() {
+            out.push('?');
+            out.push_str(query);
+        }
+        out
+    }
+}
+
+/// Whether `path` is `prefix` or below it, on a segment boundary.
+fn under(prefix: &str, path: &str) -> bool {
+    prefix == "/"
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+fn prefix(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') || text.contains(['?', '#', ' ']) || text.contains("//") {
+        return Err("a path from `/`, without `?`, `#`, spaces or `//`".into());
+    }
+    let trimmed = text.trim_end_matches('/');
+    Ok(if trimmed.is_empty() {
+        "/".into()
+    } else {
+        trimmed.into()
+    })
+}
+
+/// Parses `http://host:port[/base]`. Only plain HTTP: TLS to upstreams is
+/// for a proxy beside them (said in the README).
+fn upstream(text: &str) -> Result<Upstream, String> {
+    let rest = text
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{text:?}: an http:// URL"))?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let valid_host = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if !valid_host || path.contains(['?', '#']) {
+        return Err(format!("{text:?}: http://host[:port][/path], no query"));
+    }
+    let authority = if has_port(authority) {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok(Upstream {
+        authority,
+        base_path: path.trim_end_matches('/').to_string(),
+    })
+}
+
+fn has_port(authority: &str) -> bool {
+    match authority.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.ends_with('[') && port.parse::<u16>().is_ok() && !port.contains(']')
+        }
+        None => false,
+    }
+}
+
+fn error(route: &str, field: &'static str, reason: impl Into<String>) -> RouteError {
+    RouteError {
+        route: route.to_string(),
+        field,
+        reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;

@@ -1,0 +1,89 @@
+//! An upstream for gateway tests: an HTTP server on 127.0.0.1 port 0 that
+//! answers, as JSON, what reached it (method, path, query, headers, body
+//! size); `/slow` waits 2 s first, `/big` streams [`BIG`] bytes back.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+/// Bytes of the streamed bodies: larger than any buffer on the way.
+pub const BIG: usize = 64 << 20;
+
+/// An upstream that answers what reached it, as JSON; `/slow` waits 2 s
+/// first, `/big` streams [`BIG`] bytes back. Counts the requests it saw.
+pub struct Echo {
+    pub addr: SocketAddr,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Echo {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let counter = web::Data::from(counter);
+                HttpServer::new(move || {
+                    App::new()
+                        .app_data(counter.clone())
+                        .default_service(web::to(echo))
+                })
+                .workers(1)
+                .listen(listener)
+                .unwrap()
+                .run()
+                .await
+            })
+        });
+        Self { addr, hits }
+    }
+
+    /// Requests that reached it.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+async fn echo(
+    req: HttpRequest,
+    mut body: web::Payload,
+    hits: web::Data<AtomicUsize>,
+) -> HttpResponse {
+    hits.fetch_add(1, Ordering::SeqCst);
+    // Counted as it streams: never held whole.
+    let mut bytes = 0usize;
+    while let Some(chunk) = body.next().await {
+        bytes += chunk.map_or(0, |c| c.len());
+    }
+    if req.path() == "/slow" {
+        actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    }
+    if req.path() == "/big" {
+        let chunk = web::Bytes::from(vec![b'x'; 1 << 16]);
+        let chunks = futures_util::stream::iter(
+            (0..BIG >> 16).map(move |_| Ok::<_, actix_web::Error>(chunk.clone())),
+        );
+        return HttpResponse::Ok().streaming(chunks);
+    }
+    let headers: serde_json::Map<String, Value> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))
+        .collect();
+    HttpResponse::Ok()
+        .insert_header(("x-upstream", "echo"))
+        .json(json!({
+            "method": req.method().as_str(),
+            "path": req.path(),
+            "query": req.query_string(),
+            "headers": headers,
+            "body_bytes": bytes,
+        }))
+}
