@@ -215,9 +215,9 @@ CADDY
 }
 
 # Gateway mode against nginx's proxy_pass and Caddy's reverse_proxy, each in
-# front of the same nginx serving a static file (1 KiB), with the same
-# worker count; the last row asks the file directly, so p50/p99 above it are
-# what each front adds. Each row's ratio is to nginx's proxy_pass.
+# front of the same nginx (its own process) serving a static file (1 KiB),
+# with the same worker count; the last row asks the file directly, so
+# p50/p99 above it are what each front adds. Ratios are to nginx's proxy_pass.
 part_gateway() {
   local node_port app_port plain_port caddy_port dir=$out/gateway
   node_port=$(free_port); app_port=$(free_port); plain_port=$(free_port); caddy_port=$(free_port)
@@ -227,20 +227,30 @@ part_gateway() {
   local caddy_bin user=""
   caddy_bin=$(scripts/tools.sh path caddy)
   [ "$(id -u)" = 0 ] && user="user root;"
-  cat >"$dir/nginx.conf" <<NGINX
+  # The upstream and the front are separate nginx processes, each with
+  # $workers worker(s), so the front does only a front's work.
+  local role port body
+  for role in upstream front; do
+    if [ "$role" = upstream ]; then
+      port=$app_port; body="root $dir/static;"
+    else
+      port=$plain_port; body="location / { proxy_pass http://app; }"
+    fi
+    mkdir -p "$dir/$role"
+    cat >"$dir/$role/nginx.conf" <<NGINX
 $user
 daemon off;
 worker_processes $workers;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
+pid $dir/$role/nginx.pid;
+error_log $dir/$role/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
+    client_body_temp_path $dir/$role/client_body;
+    proxy_temp_path $dir/$role/proxy;
+    fastcgi_temp_path $dir/$role/fastcgi;
+    uwsgi_temp_path $dir/$role/uwsgi;
+    scgi_temp_path $dir/$role/scgi;
     proxy_http_version 1.1;
     proxy_set_header Connection "";
     upstream app {
@@ -248,15 +258,12 @@ http {
         keepalive 64;
     }
     server {
-        listen 127.0.0.1:$app_port;
-        root $dir/static;
-    }
-    server {
-        listen 127.0.0.1:$plain_port;
-        location / { proxy_pass http://app; }
+        listen 127.0.0.1:$port;
+        $body
     }
 }
 NGINX
+  done
   cat >"$dir/Caddyfile" <<CADDY
 {
 	admin off
@@ -272,8 +279,10 @@ name = "api"
 prefix = "/api"
 upstreams = ["http://127.0.0.1:$app_port"]
 GATEWAY
-  "$nginx" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" &
-  pids+=($!)
+  for role in upstream front; do
+    "$nginx" -p "$dir/$role/" -c "$dir/$role/nginx.conf" -e "$dir/$role/error.log" &
+    pids+=($!)
+  done
   (cd "$dir" && GOMAXPROCS=$workers HOME=$dir XDG_DATA_HOME=$dir/data XDG_CONFIG_HOME=$dir/config \
     exec "$caddy_bin" run --config Caddyfile --adapter caddyfile >"$dir/caddy.log" 2>&1) &
   pids+=($!)

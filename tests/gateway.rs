@@ -50,6 +50,9 @@ timeout_ms = 300
         "0.001",
         "--gateway",
         file.to_str().unwrap(),
+        // The test client stands for a trusted front that sets X-User-ID.
+        "--trusted-proxies",
+        "127.0.0.1/32",
     ])
 }
 
@@ -229,4 +232,96 @@ fn unreachable_slow_and_too_large_are_502_504_and_413_naming_the_route() {
             200
         );
     }
+}
+
+#[test]
+fn paths_are_matched_and_forwarded_in_one_canonical_form() {
+    let echo = Echo::start();
+    let node = gateway_node(&echo, "");
+    let user = [("X-User-ID", "frank")];
+    let seen = json_of(call("GET", &node.url("/api/%65xpensive"), &user, None));
+    assert_eq!(seen["path"], "/api/expensive");
+    // Sent as they are (a client library would resolve some of them first).
+    for sneaky in [
+        "/api/../uploads/x",
+        "/api/%2e%2e/uploads",
+        "/api//x",
+        "/api/a%2fb",
+    ] {
+        let head = format!("GET {sneaky} HTTP/1.1\r\nHost: x\r\nX-User-ID: frank");
+        let answer = node.raw(head.as_bytes());
+        assert_eq!(answer.status, 400, "{sneaky}");
+        assert_eq!(answer.json()["field"], "path");
+    }
+    assert_eq!(echo.hits(), 1);
+}
+
+#[test]
+fn answers_without_a_body_and_expect_pass_through_cleanly() {
+    let echo = Echo::start();
+    let node = gateway_node(&echo, "");
+    // One agent: a broken answer would spoil the kept-alive connection for the next.
+    let shared = agent();
+    for (i, (method, path, status)) in [
+        ("GET", "/uploads/status/204", 204),
+        ("GET", "/uploads/status/304", 304),
+        ("HEAD", "/api/x", 200),
+        ("GET", "/api/x", 200),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let user = format!("grace-{i}");
+        let sent = shared
+            .request(method, &node.url(path))
+            .set("X-User-ID", &user)
+            .call();
+        let answer = match sent {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        assert_eq!(answer.status(), status, "{method} {path}");
+        answer.into_string().unwrap();
+    }
+    // `Expect` is the node's to answer, not the upstream's.
+    let mut stream = std::net::TcpStream::connect(node.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /api/x HTTP/1.1\r\nHost: x\r\nX-User-ID: grace\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(text.contains("HTTP/1.1 200 OK"), "{text}");
+}
+
+#[test]
+fn a_clients_own_forwarding_headers_are_not_believed() {
+    let echo = Echo::start();
+    let dir = temp_dir("gateway-untrusted");
+    let file = dir.join("gateway.toml");
+    let text = format!(
+        "[[routes]]\nname = \"api\"\nprefix = \"/api\"\nupstreams = [\"http://{}\"]\nidentity = [\"header\", \"ip\"]\n",
+        echo.addr
+    );
+    std::fs::write(&file, text).unwrap();
+    let node = TestNode::start(&["--gateway", file.to_str().unwrap()]);
+    let spoof = [
+        ("X-User-ID", "admin"),
+        ("X-Forwarded-For", "6.6.6.6"),
+        ("X-Real-IP", "6.6.6.6"),
+        ("Forwarded", "for=6.6.6.6"),
+        ("X-Forwarded-Proto", "https"),
+    ];
+    let seen = json_of(call("GET", &node.url("/api/x"), &spoof, None));
+    let h = &seen["headers"];
+    // Not from a trusted proxy: the header names nobody, the IP does.
+    assert_eq!(h["x-user-id"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert_eq!(h["x-real-ip"], Value::Null);
+    assert_eq!(h["forwarded"], Value::Null);
 }

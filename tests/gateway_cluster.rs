@@ -67,7 +67,14 @@ fn a_users_limit_holds_across_three_gateways_in_front_of_nginx() {
     )
     .unwrap();
     let (brokers, topic) = (shared_broker(), topic("gateway-cluster"));
-    let flags = ["--gateway", gateway.to_str().unwrap(), "--merge", "counted"];
+    let flags = [
+        "--gateway",
+        gateway.to_str().unwrap(),
+        "--merge",
+        "counted",
+        "--trusted-proxies",
+        "127.0.0.1/32",
+    ];
     let nodes: Vec<NodeProcess> = ["gw-1", "gw-2", "gw-3"]
         .iter()
         .map(|id| node(&brokers, &topic, id, &flags))
@@ -99,4 +106,87 @@ fn a_users_limit_holds_across_three_gateways_in_front_of_nginx() {
     eventually(Duration::from_secs(5), || served(&dir) == 6);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(served(&dir), 6, "{}", upstream.log());
+}
+
+/// A plan named by a JWT holds on every node: a pro caller who spent 2 of
+/// pro's 5 on node 1 has 3 left on node 2, not the default plan's 2 there
+/// (nor a fresh 5): the plan travels in the bucket key.
+#[test]
+fn a_credentials_plan_holds_on_every_node() {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+    let echo = common::echo::Echo::start();
+    let dir = temp_dir("gateway-plans");
+    let (rules, gateway) = (dir.join("rules.toml"), dir.join("gateway.toml"));
+    std::fs::write(
+        &rules,
+        "default_plan = \"free\"\n[plans.free]\ncapacity = 2\nrefill_per_sec = 0.001\n\
+         [plans.pro]\ncapacity = 5\nrefill_per_sec = 0.001\n\
+         [[rules]]\nname = \"per-user\"\nkey = \"user\"\nlimit = \"plan\"\n",
+    )
+    .unwrap();
+    let secret = "a-cluster-secret-of-at-least-32-bytes";
+    std::fs::write(
+        &gateway,
+        format!(
+            "[identity]\nmethods = [\"jwt\"]\n[identity.jwt]\nalgorithms = [\"HS256\"]\n\
+             secret = \"{secret}\"\nplan_claim = \"plan\"\n\
+             [[routes]]\nname = \"api\"\nprefix = \"/api\"\nupstreams = [\"http://{}\"]\n",
+            echo.addr
+        ),
+    )
+    .unwrap();
+    let (brokers, topic) = (shared_broker(), topic("gateway-plans"));
+    let flags = [
+        "--rules",
+        rules.to_str().unwrap(),
+        "--gateway",
+        gateway.to_str().unwrap(),
+    ];
+    let nodes: Vec<NodeProcess> = ["plan-1", "plan-2"]
+        .iter()
+        .map(|id| node(&brokers, &topic, id, &flags))
+        .collect();
+    for n in &nodes {
+        n.wait_ready(Duration::from_secs(30));
+    }
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let claims = json!({"sub": "bob", "plan": "pro", "exp": exp});
+    let token = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
+    let call = |n: &NodeProcess| {
+        let url = format!("http://{}/api/x", n.addr);
+        match ureq::get(&url)
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+        {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => (
+                r.status(),
+                r.header("x-ratelimit-limit").map(str::to_string),
+                r.header("x-ratelimit-remaining").map(str::to_string),
+            ),
+            Err(e) => panic!("{url}: {e}"),
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(call(&nodes[0]).0, 200);
+    }
+    eventually(Duration::from_secs(10), || {
+        nodes[1].metric("limiter_sync_received_total") >= 1.0
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, limit, remaining) = call(&nodes[1]);
+    assert_eq!(
+        (status, limit.as_deref(), remaining.as_deref()),
+        (200, Some("5"), Some("2")),
+        "pro's 5, less node 1's 2 and this one"
+    );
 }

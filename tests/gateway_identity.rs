@@ -115,13 +115,16 @@ fn api_keys_identify_the_user_and_their_plan() {
     let echo = Echo::start();
     let n = node(&echo);
     let url = n.url("/k/orders");
-    let (status, limit, seen) = get(&url, &[("X-API-Key", "key-of-alice")]);
+    let (status, limit, seen) = get(&url, &[("X-API-Key", "key-of-alice"), ("X-User-ID", "bob")]);
     assert_eq!(
         (status, limit.as_deref()),
         (200, Some("5")),
         "alice's key names pro"
     );
     assert_eq!(seen["path"], "/k/orders");
+    // The upstream learns who was verified, never the key itself.
+    assert_eq!(seen["headers"]["x-user-id"], "alice");
+    assert_eq!(seen["headers"]["x-api-key"], Value::Null);
     let (status, limit, _) = get(&url, &[("X-API-Key", "key-of-bob")]);
     assert_eq!(
         (status, limit.as_deref()),

@@ -6,11 +6,13 @@
 //!
 //! - [`routes`]: path prefix (and host, methods) → upstreams.
 //! - [`balance`]: round-robin with passive health.
+//! - [`path`]: the one canonical form of a request path (or a refusal).
 //! - [`identity`]: who the caller is (trusted header, API key, JWT, client IP),
 //!   per route, first match wins.
 
 pub mod balance;
 pub mod identity;
+pub mod path;
 pub mod routes;
 
 use std::net::IpAddr;
@@ -125,6 +127,20 @@ impl Gateway {
     ) -> Result<Identity, IdentityError> {
         self.identifier
             .identify(&self.methods[index], headers, peer, now)
+    }
+
+    /// Whether `peer` is a trusted proxy (its `X-Forwarded-*` are believed).
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        self.identifier.proxies.contains(peer)
+    }
+
+    /// The trusted header naming the user and the API-key header, lowercase:
+    /// the one is set to the verified caller upstream, the other not passed on.
+    pub fn credential_headers(&self) -> (&str, &str) {
+        (
+            &self.identifier.header.name,
+            &self.identifier.api_key.header,
+        )
     }
 
     /// The JWKS to keep fresh (a task runs [`Jwks::run`]), if JWTs are checked with one.

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod error;
 pub mod forward_auth;
 pub mod gateway;
+pub mod gateway_forward;
 pub mod headers;
 mod limited;
 pub mod protected;

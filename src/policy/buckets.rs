@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::descriptors::KEY_PREFIX;
-use super::{BucketView, KeyKind, Policy, RuleSet};
+use super::keys::{arity, PLAN_PART};
+use super::{BucketView, KeyKind, Policy, RuleLimit, RuleSet};
 use crate::limiter::{Stamp, Store};
 
 /// Longest key a reset accepts: what peers accept from the topic.
@@ -34,8 +35,9 @@ impl Policy {
             });
         }
         let rules = self.effective.load();
-        let (rule, user) = rules.rule_of_key(key)?;
-        let limit = self.limit_of(&rules, rule, user.unwrap_or(""), None)?;
+        let parts = rules.rule_of_key(key)?;
+        let rule = parts.rule;
+        let limit = self.limit_of(&rules, rule, parts.user.unwrap_or(""), parts.plan)?;
         let state = store.view(key, &limit, now)?;
         Some(BucketView {
             rule: Arc::clone(&rule.name),
@@ -67,7 +69,11 @@ impl Policy {
         }
         for rule in rules.rules().iter().filter(|_| !rules.bare_keys()) {
             match rule.key {
-                KeyKind::User => keys.push(format!("{} {user}", rule.name)),
+                KeyKind::User => {
+                    keys.push(format!("{} {user}", rule.name));
+                    // Its buckets under plans credentials named.
+                    prefixes.push(format!("{} {user} {PLAN_PART}", rule.name));
+                }
                 KeyKind::UserRoute => prefixes.push(format!("{} {user} ", rule.name)),
                 KeyKind::Global | KeyKind::Tenant | KeyKind::Ip => {}
             }
@@ -110,18 +116,20 @@ fn well_formed(rules: &RuleSet, key: &str) -> bool {
     let Some(rule) = parts.next().and_then(|name| rules.rule(name)) else {
         return false;
     };
-    let rest: Vec<&str> = parts.collect();
-    let arity = match rule.key {
-        KeyKind::Global => 0,
-        KeyKind::User | KeyKind::Tenant | KeyKind::Ip => 1,
-        KeyKind::UserRoute => 2,
-    };
+    let mut rest: Vec<&str> = parts.collect();
+    // A last `plan:NAME` part (a credential's plan) for a rule following plans.
+    if rest.len() == arity(rule.key) + 1 && matches!(rule.limit, RuleLimit::UserPlan) {
+        match rest.pop().and_then(|p| p.strip_prefix(PLAN_PART)) {
+            Some(plan) if rules.plan(plan).is_some() => {}
+            _ => return false,
+        }
+    }
     let ip_ok = rule.key != KeyKind::Ip
         || rest
             .first()
             .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
             .is_some_and(|ip| ip.to_canonical().to_string() == rest[0]);
-    rest.len() == arity && rest.iter().all(|p| part(p)) && ip_ok
+    rest.len() == arity(rule.key) && rest.iter().all(|p| part(p)) && ip_ok
 }
 
 #[cfg(test)]

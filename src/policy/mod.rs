@@ -31,6 +31,7 @@ mod buckets;
 pub mod change;
 mod decide;
 pub mod descriptors;
+pub mod keys;
 pub mod matching;
 pub mod rules;
 pub mod rules_file;
@@ -335,8 +336,8 @@ impl Policy {
                 .map(|(_, limit)| limit);
         }
         let rules = self.effective.load();
-        let (rule, user) = rules.rule_of_key(key)?;
-        self.limit_of(&rules, rule, user.unwrap_or(""), None)
+        let key = rules.rule_of_key(key)?;
+        self.limit_of(&rules, key.rule, key.user.unwrap_or(""), key.plan)
     }
 
     /// `rule`'s limit for `user`: fixed, or the user's plan (moved by the

@@ -8,7 +8,6 @@
 //! as before rules existed.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 pub use super::matching::{IpNet, Match, Request};
@@ -309,57 +308,6 @@ impl RuleSet {
             _ => false,
         }
     }
-
-    /// Writes the bucket key of `rule` for `request` into `buf`; false if the
-    /// rule cannot count the request (it keys on a tenant or IP the request lacks).
-    pub fn write_key(&self, rule: &Rule, request: &Request<'_>, buf: &mut String) -> bool {
-        if self.bare_keys {
-            buf.push_str(request.user);
-            return true;
-        }
-        buf.push_str(&rule.name);
-        match rule.key {
-            KeyKind::Global => {}
-            KeyKind::User => push_part(buf, request.user),
-            KeyKind::UserRoute => {
-                push_part(buf, request.user);
-                push_part(buf, request.route);
-            }
-            KeyKind::Tenant => match request.tenant {
-                Some(tenant) => push_part(buf, tenant),
-                None => return false,
-            },
-            KeyKind::Ip => match request.ip {
-                // Writing into a String cannot fail.
-                Some(ip) => {
-                    let _ = write!(buf, " {}", ip.to_canonical());
-                }
-                None => return false,
-            },
-        }
-        true
-    }
-
-    /// The rule a bucket key belongs to, and the user in it (for rules keyed by user).
-    pub fn rule_of_key<'k>(&self, key: &'k str) -> Option<(&Rule, Option<&'k str>)> {
-        if self.bare_keys {
-            return Some((self.rules.first()?, Some(key)));
-        }
-        let (name, rest) = key.split_once(' ').unwrap_or((key, ""));
-        let rule = self.rule(name)?;
-        let user = match rule.key {
-            KeyKind::User | KeyKind::UserRoute => Some(rest.split(' ').next()?),
-            _ => None,
-        };
-        Some((rule, user))
-    }
-}
-
-/// Parts are separated by a space, which no user ID, route, tenant or rule
-/// name may contain, so a key names one bucket only.
-fn push_part(buf: &mut String, part: &str) {
-    buf.push(' ');
-    buf.push_str(part);
 }
 
 /// Each rule's name is valid and unique, and a rule following the user's

@@ -125,8 +125,61 @@ fn keys_name_the_rule_and_what_it_counts_per() {
     r.ip = "192.0.2.1".parse().ok();
     assert_eq!(key("t", &r).as_deref(), Some("t acme"));
     assert_eq!(key("i", &r).as_deref(), Some("i 192.0.2.1"));
-    let (rule, user) = rules.rule_of_key("ur alice /api/x").unwrap();
-    assert_eq!((&*rule.name, user), ("ur", Some("alice")));
+    let parts = rules.rule_of_key("ur alice /api/x").unwrap();
+    assert_eq!(
+        (&*parts.rule.name, parts.user, parts.plan),
+        ("ur", Some("alice"), None)
+    );
+}
+
+#[test]
+fn a_credentials_plan_is_part_of_the_key_of_plan_rules_only() {
+    let rules = crate::policy::rules_file::parse(
+        r#"
+        default_plan = "free"
+        [plans.free]
+        capacity = 2
+        refill_per_sec = 1
+        [plans.pro]
+        capacity = 5
+        refill_per_sec = 1
+        [[rules]]
+        name = "p"
+        key = "user"
+        limit = "plan"
+        [[rules]]
+        name = "f"
+        key = "user"
+        capacity = 1
+        refill_per_sec = 1
+        "#,
+    )
+    .unwrap();
+    let key = |rule: &str, plan| {
+        let mut r = request("alice", "/x");
+        r.plan = plan;
+        let mut buf = String::new();
+        rules
+            .write_key(rules.rule(rule).unwrap(), &r, &mut buf)
+            .then_some(buf)
+    };
+    assert_eq!(key("p", Some("pro")).as_deref(), Some("p alice plan:pro"));
+    assert_eq!(
+        key("p", Some("gold")).as_deref(),
+        Some("p alice"),
+        "no such plan"
+    );
+    assert_eq!(key("p", None).as_deref(), Some("p alice"));
+    assert_eq!(
+        key("f", Some("pro")).as_deref(),
+        Some("f alice"),
+        "a fixed limit"
+    );
+    let parts = rules.rule_of_key("p alice plan:pro").unwrap();
+    assert_eq!((parts.user, parts.plan), (Some("alice"), Some("pro")));
+    // A user named like a plan part is a user when the key has no more parts.
+    let parts = rules.rule_of_key("p plan:pro").unwrap();
+    assert_eq!((parts.user, parts.plan), (Some("plan:pro"), None));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! An upstream for gateway tests: an HTTP server on 127.0.0.1 port 0 that
 //! answers, as JSON, what reached it (method, path, query, headers, body
-//! size); `/slow` waits 2 s first, `/big` streams [`BIG`] bytes back.
+//! size); `/slow` waits 2 s first, `/big` streams [`BIG`] bytes back,
+//! `/status/N` answers status N with no body.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,6 +65,10 @@ async fn echo(
     }
     if req.path() == "/slow" {
         actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    }
+    if let Some(code) = req.path().strip_prefix("/status/") {
+        let code = actix_web::http::StatusCode::from_u16(code.parse().unwrap()).unwrap();
+        return HttpResponse::build(code).finish();
     }
     if req.path() == "/big" {
         let chunk = web::Bytes::from(vec![b'x'; 1 << 16]);

@@ -27,6 +27,9 @@ impl Identifier {
         let ip = client_ip(peer, headers, &self.proxies);
         for &method in methods.as_slice() {
             let found = match method {
+                // Anyone can send a header: it names the caller only when a
+                // trusted proxy in front set it.
+                Method::Header if !self.proxies.contains(peer) => None,
                 Method::Header => self.by_header(headers)?,
                 Method::ApiKey => self.by_api_key(headers, methods)?,
                 Method::Jwt => self.by_jwt(headers, methods, now)?,

@@ -9,7 +9,10 @@ use serde_json::json;
 use super::testkit::*;
 use super::*;
 
+/// A trusted proxy's address: the trusted header is believed from it.
 const PEER: &str = "203.0.113.9";
+/// A client's own address.
+const CLIENT: &str = "192.0.2.1";
 
 fn identifier() -> Identifier {
     let text = format!(
@@ -23,7 +26,7 @@ fn identifier() -> Identifier {
         "#,
         hash_key("key-alice")
     );
-    let proxies = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
+    let proxies = TrustedProxies::parse(&["10.0.0.0/8", "203.0.113.9/32"]).unwrap();
     IdentityConfig::from_toml(&text)
         .unwrap()
         .validate(proxies, |_| None)
@@ -113,8 +116,20 @@ fn the_ip_method_uses_the_client_ip_behind_trusted_proxies() {
     let headers = [("X-Forwarded-For", "198.51.100.7")];
     let behind = identifier.identify(&methods, &headers[..], "10.0.0.1".parse().unwrap(), now());
     assert_eq!(behind.unwrap().user, "198.51.100.7");
-    let spoofed = identifier.identify(&methods, &headers[..], PEER.parse().unwrap(), now());
-    assert_eq!(spoofed.unwrap().user, PEER);
+    let spoofed = identifier.identify(&methods, &headers[..], CLIENT.parse().unwrap(), now());
+    assert_eq!(spoofed.unwrap().user, CLIENT);
+}
+
+#[test]
+fn the_trusted_header_from_a_client_itself_is_no_credential() {
+    let identifier = identifier();
+    let methods = identifier.methods("m", &["header", "ip"]).unwrap();
+    let headers = [("X-User-ID", "alice")];
+    let id = identifier.identify(&methods, &headers[..], CLIENT.parse().unwrap(), now());
+    assert_eq!(id.unwrap().method, Method::Ip);
+    let methods = identifier.methods("m", &["header"]).unwrap();
+    let id = identifier.identify(&methods, &headers[..], CLIENT.parse().unwrap(), now());
+    assert_eq!(id.unwrap_err().code(), "missing_credential");
 }
 
 #[test]
