@@ -287,7 +287,8 @@ GATEWAY
     exec "$caddy_bin" run --config Caddyfile --adapter caddyfile >"$dir/caddy.log" 2>&1) &
   pids+=($!)
   "$node_bin" --listen "127.0.0.1:$node_port" --workers "$node_workers" --log warn --capacity 4000000000 \
-    --refill-per-sec 1000000000 --gateway "$dir/gateway.toml" >"$out/node.log" 2>&1 &
+    --refill-per-sec 1000000000 --gateway "$dir/gateway.toml" --trusted-proxies 127.0.0.1/32 \
+    >"$out/node.log" 2>&1 &
   pids+=($!)
   wait_up "http://127.0.0.1:$node_port/readyz"
   wait_up "http://127.0.0.1:$plain_port/api/orders"
