@@ -182,7 +182,7 @@ impl ResponseError for ApiError {
             response.insert_header((header::ALLOW, *allow));
         }
         match self {
-            ApiError::Unauthorized => {
+            ApiError::Unauthorized | ApiError::Unauthenticated { .. } => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             ApiError::KeysUnauthorized => {

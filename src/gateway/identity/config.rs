@@ -119,8 +119,9 @@ pub struct ApiKeyConfig {
     pub keys: Vec<ApiKeyEntry>,
 }
 
-/// One key: its hash and owner.
-#[derive(Clone, Debug, Deserialize)]
+/// One key: its hash and owner. `Debug` leaves the hash out: a hash of a
+/// short key can be guessed back.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyEntry {
     /// `sha256:<64 hex>` of the key (see [`super::hash_key`]).
@@ -130,6 +131,16 @@ pub struct ApiKeyEntry {
     /// The user's plan.
     #[serde(default)]
     pub plan: Option<String>,
+}
+
+impl fmt::Debug for ApiKeyEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyEntry")
+            .field("hash", &"..")
+            .field("user", &self.user)
+            .field("plan", &self.plan)
+            .finish()
+    }
 }
 
 impl IdentityConfig {
