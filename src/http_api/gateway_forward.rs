@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 
 use super::error::ApiError;
 use super::headers::insert_rate_headers;
-use crate::gateway::identity::Identity;
+use crate::gateway::identity::{Identity, Method};
 use crate::gateway::routes::{Route, Upstream};
 use crate::gateway::Gateway;
 use crate::policy::Verdict;
@@ -157,6 +157,10 @@ fn upstream_request(
     let (user_header, key_header) = f.gateway.credential_headers();
     if let Ok(name) = HeaderName::from_bytes(key_header.as_bytes()) {
         headers.remove(name);
+    }
+    // A key may come as a bearer token too; a JWT stays for the upstream.
+    if f.identity.method == Method::ApiKey {
+        headers.remove(header::AUTHORIZATION);
     }
     if let (Ok(name), Ok(user)) = (
         HeaderName::from_bytes(user_header.as_bytes()),
