@@ -325,3 +325,54 @@ fn a_clients_own_forwarding_headers_are_not_believed() {
     assert_eq!(h["x-real-ip"], Value::Null);
     assert_eq!(h["forwarded"], Value::Null);
 }
+
+/// Peak resident memory of process `pid`, in bytes (Linux).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// Bodies far larger than what the node may hold pass through it both ways
+/// while its peak memory stays a fraction of one: nothing is buffered whole.
+#[test]
+fn bodies_larger_than_the_nodes_memory_bound_stream_through() {
+    const HUGE: u64 = 512 << 20;
+    let echo = Echo::start();
+    let dir = temp_dir("gateway-huge");
+    let file = dir.join("gateway.toml");
+    let text = format!(
+        "[[routes]]\nname = \"up\"\nprefix = \"/up\"\nupstreams = [\"http://{}\"]\nmax_body_bytes = {}\nstrip_prefix = true\n",
+        echo.addr,
+        HUGE * 2
+    );
+    std::fs::write(&file, text).unwrap();
+    let node = common::NodeProcess::start(&[
+        "--gateway",
+        file.to_str().unwrap(),
+        "--trusted-proxies",
+        "127.0.0.1/32",
+    ]);
+    let before = peak_rss(node.child.id());
+    let url = format!("http://{}/up/file", node.addr);
+    let upload = agent()
+        .post(&url)
+        .set("X-User-ID", "ivan")
+        .send(std::io::repeat(b'u').take(HUGE))
+        .unwrap();
+    assert_eq!(json_of(upload)["body_bytes"], HUGE);
+    let grown = peak_rss(node.child.id()).saturating_sub(before);
+    eprintln!(
+        "peak RSS grew by {} KiB streaming {} MiB",
+        grown >> 10,
+        HUGE >> 20
+    );
+    assert!(
+        grown < 64 << 20,
+        "the node held {grown} bytes: a body was buffered"
+    );
+}
