@@ -68,25 +68,17 @@ impl Gateway {
             .unwrap_or_default()
             .validate(proxies, |name| std::env::var(name).ok())
             .map_err(|e| e.to_string())?;
-        let named: Vec<(String, Option<Vec<String>>)> = file
-            .routes
-            .iter()
-            .map(|r| (r.name.clone(), r.identity.clone()))
-            .collect();
         let routes = Routes::new(file.routes).map_err(|e| e.to_string())?;
-        let mut methods = Vec::with_capacity(named.len());
-        for route in routes.routes() {
-            let listed = named
-                .iter()
-                .find(|(name, _)| *name == route.name)
-                .and_then(|(_, m)| m.as_ref());
-            methods.push(match listed {
+        let methods = routes
+            .routes()
+            .iter()
+            .map(|route| match &route.identity {
                 Some(names) => identifier
                     .methods(&format!("route {:?}: identity", route.name), names)
-                    .map_err(|e| e.to_string())?,
-                None => identifier.default_methods.clone(),
-            });
-        }
+                    .map_err(|e| e.to_string()),
+                None => Ok(identifier.default_methods.clone()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let balancers = routes
             .routes()
             .iter()
@@ -108,13 +100,7 @@ impl Gateway {
 
     /// The route (and its position) for a request, if any.
     pub fn find(&self, host: Option<&str>, method: &str, path: &str) -> Option<(usize, &Route)> {
-        let route = self.routes.find(host, method, path)?;
-        let index = self
-            .routes
-            .routes()
-            .iter()
-            .position(|r| std::ptr::eq(r, route))?;
-        Some((index, route))
+        self.routes.find(host, method, path)
     }
 
     /// Identifies the caller of a request for the route at `index`.
@@ -151,10 +137,5 @@ impl Gateway {
     /// The balancer of the route at `index`.
     pub fn balancer(&self, index: usize) -> &Balancer {
         &self.balancers[index]
-    }
-
-    /// Every route, most specific first.
-    pub fn routes(&self) -> &[Route] {
-        self.routes.routes()
     }
 }

@@ -71,6 +71,8 @@ pub struct Route {
     pub max_body: u64,
     /// Whether the prefix is removed before forwarding.
     pub strip_prefix: bool,
+    /// Its identity methods by name, as written; `None`: the default ones.
+    pub identity: Option<Vec<String>>,
 }
 
 /// A route file entry that is refused: which route, which field, why.
@@ -114,20 +116,18 @@ impl Routes {
         Ok(Self { routes })
     }
 
-    /// Whether no route is configured (the gateway is off).
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
-    }
-
     /// Every route, most specific first.
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }
 
-    /// The route for `path` on `host` (port ignored) with `method`, if any.
-    pub fn find(&self, host: Option<&str>, method: &str, path: &str) -> Option<&Route> {
+    /// The route (and its position) for `path` on `host` (port ignored) with `method`, if any.
+    pub fn find(&self, host: Option<&str>, method: &str, path: &str) -> Option<(usize, &Route)> {
         let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
-        self.routes.iter().find(|r| r.matches(host, method, path))
+        self.routes
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.matches(host, method, path))
     }
 }
 
@@ -176,6 +176,7 @@ impl Route {
             timeout,
             max_body: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
             strip_prefix: file.strip_prefix,
+            identity: file.identity,
         })
     }
 

@@ -25,7 +25,7 @@ fn the_longest_prefix_wins_on_segment_boundaries() {
         file("orders", "/api/orders", &["http://127.0.0.1:3"]),
     ])
     .unwrap();
-    let name = |path| routes.find(None, "GET", path).map(|r| r.name.as_str());
+    let name = |path| routes.find(None, "GET", path).map(|(_, r)| r.name.as_str());
     assert_eq!(name("/api/orders/7"), Some("orders"));
     assert_eq!(name("/api/orders"), Some("orders"));
     assert_eq!(name("/api/ordersx"), Some("api"));
@@ -60,14 +60,14 @@ fn upstream_paths_keep_or_strip_the_prefix_and_keep_the_query() {
     let mut stripped = file("s", "/api/", &["http://127.0.0.1:9000/v2/"]);
     stripped.strip_prefix = true;
     let routes = Routes::new(vec![stripped, file("k", "/keep", &["http://h"])]).unwrap();
-    let s = routes.find(None, "GET", "/api/x").unwrap();
+    let (_, s) = routes.find(None, "GET", "/api/x").unwrap();
     assert_eq!(s.upstreams[0].authority, "127.0.0.1:9000");
     assert_eq!(
         s.upstream_path(&s.upstreams[0], "/api/x", "a=1"),
         "/v2/x?a=1"
     );
     assert_eq!(s.upstream_path(&s.upstreams[0], "/api", ""), "/v2/");
-    let k = routes.find(None, "GET", "/keep/y").unwrap();
+    let (_, k) = routes.find(None, "GET", "/keep/y").unwrap();
     assert_eq!(k.upstreams[0].authority, "h:80");
     assert_eq!(k.upstream_path(&k.upstreams[0], "/keep/y", ""), "/keep/y");
 }

@@ -28,7 +28,7 @@ mod share;
 
 use publish::Changes;
 use reset::Resets;
-pub use reset::{live_reset, reset_hold, RESET_MARGIN};
+pub use reset::{live_reset, reset_hold};
 use shards::Shards;
 
 /// Keys looked at before an insert at the cap gives up on finding a full

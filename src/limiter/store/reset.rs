@@ -19,9 +19,10 @@
 //! Live resets are few (an operator's doing), so they are kept in a small
 //! bounded table beside the map rather than in every bucket: a bucket costs
 //! no more for them, a decision never looks at them, and a bucket may leave
-//! memory while its reset is still remembered. The table is read and written
-//! under the key's shard lock (merges, resets, publishing, eviction), so a
-//! key's reset and state change together.
+//! memory while its reset is still remembered. A key's entry is read and
+//! written under the key's shard lock (merges, resets, publishing, eviction),
+//! so its reset and state change together; only pruning entries no longer
+//! live runs outside it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
