@@ -140,11 +140,21 @@ impl Browser {
 
     /// A command on an element found before: `None` if the page has been
     /// replaced since (a page that refreshes itself does so at any time).
+    /// Chromium reports that either as a stale element or, while the new
+    /// document is being swapped in, as an inspector error that the node
+    /// "does not belong to the document".
     fn element_call(&self, element: &str, what: &str) -> Option<Value> {
         let path = format!("/session/{}/element/{element}/{what}", self.session);
         match self.try_call("GET", &path, None) {
             Ok(value) => Some(value),
             Err(e) if e["error"] == "stale element reference" => None,
+            Err(e)
+                if e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("does not belong to the document")) =>
+            {
+                None
+            }
             Err(e) => panic!("WebDriver GET {path}: {e}"),
         }
     }
