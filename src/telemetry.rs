@@ -186,7 +186,7 @@ fn describe_config() {
     );
     describe_counter!(
         CONFIG_DECODE_ERRORS,
-        "Records of the config topic or file skipped as undecodable."
+        "Records of the config topic or file skipped: undecodable, or beyond a bound (API keys)."
     );
     describe_counter!(
         RULES_RELOADS,

@@ -25,7 +25,8 @@ use serde::Deserialize;
 use balance::{Balancer, DEFAULT_COOL_DOWN};
 use identity::jwks::Jwks;
 use identity::{
-    Headers, Identifier, Identity, IdentityConfig, IdentityError, Methods, TrustedProxies,
+    Headers, Identifier, Identity, IdentityConfig, IdentityError, KeyHash, LiveKeys, Methods,
+    TrustedProxies,
 };
 use routes::{Route, RouteFile, Routes};
 
@@ -103,16 +104,23 @@ impl Gateway {
         self.routes.find(host, method, path)
     }
 
-    /// Identifies the caller of a request for the route at `index`.
+    /// Identifies the caller of a request for the route at `index`; `live`
+    /// finds API keys beyond the gateway file's (the admin API's).
     pub fn identify<H: Headers + ?Sized>(
         &self,
         index: usize,
         headers: &H,
         peer: IpAddr,
         now: SystemTime,
+        live: &LiveKeys<'_>,
     ) -> Result<Identity, IdentityError> {
         self.identifier
-            .identify(&self.methods[index], headers, peer, now)
+            .identify_with(&self.methods[index], headers, peer, now, live)
+    }
+
+    /// Whether the gateway file lists the key whose hash is `hash`.
+    pub fn has_file_key(&self, hash: &KeyHash) -> bool {
+        self.identifier.api_key.keys.contains(hash)
     }
 
     /// Whether `peer` is a trusted proxy (its `X-Forwarded-*` are believed).

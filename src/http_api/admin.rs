@@ -1,7 +1,8 @@
 //! The admin API under `/v1/admin/`: list the rules and plans in effect,
 //! change plans, users' plans and rule limits (made durable before they are
-//! acknowledged), inspect and reset buckets (`buckets.rs`), and list the most
-//! refused keys (`limited.rs`). Every call needs the admin bearer token.
+//! acknowledged), inspect and reset buckets (`buckets.rs`), list the most
+//! refused keys (`limited.rs`), and manage API keys (`api_keys.rs`). Every
+//! call needs the admin bearer token.
 
 use std::borrow::Cow;
 use std::future::{ready, Ready};
@@ -46,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             })
         }))
     };
+    let [keys, key] = super::api_keys::routes(resource);
     cfg.service(
         web::scope("/v1/admin")
             .service(resource("/rules", "GET").route(web::get().to(list_rules)))
@@ -75,6 +77,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 resource("/users/{user}/reset", "POST").route(web::post().to(buckets::reset_user)),
             )
             .service(resource("/limited", "GET").route(web::get().to(super::limited::limited)))
+            .service(keys)
+            .service(key)
             .default_service(web::to(|_: Authorized| async {
                 Err::<HttpResponse, _>(ApiError::NoSuchAdminRoute)
             })),
@@ -256,7 +260,7 @@ fn limit_from(body: &[u8]) -> Result<Limit, ApiError> {
 }
 
 /// Validates `change` against the rules in effect, commits it, and answers `body`.
-async fn commit(
+pub(super) async fn commit(
     state: &AppState,
     change: PolicyChange,
     body: Value,

@@ -97,6 +97,12 @@ pub enum ApiError {
     /// A bucket key that no rule or descriptor makes, so nothing to reset.
     #[error("no rule or descriptor makes the key `{0}`; keys are listed by GET /v1/admin/limited")]
     NoSuchBucket(String),
+    /// An API key that the admin API does not know.
+    #[error("the admin API knows no API key with the hash `{0}`; keys are listed by GET /v1/admin/api-keys")]
+    UnknownApiKey(String),
+    /// A change that would contradict what is already there.
+    #[error("{0}")]
+    Conflict(String),
     /// A change that was not confirmed durable. It may still arrive (a
     /// broker that was slow, not gone, may take it late), so the caller repeats it.
     #[error("the change was not confirmed stored; repeat it (setting the same value again is harmless): {0}")]
@@ -134,6 +140,8 @@ impl ApiError {
             ApiError::NoSuchAdminRoute => "not_found",
             ApiError::UnknownBucket(_) | ApiError::NoSuchBucket(_) => "unknown_bucket",
             ApiError::NotCommitted(_) => "not_committed",
+            ApiError::UnknownApiKey(_) => "unknown_api_key",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Unauthenticated { code, .. } => code,
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::BadGateway { .. } => "bad_gateway",
@@ -162,7 +170,9 @@ impl ResponseError for ApiError {
             | ApiError::AdminDisabled
             | ApiError::NoSuchAdminRoute
             | ApiError::UnknownBucket(_)
-            | ApiError::NoSuchBucket(_) => StatusCode::NOT_FOUND,
+            | ApiError::NoSuchBucket(_)
+            | ApiError::UnknownApiKey(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized | ApiError::KeysUnauthorized | ApiError::Unidentified { .. } => {
                 StatusCode::UNAUTHORIZED
             }

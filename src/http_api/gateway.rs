@@ -92,7 +92,9 @@ fn identify(
 ) -> Result<Identity, ApiError> {
     let headers = HeaderMapView(req.headers());
     gateway
-        .identify(index, &headers, peer, SystemTime::now())
+        .identify(index, &headers, peer, SystemTime::now(), &|hash| {
+            state.policy.api_key(hash)
+        })
         .map_err(|e| {
             state.telemetry.bad_request(e.code());
             ApiError::Unauthenticated {

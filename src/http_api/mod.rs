@@ -1,6 +1,7 @@
 //! The HTTP API: routes, shared request state, and the request-metrics middleware.
 
 pub mod admin;
+mod api_keys;
 pub mod batch;
 mod buckets;
 pub mod check;

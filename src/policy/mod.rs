@@ -1,5 +1,5 @@
 //! The rules in effect — the rules file plus live changes (plans, users'
-//! plans, rule limits) — and the decision of a request against every rule
+//! plans, rule limits, API keys) — and the decision of a request against every rule
 //! that matches it.
 //!
 //! A request is allowed only if every matching rule allows it, and a refused
@@ -21,12 +21,13 @@ use compact_str::CompactString;
 use dashmap::DashMap;
 
 use crate::limiter::{BucketState, Limit, Stamp, Store};
+use api_keys::{KeyHash, KeyOwner, LiveKeys};
 pub use change::{PlanSource, PolicyChange};
 use decide::{as_shadow, decide, Hit};
 use descriptors::{DescriptorSet, KEY_PREFIX};
-use rules::valid_name;
 pub use rules::{IpNet, KeyKind, Match, Request, Rule, RuleLimit, RuleSet, RulesError};
 
+pub mod api_keys;
 mod buckets;
 pub mod change;
 mod decide;
@@ -66,6 +67,8 @@ pub struct Policy {
     /// user does not copy the rest).
     users: DashMap<CompactString, CompactString, ahash::RandomState>,
     any_moved: AtomicBool,
+    /// API keys added through the admin API.
+    api_keys: LiveKeys,
     /// Envoy rate-limit descriptors (envoyproxy/ratelimit's files).
     descriptors: ArcSwap<DescriptorSet>,
     /// Every rule is shadow (`--shadow`).
@@ -85,6 +88,7 @@ impl Policy {
             layers: Mutex::new((file, Overrides::default())),
             users: DashMap::with_hasher(ahash::RandomState::new()),
             any_moved: AtomicBool::new(false),
+            api_keys: LiveKeys::default(),
             descriptors: ArcSwap::from_pointee(DescriptorSet::default()),
             shadow_all: false,
         }
@@ -125,101 +129,6 @@ impl Policy {
         self.rebuild(&layers);
     }
 
-    /// Refuses a change that would leave the rules inconsistent, naming the field.
-    pub fn validate(&self, change: &PolicyChange) -> Result<(), RulesError> {
-        let rules = self.effective.load();
-        let name_ok = |place: &str, name: &str| {
-            valid_name(name).map_err(|e| RulesError::at(place, "name", e))
-        };
-        match change {
-            PolicyChange::SetPlan { name, .. } | PolicyChange::ClearPlan { name } => {
-                name_ok("plan", name)
-            }
-            PolicyChange::DeletePlan { name } => {
-                name_ok("plan", name)?;
-                if rules.plan(name).is_none() {
-                    Err(RulesError::at(
-                        "plan",
-                        "name",
-                        format!("no plan is named \"{name}\""),
-                    ))
-                } else if rules.default_plan() == Some(name) {
-                    Err(RulesError::at(
-                        "plan",
-                        "name",
-                        format!("\"{name}\" is the default plan; it cannot be deleted"),
-                    ))
-                } else {
-                    Ok(())
-                }
-            }
-            PolicyChange::SetUserPlan { plan, .. } => match rules.plan(plan) {
-                Some(_) => Ok(()),
-                None => Err(RulesError::top(
-                    "plan",
-                    format!("no plan is named \"{plan}\""),
-                )),
-            },
-            PolicyChange::ClearUserPlan { .. } => Ok(()),
-            PolicyChange::SetRuleLimit { rule, .. } | PolicyChange::ClearRuleLimit { rule } => {
-                match rules.rule(rule) {
-                    None => Err(RulesError::at(
-                        "rule",
-                        "name",
-                        format!("no rule is named \"{rule}\""),
-                    )),
-                    Some(Rule {
-                        limit: RuleLimit::UserPlan,
-                        ..
-                    }) => Err(RulesError::at(
-                        format!("rule \"{rule}\""),
-                        "limit",
-                        "this rule follows each user's plan; change the plan instead",
-                    )),
-                    Some(_) => Ok(()),
-                }
-            }
-        }
-    }
-
-    /// Applies a change (already validated, or read from the log: applied as
-    /// far as it makes sense, since the log's order is what every node follows).
-    pub fn apply(&self, change: &PolicyChange) {
-        match change {
-            PolicyChange::SetUserPlan { user, plan } => {
-                self.users.insert(user.into(), plan.into());
-                self.any_moved.store(true, Ordering::Release);
-                return;
-            }
-            PolicyChange::ClearUserPlan { user } => {
-                self.users.remove(user.as_str());
-                return;
-            }
-            _ => {}
-        }
-        let mut layers = self.lock();
-        let overrides = &mut layers.1;
-        match change {
-            PolicyChange::SetPlan { name, limit } => {
-                overrides.plans.insert(name.clone(), Some(*limit));
-            }
-            PolicyChange::DeletePlan { name } => {
-                overrides.plans.insert(name.clone(), None);
-            }
-            PolicyChange::ClearPlan { name } => {
-                overrides.plans.remove(name);
-            }
-            PolicyChange::SetRuleLimit { rule, limit } => {
-                overrides.rules.insert(rule.clone(), *limit);
-            }
-            PolicyChange::ClearRuleLimit { rule } => {
-                overrides.rules.remove(rule);
-            }
-            PolicyChange::SetUserPlan { .. } | PolicyChange::ClearUserPlan { .. } => {}
-        }
-        self.rebuild(&layers);
-    }
-
     /// `user`'s plan and where it comes from (`None`: no default plan).
     pub fn plan_of(&self, user: &str) -> Option<(String, PlanSource)> {
         let rules = self.effective.load();
@@ -244,6 +153,17 @@ impl Policy {
             .collect();
         users.sort();
         users
+    }
+
+    /// The owner of an API key added through the admin API.
+    pub fn api_key(&self, hash: &KeyHash) -> Option<KeyOwner> {
+        self.api_keys.get(hash)
+    }
+
+    /// API keys added through the admin API (of `user`, if given), at most
+    /// `max` of them, and whether there were more.
+    pub fn api_keys(&self, user: Option<&str>, max: usize) -> (Vec<(KeyHash, KeyOwner)>, bool) {
+        self.api_keys.list(user, max)
     }
 
     /// Decides a request of `cost` tokens at `now`; `None` when no rule

@@ -198,7 +198,7 @@ fn moving_a_user_to_a_plan_keeps_their_tokens() {
         plan: "pro".into(),
     };
     p.validate(&change).unwrap();
-    p.apply(&change);
+    p.apply(&change).unwrap();
     assert_eq!(p.plan_of("carol"), Some(("pro".into(), PlanSource::Moved)));
     // Free was empty: pro starts from the same 0 tokens (not a fresh 10), refilling at 10/s.
     assert!(!outcome(p.check(&s, &req("carol", "/"), 1, now)).0);
@@ -217,7 +217,8 @@ fn moving_a_user_to_a_plan_keeps_their_tokens() {
     );
     p.apply(&PolicyChange::ClearUserPlan {
         user: "carol".into(),
-    });
+    })
+    .unwrap();
     assert_eq!(
         p.plan_of("carol"),
         Some(("free".into(), PlanSource::Default))
@@ -230,16 +231,19 @@ fn plan_and_rule_changes_apply_and_can_be_forgotten() {
     p.apply(&PolicyChange::SetPlan {
         name: "free".into(),
         limit: per_sec(7, 1),
-    });
+    })
+    .unwrap();
     assert_eq!(p.rules().default_limit(), Some(per_sec(7, 1)));
     p.apply(&PolicyChange::ClearPlan {
         name: "free".into(),
-    });
+    })
+    .unwrap();
     assert_eq!(p.rules().default_limit(), Some(per_sec(3, 1)));
     p.apply(&PolicyChange::SetRuleLimit {
         rule: "global".into(),
         limit: per_sec(50, 5),
-    });
+    })
+    .unwrap();
     assert_eq!(
         p.rules().rule("global").unwrap().limit,
         RuleLimit::Fixed(per_sec(50, 5))
@@ -250,7 +254,8 @@ fn plan_and_rule_changes_apply_and_can_be_forgotten() {
         p.rules().rule("global").unwrap().limit,
         RuleLimit::Fixed(per_sec(50, 5))
     );
-    p.apply(&PolicyChange::DeletePlan { name: "pro".into() });
+    p.apply(&PolicyChange::DeletePlan { name: "pro".into() })
+        .unwrap();
     assert_eq!(p.rules().plan("pro"), None);
 }
 
@@ -424,4 +429,33 @@ fn global_shadow_makes_every_rule_shadow() {
     }
     let v = p.check(&s, &req("a", "/api/orders"), 1, now).unwrap();
     assert_eq!(v.shadow_limited().map(|(rule, _)| rule), Some("per-user"));
+}
+
+#[test]
+fn api_keys_are_added_changed_and_revoked_and_their_plan_must_exist() {
+    use super::api_keys::{KeyHash, KeyOwner};
+    let p = policy();
+    let hash = KeyHash::of("k");
+    let owner = |user: &str, plan: Option<&str>| KeyOwner {
+        user: user.into(),
+        plan: plan.map(Into::into),
+    };
+    let set = |o: KeyOwner| PolicyChange::SetApiKey { hash, owner: o };
+    assert_eq!(
+        p.validate(&set(owner("a", Some("gold"))))
+            .unwrap_err()
+            .field,
+        "plan"
+    );
+    assert_eq!(p.validate(&set(owner("", None))).unwrap_err().field, "user");
+    for change in [set(owner("a", Some("pro"))), set(owner("b", None))] {
+        p.validate(&change).unwrap();
+        p.apply(&change).unwrap();
+    }
+    assert_eq!(p.api_key(&hash), Some(owner("b", None)));
+    assert_eq!(p.api_keys(Some("b"), 10).0, vec![(hash, owner("b", None))]);
+    let clear = PolicyChange::cleared(&set(owner("b", None)).key()).unwrap();
+    assert_eq!(clear, PolicyChange::ClearApiKey { hash });
+    p.apply(&clear).unwrap();
+    assert_eq!(p.api_key(&hash), None);
 }

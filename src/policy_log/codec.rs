@@ -1,6 +1,8 @@
 //! The record format of policy changes, shared by every log: key
-//! `plan/NAME`, `user/ID` or `rule/NAME`; value a small versioned JSON object,
-//! or none to forget the key's change. Anything unexpected is refused.
+//! `plan/NAME`, `user/ID`, `rule/NAME` or `apikey/sha256:HEX`; value a small
+//! versioned JSON object, or none to forget the key's change. Anything
+//! unexpected is refused. (Nodes from before API keys skip `apikey/` records
+//! as an unknown kind, so nodes can be upgraded one at a time.)
 
 use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
@@ -8,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::limiter::Limit;
+use crate::policy::api_keys::{KeyHash, KeyOwner};
 use crate::policy::rules::{valid_id, valid_name};
 use crate::policy::PolicyChange;
 
@@ -34,6 +37,9 @@ struct WireValue {
     limit: Option<WireLimit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plan: Option<String>,
+    /// An API key's user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     deleted: bool,
 }
@@ -44,6 +50,7 @@ impl WireValue {
             v: VERSION,
             limit: None,
             plan: None,
+            user: None,
             deleted: false,
         }
     }
@@ -65,9 +72,14 @@ pub fn encode(change: &PolicyChange) -> (String, Option<Vec<u8>>) {
         }
         PolicyChange::DeletePlan { .. } => value.deleted = true,
         PolicyChange::SetUserPlan { plan, .. } => value.plan = Some(plan.clone()),
+        PolicyChange::SetApiKey { owner, .. } => {
+            value.user = Some(owner.user.to_string());
+            value.plan = owner.plan.as_ref().map(|p| p.to_string());
+        }
         PolicyChange::ClearPlan { .. }
         | PolicyChange::ClearUserPlan { .. }
-        | PolicyChange::ClearRuleLimit { .. } => return (change.key(), None),
+        | PolicyChange::ClearRuleLimit { .. }
+        | PolicyChange::ClearApiKey { .. } => return (change.key(), None),
     }
     // A struct of integers and strings always serializes.
     let bytes = serde_json::to_vec(&value).expect("a config record serializes");
@@ -82,6 +94,7 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
     match kind {
         "user" => valid_id(name),
         "plan" | "rule" => valid_name(name),
+        "apikey" => KeyHash::parse(name).map(drop),
         _ => Err(format!("unknown kind `{kind}`")),
     }
     .map_err(|e| format!("key `{key}`: {e}"))?;
@@ -101,6 +114,9 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
         let interval = NonZeroU64::new(wire.interval_ns).ok_or("interval 0")?;
         Limit::new(capacity, Duration::from_nanos(interval.get())).map_err(|e| e.to_string())
     };
+    if (kind == "apikey") != value.user.is_some() {
+        return Err(format!("key `{key}`: `user` belongs to API keys alone"));
+    }
     let name = name.to_string();
     Ok(match (kind, value.deleted) {
         ("plan", true) => PolicyChange::DeletePlan { name },
@@ -112,9 +128,31 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
             rule: name,
             limit: limit()?,
         },
-        (_, _) => PolicyChange::SetUserPlan {
+        ("apikey", false) => api_key(name, &value)?,
+        ("user", false) => PolicyChange::SetUserPlan {
             user: name,
             plan: value.plan.clone().ok_or("no plan")?,
+        },
+        (_, _) => return Err(format!("key `{key}`: only a plan can be deleted")),
+    })
+}
+
+/// An API key's record: its user, and its plan if any, both checked.
+fn api_key(name: String, value: &WireValue) -> Result<PolicyChange, String> {
+    let hash = KeyHash::parse(&name)?;
+    let user = value.user.as_deref().ok_or("no user")?;
+    valid_id(user).map_err(|e| format!("user: {e}"))?;
+    if let Some(plan) = &value.plan {
+        valid_name(plan).map_err(|e| format!("plan: {e}"))?;
+    }
+    if value.limit.is_some() {
+        return Err("an API key has no limit".into());
+    }
+    Ok(PolicyChange::SetApiKey {
+        hash,
+        owner: KeyOwner {
+            user: user.into(),
+            plan: value.plan.as_deref().map(Into::into),
         },
     })
 }
@@ -154,6 +192,23 @@ mod tests {
             PolicyChange::ClearRuleLimit {
                 rule: "global".into(),
             },
+            PolicyChange::SetApiKey {
+                hash: KeyHash::of("k1"),
+                owner: KeyOwner {
+                    user: "alice".into(),
+                    plan: Some("pro".into()),
+                },
+            },
+            PolicyChange::SetApiKey {
+                hash: KeyHash::of("k2"),
+                owner: KeyOwner {
+                    user: "bob".into(),
+                    plan: None,
+                },
+            },
+            PolicyChange::ClearApiKey {
+                hash: KeyHash::of("k1"),
+            },
         ];
         for change in changes {
             let (key, value) = encode(&change);
@@ -163,7 +218,8 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for (key, value) in [
+        let key_of_k1 = format!("apikey/{}", KeyHash::of("k1"));
+        let cases: &[(&str, Option<&[u8]>)] = &[
             ("plan/pro", Some(&b"{"[..])),
             ("plan/pro", Some(b"{\"v\":9}")),
             (
@@ -176,7 +232,25 @@ mod tests {
             ("color/red", None),
             ("plan/has space", None),
             ("user/", None),
-        ] {
+            ("user/alice", Some(b"{\"v\":1,\"deleted\":true}")),
+            (
+                "user/alice",
+                Some(b"{\"v\":1,\"plan\":\"pro\",\"user\":\"x\"}"),
+            ),
+            ("apikey/sha256:00", None),
+            (&key_of_k1, Some(b"{\"v\":1}")),
+            (&key_of_k1, Some(b"{\"v\":1,\"plan\":\"pro\"}")),
+            (&key_of_k1, Some(b"{\"v\":1,\"user\":\"\"}")),
+            (
+                &key_of_k1,
+                Some(b"{\"v\":1,\"user\":\"a\",\"plan\":\"no spaces\"}"),
+            ),
+            (
+                &key_of_k1,
+                Some(b"{\"v\":1,\"user\":\"a\",\"limit\":{\"capacity\":1,\"interval_ns\":1}}"),
+            ),
+        ];
+        for &(key, value) in cases {
             assert!(decode(key, value).is_err(), "{key} {value:?}");
         }
     }

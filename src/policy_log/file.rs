@@ -56,7 +56,10 @@ impl FileLog {
                         decode(&l.key, value.as_deref().map(str::as_bytes)).map(|c| (l, c))
                     }) {
                     Ok((line, change)) => {
-                        policy.apply(&change);
+                        if let Err(error) = policy.apply(&change) {
+                            telemetry.config_decode_error();
+                            tracing::warn!(file = %path.display(), line = n + 1, %error, "skipping a config change");
+                        }
                         latest.insert(line.key.clone(), line);
                     }
                     Err(error) => {
@@ -67,7 +70,9 @@ impl FileLog {
             }
         }
         let mut text = String::new();
-        for line in latest.values() {
+        // A forgotten key's tombstone replays as nothing: it is left out, so
+        // revoked API keys do not grow the file for ever.
+        for line in latest.values().filter(|line| line.value.is_some()) {
             text.push_str(&serde_json::to_string(line).map_err(std::io::Error::other)?);
             text.push('\n');
         }
@@ -120,7 +125,7 @@ impl Journal {
                 tracing::error!(file = %self.path.display(), error = %e, "cannot store a config change");
                 format!("cannot write {}: {e}", self.path.display())
             })?;
-        self.policy.apply(change);
+        self.policy.apply(change)?;
         self.telemetry.config_applied("admin");
         Ok(())
     }

@@ -97,7 +97,7 @@ impl PolicyTopic {
                 offset,
                 "config consumer is behind; applying the change directly"
             );
-            self.policy.apply(change);
+            self.policy.apply(change)?;
         }
         self.telemetry.config_applied("admin");
         Ok(())
@@ -178,15 +178,14 @@ fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>) {
         .and_then(|k| std::str::from_utf8(k).ok())
         .ok_or_else(|| "key is not UTF-8".to_string())
         .and_then(|key| decode(key, payload));
-    match change {
+    match change.and_then(|change| shared.policy.apply(&change).map(|()| change)) {
         Ok(change) => {
-            shared.policy.apply(&change);
             shared.telemetry.config_applied("log");
             tracing::debug!(?change, "applied a config change");
         }
         Err(error) => {
             shared.telemetry.config_decode_error();
-            tracing::warn!(%error, "skipping a config record that does not decode");
+            tracing::warn!(%error, "skipping a config record that does not decode or apply");
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Validation of the `[identity]` table: defaults, and errors that name the field.
 
 use super::*;
-use crate::gateway::identity::api_keys::hash_key;
+use crate::gateway::identity::api_keys::{hash_key, KeyHash};
 use crate::gateway::identity::testkit::{jwks, SECRET};
 
 fn no_env(_: &str) -> Option<String> {
@@ -54,7 +54,15 @@ fn a_full_table_is_read() {
     );
     let identifier = validate(&text).unwrap();
     assert_eq!(identifier.header.name, "x-remote-user");
-    assert_eq!(identifier.api_key.keys.lookup("k1").unwrap().user, "alice");
+    assert_eq!(
+        identifier
+            .api_key
+            .keys
+            .lookup(&KeyHash::of("k1"))
+            .unwrap()
+            .user,
+        "alice"
+    );
     let jwt = identifier.jwt.as_ref().unwrap();
     assert_eq!(jwt.algorithms, vec![jsonwebtoken::Algorithm::HS256]);
     assert_eq!(jwt.claims.issuers, vec!["https://id.example".to_string()]);

@@ -6,13 +6,16 @@ use std::time::SystemTime;
 
 use compact_str::{format_compact, CompactString};
 
-use super::api_keys::MAX_KEY_BYTES;
+use super::api_keys::{KeyHash, KeyOwner, MAX_KEY_BYTES};
 use super::client_ip::client_ip;
 use super::error::IdentityError;
 use super::{looks_like_jwt, Found, Headers, Identifier, Identity, Method, Methods, BEARER};
 use crate::policy::rules::valid_id;
 
 const AUTHORIZATION: &str = "authorization";
+
+/// Finds the owner of an API key beyond the gateway file's, by its hash.
+pub type LiveKeys<'a> = dyn Fn(&KeyHash) -> Option<KeyOwner> + 'a;
 
 impl Identifier {
     /// Identifies the caller of a request with `headers` from connection
@@ -24,6 +27,19 @@ impl Identifier {
         peer: IpAddr,
         now: SystemTime,
     ) -> Result<Identity, IdentityError> {
+        self.identify_with(methods, headers, peer, now, &|_| None)
+    }
+
+    /// As [`Self::identify`], also knowing the API keys that `live` finds
+    /// (those added through the admin API) after the gateway file's.
+    pub fn identify_with<H: Headers + ?Sized>(
+        &self,
+        methods: &Methods,
+        headers: &H,
+        peer: IpAddr,
+        now: SystemTime,
+        live: &LiveKeys<'_>,
+    ) -> Result<Identity, IdentityError> {
         let ip = client_ip(peer, headers, &self.proxies);
         for &method in methods.as_slice() {
             let found = match method {
@@ -31,7 +47,7 @@ impl Identifier {
                 // trusted proxy in front set it.
                 Method::Header if !self.proxies.contains(peer) => None,
                 Method::Header => self.by_header(headers)?,
-                Method::ApiKey => self.by_api_key(headers, methods)?,
+                Method::ApiKey => self.by_api_key(headers, methods, live)?,
                 Method::Jwt => self.by_jwt(headers, methods, now)?,
                 Method::Ip => Some(Found {
                     user: format_compact!("{ip}"),
@@ -70,6 +86,7 @@ impl Identifier {
         &self,
         headers: &H,
         methods: &Methods,
+        live: &LiveKeys<'_>,
     ) -> Result<Option<Found>, IdentityError> {
         let settings = &self.api_key;
         let mut key = single(headers, &settings.header, "the API-key header")?;
@@ -84,13 +101,15 @@ impl Identifier {
                 format!("must be 1-{MAX_KEY_BYTES} bytes"),
             ));
         }
-        let owner = settings
-            .keys
-            .lookup(key)
-            .ok_or_else(|| IdentityError::UnknownKey("the API key is not known".into()))?;
+        let hash = KeyHash::of(key);
+        let owner = match settings.keys.lookup(&hash) {
+            Some(owner) => owner.clone(),
+            None => live(&hash)
+                .ok_or_else(|| IdentityError::UnknownKey("the API key is not known".into()))?,
+        };
         Ok(Some(Found {
-            user: owner.user.clone(),
-            plan: owner.plan.clone(),
+            user: owner.user,
+            plan: owner.plan,
             tenant: None,
         }))
     }

@@ -159,6 +159,7 @@ pub struct Identifier {
 }
 
 mod identify;
+pub use identify::LiveKeys;
 
 #[cfg(test)]
 #[path = "testkit_tests.rs"]

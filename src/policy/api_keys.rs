@@ -1,0 +1,119 @@
+//! API keys as the rules know them: a key's SHA-256 ([`KeyHash`]), whom it
+//! belongs to ([`KeyOwner`]), and the keys added through the admin API
+//! ([`LiveKeys`]). Keys are kept only as hashes; no key, and no hash, is
+//! ever shown by `Debug`, so neither reaches a log.
+
+use std::fmt;
+
+use compact_str::CompactString;
+use dashmap::DashMap;
+use sha2::{Digest, Sha256};
+
+/// How a hash is written.
+pub const HASH_PREFIX: &str = "sha256:";
+/// Most keys the admin API keeps (bounded, whatever the log holds).
+pub const MAX_LIVE_KEYS: usize = 100_000;
+
+/// The SHA-256 of a key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyHash([u8; 32]);
+
+impl KeyHash {
+    /// The hash of `key`.
+    pub fn of(key: &str) -> Self {
+        Self(Sha256::digest(key.as_bytes()).into())
+    }
+
+    /// Parses `sha256:<64 hex digits>` (either case).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let hint = "must be \"sha256:\" then 64 hex digits (see `hash_key`)";
+        let hex = text
+            .strip_prefix(HASH_PREFIX)
+            .ok_or_else(|| format!("does not start with \"{HASH_PREFIX}\": {hint}"))?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{hint}; found {} characters after it", hex.len()));
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+        }
+        Ok(Self(out))
+    }
+}
+
+impl fmt::Display for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(HASH_PREFIX)?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyHash(..)")
+    }
+}
+
+/// The string to store for `key`: `sha256:` and the lowercase hex of its SHA-256.
+pub fn hash_key(key: &str) -> String {
+    KeyHash::of(key).to_string()
+}
+
+/// Whom a key belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyOwner {
+    /// The user the key identifies.
+    pub user: CompactString,
+    /// The user's plan, if the key says.
+    pub plan: Option<CompactString>,
+}
+
+/// The keys added through the admin API, by hash.
+#[derive(Default)]
+pub(super) struct LiveKeys {
+    by_hash: DashMap<KeyHash, KeyOwner, ahash::RandomState>,
+}
+
+impl LiveKeys {
+    pub(super) fn get(&self, hash: &KeyHash) -> Option<KeyOwner> {
+        self.by_hash.get(hash).map(|owner| owner.clone())
+    }
+
+    /// Whether `hash` may be added: known already, or there is room.
+    pub(super) fn has_room_for(&self, hash: &KeyHash) -> bool {
+        self.by_hash.len() < MAX_LIVE_KEYS || self.by_hash.contains_key(hash)
+    }
+
+    /// Adds or changes a key; `false` (and nothing changes) when full.
+    pub(super) fn insert(&self, hash: KeyHash, owner: KeyOwner) -> bool {
+        if !self.has_room_for(&hash) {
+            return false;
+        }
+        self.by_hash.insert(hash, owner);
+        true
+    }
+
+    pub(super) fn remove(&self, hash: &KeyHash) {
+        self.by_hash.remove(hash);
+    }
+
+    /// At most `max` keys, of `user` if given, by user then hash; and whether
+    /// more matched.
+    pub(super) fn list(&self, user: Option<&str>, max: usize) -> (Vec<(KeyHash, KeyOwner)>, bool) {
+        let mut keys: Vec<_> = self
+            .by_hash
+            .iter()
+            .filter(|e| user.is_none_or(|u| e.value().user == u))
+            .take(max + 1)
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect();
+        let more = keys.len() > max;
+        keys.truncate(max);
+        keys.sort_by(|a, b| (&a.1.user, a.0 .0).cmp(&(&b.1.user, b.0 .0)));
+        (keys, more)
+    }
+}
+
+#[cfg(test)]
+#[path = "api_keys_tests.rs"]
+mod tests;
