@@ -123,6 +123,14 @@ impl Gateway {
         self.identifier.api_key.keys.contains(hash)
     }
 
+    /// Whether the JWKS (if any) has had its first fetch: a node is not
+    /// ready before, or it would refuse valid tokens as signed by an unknown key.
+    pub fn keys_tried(&self) -> bool {
+        let jwt = self.identifier.jwt.as_ref();
+        jwt.and_then(|j| j.jwks.as_ref())
+            .is_none_or(|jwks| jwks.tried())
+    }
+
     /// Whether `peer` is a trusted proxy (its `X-Forwarded-*` are believed).
     pub fn trusts(&self, peer: IpAddr) -> bool {
         self.identifier.proxies.contains(peer)

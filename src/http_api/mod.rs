@@ -130,8 +130,12 @@ fn healthz(_: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
     std::future::ready(json(HttpResponse::Ok(), r#"{"status":"ok"}"#))
 }
 
+/// Ready once replication has bootstrapped and the gateway's JWKS (if any)
+/// has had its first fetch.
 fn readyz(state: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
-    std::future::ready(if state.ready.load(Ordering::Acquire) {
+    let gateway = state.gateway.as_ref();
+    let ready = state.ready.load(Ordering::Acquire) && gateway.is_none_or(|g| g.keys_tried());
+    std::future::ready(if ready {
         json(HttpResponse::Ok(), r#"{"status":"ready"}"#)
     } else {
         json(

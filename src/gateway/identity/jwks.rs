@@ -191,6 +191,12 @@ impl Jwks {
         self.keys.load_full()
     }
 
+    /// Whether the first fetch has been tried (keys in use, or the source
+    /// failed): until then a valid token may find no key.
+    pub fn tried(&self) -> bool {
+        self.tried.load(Ordering::Acquire)
+    }
+
     /// Puts `keys` in use.
     pub fn replace(&self, keys: KeySet) {
         self.keys.store(Arc::new(keys));
@@ -232,11 +238,18 @@ impl Jwks {
             .await
             .map_err(|e| format!("the fetch task failed: {e}"))
             .and_then(|fetched| fetched);
-        self.tried.store(true, Ordering::Release);
-        let fetched = fetched?;
-        let count = fetched.len();
-        self.replace(fetched);
-        Ok(count)
+        match fetched {
+            Ok(keys) => {
+                let count = keys.len();
+                // In use before "tried" is seen, so readiness never comes first.
+                self.replace(keys);
+                Ok(count)
+            }
+            Err(error) => {
+                self.tried.store(true, Ordering::Release);
+                Err(error)
+            }
+        }
     }
 
     /// Refreshes now, then every `refresh_every` (at most every
