@@ -43,6 +43,7 @@ const SHARE: &str = "limiter_limit_share";
 const CONFIG_APPLIED: &str = "limiter_config_changes_applied_total";
 const CONFIG_DECODE_ERRORS: &str = "limiter_config_decode_errors_total";
 const RULES_RELOADS: &str = "limiter_rules_reloads_total";
+const GATEWAY_RELOADS: &str = "limiter_gateway_reloads_total";
 const HTTP_REQUESTS: &str = "http_requests_total";
 const HTTP_SECONDS: &str = "http_request_duration_seconds";
 
@@ -192,6 +193,10 @@ fn describe_config() {
         RULES_RELOADS,
         "Rules-file reloads (SIGHUP), by outcome (applied, refused)."
     );
+    describe_counter!(
+        GATEWAY_RELOADS,
+        "Gateway-file reloads (SIGHUP), by outcome (applied, refused)."
+    );
 }
 
 /// Handles to every metric this node records.
@@ -260,6 +265,12 @@ impl Telemetry {
     /// A config record skipped as undecodable.
     pub fn config_decode_error(&self) {
         self.local(|| metrics::counter!(CONFIG_DECODE_ERRORS).increment(1));
+    }
+
+    /// A gateway-file reload, applied or refused.
+    pub fn gateway_reload(&self, applied: bool) {
+        let outcome = if applied { "applied" } else { "refused" };
+        self.local(|| metrics::counter!(GATEWAY_RELOADS, "outcome" => outcome).increment(1));
     }
 
     /// A rules-file reload, applied or refused.

@@ -275,47 +275,15 @@ fn the_readme_gateway_walkthrough_runs_as_shown() {
 /// signed by an unknown key; once ready, the first RS256 token is accepted.
 #[test]
 fn a_node_is_not_ready_before_its_first_jwks_fetch() {
-    use std::io::{Read, Write};
     let echo = Echo::start();
     let dir = temp_dir("gateway-jwks-ready");
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
-    let public: Value =
-        serde_json::from_slice(&std::fs::read(format!("{fixtures}/public.json")).unwrap()).unwrap();
-    let document = json!({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256",
-        "n": public["rsa"]["n"], "e": public["rsa"]["e"]}]})
-    .to_string();
-    // A JWKS server that holds its first answer until released.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let jwks_addr = listener.local_addr().unwrap();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { continue };
-            let mut got = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => got.extend_from_slice(&buf[..k]),
-                }
-            }
-            if n == 0 {
-                let _ = released.recv();
-            }
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                document.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(document.as_bytes());
-        }
-    });
+    let mut jwks = common::jwks::JwksServer::start(true);
     let gateway = dir.join("gateway.toml");
     let text = format!(
         "[identity]\nmethods = [\"jwt\"]\n[identity.jwt]\nalgorithms = [\"RS256\"]\n\
-         jwks_url = \"http://{jwks_addr}/jwks.json\"\n\
+         jwks_url = \"{}\"\n\
          [[routes]]\nname = \"api\"\nprefix = \"/api\"\nupstreams = [\"http://{}\"]\n",
-        echo.addr
+        jwks.url, echo.addr
     );
     std::fs::write(&gateway, text).unwrap();
     let node = common::NodeProcess::start(&["--gateway", gateway.to_str().unwrap()]);
@@ -323,24 +291,11 @@ fn a_node_is_not_ready_before_its_first_jwks_fetch() {
         assert_eq!(node.get("/readyz").status, 503);
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    release.send(()).unwrap();
+    jwks.release();
     node.wait_ready(std::time::Duration::from_secs(10));
-    let key = std::fs::read(format!("{fixtures}/rsa_private.pem")).unwrap();
-    let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = Some("k1".into());
-    let exp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 600;
-    let signed = encode(
-        &header,
-        &json!({"sub": "ivy", "exp": exp}),
-        &EncodingKey::from_rsa_pem(&key).unwrap(),
-    )
-    .unwrap();
     let url = format!("http://{}/api/x", node.addr);
-    let (status, _, seen) = get(&url, &[("Authorization", &format!("Bearer {signed}"))]);
+    let bearer = format!("Bearer {}", common::jwks::token("ivy"));
+    let (status, _, seen) = get(&url, &[("Authorization", &bearer)]);
     assert_eq!(
         (status, &seen["headers"]["x-user-id"]),
         (200, &json!("ivy")),

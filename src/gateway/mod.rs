@@ -9,14 +9,16 @@
 //! - [`path`]: the one canonical form of a request path (or a refusal).
 //! - [`identity`]: who the caller is (trusted header, API key, JWT, client IP),
 //!   per route, first match wins.
+//! - [`live`]: the gateway in effect, replaced whole on a reload (SIGHUP).
 
 pub mod balance;
 pub mod identity;
+pub mod live;
 pub mod path;
 pub mod routes;
 
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -51,6 +53,8 @@ pub struct Gateway {
     /// One per route, in the routes' order.
     methods: Vec<Methods>,
     identifier: Identifier,
+    /// The file it was read from, read again on a reload.
+    source: Option<PathBuf>,
 }
 
 impl Gateway {
@@ -90,13 +94,37 @@ impl Gateway {
             balancers,
             methods,
             identifier,
+            source: None,
         })
     }
 
     /// Reads `path` (see [`Gateway::parse`]).
     pub fn load(path: &Path, proxies: TrustedProxies) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&text, proxies).map_err(|e| format!("{}: {e}", path.display()))
+        let mut gateway =
+            Self::parse(&text, proxies).map_err(|e| format!("{}: {e}", path.display()))?;
+        gateway.source = Some(path.to_path_buf());
+        Ok(gateway)
+    }
+
+    /// Reads this gateway's file again, with the same trusted proxies
+    /// (blocking: file I/O). A JWKS with the same source and refresh period
+    /// is carried over, keys and all, so a reload never empties it.
+    pub fn reread(&self) -> Result<Self, String> {
+        let path = self
+            .source
+            .as_ref()
+            .ok_or("this gateway was not read from a file")?;
+        let mut new = Self::load(path, self.identifier.proxies.clone())?;
+        let old = self.identifier.jwt.as_ref().and_then(|j| j.jwks.as_ref());
+        if let Some(jwt) = new.identifier.jwt.as_mut() {
+            if let (Some(fresh), Some(old)) = (&jwt.jwks, old) {
+                if fresh.same_as(old) {
+                    jwt.jwks = Some(Arc::clone(old));
+                }
+            }
+        }
+        Ok(new)
     }
 
     /// The route (and its position) for a request, if any.

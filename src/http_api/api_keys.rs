@@ -94,7 +94,8 @@ fn hash_from(path: &str) -> Result<KeyHash, ApiError> {
 /// A key the gateway file lists wins over the admin API's, so adding or
 /// revoking it here would change nothing.
 fn not_in_file(state: &AppState, hash: &KeyHash) -> Result<(), ApiError> {
-    match state.gateway.as_ref().is_some_and(|g| g.has_file_key(hash)) {
+    let gateway = state.gateway.as_ref();
+    match gateway.is_some_and(|g| g.peek().has_file_key(hash)) {
         true => Err(ApiError::Conflict(
             "this key is in this node's gateway file, which wins; change it there".into(),
         )),

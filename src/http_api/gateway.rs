@@ -38,9 +38,11 @@ pub async fn gateway(
     state: web::Data<AppState>,
     client: Option<web::Data<awc::Client>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (Some(gateway), Some(client)) = (&state.gateway, client) else {
+    let (Some(live), Some(client)) = (&state.gateway, client) else {
         return Err(ApiError::NotFound);
     };
+    // Held to the request's end: a reload meanwhile does not change its route.
+    let gateway = &live.current();
     let path = canonical(req.path()).map_err(|e| ApiError::field("path", e.to_string()))?;
     let host = req
         .headers()

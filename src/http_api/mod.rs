@@ -59,7 +59,7 @@ pub struct AppState {
     /// The most refused bucket keys right now (`GET /v1/admin/limited`).
     pub refusals: Refusals,
     /// Gateway mode's routes; `None` when it is off.
-    pub gateway: Option<Arc<crate::gateway::Gateway>>,
+    pub gateway: Option<Arc<crate::gateway::live::LiveGateway>>,
 }
 
 /// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.
@@ -134,7 +134,8 @@ fn healthz(_: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
 /// has had its first fetch.
 fn readyz(state: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
     let gateway = state.gateway.as_ref();
-    let ready = state.ready.load(Ordering::Acquire) && gateway.is_none_or(|g| g.keys_tried());
+    let ready =
+        state.ready.load(Ordering::Acquire) && gateway.is_none_or(|g| g.peek().keys_tried());
     std::future::ready(if ready {
         json(HttpResponse::Ok(), r#"{"status":"ready"}"#)
     } else {

@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod echo;
+pub mod jwks;
 pub mod proxy;
 pub mod tools;
 

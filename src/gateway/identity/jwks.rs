@@ -181,6 +181,12 @@ impl Jwks {
         }
     }
 
+    /// Whether `other` reads the same source at the same period (a reload
+    /// that keeps them keeps the keys and the task refreshing them).
+    pub fn same_as(&self, other: &Jwks) -> bool {
+        self.source == other.source && self.refresh_every == other.refresh_every
+    }
+
     /// Where the keys come from.
     pub fn source(&self) -> &JwksSource {
         &self.source

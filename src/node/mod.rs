@@ -1,27 +1,27 @@
 //! The composition root: builds a node from its settings — store, policy,
 //! replication or the file log, the HTTP server — runs it until shutdown, and
-//! does the periodic work beside it (housekeeping, rules reload on SIGHUP).
+//! does the periodic work beside it (housekeeping; reloads in `reload.rs`).
 
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use actix_web::{middleware, web, App, HttpServer};
 
 use crate::clock::Clock;
+use crate::gateway::live::LiveGateway;
 use crate::http_api::{self, Admin, AppState};
 use crate::limiter::{node_key, Store};
 use crate::policy::{Policy, RuleSet};
 use crate::policy_log::{FileLog, PolicyLog};
 use crate::replication::Replication;
 use crate::rls::{self, RlsServer};
-use crate::settings::{
-    descriptor_stamp, load_descriptors, load_rules, Config, DescriptorSource, RulesSource,
-};
+use crate::settings::Config;
 use crate::telemetry::Telemetry;
+use reload::{keep_gateway, spawn_reloads};
+
+mod reload;
 
 /// The parts of a running node that outlive start-up.
 struct Parts {
@@ -45,7 +45,11 @@ pub async fn run(
     let mut parts = build(&config, &clock)?;
     spawn_reloads(&config, &parts);
     let rls = start_rls(&config, &parts, &clock)?;
-    let state = app_state(&config, &mut parts, &clock);
+    let gateway = config
+        .gateway
+        .clone()
+        .map(|g| Arc::new(LiveGateway::new(g)));
+    let state = app_state(&config, &mut parts, &clock, gateway.clone());
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
         let app = App::new().app_data(state.clone());
@@ -74,9 +78,9 @@ pub async fn run(
         handle.stop(true).await;
     });
     let mut periodic = Vec::from(spawn_periodic(&config, &parts, clock));
-    // The gateway's JWKS, read again every refresh period (and early for a new key).
-    if let Some(jwks) = config.gateway.as_ref().and_then(|g| g.jwks()) {
-        periodic.push(actix_web::rt::spawn(jwks.run()));
+    if let Some(gateway) = gateway {
+        let telemetry = Arc::clone(&parts.telemetry);
+        periodic.push(actix_web::rt::spawn(keep_gateway(gateway, telemetry)));
     }
     log_serving(&config, addr);
     let result = server.await;
@@ -92,7 +96,12 @@ pub async fn run(
 }
 
 /// What every request handler shares (the admin API moves into it).
-fn app_state(config: &Config, parts: &mut Parts, clock: &Arc<dyn Clock>) -> web::Data<AppState> {
+fn app_state(
+    config: &Config,
+    parts: &mut Parts,
+    clock: &Arc<dyn Clock>,
+    gateway: Option<Arc<LiveGateway>>,
+) -> web::Data<AppState> {
     web::Data::new(AppState {
         store: Arc::clone(&parts.store),
         policy: Arc::clone(&parts.policy),
@@ -103,29 +112,8 @@ fn app_state(config: &Config, parts: &mut Parts, clock: &Arc<dyn Clock>) -> web:
         forward_auth_user_header: config.forward_auth_user_header.clone(),
         cluster: parts.replication.as_ref().map(Replication::cluster),
         refusals: Default::default(),
-        gateway: config.gateway.clone(),
+        gateway,
     })
-}
-
-/// Reloads of the rules and descriptor files: on SIGHUP, and when the descriptor files change.
-/// One task reloads the descriptor files, on a change or when SIGHUP asks
-/// it to, so two reloads never race to apply an older read last.
-fn spawn_reloads(config: &Config, parts: &Parts) {
-    let hangup = Arc::new(Notify::new());
-    actix_web::rt::spawn(reload_on_hangup(
-        config.rules.clone(),
-        config.descriptors.as_ref().map(|_| Arc::clone(&hangup)),
-        Arc::clone(&parts.policy),
-        Arc::clone(&parts.telemetry),
-    ));
-    if let Some(source) = config.descriptors.clone() {
-        actix_web::rt::spawn(watch_descriptors(
-            source,
-            hangup,
-            Arc::clone(&parts.policy),
-            Arc::clone(&parts.telemetry),
-        ));
-    }
 }
 
 fn log_serving(config: &Config, addr: std::net::SocketAddr) {
@@ -234,107 +222,6 @@ fn start_rls(
         Arc::clone(&parts.telemetry),
     );
     RlsServer::start(listener, limiter, config.workers.get()).map(Some)
-}
-
-/// Reads the rules file and the descriptor files again on every SIGHUP: a
-/// valid file replaces what it configures (live changes stay on top); an
-/// invalid one is refused and logged, and what is in effect stays.
-async fn reload_on_hangup(
-    rules: Option<RulesSource>,
-    descriptors: Option<Arc<Notify>>,
-    policy: Arc<Policy>,
-    telemetry: Arc<Telemetry>,
-) {
-    use tokio::signal::unix::{signal, SignalKind};
-    if rules.is_none() && descriptors.is_none() {
-        return;
-    }
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; the rules file will not be reloaded");
-            return;
-        }
-    };
-    while hangups.recv().await.is_some() {
-        if let Some(source) = &rules {
-            reload_rules(source, &policy, &telemetry).await;
-        }
-        if let Some(descriptors) = &descriptors {
-            descriptors.notify_one();
-        }
-    }
-}
-
-async fn reload_rules(source: &RulesSource, policy: &Policy, telemetry: &Telemetry) {
-    let apply = |rules| policy.replace_file(rules);
-    if let Some(applied) = reload("rules file", &source.path, load_rules, apply).await {
-        telemetry.rules_reload(applied);
-    }
-}
-
-async fn reload_descriptors(source: &DescriptorSource, policy: &Policy, telemetry: &Telemetry) {
-    let apply = |set| policy.replace_descriptors(Arc::new(set));
-    if let Some(applied) = reload("descriptor files", &source.path, load_descriptors, apply).await {
-        telemetry.rls_config_reload(applied);
-    }
-}
-
-/// Reads `path` again with `load`, off the actix thread: a valid result is
-/// applied, an invalid one refused and logged (what is in effect stays).
-/// Whether it applied; `None` if the read did not finish.
-async fn reload<T: Send + 'static>(
-    what: &'static str,
-    path: &std::path::Path,
-    load: fn(&std::path::Path) -> Result<T, String>,
-    apply: impl FnOnce(T),
-) -> Option<bool> {
-    let owned = path.to_path_buf();
-    match actix_web::rt::task::spawn_blocking(move || load(&owned)).await {
-        Ok(Ok(loaded)) => {
-            apply(loaded);
-            tracing::info!(path = %path.display(), "reloaded the {what}");
-            Some(true)
-        }
-        Ok(Err(error)) => {
-            tracing::error!(%error, "refused the reloaded {what}; what is in effect stays");
-            Some(false)
-        }
-        Err(error) => {
-            tracing::error!(%error, "the reload of the {what} stopped");
-            None
-        }
-    }
-}
-
-/// Reloads the descriptor files when they change (as envoyproxy/ratelimit
-/// watches its runtime directory), checking every second.
-async fn watch_descriptors(
-    source: DescriptorSource,
-    hangup: Arc<Notify>,
-    policy: Arc<Policy>,
-    telemetry: Arc<Telemetry>,
-) {
-    let stamp = |path: std::path::PathBuf| {
-        actix_web::rt::task::spawn_blocking(move || descriptor_stamp(&path))
-    };
-    let mut seen = source.stamp.clone();
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let asked = tokio::select! {
-            _ = tick.tick() => false,
-            () = hangup.notified() => true,
-        };
-        let Ok(now) = stamp(source.path.clone()).await else {
-            return;
-        };
-        if asked || now != seen {
-            // Stamped before reading: a write during the read is seen next time.
-            seen = now;
-            reload_descriptors(&source, &policy, &telemetry).await;
-        }
-    }
 }
 
 /// The periodic work beside the server: housekeeping and the per-rule sampler.
