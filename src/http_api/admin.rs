@@ -35,6 +35,19 @@ pub struct Admin {
     pub token: String,
     /// Where changes are committed.
     pub log: Arc<dyn PolicyLog>,
+    /// Held while an API-key change is checked and committed, so two calls
+    /// on this node cannot both find a key free and both take it.
+    pub(super) key_changes: tokio::sync::Mutex<()>,
+}
+
+impl Admin {
+    pub fn new(token: String, log: Arc<dyn PolicyLog>) -> Self {
+        Self {
+            token,
+            log,
+            key_changes: tokio::sync::Mutex::new(()),
+        }
+    }
 }
 
 /// Registers the admin routes under `/v1/admin`.
@@ -126,7 +139,7 @@ fn same(presented: &[u8], expected: &[u8]) -> bool {
     presented.ct_eq(expected).into()
 }
 
-fn admin(state: &AppState) -> &Admin {
+pub(super) fn admin(state: &AppState) -> &Admin {
     // Authorized exists only when the admin API is on.
     state
         .admin

@@ -15,12 +15,12 @@ use compact_str::CompactString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::admin::{commit, Authorized};
+use super::admin::{admin, commit, Authorized};
 use super::error::{validate_id, ApiError};
 use super::request::{parse_body, Body, Field};
 use super::AppState;
 use crate::gateway::identity::api_keys::MAX_KEY_BYTES;
-use crate::policy::api_keys::{KeyHash, KeyOwner};
+use crate::policy::api_keys::{KeyHash, KeyOwner, MAX_LIVE_KEYS};
 use crate::policy::rules::valid_name;
 use crate::policy::PolicyChange;
 
@@ -28,6 +28,9 @@ use crate::policy::PolicyChange;
 const MAX_LISTED: usize = 1000;
 /// How a key made here starts (so a leaked one is easy to search for).
 const MADE_PREFIX: &str = "crl_";
+/// Shortest key a caller may choose: a short key is guessed, and its
+/// unsalted hash is as good as the key.
+const MIN_CHOSEN_BYTES: usize = 16;
 
 /// Registers the routes (inside the admin scope, which checks the token).
 pub(super) fn routes(
@@ -45,8 +48,8 @@ pub(super) fn routes(
 }
 
 /// A key's owner as sent: `{"user": ID, "plan": NAME?}`, and for `POST` the
-/// key itself, if the caller chose it.
-#[derive(Debug, Default, Deserialize)]
+/// key itself, if the caller chose it. No `Debug`: it may hold a key.
+#[derive(Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct KeyBody<'a> {
     #[serde(borrow)]
@@ -77,6 +80,23 @@ impl KeyBody<'_> {
             plan: plan.map(CompactString::from),
         })
     }
+
+    /// The key the caller chose, if any: long enough not to be guessed.
+    fn chosen_key(&self) -> Result<Option<&str>, ApiError> {
+        let Some(key) = self.key.text("key")? else {
+            return Ok(None);
+        };
+        if !(MIN_CHOSEN_BYTES..=MAX_KEY_BYTES).contains(&key.len())
+            || !key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            let reason = format!(
+                "must be {MIN_CHOSEN_BYTES}-{MAX_KEY_BYTES} visible ASCII characters (no spaces); \
+                 leave it out and the node makes one"
+            );
+            return Err(ApiError::field("key", reason));
+        }
+        Ok(Some(key))
+    }
 }
 
 fn owner_json(hash: &KeyHash, owner: &KeyOwner) -> Value {
@@ -91,15 +111,29 @@ fn hash_from(path: &str) -> Result<KeyHash, ApiError> {
     KeyHash::parse(path).map_err(|e| ApiError::field("hash", e))
 }
 
-/// A key the gateway file lists wins over the admin API's, so adding or
-/// revoking it here would change nothing.
-fn not_in_file(state: &AppState, hash: &KeyHash) -> Result<(), ApiError> {
+fn in_file(state: &AppState, hash: &KeyHash) -> bool {
     let gateway = state.gateway.as_ref();
-    match gateway.is_some_and(|g| g.peek().has_file_key(hash)) {
+    gateway.is_some_and(|g| g.peek().has_file_key(hash))
+}
+
+/// A key this node's gateway file lists wins over the admin API's, so adding
+/// or changing it here would change nothing on this node.
+fn not_in_file(state: &AppState, hash: &KeyHash) -> Result<(), ApiError> {
+    match in_file(state, hash) {
         true => Err(ApiError::Conflict(
             "this key is in this node's gateway file, which wins; change it there".into(),
         )),
         false => Ok(()),
+    }
+}
+
+/// Room for one more key (or `hash` is known already).
+fn room_for(state: &AppState, hash: &KeyHash) -> Result<(), ApiError> {
+    match state.policy.has_room_for_api_key(hash) {
+        true => Ok(()),
+        false => Err(ApiError::Conflict(format!(
+            "the admin API keeps at most {MAX_LIVE_KEYS} keys; revoke some first"
+        ))),
     }
 }
 
@@ -109,6 +143,22 @@ fn made_key() -> Result<String, ApiError> {
     getrandom::fill(&mut bytes)
         .map_err(|e| ApiError::NotCommitted(format!("no randomness for a key: {e}")))?;
     Ok(format!("{MADE_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// Commits `change` under the API-key lock (held by the caller); a change
+/// not confirmed stored says what to do about `hash`, which may still land.
+async fn commit_key(
+    state: &AppState,
+    change: PolicyChange,
+    answer: Value,
+    if_lost: &str,
+) -> Result<HttpResponse, ApiError> {
+    commit(state, change, answer)
+        .await
+        .map_err(|error| match error {
+            ApiError::NotCommitted(why) => ApiError::NotCommitted(format!("{why}; {if_lost}")),
+            other => other,
+        })
 }
 
 /// `POST /v1/admin/api-keys`: adds a key for `user` (and `plan`). Without
@@ -121,29 +171,30 @@ async fn add(
     let mut scratch = Vec::new();
     let sent = parse_body::<KeyBody>(&body, &mut scratch)?;
     let owner = sent.owner()?;
-    let key = match sent.key.text("key")? {
-        Some(key) if key.is_empty() || key.len() > MAX_KEY_BYTES => {
-            let reason = format!("must be 1-{MAX_KEY_BYTES} bytes");
-            return Err(ApiError::field("key", reason));
-        }
-        Some(key) if !key.bytes().all(|b| b.is_ascii_graphic()) => {
-            return Err(ApiError::field("key", "must be visible ASCII, no spaces"));
-        }
+    let chosen = sent.chosen_key()?;
+    let key = match chosen {
         Some(key) => key.to_string(),
         None => made_key()?,
     };
     let hash = KeyHash::of(&key);
+    let _one_at_a_time = admin(&state).key_changes.lock().await;
     not_in_file(&state, &hash)?;
     if state.policy.api_key(&hash).is_some() {
         return Err(ApiError::Conflict(format!(
             "this key is added already; PUT /v1/admin/api-keys/{hash} changes its user or plan"
         )));
     }
+    room_for(&state, &hash)?;
     let mut answer = owner_json(&hash, &owner);
-    if sent.key.text("key")?.is_none() {
-        answer["key"] = json!(key);
-    }
-    let mut response = commit(&state, PolicyChange::SetApiKey { hash, owner }, answer).await?;
+    let if_lost = match chosen {
+        Some(_) => format!("repeat it as PUT /v1/admin/api-keys/{hash}"),
+        None => {
+            answer["key"] = json!(key);
+            format!("the key is not shown, and if it is stored later nobody holds it: DELETE /v1/admin/api-keys/{hash}, then POST again")
+        }
+    };
+    let change = PolicyChange::SetApiKey { hash, owner };
+    let mut response = commit_key(&state, change, answer, &if_lost).await?;
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
 }
@@ -160,15 +211,23 @@ async fn put(
     let mut scratch = Vec::new();
     let sent = parse_body::<KeyBody>(&body, &mut scratch)?;
     if !matches!(sent.key, Field::Absent) {
-        return Err(ApiError::field(
-            "key",
-            "send the key to POST /v1/admin/api-keys; here the path gives its hash",
-        ));
+        let reason = "send the key to POST /v1/admin/api-keys; here the path gives its hash";
+        return Err(ApiError::field("key", reason));
     }
     let owner = sent.owner()?;
+    let _one_at_a_time = admin(&state).key_changes.lock().await;
     not_in_file(&state, &hash)?;
-    let answer = owner_json(&hash, &owner);
-    commit(&state, PolicyChange::SetApiKey { hash, owner }, answer).await
+    room_for(&state, &hash)?;
+    let mut answer = owner_json(&hash, &owner);
+    answer["created"] = json!(state.policy.api_key(&hash).is_none());
+    let change = PolicyChange::SetApiKey { hash, owner };
+    commit_key(
+        &state,
+        change,
+        answer,
+        "repeat it (the same value twice is harmless)",
+    )
+    .await
 }
 
 /// `GET /v1/admin/api-keys/{hash}`: whom the key belongs to, and where that is said.
@@ -178,7 +237,7 @@ async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let hash = hash_from(&hash)?;
-    if not_in_file(&state, &hash).is_err() {
+    if in_file(&state, &hash) {
         return Ok(HttpResponse::Ok().json(json!({
             "hash": hash.to_string(), "source": "gateway_file",
         })));
@@ -192,41 +251,61 @@ async fn get(
     Ok(HttpResponse::Ok().json(answer))
 }
 
-/// `DELETE /v1/admin/api-keys/{hash}`: revokes the key on every node.
+/// `DELETE /v1/admin/api-keys/{hash}`: revokes the key on every node. The
+/// revocation is committed whatever this node knows (a node behind the log
+/// must still be able to revoke), and repeating it is harmless.
 async fn revoke(
     _: Authorized,
     hash: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let hash = hash_from(&hash)?;
-    not_in_file(&state, &hash)?;
-    state
-        .policy
-        .api_key(&hash)
-        .ok_or_else(|| ApiError::UnknownApiKey(hash.to_string()))?;
-    let answer = json!({ "hash": hash.to_string(), "revoked": true });
-    commit(&state, PolicyChange::ClearApiKey { hash }, answer).await
+    let _one_at_a_time = admin(&state).key_changes.lock().await;
+    let known = state.policy.api_key(&hash);
+    if let Some(owner) = &known {
+        tracing::info!(user = %owner.user, plan = ?owner.plan, "revoking an API key");
+    }
+    let answer = json!({ "hash": hash.to_string(), "revoked": true, "known": known.is_some() });
+    let change = PolicyChange::ClearApiKey { hash };
+    let response = commit_key(&state, change, answer, "repeat it").await?;
+    match in_file(&state, &hash) {
+        true => Err(ApiError::Conflict(
+            "revoked in the admin API, but this node's gateway file lists the key, and it \
+             still works here; remove it there"
+                .into(),
+        )),
+        false => Ok(response),
+    }
 }
 
-/// The `?user=` of a listing.
+/// The query of a listing.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     user: Option<String>,
+    after: Option<String>,
 }
 
-/// `GET /v1/admin/api-keys[?user=ID]`: the keys added here (hashes, users,
-/// plans), at most 1,000, with `truncated` saying if there were more.
+/// `GET /v1/admin/api-keys[?user=ID][&after=HASH]`: the keys added here
+/// (hashes, users, plans), 1,000 at a time in hash order; `next` is the
+/// `after` of the next page.
 async fn list(
     _: Authorized,
     query: Result<web::Query<ListQuery>, actix_web::Error>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.map_err(|_| ApiError::field("user", "the only query parameter is user"))?;
+    let query = query.map_err(|_| ApiError::field("query", "send only user and after"))?;
     if let Some(user) = &query.user {
         validate_id("user", user)?;
     }
-    let (keys, truncated) = state.policy.api_keys(query.user.as_deref(), MAX_LISTED);
+    let after = match &query.after {
+        Some(text) => Some(KeyHash::parse(text).map_err(|e| ApiError::field("after", e))?),
+        None => None,
+    };
+    let (keys, more) = state
+        .policy
+        .api_keys(query.user.as_deref(), after.as_ref(), MAX_LISTED);
+    let next = more.then(|| keys.last().map(|(hash, _)| hash.to_string()));
     let keys: Vec<Value> = keys.iter().map(|(h, o)| owner_json(h, o)).collect();
-    Ok(HttpResponse::Ok().json(json!({ "keys": keys, "truncated": truncated })))
+    Ok(HttpResponse::Ok().json(json!({ "keys": keys, "truncated": more, "next": next.flatten() })))
 }

@@ -83,10 +83,7 @@ fn admin() -> Admin {
     .unwrap();
     let policy = Arc::new(Policy::new(RuleSet::single(limit)));
     let log = FileLog::open(dir.path(), policy, Arc::new(Telemetry::new())).unwrap();
-    Admin {
-        token: TOKEN.into(),
-        log: Arc::new(log),
-    }
+    Admin::new(TOKEN.into(), Arc::new(log))
 }
 
 #[test]

@@ -171,7 +171,7 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
         (None, None) => None,
     };
     let admin = match (config.admin_token.clone(), log) {
-        (Some(token), Some(log)) => Some(Admin { token, log }),
+        (Some(token), Some(log)) => Some(Admin::new(token, log)),
         _ => None,
     };
     Ok(Parts {

@@ -11,11 +11,16 @@ use sha2::{Digest, Sha256};
 
 /// How a hash is written.
 pub const HASH_PREFIX: &str = "sha256:";
-/// Most keys the admin API keeps (bounded, whatever the log holds).
+/// Most keys the admin API adds.
 pub const MAX_LIVE_KEYS: usize = 100_000;
+/// Most keys a node holds whatever the log says: above [`MAX_LIVE_KEYS`], so
+/// records the admin API acknowledged are never refused when read back (by
+/// a node that applied them in another order, or from a compacted log);
+/// only records written past the admin API can reach it.
+pub const MAX_HELD_KEYS: usize = 2 * MAX_LIVE_KEYS;
 
-/// The SHA-256 of a key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// The SHA-256 of a key (ordered by its bytes, for listings).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyHash([u8; 32]);
 
 impl KeyHash {
@@ -79,14 +84,16 @@ impl LiveKeys {
         self.by_hash.get(hash).map(|owner| owner.clone())
     }
 
-    /// Whether `hash` may be added: known already, or there is room.
+    /// Whether `hash` may be added by the admin API: known already, or
+    /// fewer than [`MAX_LIVE_KEYS`] are held.
     pub(super) fn has_room_for(&self, hash: &KeyHash) -> bool {
         self.by_hash.len() < MAX_LIVE_KEYS || self.by_hash.contains_key(hash)
     }
 
-    /// Adds or changes a key; `false` (and nothing changes) when full.
+    /// Adds or changes a key; `false` (and nothing changes) once
+    /// [`MAX_HELD_KEYS`] are held.
     pub(super) fn insert(&self, hash: KeyHash, owner: KeyOwner) -> bool {
-        if !self.has_room_for(&hash) {
+        if self.by_hash.len() >= MAX_HELD_KEYS && !self.by_hash.contains_key(&hash) {
             return false;
         }
         self.by_hash.insert(hash, owner);
@@ -97,19 +104,37 @@ impl LiveKeys {
         self.by_hash.remove(hash);
     }
 
-    /// At most `max` keys, of `user` if given, by user then hash; and whether
-    /// more matched.
-    pub(super) fn list(&self, user: Option<&str>, max: usize) -> (Vec<(KeyHash, KeyOwner)>, bool) {
-        let mut keys: Vec<_> = self
-            .by_hash
-            .iter()
-            .filter(|e| user.is_none_or(|u| e.value().user == u))
-            .take(max + 1)
-            .map(|e| (*e.key(), e.value().clone()))
+    /// The first `max` keys by hash after `after` (of `user`, if given), and
+    /// whether more follow. One pass keeping the `max` smallest: no copy of
+    /// the whole table, however large.
+    pub(super) fn list(
+        &self,
+        user: Option<&str>,
+        after: Option<&KeyHash>,
+        max: usize,
+    ) -> (Vec<(KeyHash, KeyOwner)>, bool) {
+        let mut smallest = std::collections::BinaryHeap::with_capacity(max + 1);
+        let mut more = false;
+        for entry in self.by_hash.iter() {
+            let (hash, owner) = (entry.key(), entry.value());
+            if after.is_some_and(|a| hash <= a) || user.is_some_and(|u| owner.user != u) {
+                continue;
+            }
+            if smallest.len() < max {
+                smallest.push(*hash);
+            } else if smallest.peek().is_some_and(|largest| hash < largest) {
+                smallest.pop();
+                smallest.push(*hash);
+                more = true;
+            } else {
+                more = true;
+            }
+        }
+        let hashes = smallest.into_sorted_vec();
+        let keys = hashes
+            .into_iter()
+            .filter_map(|hash| self.get(&hash).map(|owner| (hash, owner)))
             .collect();
-        let more = keys.len() > max;
-        keys.truncate(max);
-        keys.sort_by(|a, b| (&a.1.user, a.0 .0).cmp(&(&b.1.user, b.0 .0)));
         (keys, more)
     }
 }

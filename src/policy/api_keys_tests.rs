@@ -41,9 +41,18 @@ fn owner(user: &str) -> KeyOwner {
 }
 
 #[test]
-fn live_keys_stop_at_the_bound_but_may_still_change_a_known_key() {
+fn the_admin_api_stops_at_its_bound_and_the_log_at_a_higher_one() {
     let keys = LiveKeys::default();
     for i in 0..MAX_LIVE_KEYS {
+        assert!(keys.insert(KeyHash::of(&i.to_string()), owner("u")));
+    }
+    assert!(!keys.has_room_for(&KeyHash::of("one more")));
+    assert!(
+        keys.has_room_for(&KeyHash::of("7")),
+        "a known key may change"
+    );
+    // Records read back from the log still apply, up to the held bound.
+    for i in MAX_LIVE_KEYS..MAX_HELD_KEYS {
         assert!(keys.insert(KeyHash::of(&i.to_string()), owner("u")));
     }
     assert!(!keys.insert(KeyHash::of("one more"), owner("u")));
@@ -55,18 +64,31 @@ fn live_keys_stop_at_the_bound_but_may_still_change_a_known_key() {
 }
 
 #[test]
-fn live_keys_list_by_user_and_say_when_truncated() {
+fn listings_page_through_every_key_in_hash_order() {
     let keys = LiveKeys::default();
-    for (key, user) in [("a1", "alice"), ("b1", "bob"), ("a2", "alice")] {
-        keys.insert(KeyHash::of(key), owner(user));
+    for i in 0..25 {
+        let user = if i % 5 == 0 { "alice" } else { "bob" };
+        keys.insert(KeyHash::of(&i.to_string()), owner(user));
     }
-    let (alice, more) = keys.list(Some("alice"), 10);
-    assert_eq!(alice.len(), 2);
-    assert!(!more);
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, more) = keys.list(None, after.as_ref(), 10);
+        assert!(page.windows(2).all(|w| w[0].0 < w[1].0));
+        seen.extend(page.iter().map(|(h, _)| *h));
+        after = page.last().map(|(h, _)| *h);
+        if !more {
+            break;
+        }
+    }
+    let mut all: Vec<_> = (0..25).map(|i| KeyHash::of(&i.to_string())).collect();
+    all.sort();
+    assert_eq!(seen, all);
+    let (alice, more) = keys.list(Some("alice"), None, 10);
+    assert_eq!((alice.len(), more), (5, false));
     assert!(alice.iter().all(|(_, o)| o.user == "alice"));
-    let (some, more) = keys.list(None, 2);
-    assert_eq!(some.len(), 2);
-    assert!(more);
+    assert!(!keys.list(Some("alice"), None, 5).1);
+    assert!(keys.list(Some("alice"), None, 4).1);
 }
 
 #[test]

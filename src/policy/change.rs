@@ -2,7 +2,7 @@
 //! each with the key under which the latest one wins, and how the policy
 //! checks and applies them.
 
-use super::api_keys::{KeyHash, KeyOwner, MAX_LIVE_KEYS};
+use super::api_keys::{KeyHash, KeyOwner, MAX_HELD_KEYS, MAX_LIVE_KEYS};
 use super::rules::{valid_id, valid_name, Rule, RuleLimit, RulesError};
 use super::Policy;
 use crate::limiter::Limit;
@@ -153,7 +153,8 @@ impl Policy {
     /// Applies a change (already validated, or read from the log: applied as
     /// far as it makes sense, since the log's order is what every node
     /// follows). `Err` says why it changed nothing: an API key beyond
-    /// [`MAX_LIVE_KEYS`], which every node reading the log refuses alike.
+    /// [`MAX_HELD_KEYS`], which only records written past the admin API
+    /// reach (it adds at most [`MAX_LIVE_KEYS`]).
     pub fn apply(&self, change: &PolicyChange) -> Result<(), String> {
         match change {
             PolicyChange::SetUserPlan { user, plan } => {
@@ -168,7 +169,7 @@ impl Policy {
             PolicyChange::SetApiKey { hash, owner } => {
                 return match self.api_keys.insert(*hash, owner.clone()) {
                     true => Ok(()),
-                    false => Err(format!("more than {MAX_LIVE_KEYS} API keys")),
+                    false => Err(format!("more than {MAX_HELD_KEYS} API keys")),
                 };
             }
             PolicyChange::ClearApiKey { hash } => {

@@ -160,10 +160,20 @@ impl Policy {
         self.api_keys.get(hash)
     }
 
-    /// API keys added through the admin API (of `user`, if given), at most
-    /// `max` of them, and whether there were more.
-    pub fn api_keys(&self, user: Option<&str>, max: usize) -> (Vec<(KeyHash, KeyOwner)>, bool) {
-        self.api_keys.list(user, max)
+    /// Whether the admin API may add the key `hash` (see [`api_keys::MAX_LIVE_KEYS`]).
+    pub fn has_room_for_api_key(&self, hash: &KeyHash) -> bool {
+        self.api_keys.has_room_for(hash)
+    }
+
+    /// API keys added through the admin API (of `user`, if given): the first
+    /// `max` by hash after `after`, and whether more follow.
+    pub fn api_keys(
+        &self,
+        user: Option<&str>,
+        after: Option<&KeyHash>,
+        max: usize,
+    ) -> (Vec<(KeyHash, KeyOwner)>, bool) {
+        self.api_keys.list(user, after, max)
     }
 
     /// Decides a request of `cost` tokens at `now`; `None` when no rule

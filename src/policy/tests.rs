@@ -453,7 +453,10 @@ fn api_keys_are_added_changed_and_revoked_and_their_plan_must_exist() {
         p.apply(&change).unwrap();
     }
     assert_eq!(p.api_key(&hash), Some(owner("b", None)));
-    assert_eq!(p.api_keys(Some("b"), 10).0, vec![(hash, owner("b", None))]);
+    assert_eq!(
+        p.api_keys(Some("b"), None, 10).0,
+        vec![(hash, owner("b", None))]
+    );
     let clear = PolicyChange::cleared(&set(owner("b", None)).key()).unwrap();
     assert_eq!(clear, PolicyChange::ClearApiKey { hash });
     p.apply(&clear).unwrap();

@@ -55,13 +55,16 @@ impl FileLog {
                         let value = l.value.as_ref().map(|v| v.to_string());
                         decode(&l.key, value.as_deref().map(str::as_bytes)).map(|c| (l, c))
                     }) {
-                    Ok((line, change)) => {
-                        if let Err(error) = policy.apply(&change) {
+                    Ok((line, change)) => match policy.apply(&change) {
+                        Ok(()) => {
+                            latest.insert(line.key.clone(), line);
+                        }
+                        Err(error) => {
+                            // Not kept either: the file says what this node holds.
                             telemetry.config_decode_error();
                             tracing::warn!(file = %path.display(), line = n + 1, %error, "skipping a config change");
                         }
-                        latest.insert(line.key.clone(), line);
-                    }
+                    },
                     Err(error) => {
                         telemetry.config_decode_error();
                         tracing::warn!(file = %path.display(), line = n + 1, %error, "skipping a config change that does not decode");

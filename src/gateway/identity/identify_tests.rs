@@ -214,3 +214,30 @@ fn bearer_values_go_to_the_method_they_look_like() {
         "unknown_key"
     );
 }
+
+#[test]
+fn api_keys_beyond_the_file_are_found_by_the_live_lookup_and_the_file_wins() {
+    let identifier = identifier();
+    let methods = identifier.methods("m", &["api_key"]).unwrap();
+    let peer: IpAddr = PEER.parse().unwrap();
+    let live = |hash: &KeyHash| {
+        let owner = |user: &str| KeyOwner {
+            user: user.into(),
+            plan: None,
+        };
+        match *hash {
+            h if h == KeyHash::of("key-live") => Some(owner("live-user")),
+            // Also listed in the file: the file's owner must win.
+            h if h == KeyHash::of("key-alice") => Some(owner("mallory")),
+            _ => None,
+        }
+    };
+    let who = |key: &str| {
+        identifier
+            .identify_with(&methods, &[("x-api-key", key)][..], peer, now(), &live)
+            .map(|id| id.user.to_string())
+    };
+    assert_eq!(who("key-live").unwrap(), "live-user");
+    assert_eq!(who("key-alice").unwrap(), "alice");
+    assert_eq!(who("key-nobody").unwrap_err().code(), "unknown_key");
+}
