@@ -16,25 +16,12 @@ use crdt_limiter::gateway::identity::hash_key;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "test-admin-token-0123456789";
-const RULES: &str = r#"
-default_plan = "free"
-[plans.free]
-capacity = 2
-refill_per_sec = 0.001
-[plans.pro]
-capacity = 5
-refill_per_sec = 0.001
-[[rules]]
-name = "per-user"
-key = "user"
-limit = "plan"
-"#;
 
 /// A rules file and a gateway file (one route `/k`, API keys only, with
 /// `key-in-the-gateway-file` listed for erin) in `dir`; the flags that use them.
 fn files(dir: &std::path::Path, echo: &Echo) -> Vec<String> {
     let (rules, gateway) = (dir.join("rules.toml"), dir.join("gateway.toml"));
-    std::fs::write(&rules, RULES).unwrap();
+    std::fs::write(&rules, common::echo::PLAN_RULES).unwrap();
     let text = format!(
         "[identity]\nmethods = [\"api_key\"]\n[identity.api_key]\n\
          keys = [{{ hash = \"{}\", user = \"erin\" }}]\n\

@@ -118,13 +118,7 @@ fn a_credentials_plan_holds_on_every_node() {
     let echo = common::echo::Echo::start();
     let dir = temp_dir("gateway-plans");
     let (rules, gateway) = (dir.join("rules.toml"), dir.join("gateway.toml"));
-    std::fs::write(
-        &rules,
-        "default_plan = \"free\"\n[plans.free]\ncapacity = 2\nrefill_per_sec = 0.001\n\
-         [plans.pro]\ncapacity = 5\nrefill_per_sec = 0.001\n\
-         [[rules]]\nname = \"per-user\"\nkey = \"user\"\nlimit = \"plan\"\n",
-    )
-    .unwrap();
+    std::fs::write(&rules, common::echo::PLAN_RULES).unwrap();
     let secret = "a-cluster-secret-of-at-least-32-bytes";
     std::fs::write(
         &gateway,

@@ -15,24 +15,11 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
 const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
-const RULES: &str = r#"
-default_plan = "free"
-[plans.free]
-capacity = 2
-refill_per_sec = 0.001
-[plans.pro]
-capacity = 5
-refill_per_sec = 0.001
-[[rules]]
-name = "per-user"
-key = "user"
-limit = "plan"
-"#;
 
 fn node(echo: &Echo) -> TestNode {
     let dir = temp_dir("gateway-identity");
     let rules = dir.join("rules.toml");
-    std::fs::write(&rules, RULES).unwrap();
+    std::fs::write(&rules, common::echo::PLAN_RULES).unwrap();
     let gateway = dir.join("gateway.toml");
     let text = format!(
         r#"

@@ -12,6 +12,22 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+/// Rules for gateway tests: plan free (2 tokens) by default, plan pro (5),
+/// both refilling too slowly to matter, counted per user.
+pub const PLAN_RULES: &str = r#"
+default_plan = "free"
+[plans.free]
+capacity = 2
+refill_per_sec = 0.001
+[plans.pro]
+capacity = 5
+refill_per_sec = 0.001
+[[rules]]
+name = "per-user"
+key = "user"
+limit = "plan"
+"#;
+
 /// Bytes of the streamed bodies: larger than any buffer on the way.
 pub const BIG: usize = 64 << 20;
 
