@@ -7,6 +7,7 @@
 //! - [`routes`]: path prefix (and host, methods) → upstreams.
 //! - [`balance`]: round-robin with passive health.
 //! - [`path`]: the one canonical form of a request path (or a refusal).
+//! - [`tls`]: what `https://` upstreams are verified against.
 //! - [`identity`]: who the caller is (trusted header, API key, JWT, client IP),
 //!   per route, first match wins.
 
@@ -14,12 +15,14 @@ pub mod balance;
 pub mod identity;
 pub mod path;
 pub mod routes;
+pub mod tls;
 
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use rustls::ClientConfig;
 use serde::Deserialize;
 
 use balance::{Balancer, DEFAULT_COOL_DOWN};
@@ -36,6 +39,8 @@ use routes::{Route, RouteFile, Routes};
 struct GatewayFile {
     /// How long an upstream that refused a connection is skipped.
     upstream_cool_down_ms: Option<u64>,
+    /// CA certificates (PEM) `https://` upstreams may be signed by, beside the public roots.
+    upstream_ca_file: Option<PathBuf>,
     /// How callers are identified (methods' settings).
     identity: Option<IdentityConfig>,
     #[serde(default)]
@@ -51,6 +56,8 @@ pub struct Gateway {
     /// One per route, in the routes' order.
     methods: Vec<Methods>,
     identifier: Identifier,
+    /// What TLS to `https://` upstreams trusts; `None` when no route has one.
+    upstream_tls: Option<Arc<ClientConfig>>,
 }
 
 impl Gateway {
@@ -85,11 +92,13 @@ impl Gateway {
             .iter()
             .map(|r| Balancer::new(r.upstreams.len(), cool_down))
             .collect();
+        let upstream_tls = upstream_tls(&routes, file.upstream_ca_file.as_deref())?;
         Ok(Self {
             routes,
             balancers,
             methods,
             identifier,
+            upstream_tls,
         })
     }
 
@@ -154,4 +163,25 @@ impl Gateway {
     pub fn balancer(&self, index: usize) -> &Balancer {
         &self.balancers[index]
     }
+
+    /// The TLS settings for `https://` upstreams, if any route has one.
+    pub fn upstream_tls(&self) -> Option<&Arc<ClientConfig>> {
+        self.upstream_tls.as_ref()
+    }
+}
+
+/// TLS settings when some upstream is `https://`. The CA file is read and
+/// checked either way: a bad one refuses the start even before it is needed.
+fn upstream_tls(
+    routes: &Routes,
+    ca_file: Option<&Path>,
+) -> Result<Option<Arc<ClientConfig>>, String> {
+    let extra = ca_file.map(tls::read_ca_file).transpose()?;
+    let any_tls = routes
+        .routes()
+        .iter()
+        .any(|r| r.upstreams.iter().any(|u| u.tls));
+    any_tls
+        .then(|| tls::client_config(extra.unwrap_or_default()))
+        .transpose()
 }
