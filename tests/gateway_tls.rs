@@ -10,9 +10,10 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use common::proxy::Proxy;
-use common::{temp_dir, tools, NodeProcess, TestNode};
+use common::{eventually, temp_dir, tools, NodeProcess, TestNode};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 /// A CA, PEM, and what signs with it.
@@ -102,21 +103,39 @@ fn nginx(dir: &Path, ca: &Ca) -> (Proxy, Ports) {
     (proxy, ports)
 }
 
-/// What nginx served, one line per request (see [`nginx`] for the fields).
-fn served(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("access.log"))
-        .map(|t| t.lines().map(String::from).collect())
-        .unwrap_or_default()
+/// nginx logs after the node has its answer: `count` once it is at least
+/// `n` and a moment has passed for more (that should not come) to show.
+fn settled(n: usize, count: impl Fn() -> usize) -> usize {
+    eventually(Duration::from_secs(5), || count() >= n);
+    std::thread::sleep(Duration::from_millis(200));
+    count()
 }
 
-/// Handshakes nginx logged as failed with `alert` (as the client sent it) on `port`.
-fn handshakes(log: &str, alert: &str, port: u16) -> usize {
+/// What nginx served, one line per request (see [`nginx`] for the fields),
+/// at least `n` of them expected.
+fn served(dir: &Path, n: usize) -> Vec<String> {
+    let read = || {
+        std::fs::read_to_string(dir.join("access.log"))
+            .map(|t| t.lines().map(String::from).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    settled(n, || read().len());
+    read()
+}
+
+/// Handshakes nginx logged as failed on `port` with `alert` (as the node
+/// sent it), at least `n` of them expected.
+fn handshakes(nginx: &Proxy, alert: &str, port: u16, n: usize) -> usize {
     let server = format!("server: 127.0.0.1:{port}");
-    log.lines()
-        .filter(|l| {
-            l.contains(alert) && l.contains("while SSL handshaking") && l.ends_with(&server)
-        })
-        .count()
+    settled(n, || {
+        nginx
+            .log()
+            .lines()
+            .filter(|l| {
+                l.contains(alert) && l.contains("while SSL handshaking") && l.ends_with(&server)
+            })
+            .count()
+    })
 }
 
 /// A node whose gateway has `routes` (TOML), callers identified by address,
@@ -179,7 +198,7 @@ fn https_upstreams_verified_with_the_ca_file_are_served_over_tls() {
         );
     }
     // SNI and Host are the upstream's host (no SNI for an address); TLS 1.2 or 1.3.
-    let lines = served(&dir);
+    let lines = served(&dir, 2);
     let fields: Vec<Vec<&str>> = lines.iter().map(|l| l.split(' ').collect()).collect();
     assert_eq!(fields.len(), 2, "{lines:?}");
     let host = format!("localhost:{tls}");
@@ -197,7 +216,7 @@ fn https_upstreams_verified_with_the_ca_file_are_served_over_tls() {
     for _ in 0..4 {
         assert_eq!(node.get("/mixed/guide.txt").status, 200);
     }
-    let schemes: Vec<String> = served(&dir)[2..]
+    let schemes: Vec<String> = served(&dir, 6)[2..]
         .iter()
         .map(|l| l.split(' ').next().unwrap().to_string())
         .collect();
@@ -249,14 +268,14 @@ fn an_untrusted_or_misnamed_certificate_is_a_502_and_nginx_serves_nothing() {
             assert_eq!(body["detail"], detail.as_str());
         }
     }
-    assert_eq!(served(&dir), Vec::<String>::new(), "{}", nginx.log());
     // nginx saw the handshakes, refused by the node's side with the alert
     // for the cause: an unknown CA, a certificate for another name. Each
     // request tried again: a route's only upstream is tried even when down.
-    let log = nginx.log();
-    assert_eq!(handshakes(&log, "alert unknown ca", ports.tls), 4, "{log}");
-    let misnamed = handshakes(&log, "alert bad certificate", ports.wrong_name);
-    assert_eq!(misnamed, 2, "{log}");
+    let unknown_ca = handshakes(&nginx, "alert unknown ca", ports.tls, 4);
+    assert_eq!(unknown_ca, 4, "{}", nginx.log());
+    let misnamed = handshakes(&nginx, "alert bad certificate", ports.wrong_name, 2);
+    assert_eq!(misnamed, 2, "{}", nginx.log());
+    assert_eq!(served(&dir, 0), Vec::<String>::new(), "{}", nginx.log());
 }
 
 #[test]
@@ -280,15 +299,14 @@ fn a_route_skips_an_upstream_whose_certificate_fails_for_the_others() {
         let reply = node.get("/half/guide.txt");
         assert_eq!((reply.status, reply.body.as_str()), (200, "the guide\n"));
     }
-    let lines = served(&dir);
+    let lines = served(&dir, 4);
     assert_eq!(lines.len(), 4, "{lines:?}");
     let host = format!("localhost:{}", ports.tls);
     assert!(lines
         .iter()
         .all(|l| l.split(' ').nth(1) == Some(host.as_str())));
-    let log = nginx.log();
-    let tried = handshakes(&log, "alert bad certificate", ports.wrong_name);
-    assert_eq!(tried, 1, "tried once, then skipped: {log}");
+    let tried = handshakes(&nginx, "alert bad certificate", ports.wrong_name, 1);
+    assert_eq!(tried, 1, "tried once, then skipped: {}", nginx.log());
 }
 
 #[test]
