@@ -12,8 +12,9 @@
 //! - [`policy_log`]: where live rule changes are made durable — the port, its record
 //!   format, and the file adapter for a node without Kafka.
 //! - [`telemetry`]: Prometheus metrics.
-//! - [`gateway`]: gateway mode's core — routes to upstreams, their balancing, and the
-//!   caller's identity (header, API key, JWT, client IP).
+//! - [`gateway`]: gateway mode's core — routes to upstreams, their balancing, what
+//!   `https://` upstreams are verified against, and the caller's identity (header,
+//!   API key, JWT, client IP).
 //! - [`clock`]: wall clock, and a manual clock for tests.
 //! - [`policy`]: the core's rules — rules file, matching, plans, live changes, envoyproxy/ratelimit
 //!   descriptor limits, and the decision of a request against every rule. Pure: no I/O.

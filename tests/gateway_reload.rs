@@ -1,8 +1,8 @@
 //! The gateway file reloaded on SIGHUP, on the real binary: new routes and
-//! keys take effect, a bad file is refused and what is in effect stays, and
-//! a JWKS from a new source is fetched before the swap, so no token is
-//! refused for want of a key (and a source that cannot be read refuses the
-//! reload).
+//! keys take effect, a bad file is refused and what is in effect stays, a
+//! JWKS from a new source is fetched before the swap (so no token is refused
+//! for want of a key, and a source that cannot be read refuses the reload),
+//! and one from the same source is carried over with its keys.
 
 mod common;
 
@@ -81,18 +81,29 @@ fn a_reloaded_gateway_file_changes_routes_keys_and_jwks_or_is_refused_whole() {
     reload(&node, &file, "[[routes]]\nname = \"broken\"\n", "refused");
     assert_eq!(get(&node, "/b/x", &key).1["headers"]["x-user-id"], "vic");
 
-    // JWTs from a JWKS URL: fetched before the swap, so the first token
-    // after the reload is accepted.
-    let jwks = JwksServer::start(false);
-    let with_jwks = |url: &str| {
+    // JWTs from a JWKS URL: fetched before the swap. While the JWKS server
+    // holds its answer, the old file is still in effect; once it answers,
+    // the new one is, and its first token is accepted.
+    let mut jwks = JwksServer::start(true);
+    let with_jwks = |url: &str, extra: &str| {
         format!(
-            "{}[identity.jwt]\nalgorithms = [\"RS256\"]\njwks_url = \"{url}\"\n{}{}",
+            "{}[identity.jwt]\nalgorithms = [\"RS256\"]\njwks_url = \"{url}\"\n{}{}{extra}",
             keys("vic"),
             routes,
             route("c", "/c", &echo, "\"jwt\"")
         )
     };
-    reload(&node, &file, &with_jwks(&jwks.url), "applied");
+    let applied = reloads(&node, "applied");
+    std::fs::write(&file, with_jwks(&jwks.url, "")).unwrap();
+    node.signal("HUP");
+    // The node asks, and waits; nothing it reads meanwhile may change.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(get(&node, "/c/x", &[]).0, 404, "in effect before its keys");
+    assert_eq!(reloads(&node, "applied"), applied);
+    jwks.release();
+    eventually(Duration::from_secs(10), || {
+        reloads(&node, "applied") > applied
+    });
     let bearer = format!("Bearer {}", token("wes"));
     let (status, seen) = get(&node, "/c/x", &[("Authorization", &bearer)]);
     assert_eq!(
@@ -100,12 +111,19 @@ fn a_reloaded_gateway_file_changes_routes_keys_and_jwks_or_is_refused_whole() {
         (200, &"wes".into())
     );
 
+    // The same source again is carried over with its keys: applied without
+    // a fetch that must succeed (the server is down now), tokens still pass.
+    jwks.set_down(true);
+    let extra = route("d", "/d", &echo, "\"jwt\"");
+    reload(&node, &file, &with_jwks(&jwks.url, &extra), "applied");
+    assert_eq!(get(&node, "/d/x", &[("Authorization", &bearer)]).0, 200);
+
     // A new JWKS source that cannot be read refuses the reload: the keys in
     // use stay, and so does every route.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}/jwks.json", dead.local_addr().unwrap());
     drop(dead);
-    reload(&node, &file, &with_jwks(&dead_url), "refused");
+    reload(&node, &file, &with_jwks(&dead_url, &extra), "refused");
     assert_eq!(get(&node, "/c/x", &[("Authorization", &bearer)]).0, 200);
     assert_eq!(node.get("/readyz").status, 200);
 }

@@ -1,6 +1,7 @@
 //! Spreading a route's requests over its upstreams: round-robin, skipping an
-//! upstream that refused a connection for a while (passive health: no
-//! probes, the requests themselves tell). Lock-free; time is an argument.
+//! upstream that refused a connection (or failed its TLS handshake) for a
+//! while (passive health: no probes, the requests themselves tell).
+//! Lock-free; time is an argument.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -41,7 +42,8 @@ impl Balancer {
             .filter(move |i| !any_up || up(i))
     }
 
-    /// `upstream` refused a connection at `now_ms`: skip it for the cool-down.
+    /// `upstream` refused a connection (or a TLS handshake) at `now_ms`:
+    /// skip it for the cool-down.
     pub fn mark_down(&self, upstream: usize, now_ms: u64) {
         let until = now_ms.saturating_add(self.cool_down.as_millis() as u64);
         self.down_until[upstream].store(until, Ordering::Relaxed);

@@ -7,6 +7,7 @@
 //! - [`routes`]: path prefix (and host, methods) → upstreams.
 //! - [`balance`]: round-robin with passive health.
 //! - [`path`]: the one canonical form of a request path (or a refusal).
+//! - [`tls`]: what `https://` upstreams are verified against.
 //! - [`identity`]: who the caller is (trusted header, API key, JWT, client IP),
 //!   per route, first match wins.
 //! - [`live`]: the gateway in effect, replaced whole on a reload (SIGHUP).
@@ -16,12 +17,15 @@ pub mod identity;
 pub mod live;
 pub mod path;
 pub mod routes;
+pub mod tls;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use rustls::pki_types::CertificateDer;
+use rustls::ClientConfig;
 use serde::Deserialize;
 
 use balance::{Balancer, DEFAULT_COOL_DOWN};
@@ -38,11 +42,16 @@ use routes::{Route, RouteFile, Routes};
 struct GatewayFile {
     /// How long an upstream that refused a connection is skipped.
     upstream_cool_down_ms: Option<u64>,
+    /// CA certificates (PEM) `https://` upstreams may be signed by, beside the public roots.
+    upstream_ca_file: Option<PathBuf>,
     /// How callers are identified (methods' settings).
     identity: Option<IdentityConfig>,
     #[serde(default)]
     routes: Vec<RouteFile>,
 }
+
+/// TLS settings for upstreams, and the extra CA certificates they trust.
+type UpstreamTls = (Arc<ClientConfig>, Vec<CertificateDer<'static>>);
 
 /// The routes in effect, the state of their upstreams, and how their callers are identified.
 #[derive(Debug)]
@@ -55,6 +64,10 @@ pub struct Gateway {
     identifier: Identifier,
     /// The file it was read from, read again on a reload.
     source: Option<PathBuf>,
+    /// What TLS to `https://` upstreams trusts, and the extra CAs it was
+    /// made with (to tell whether a reload changed it); `None` when no route
+    /// has one.
+    upstream_tls: Option<UpstreamTls>,
 }
 
 impl Gateway {
@@ -89,12 +102,14 @@ impl Gateway {
             .iter()
             .map(|r| Balancer::new(r.upstreams.len(), cool_down))
             .collect();
+        let upstream_tls = upstream_tls(&routes, file.upstream_ca_file.as_deref())?;
         Ok(Self {
             routes,
             balancers,
             methods,
             identifier,
             source: None,
+            upstream_tls,
         })
     }
 
@@ -109,17 +124,26 @@ impl Gateway {
 
     /// Reads this gateway's file again, with the same trusted proxies
     /// (blocking: file I/O). A JWKS with the same source and refresh period
-    /// is carried over, keys and all, so a reload never empties it.
+    /// is carried over with its refresher, so a reload never empties it: it
+    /// takes the file's keys as just read, or fetches its URL again.
     pub fn reread(&self) -> Result<Self, String> {
         let path = self
             .source
             .as_ref()
             .ok_or("this gateway was not read from a file")?;
         let mut new = Self::load(path, self.identifier.proxies.clone())?;
+        // The same trust keeps the same settings, so workers keep their
+        // clients and pooled connections.
+        if let (Some(fresh), Some(old)) = (&mut new.upstream_tls, &self.upstream_tls) {
+            if fresh.1 == old.1 {
+                fresh.0 = Arc::clone(&old.0);
+            }
+        }
         let old = self.identifier.jwt.as_ref().and_then(|j| j.jwks.as_ref());
         if let Some(jwt) = new.identifier.jwt.as_mut() {
             if let (Some(fresh), Some(old)) = (&jwt.jwks, old) {
                 if fresh.same_as(old) {
+                    old.renew_from(fresh);
                     jwt.jwks = Some(Arc::clone(old));
                 }
             }
@@ -182,4 +206,25 @@ impl Gateway {
     pub fn balancer(&self, index: usize) -> &Balancer {
         &self.balancers[index]
     }
+
+    /// The TLS settings for `https://` upstreams, if any route has one.
+    pub fn upstream_tls(&self) -> Option<&Arc<ClientConfig>> {
+        self.upstream_tls.as_ref().map(|(config, _)| config)
+    }
+}
+
+/// TLS settings when some upstream is `https://`. The CA file is read and
+/// checked either way: a bad one refuses the start even before it is needed.
+fn upstream_tls(routes: &Routes, ca_file: Option<&Path>) -> Result<Option<UpstreamTls>, String> {
+    let extra = ca_file.map(tls::read_ca_file).transpose()?;
+    let any_tls = routes
+        .routes()
+        .iter()
+        .any(|r| r.upstreams.iter().any(|u| u.tls));
+    any_tls
+        .then(|| {
+            let extra = extra.unwrap_or_default();
+            tls::client_config(extra.clone()).map(|config| (config, extra))
+        })
+        .transpose()
 }

@@ -29,7 +29,7 @@ pub struct RouteFile {
     pub host: Option<String>,
     /// Only these methods (any case); all when absent.
     pub methods: Option<Vec<String>>,
-    /// `http://host:port[/base]` of each upstream, balanced round-robin.
+    /// `http[s]://host[:port][/base]` of each upstream, balanced round-robin.
     pub upstreams: Vec<String>,
     /// Time for an upstream to send its response head.
     pub timeout_ms: Option<u64>,
@@ -46,10 +46,31 @@ pub struct RouteFile {
 /// One upstream address of a route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
-    /// `host:port`, as the `Host` an HTTP/1.1 request to it carries.
+    /// Whether it is spoken to over TLS (`https://`), its certificate verified.
+    pub tls: bool,
+    /// `host:port`, the port always written (80 or 443 when the URL had none).
     pub authority: String,
     /// A path every forwarded path is appended to (`""` or `/base`, no trailing `/`).
     pub base_path: String,
+}
+
+impl Upstream {
+    /// The URL scheme to reach it with.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// Its `Host` header: the host, and the port unless it is the scheme's default.
+    pub fn host_header(&self) -> &str {
+        let default = if self.tls { ":443" } else { ":80" };
+        self.authority
+            .strip_suffix(default)
+            .unwrap_or(&self.authority)
+    }
 }
 
 /// A validated route.
@@ -231,26 +252,37 @@ fn prefix(text: &str) -> Result<String, String> {
     })
 }
 
-/// Parses `http://host:port[/base]`. Only plain HTTP: TLS to upstreams is
-/// for a proxy beside them (said in the README).
+/// Parses `http://host[:port][/base]` or `https://…` (port 443 by default).
 fn upstream(text: &str) -> Result<Upstream, String> {
-    let rest = text
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{text:?}: an http:// URL"))?;
+    let (tls, rest, default_port) = if let Some(rest) = text.strip_prefix("https://") {
+        (true, rest, 443)
+    } else if let Some(rest) = text.strip_prefix("http://") {
+        (false, rest, 80)
+    } else {
+        return Err(format!("{text:?}: an http:// or https:// URL"));
+    };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let valid_host = !authority.is_empty()
         && authority
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
     if !valid_host || path.contains(['?', '#']) {
-        return Err(format!("{text:?}: http://host[:port][/path], no query"));
+        return Err(format!("{text:?}: http[s]://host[:port][/path], no query"));
+    }
+    // The TLS connector takes the URL's host, brackets and all, as the name
+    // to verify, which no certificate can match: refused now, not at the first request.
+    if tls && authority.starts_with('[') {
+        return Err(format!(
+            "{text:?}: an https:// upstream is named by host name or IPv4 address, not IPv6"
+        ));
     }
     let authority = if has_port(authority) {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{default_port}")
     };
     Ok(Upstream {
+        tls,
         authority,
         base_path: path.trim_end_matches('/').to_string(),
     })

@@ -78,7 +78,8 @@ fn bad_entries_are_refused_naming_route_and_field() {
     assert_eq!(refused(file("a", "api", &["http://h"])).field, "prefix");
     assert_eq!(refused(file("a", "/a?b", &["http://h"])).field, "prefix");
     assert_eq!(refused(file("a", "/a", &[])).field, "upstreams");
-    assert_eq!(refused(file("a", "/a", &["https://h"])).field, "upstreams");
+    assert_eq!(refused(file("a", "/a", &["ftp://h"])).field, "upstreams");
+    assert_eq!(refused(file("a", "/a", &["h:80"])).field, "upstreams");
     assert_eq!(
         refused(file("a", "/a", &["http://h/x?y"])).field,
         "upstreams"
@@ -109,4 +110,53 @@ fn upstream_addresses_get_a_port() {
     ] {
         assert_eq!(upstream(text).unwrap().authority, authority, "{text}");
     }
+}
+
+#[test]
+fn https_upstreams_default_to_port_443_and_mix_with_http() {
+    for (text, authority, host) in [
+        ("https://example.com", "example.com:443", "example.com"),
+        (
+            "https://example.com:8443/v1",
+            "example.com:8443",
+            "example.com:8443",
+        ),
+        ("https://127.0.0.1", "127.0.0.1:443", "127.0.0.1"),
+        ("https://h:80", "h:80", "h:80"),
+    ] {
+        let parsed = upstream(text).unwrap();
+        assert!(parsed.tls, "{text}");
+        assert_eq!(parsed.scheme(), "https");
+        assert_eq!(
+            (parsed.authority.as_str(), parsed.host_header()),
+            (authority, host)
+        );
+    }
+    let plain = upstream("http://h").unwrap();
+    assert!(!plain.tls);
+    assert_eq!((plain.scheme(), plain.host_header()), ("http", "h"));
+    assert_eq!(upstream("https://h/base/").unwrap().base_path, "/base");
+    let mixed = Routes::new(vec![file("m", "/", &["http://a:1", "https://b"])]).unwrap();
+    let tls: Vec<bool> = mixed.routes()[0].upstreams.iter().map(|u| u.tls).collect();
+    assert_eq!(tls, [false, true]);
+}
+
+#[test]
+fn malformed_https_upstreams_are_refused_saying_why() {
+    for (text, why) in [
+        ("https://", "no query"),
+        ("https:///x", "no query"),
+        ("https://h?x", "no query"),
+        ("https://h/p#f", "no query"),
+        ("https://us er@h", "no query"),
+        ("HTTPS://h", "an http:// or https:// URL"),
+        ("https//h", "an http:// or https:// URL"),
+        ("https://[::1]:8443", "not IPv6"),
+        ("https://[::1]", "not IPv6"),
+    ] {
+        let error = upstream(text).unwrap_err();
+        assert!(error.contains(why), "{text}: {error}");
+    }
+    // Plain http keeps taking IPv6 literals.
+    assert_eq!(upstream("http://[::1]").unwrap().authority, "[::1]:80");
 }

@@ -28,6 +28,8 @@ use crate::policy::PolicyChange;
 const MAX_LISTED: usize = 1000;
 /// How a key made here starts (so a leaked one is easy to search for).
 const MADE_PREFIX: &str = "crl_";
+/// Longest wait for the node's API-key lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Shortest key a caller may choose: a short key is guessed, and its
 /// unsalted hash is as good as the key.
 const MIN_CHOSEN_BYTES: usize = 16;
@@ -137,6 +139,26 @@ fn room_for(state: &AppState, hash: &KeyHash) -> Result<(), ApiError> {
     }
 }
 
+/// The node's API-key lock, waited for at most [`LOCK_WAIT`]: behind a
+/// broker that is slow to take changes, a caller is told so rather than kept.
+async fn one_at_a_time(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, ()>, ApiError> {
+    tokio::time::timeout(LOCK_WAIT, admin(state).key_changes.lock())
+        .await
+        .map_err(|_| {
+            ApiError::NotCommitted(
+                "other API-key changes on this node are still waiting to be stored".into(),
+            )
+        })
+}
+
+/// A plan that does not exist, or a bad user, before any conflict is looked for.
+fn checked(state: &AppState, change: &PolicyChange) -> Result<(), ApiError> {
+    state
+        .policy
+        .validate(change)
+        .map_err(|e| ApiError::field(e.field.clone(), e.reason.clone()))
+}
+
 /// A new key: 32 random bytes, URL-safe base64.
 fn made_key() -> Result<String, ApiError> {
     let mut bytes = [0u8; 32];
@@ -177,14 +199,6 @@ async fn add(
         None => made_key()?,
     };
     let hash = KeyHash::of(&key);
-    let _one_at_a_time = admin(&state).key_changes.lock().await;
-    not_in_file(&state, &hash)?;
-    if state.policy.api_key(&hash).is_some() {
-        return Err(ApiError::Conflict(format!(
-            "this key is added already; PUT /v1/admin/api-keys/{hash} changes its user or plan"
-        )));
-    }
-    room_for(&state, &hash)?;
     let mut answer = owner_json(&hash, &owner);
     let if_lost = match chosen {
         Some(_) => format!("repeat it as PUT /v1/admin/api-keys/{hash}"),
@@ -194,6 +208,15 @@ async fn add(
         }
     };
     let change = PolicyChange::SetApiKey { hash, owner };
+    checked(&state, &change)?;
+    let _one_at_a_time = one_at_a_time(&state).await?;
+    not_in_file(&state, &hash)?;
+    if state.policy.api_key(&hash).is_some() {
+        return Err(ApiError::Conflict(format!(
+            "this key is added already; PUT /v1/admin/api-keys/{hash} changes its user or plan"
+        )));
+    }
+    room_for(&state, &hash)?;
     let mut response = commit_key(&state, change, answer, &if_lost).await?;
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
@@ -215,12 +238,13 @@ async fn put(
         return Err(ApiError::field("key", reason));
     }
     let owner = sent.owner()?;
-    let _one_at_a_time = admin(&state).key_changes.lock().await;
+    let mut answer = owner_json(&hash, &owner);
+    let change = PolicyChange::SetApiKey { hash, owner };
+    checked(&state, &change)?;
+    let _one_at_a_time = one_at_a_time(&state).await?;
     not_in_file(&state, &hash)?;
     room_for(&state, &hash)?;
-    let mut answer = owner_json(&hash, &owner);
     answer["created"] = json!(state.policy.api_key(&hash).is_none());
-    let change = PolicyChange::SetApiKey { hash, owner };
     commit_key(
         &state,
         change,
@@ -253,29 +277,26 @@ async fn get(
 
 /// `DELETE /v1/admin/api-keys/{hash}`: revokes the key on every node. The
 /// revocation is committed whatever this node knows (a node behind the log
-/// must still be able to revoke), and repeating it is harmless.
+/// must still be able to revoke), repeating it is harmless, and it waits for
+/// no other key change: a tombstone needs no check first.
 async fn revoke(
     _: Authorized,
     hash: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let hash = hash_from(&hash)?;
-    let _one_at_a_time = admin(&state).key_changes.lock().await;
     let known = state.policy.api_key(&hash);
     if let Some(owner) = &known {
         tracing::info!(user = %owner.user, plan = ?owner.plan, "revoking an API key");
     }
-    let answer = json!({ "hash": hash.to_string(), "revoked": true, "known": known.is_some() });
-    let change = PolicyChange::ClearApiKey { hash };
-    let response = commit_key(&state, change, answer, "repeat it").await?;
-    match in_file(&state, &hash) {
-        true => Err(ApiError::Conflict(
-            "revoked in the admin API, but this node's gateway file lists the key, and it \
-             still works here; remove it there"
-                .into(),
-        )),
-        false => Ok(response),
+    let mut answer = json!({ "hash": hash.to_string(), "revoked": true, "known": known.is_some() });
+    // Revoked in the admin API, yet the file's entry still lets it in here.
+    if in_file(&state, &hash) {
+        answer["gateway_file"] =
+            json!("still lists the key, which works on this node until removed there");
     }
+    let change = PolicyChange::ClearApiKey { hash };
+    commit_key(&state, change, answer, "repeat it").await
 }
 
 /// The query of a listing.

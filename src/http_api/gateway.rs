@@ -11,7 +11,7 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::error::ApiError;
-use super::gateway_forward::{content_length, forward, Forwarding};
+use super::gateway_forward::{content_length, forward, Clients, Forwarding};
 use super::protected::respond;
 use super::AppState;
 use crate::gateway::identity::{Headers, Identity};
@@ -36,13 +36,14 @@ pub async fn gateway(
     payload: web::Payload,
     peer: Option<PeerAddr>,
     state: web::Data<AppState>,
-    client: Option<web::Data<awc::Client>>,
+    clients: Option<web::Data<Clients>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (Some(live), Some(client)) = (&state.gateway, client) else {
+    let (Some(live), Some(clients)) = (&state.gateway, clients) else {
         return Err(ApiError::NotFound);
     };
     // Held to the request's end: a reload meanwhile does not change its route.
     let gateway = &live.current();
+    let client = clients.for_tls(gateway.upstream_tls());
     let path = canonical(req.path()).map_err(|e| ApiError::field("path", e.to_string()))?;
     let host = req
         .headers()

@@ -5,9 +5,11 @@
 //! gateway consumed are not passed on, and the upstream learns the verified
 //! caller (the identity header) and, from `X-Forwarded-*`, where the request
 //! came from — believing what a client says only from a trusted proxy.
+//! `https://` upstreams are spoken to over TLS, their certificates verified.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -45,23 +47,52 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
-/// Connections one worker holds to all upstreams together: beyond it a
-/// request waits for one, rather than the node running out of descriptors.
+/// Connections one worker holds to all plain upstreams together (and as
+/// many to TLS ones: awc pools them apart): beyond it a request waits for
+/// one, rather than the node running out of descriptors.
 const MAX_CONNECTIONS: usize = 1024;
 
 /// The client a worker forwards with: keep-alive connections pooled per
-/// upstream address, 5 s to connect, no timeout of its own (routes set one).
-pub fn client() -> awc::Client {
-    let connector = awc::Connector::new()
+/// upstream address, 5 s to connect (and 5 more for a TLS handshake), no
+/// timeout of its own (routes set one). Without `tls`, no TLS at all.
+fn client(tls: Option<&Arc<rustls::ClientConfig>>) -> awc::Client {
+    let mut connector = awc::Connector::new()
         .limit(MAX_CONNECTIONS)
         .conn_keep_alive(Duration::from_secs(60))
         .timeout(Duration::from_secs(5));
+    if let Some(tls) = tls {
+        connector = connector.rustls_0_23(Arc::clone(tls));
+    }
     awc::Client::builder()
         .connector(connector)
         .disable_redirects()
         .no_default_headers()
         .timeout(Duration::from_secs(3600))
         .finish()
+}
+
+/// A worker's client, made again when a reload changes what TLS to
+/// upstreams trusts (the old pool's connections close as requests let go).
+pub struct Clients(RefCell<(Option<Arc<rustls::ClientConfig>>, awc::Client)>);
+
+impl Clients {
+    pub fn new(tls: Option<&Arc<rustls::ClientConfig>>) -> Self {
+        Self(RefCell::new((tls.cloned(), client(tls))))
+    }
+
+    /// The client for the gateway's `tls` settings (a cheap handle to it).
+    pub fn for_tls(&self, tls: Option<&Arc<rustls::ClientConfig>>) -> awc::Client {
+        let mut current = self.0.borrow_mut();
+        let same = match (&current.0, tls) {
+            (None, None) => true,
+            (Some(held), Some(wanted)) => Arc::ptr_eq(held, wanted),
+            _ => false,
+        };
+        if !same {
+            *current = (tls.cloned(), client(tls));
+        }
+        current.1.clone()
+    }
 }
 
 /// One allowed request on its way upstream.
@@ -115,14 +146,7 @@ pub(super) async fn forward(
                 return Ok(relay(answer, req, verdict));
             }
             Err(error) => {
-                // Only a connection never made says the upstream is down,
-                // and only then was nothing sent that could not be sent again.
-                let refused = matches!(
-                    error,
-                    SendRequestError::Connect(
-                        ConnectError::Io(_) | ConnectError::Timeout | ConnectError::Resolver(_)
-                    )
-                );
+                let refused = never_connected(f.route, &f.route.upstreams[upstream], &error);
                 if refused {
                     balancer.mark_down(upstream, now_ms());
                 }
@@ -146,13 +170,25 @@ fn upstream_request(
     req: &HttpRequest,
 ) -> awc::ClientRequest {
     let path = f.route.upstream_path(target, f.path, req.query_string());
-    let url = format!("http://{}{}", target.authority, path);
+    // One allocation, sized exactly (`format!` would grow its buffer as it writes).
+    let scheme = target.scheme();
+    let mut url = String::with_capacity(scheme.len() + 3 + target.authority.len() + path.len());
+    for part in [scheme, "://", &target.authority, &path] {
+        url.push_str(part);
+    }
     let mut request = client
         .request(req.method().clone(), url)
         .timeout(f.route.timeout);
     let headers = request.headers_mut();
     copy_end_to_end(req.headers(), headers);
     headers.remove(header::HOST);
+    // An http upstream's `Host` is awc's, from the URL, as it always was; a
+    // TLS one's is set here, so its port is dropped only when it is 443.
+    if target.tls {
+        if let Ok(host) = HeaderValue::from_str(target.host_header()) {
+            headers.insert(header::HOST, host);
+        }
+    }
     headers.remove(header::CONTENT_LENGTH);
     let (user_header, key_header) = f.gateway.credential_headers();
     if let Ok(name) = HeaderName::from_bytes(key_header.as_bytes()) {
@@ -301,6 +337,29 @@ fn limited(
         }
         Ok(chunk)
     })
+}
+
+/// Whether `error` says the connection was never made (refused, timed out,
+/// not resolved, or its TLS handshake failed): the upstream is taken as down,
+/// and nothing was sent that could not be sent again. A TLS failure is
+/// logged here, once per attempt, as it is a setting to fix, not a blip.
+fn never_connected(route: &Route, upstream: &Upstream, error: &SendRequestError) -> bool {
+    let SendRequestError::Connect(connect) = error else {
+        return false;
+    };
+    match connect {
+        ConnectError::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
+            tracing::warn!(
+                route = %route.name,
+                upstream = %upstream.authority,
+                error = %io,
+                "TLS handshake with the upstream failed"
+            );
+            true
+        }
+        ConnectError::Io(_) | ConnectError::Timeout | ConnectError::Resolver(_) => true,
+        _ => false,
+    }
 }
 
 /// What the client gets when no upstream answered; the cause is logged here,

@@ -55,7 +55,9 @@ pub async fn run(
         let app = App::new().app_data(state.clone());
         // Each worker its own client: its own pool of upstream connections.
         let app = match &state.gateway {
-            Some(_) => app.app_data(web::Data::new(http_api::gateway_forward::client())),
+            Some(gateway) => app.app_data(web::Data::new(http_api::gateway_forward::Clients::new(
+                gateway.peek().upstream_tls(),
+            ))),
             None => app,
         };
         app.wrap(middleware::from_fn(http_api::record_request))

@@ -65,7 +65,7 @@ pub fn hash_key(key: &str) -> String {
 }
 
 /// Whom a key belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KeyOwner {
     /// The user the key identifies.
     pub user: CompactString,
@@ -121,21 +121,16 @@ impl LiveKeys {
                 continue;
             }
             if smallest.len() < max {
-                smallest.push(*hash);
-            } else if smallest.peek().is_some_and(|largest| hash < largest) {
+                smallest.push((*hash, owner.clone()));
+            } else if smallest.peek().is_some_and(|(largest, _)| hash < largest) {
                 smallest.pop();
-                smallest.push(*hash);
+                smallest.push((*hash, owner.clone()));
                 more = true;
             } else {
                 more = true;
             }
         }
-        let hashes = smallest.into_sorted_vec();
-        let keys = hashes
-            .into_iter()
-            .filter_map(|hash| self.get(&hash).map(|owner| (hash, owner)))
-            .collect();
-        (keys, more)
+        (smallest.into_sorted_vec(), more)
     }
 }
 

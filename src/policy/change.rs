@@ -2,7 +2,7 @@
 //! each with the key under which the latest one wins, and how the policy
 //! checks and applies them.
 
-use super::api_keys::{KeyHash, KeyOwner, MAX_HELD_KEYS, MAX_LIVE_KEYS};
+use super::api_keys::{KeyHash, KeyOwner, MAX_HELD_KEYS};
 use super::rules::{valid_id, valid_name, Rule, RuleLimit, RulesError};
 use super::Policy;
 use crate::limiter::Limit;
@@ -84,19 +84,13 @@ impl Policy {
             PolicyChange::SetRuleLimit { rule, .. } | PolicyChange::ClearRuleLimit { rule } => {
                 self.changeable_rule(rule)
             }
-            PolicyChange::SetApiKey { hash, owner } => {
+            // Room for the key is the admin API's to check (a conflict, not
+            // a field in error); applying is bounded whatever it checked.
+            PolicyChange::SetApiKey { owner, .. } => {
                 valid_id(&owner.user).map_err(|e| RulesError::top("user", e))?;
-                if let Some(plan) = &owner.plan {
-                    self.known_plan(plan)?;
-                }
-                match self.api_keys.has_room_for(hash) {
-                    true => Ok(()),
-                    false => Err(RulesError::top(
-                        "key",
-                        format!(
-                            "the admin API keeps at most {MAX_LIVE_KEYS} keys; delete some first"
-                        ),
-                    )),
+                match &owner.plan {
+                    Some(plan) => self.known_plan(plan),
+                    None => Ok(()),
                 }
             }
         }
@@ -154,7 +148,7 @@ impl Policy {
     /// far as it makes sense, since the log's order is what every node
     /// follows). `Err` says why it changed nothing: an API key beyond
     /// [`MAX_HELD_KEYS`], which only records written past the admin API
-    /// reach (it adds at most [`MAX_LIVE_KEYS`]).
+    /// reach (it adds at most [`super::api_keys::MAX_LIVE_KEYS`]).
     pub fn apply(&self, change: &PolicyChange) -> Result<(), String> {
         match change {
             PolicyChange::SetUserPlan { user, plan } => {

@@ -4,7 +4,9 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -39,10 +41,13 @@ pub fn token(sub: &str) -> String {
     .unwrap()
 }
 
-/// A loopback server answering every request with [`document`].
+/// A loopback server answering every request with [`document`] (or a 503
+/// while [`JwksServer::set_down`]).
 pub struct JwksServer {
     pub url: String,
     release: Option<Sender<()>>,
+    down: Arc<AtomicBool>,
+    hits: Arc<AtomicUsize>,
 }
 
 impl JwksServer {
@@ -52,6 +57,11 @@ impl JwksServer {
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (release, released) = channel::<()>();
         let document = document();
+        let (down, hits) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let (is_down, hit) = (Arc::clone(&down), Arc::clone(&hits));
         std::thread::spawn(move || {
             for (n, stream) in listener.incoming().enumerate() {
                 let Ok(mut stream) = stream else { continue };
@@ -66,18 +76,35 @@ impl JwksServer {
                 if n == 0 && hold_first {
                     let _ = released.recv();
                 }
+                hit.fetch_add(1, Ordering::SeqCst);
+                let (status, body) = match is_down.load(Ordering::SeqCst) {
+                    true => ("503 Service Unavailable", ""),
+                    false => ("200 OK", document.as_str()),
+                };
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    document.len()
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
                 );
                 let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(document.as_bytes());
+                let _ = stream.write_all(body.as_bytes());
             }
         });
         Self {
             url: format!("http://{addr}/jwks.json"),
             release: Some(release),
+            down,
+            hits,
         }
+    }
+
+    /// Answers 503 from now on (or again the document).
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Requests answered so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
     }
 
     /// Lets the held first answer go.

@@ -187,6 +187,17 @@ impl Jwks {
         self.source == other.source && self.refresh_every == other.refresh_every
     }
 
+    /// Takes up what `fresh` (the same source, read again by a reload) holds:
+    /// a file's keys as just read; for a URL, a fetch now.
+    pub fn renew_from(&self, fresh: &Jwks) {
+        if fresh.tried() {
+            self.keys.store(fresh.keys.load_full());
+            self.tried.store(true, Ordering::Release);
+        } else {
+            self.wake.notify_one();
+        }
+    }
+
     /// Where the keys come from.
     pub fn source(&self) -> &JwksSource {
         &self.source
@@ -258,16 +269,21 @@ impl Jwks {
         }
     }
 
-    /// Refreshes now, then every `refresh_every` (at most every
+    /// Refreshes now (unless just read: a file at start, a reload's first
+    /// fetch), then every `refresh_every` (at most every
     /// [`EARLY_REFETCH_EVERY`] while no key is held) and whenever an early
     /// refetch is granted; runs until dropped (spawn it, abort it).
     pub async fn run(self: Arc<Self>) {
+        let mut just_read = self.tried();
         loop {
-            match self.refresh().await {
-                Ok(count) => tracing::debug!(source = ?self.source, count, "JWKS refreshed"),
-                Err(error) => {
-                    tracing::warn!(source = ?self.source, %error, "JWKS refresh failed; keeping the last good keys")
-                }
+            match just_read {
+                true => just_read = false,
+                false => match self.refresh().await {
+                    Ok(count) => tracing::debug!(source = ?self.source, count, "JWKS refreshed"),
+                    Err(error) => {
+                        tracing::warn!(source = ?self.source, %error, "JWKS refresh failed; keeping the last good keys")
+                    }
+                },
             }
             // Without any key yet (a source down at start-up), try again sooner.
             let wait = if self.keys.load().is_empty() {

@@ -1,0 +1,63 @@
+//! Trust for `https://` upstreams: the public web roots (Mozilla's, compiled
+//! in) plus the CA certificates of the gateway file's `upstream_ca_file`.
+//! Certificates are always verified; there is no switch to turn that off.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+
+/// The gateway file's key naming the extra CA certificates, for errors.
+const SETTING: &str = "upstream_ca_file";
+
+/// The CA certificates in the PEM file at `path`: refused (naming the
+/// setting and the file) when it cannot be read, holds no certificate, or
+/// one of them is not a certificate a root store accepts.
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let refuse = |why: String| format!("`{SETTING}`: {}: {why}", path.display());
+    let text = std::fs::read(path).map_err(|e| refuse(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&text)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| refuse(format!("not PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(refuse(
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    // Checked now, so a file the root store would refuse stops the start.
+    let mut store = RootCertStore::empty();
+    for (i, cert) in certs.iter().enumerate() {
+        store
+            .add(cert.clone())
+            .map_err(|e| refuse(format!("certificate {}: {e}", i + 1)))?;
+    }
+    Ok(certs)
+}
+
+/// The TLS settings every worker's client shares: the public roots and
+/// `extra`, TLS 1.2 and 1.3, and HTTP/1.1 only (ALPN), so a TLS upstream is
+/// spoken to like a plain one: one request per pooled keep-alive connection.
+pub fn client_config(extra: Vec<CertificateDer<'static>>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for cert in extra {
+        roots.add(cert).map_err(|e| format!("`{SETTING}`: {e}"))?;
+    }
+    // The provider named, not the process default: two providers in the
+    // build would leave the default undecided (and `builder()` panicking).
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS to upstreams: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+#[path = "tls_tests.rs"]
+mod tests;
