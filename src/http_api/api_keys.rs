@@ -167,7 +167,7 @@ fn made_key() -> Result<String, ApiError> {
     Ok(format!("{MADE_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
-/// Commits `change` under the API-key lock (held by the caller); a change
+/// Commits `change` (additions under the API-key lock, held by the caller); a change
 /// not confirmed stored says what to do about `hash`, which may still land.
 async fn commit_key(
     state: &AppState,
