@@ -44,15 +44,7 @@ fn files(dir: &std::path::Path, echo: &Echo) -> Vec<String> {
 
 /// `GET /k/x` on `addr` with `key`: status, the limit header, and the body.
 fn call(addr: std::net::SocketAddr, key: &str) -> (u16, Option<String>, Value) {
-    let url = format!("http://{addr}/k/x");
-    let response = match ureq::get(&url).set("X-API-Key", key).call() {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{url}: {e}"),
-    };
-    let status = response.status();
-    let limit = response.header("x-ratelimit-limit").map(str::to_string);
-    let body = serde_json::from_str(&response.into_string().unwrap()).unwrap_or(Value::Null);
-    (status, limit, body)
+    common::echo::get(&format!("http://{addr}/k/x"), &[("X-API-Key", key)])
 }
 
 fn admin(node: &TestNode, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {

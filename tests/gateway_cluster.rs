@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::cluster::{node, shared_broker, topic};
@@ -14,7 +13,6 @@ use common::{eventually, temp_dir, tools, NodeProcess};
 
 /// nginx serving `dir/static` on a free port, counting what it served in `dir/access.log`.
 fn nginx_static(dir: &std::path::Path) -> Proxy {
-    let nginx = tools::path("nginx");
     let port = tools::free_port();
     std::fs::create_dir_all(dir.join("static/docs")).unwrap();
     std::fs::write(dir.join("static/docs/guide.txt"), "the guide\n").unwrap();
@@ -28,15 +26,7 @@ fn nginx_static(dir: &std::path::Path) -> Proxy {
          server {{ listen 127.0.0.1:{port}; root {d}/static; }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), config).unwrap();
-    let mut command = Command::new(nginx);
-    command
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .arg("-e")
-        .arg(dir.join("error.log"));
-    Proxy::start("nginx", command, port, dir)
+    Proxy::nginx(dir, port)
 }
 
 /// Lines nginx logged: the requests that reached it.

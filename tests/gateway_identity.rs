@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::echo::Echo;
+use common::echo::{get, Echo};
 use common::{temp_dir, TestNode};
 use crdt_limiter::gateway::identity::hash_key;
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -58,22 +58,6 @@ identity = ["jwt", "ip"]
         "--gateway",
         gateway.to_str().unwrap(),
     ])
-}
-
-/// `GET url` with `headers`: status, the limit header, and the JSON body.
-fn get(url: &str, headers: &[(&str, &str)]) -> (u16, Option<String>, Value) {
-    let mut request = ureq::get(url);
-    for (name, value) in headers {
-        request = request.set(name, value);
-    }
-    let response = match request.call() {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{url}: {e}"),
-    };
-    let status = response.status();
-    let limit = response.header("x-ratelimit-limit").map(str::to_string);
-    let body = serde_json::from_str(&response.into_string().unwrap()).unwrap_or(Value::Null);
-    (status, limit, body)
 }
 
 fn token(claims: Value, secret: &str) -> String {

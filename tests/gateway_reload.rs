@@ -15,21 +15,10 @@ use common::{eventually, temp_dir, NodeProcess};
 use crdt_limiter::gateway::identity::hash_key;
 use serde_json::Value;
 
-/// `GET path` with `headers`: status and JSON body.
+/// `GET path` on `node` with `headers`: status and JSON body.
 fn get(node: &NodeProcess, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
-    let url = format!("http://{}{}", node.addr, path);
-    let mut request = ureq::get(&url);
-    for (name, value) in headers {
-        request = request.set(name, value);
-    }
-    match request.call() {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => {
-            let status = r.status();
-            let text = r.into_string().unwrap();
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-        }
-        Err(e) => panic!("{url}: {e}"),
-    }
+    let (status, _, body) = common::echo::get(&format!("http://{}{}", node.addr, path), headers);
+    (status, body)
 }
 
 fn reloads(node: &NodeProcess, outcome: &str) -> f64 {

@@ -9,7 +9,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::proxy::Proxy;
@@ -91,16 +90,7 @@ fn nginx(dir: &Path, ca: &Ca) -> (Proxy, Ports) {
         plain = ports.plain,
     );
     std::fs::write(dir.join("nginx.conf"), config).unwrap();
-    let mut command = Command::new(tools::path("nginx"));
-    command
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .arg("-e")
-        .arg(dir.join("error.log"));
-    let proxy = Proxy::start("nginx", command, ports.tls, dir);
-    (proxy, ports)
+    (Proxy::nginx(dir, ports.tls), ports)
 }
 
 /// nginx logs after the node has its answer: `count` once it is at least

@@ -108,3 +108,20 @@ async fn echo(
             "body_bytes": bytes,
         }))
 }
+
+/// `GET url` with `headers`: status, the `X-RateLimit-Limit` header, and the
+/// JSON body (`null` if it is not JSON).
+pub fn get(url: &str, headers: &[(&str, &str)]) -> (u16, Option<String>, Value) {
+    let mut request = ureq::get(url);
+    for (name, value) in headers {
+        request = request.set(name, value);
+    }
+    let response = match request.call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{url}: {e}"),
+    };
+    let status = response.status();
+    let limit = response.header("x-ratelimit-limit").map(str::to_string);
+    let body = serde_json::from_str(&response.into_string().unwrap()).unwrap_or(Value::Null);
+    (status, limit, body)
+}

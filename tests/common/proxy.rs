@@ -81,6 +81,20 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// nginx with `dir/nginx.conf` (its paths under `dir`, logging to
+    /// `dir/error.log`), once it accepts connections on `port`.
+    pub fn nginx(dir: &Path, port: u16) -> Self {
+        let mut command = Command::new(super::tools::path("nginx"));
+        command
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.join("error.log"));
+        Self::start("nginx", command, port, dir)
+    }
+
     /// Spawns `command` (output to `dir/NAME.log`) and waits, at most 20 s,
     /// until it accepts connections on `port`.
     pub fn start(name: &'static str, mut command: Command, port: u16, dir: &Path) -> Self {
