@@ -109,6 +109,18 @@ impl JwtConfig {
         let secret = self.secret(env)?;
         let jwks = self.jwks()?;
         let algorithms = self.algorithms(secret.is_some(), jwks.is_some())?;
+        // A JWKS no algorithm uses would still be fetched, and hold readiness.
+        if jwks.is_some() && algorithms.iter().all(|a| *a == Algorithm::HS256) {
+            let field = if self.jwks_url.is_some() {
+                "jwks_url"
+            } else {
+                "jwks_file"
+            };
+            return Err(err(
+                field,
+                "no algorithm uses it: add RS256 or ES256 to `algorithms`, or leave it out",
+            ));
+        }
         let claims = self.claim_rules()?;
         let max_token_bytes = self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
         if !(64..=65_536).contains(&max_token_bytes) {

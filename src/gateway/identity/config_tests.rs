@@ -168,6 +168,10 @@ fn jwt_errors_name_the_field() {
             &format!("{s}\nmax_token_bytes = 10"),
             "identity.jwt.max_token_bytes",
         ),
+        (
+            &format!("{s}\njwks_url = \"https://x\"\nalgorithms = [\"HS256\"]"),
+            "identity.jwt.jwks_url",
+        ),
     ];
     for (body, field) in cases {
         assert_eq!(field_of(&format!("[jwt]\n{body}")), field, "{body}");
