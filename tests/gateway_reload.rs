@@ -102,9 +102,12 @@ fn a_reloaded_gateway_file_changes_routes_keys_and_jwks_or_is_refused_whole() {
 
     // The same source again is carried over with its keys: applied without
     // a fetch that must succeed (the server is down now), tokens still pass.
+    // The reload asks its refresher for a fetch now, which fails and keeps them.
     jwks.set_down(true);
+    let asked = jwks.hits();
     let extra = route("d", "/d", &echo, "\"jwt\"");
     reload(&node, &file, &with_jwks(&jwks.url, &extra), "applied");
+    eventually(Duration::from_secs(5), || jwks.hits() > asked);
     assert_eq!(get(&node, "/d/x", &[("Authorization", &bearer)]).0, 200);
 
     // A new JWKS source that cannot be read refuses the reload: the keys in

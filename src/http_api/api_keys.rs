@@ -326,7 +326,10 @@ async fn list(
     let (keys, more) = state
         .policy
         .api_keys(query.user.as_deref(), after.as_ref(), MAX_LISTED);
-    let next = more.then(|| keys.last().map(|(hash, _)| hash.to_string()));
+    let next = keys
+        .last()
+        .filter(|_| more)
+        .map(|(hash, _)| hash.to_string());
     let keys: Vec<Value> = keys.iter().map(|(h, o)| owner_json(h, o)).collect();
-    Ok(HttpResponse::Ok().json(json!({ "keys": keys, "truncated": more, "next": next.flatten() })))
+    Ok(HttpResponse::Ok().json(json!({ "keys": keys, "truncated": more, "next": next })))
 }

@@ -124,7 +124,7 @@ pub(super) async fn forward(
     let too_large = Rc::new(Cell::new(false));
     let balancer = f.gateway.balancer(f.index);
     let mut last = None;
-    for upstream in balancer.order(now_ms()).collect::<Vec<_>>() {
+    for upstream in balancer.order(now_ms()) {
         let request = upstream_request(client, f, &f.route.upstreams[upstream], req);
         let sent = match (has_body, payload.take()) {
             (true, Some(body)) => {

@@ -93,17 +93,16 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
         .ok_or_else(|| format!("key `{}` is not kind/name", shown(key)))?;
     // Errors name the key as `shown` gives it: an API key's hash never
     // reaches a log.
-    let key = shown(key);
+    let named = shown(key);
     match kind {
         "user" => valid_id(name),
         "plan" | "rule" => valid_name(name),
         "apikey" => canonical_hash(name).map(drop),
         _ => Err(format!("unknown kind `{kind}`")),
     }
-    .map_err(|e| format!("key `{key}`: {e}"))?;
+    .map_err(|e| format!("key `{named}`: {e}"))?;
     let Some(value) = value else {
-        let full = format!("{kind}/{name}");
-        return PolicyChange::cleared(&full).ok_or_else(|| format!("key `{key}`"));
+        return PolicyChange::cleared(key).ok_or_else(|| format!("key `{named}`"));
     };
     if value.len() > MAX_VALUE {
         return Err(format!("value of {} bytes", value.len()));
@@ -119,7 +118,7 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
         Limit::new(capacity, Duration::from_nanos(interval.get())).map_err(|e| e.to_string())
     };
     if kind != "apikey" && value.user.is_some() {
-        return Err(format!("key `{key}`: `user` belongs to API keys alone"));
+        return Err(format!("key `{named}`: `user` belongs to API keys alone"));
     }
     let name = name.to_string();
     Ok(match (kind, value.deleted) {
@@ -137,7 +136,7 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
             user: name,
             plan: value.plan.clone().ok_or("no plan")?,
         },
-        (_, _) => return Err(format!("key `{key}`: only a plan can be deleted")),
+        (_, _) => return Err(format!("key `{named}`: only a plan can be deleted")),
     })
 }
 
