@@ -35,6 +35,7 @@ const SYNC_LAG: &str = "limiter_sync_lag_seconds";
 const SYNC_DECODE_ERRORS: &str = "limiter_sync_decode_errors_total";
 const SYNC_CLAMPED: &str = "limiter_sync_clock_skew_clamped_total";
 const KAFKA_CONNECTED: &str = "limiter_kafka_connected";
+const KAFKA_TOPIC_LOST: &str = "limiter_kafka_topic_lost_total";
 const SYNC_PENDING: &str = "limiter_sync_pending";
 const BOOTSTRAP_SECONDS: &str = "limiter_bootstrap_duration_seconds";
 const PARTITIONED: &str = "limiter_partitioned";
@@ -42,6 +43,7 @@ const CLUSTER_NODES: &str = "limiter_cluster_nodes";
 const SHARE: &str = "limiter_limit_share";
 const CONFIG_APPLIED: &str = "limiter_config_changes_applied_total";
 const CONFIG_DECODE_ERRORS: &str = "limiter_config_decode_errors_total";
+const CONFIG_REPUBLISHED: &str = "limiter_config_republished_total";
 const RULES_RELOADS: &str = "limiter_rules_reloads_total";
 const GATEWAY_RELOADS: &str = "limiter_gateway_reloads_total";
 const HTTP_REQUESTS: &str = "http_requests_total";
@@ -174,6 +176,10 @@ fn describe_sync() {
         KAFKA_CONNECTED,
         "1 while the broker answers, 0 while the node decides on its own."
     );
+    describe_counter!(
+        KAFKA_TOPIC_LOST,
+        "Topics this node had read that came back re-created (a Kafka rebuilt empty or restored), by topic (state, config)."
+    );
     describe_gauge!(
         BOOTSTRAP_SECONDS,
         "Time spent reading the topic at start before ready."
@@ -188,6 +194,10 @@ fn describe_config() {
     describe_counter!(
         CONFIG_DECODE_ERRORS,
         "Records of the config topic or file skipped: undecodable, or beyond a bound (API keys)."
+    );
+    describe_counter!(
+        CONFIG_REPUBLISHED,
+        "Config records this node put back into a config topic that lacked them (after Kafka lost it, or from --data-dir)."
     );
     describe_counter!(
         RULES_RELOADS,
@@ -265,6 +275,16 @@ impl Telemetry {
     /// A config record skipped as undecodable.
     pub fn config_decode_error(&self) {
         self.local(|| metrics::counter!(CONFIG_DECODE_ERRORS).increment(1));
+    }
+
+    /// Config records put back into the config topic.
+    pub fn config_republished(&self, records: usize) {
+        self.local(|| metrics::counter!(CONFIG_REPUBLISHED).increment(records as u64));
+    }
+
+    /// A topic this node had read came back re-created; `topic` is `state` or `config`.
+    pub fn kafka_topic_lost(&self, topic: &'static str) {
+        self.local(|| metrics::counter!(KAFKA_TOPIC_LOST, "topic" => topic).increment(1));
     }
 
     /// A gateway-file reload, applied or refused.

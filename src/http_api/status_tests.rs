@@ -82,7 +82,17 @@ fn admin() -> Admin {
     )
     .unwrap();
     let policy = Arc::new(Policy::new(RuleSet::single(limit)));
-    let log = FileLog::open(dir.path(), policy, Arc::new(Telemetry::new())).unwrap();
+    let telemetry = Arc::new(Telemetry::new());
+    let ledger = crate::policy_log::open_ledger(
+        policy,
+        "test",
+        Some(dir.path()),
+        crate::policy_log::Cleared::Drop,
+        &telemetry,
+    )
+    .unwrap();
+    let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock::default());
+    let log = FileLog::new(ledger, clock, telemetry);
     Admin::new(TOKEN.into(), Arc::new(log))
 }
 

@@ -14,7 +14,7 @@ use crate::gateway::live::LiveGateway;
 use crate::http_api::{self, Admin, AppState};
 use crate::limiter::{node_key, Store};
 use crate::policy::{Policy, RuleSet};
-use crate::policy_log::{FileLog, PolicyLog};
+use crate::policy_log::{open_ledger, Cleared, FileLog, Ledger, PolicyLog};
 use crate::replication::Replication;
 use crate::rls::{self, RlsServer};
 use crate::settings::Config;
@@ -143,13 +143,26 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
     });
     let telemetry = Arc::new(Telemetry::new());
     let policy = policy(config);
+    // With --data-dir, the changes stored there are applied before serving;
+    // a Kafka node keeps its copy to put back into a config topic that lost them.
+    let (node_id, cleared) = match &config.replication {
+        Some(r) => (r.node_id.as_str(), Cleared::Keep),
+        None => ("standalone", Cleared::Drop),
+    };
+    let ledger = open_ledger(
+        Arc::clone(&policy),
+        node_id,
+        config.data_dir.as_deref(),
+        cleared,
+        &telemetry,
+    )?;
     let ready = Arc::new(AtomicBool::new(false));
     let replication = match &config.replication {
         Some(settings) => Some(
             Replication::start(
                 settings.clone(),
                 Arc::clone(&store),
-                Arc::clone(&policy),
+                Arc::clone(&ledger),
                 Arc::clone(clock),
                 Arc::clone(&telemetry),
                 Arc::clone(&ready),
@@ -162,16 +175,7 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
             None
         }
     };
-    let log: Option<Arc<dyn PolicyLog>> = match (&replication, &config.data_dir) {
-        (Some(replication), _) => Some(replication.policy_topic()),
-        // Standalone: changes stored earlier are applied before serving.
-        (None, Some(dir)) => Some(Arc::new(FileLog::open(
-            dir,
-            Arc::clone(&policy),
-            Arc::clone(&telemetry),
-        )?)),
-        (None, None) => None,
-    };
+    let log = policy_log(config, replication.as_ref(), ledger, clock, &telemetry);
     let admin = match (config.admin_token.clone(), log) {
         (Some(token), Some(log)) => Some(Admin::new(token, log)),
         _ => None,
@@ -184,6 +188,26 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
         replication,
         admin,
     })
+}
+
+/// Where admin changes are committed: the config topic, or with no Kafka
+/// the `--data-dir` file; none without either.
+fn policy_log(
+    config: &Config,
+    replication: Option<&Replication>,
+    ledger: Arc<Ledger>,
+    clock: &Arc<dyn Clock>,
+    telemetry: &Arc<Telemetry>,
+) -> Option<Arc<dyn PolicyLog>> {
+    match (replication, &config.data_dir) {
+        (Some(replication), _) => Some(replication.policy_topic()),
+        (None, Some(_)) => Some(Arc::new(FileLog::new(
+            ledger,
+            Arc::clone(clock),
+            Arc::clone(telemetry),
+        ))),
+        (None, None) => None,
+    }
 }
 
 /// The rules file (or the one per-user limit) and the descriptor files.

@@ -1,8 +1,11 @@
 //! The record format of policy changes, shared by every log: key
 //! `plan/NAME`, `user/ID`, `rule/NAME` or `apikey/sha256:HEX`; value a small
-//! versioned JSON object, or none to forget the key's change. Anything
-//! unexpected is refused. (Nodes from before API keys skip `apikey/` records
-//! as an unknown kind, so nodes can be upgraded one at a time.)
+//! versioned JSON object carrying the change and its [`Version`] (when and by
+//! whom it was made: the latest version of a key wins, whatever order the
+//! records arrive in). Forgetting a key's change is a value too
+//! (`"cleared":true`), so it keeps its version. A record with no value (from
+//! before versions) forgets the key at version zero. Anything unexpected is
+//! refused.
 
 use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
@@ -42,6 +45,30 @@ struct WireValue {
     user: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     deleted: bool,
+    /// The key's change is forgotten (the rules file's, or none, is in effect).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    cleared: bool,
+    /// When the change was made (ns since the Unix epoch, as its node's log clock gave it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    at: u64,
+    /// Who made it (a hash of its node's ID): breaks ties between equal `at`s.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    by: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// When a change was made and by whom. Ordered by `at`, then `by`: of two
+/// records of a key, the greater version is in effect. Records from before
+/// versions have version zero, and among them the log's order decides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    /// Nanoseconds since the Unix epoch.
+    pub at: u64,
+    /// A hash of the node's ID.
+    pub by: u64,
 }
 
 impl WireValue {
@@ -52,7 +79,17 @@ impl WireValue {
             plan: None,
             user: None,
             deleted: false,
+            cleared: false,
+            at: 0,
+            by: 0,
         }
+    }
+}
+
+impl WireValue {
+    /// Nothing but the version (what a cleared record holds).
+    fn carries_nothing(&self) -> bool {
+        !self.deleted && self.limit.is_none() && self.plan.is_none() && self.user.is_none()
     }
 }
 
@@ -63,9 +100,11 @@ fn wire_limit(limit: &Limit) -> WireLimit {
     }
 }
 
-/// A change as a record: its key, and its value (`None`: forget the key's change).
-pub fn encode(change: &PolicyChange) -> (String, Option<Vec<u8>>) {
+/// A change made at `version` as a record: its key and its value.
+pub fn encode(change: &PolicyChange, version: Version) -> (String, Vec<u8>) {
     let mut value = WireValue::new();
+    value.at = version.at;
+    value.by = version.by;
     match change {
         PolicyChange::SetPlan { limit, .. } | PolicyChange::SetRuleLimit { limit, .. } => {
             value.limit = Some(wire_limit(limit));
@@ -79,15 +118,16 @@ pub fn encode(change: &PolicyChange) -> (String, Option<Vec<u8>>) {
         PolicyChange::ClearPlan { .. }
         | PolicyChange::ClearUserPlan { .. }
         | PolicyChange::ClearRuleLimit { .. }
-        | PolicyChange::ClearApiKey { .. } => return (change.key(), None),
+        | PolicyChange::ClearApiKey { .. } => value.cleared = true,
     }
     // A struct of integers and strings always serializes.
     let bytes = serde_json::to_vec(&value).expect("a config record serializes");
-    (change.key(), Some(bytes))
+    (change.key(), bytes)
 }
 
-/// A record back to the change it stands for; anything unexpected is an error.
-pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
+/// A record back to the change it stands for and its version; anything
+/// unexpected is an error.
+pub fn decode(key: &str, value: Option<&[u8]>) -> Result<(PolicyChange, Version), String> {
     let (kind, name) = key
         .split_once('/')
         .ok_or_else(|| format!("key `{}` is not kind/name", shown(key)))?;
@@ -101,8 +141,9 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
         _ => Err(format!("unknown kind `{kind}`")),
     }
     .map_err(|e| format!("key `{named}`: {e}"))?;
+    let cleared = || PolicyChange::cleared(key).ok_or_else(|| format!("key `{named}`"));
     let Some(value) = value else {
-        return PolicyChange::cleared(key).ok_or_else(|| format!("key `{named}`"));
+        return Ok((cleared()?, Version::default()));
     };
     if value.len() > MAX_VALUE {
         return Err(format!("value of {} bytes", value.len()));
@@ -111,15 +152,37 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
     if value.v != VERSION {
         return Err(format!("unknown version {}", value.v));
     }
+    if kind != "apikey" && value.user.is_some() {
+        return Err(format!("key `{named}`: `user` belongs to API keys alone"));
+    }
+    let version = Version {
+        at: value.at,
+        by: value.by,
+    };
+    if value.cleared {
+        return match value.carries_nothing() {
+            true => Ok((cleared()?, version)),
+            false => Err(format!(
+                "key `{named}`: a cleared record carries nothing else"
+            )),
+        };
+    }
+    Ok((change_of(kind, name, named, &value)?, version))
+}
+
+/// The change a (not cleared) value of key `kind/name` stands for.
+fn change_of(
+    kind: &str,
+    name: &str,
+    named: &str,
+    value: &WireValue,
+) -> Result<PolicyChange, String> {
     let limit = || -> Result<Limit, String> {
         let wire = value.limit.as_ref().ok_or("no limit")?;
         let capacity = NonZeroU32::new(wire.capacity).ok_or("capacity 0")?;
         let interval = NonZeroU64::new(wire.interval_ns).ok_or("interval 0")?;
         Limit::new(capacity, Duration::from_nanos(interval.get())).map_err(|e| e.to_string())
     };
-    if kind != "apikey" && value.user.is_some() {
-        return Err(format!("key `{named}`: `user` belongs to API keys alone"));
-    }
     let name = name.to_string();
     Ok(match (kind, value.deleted) {
         ("plan", true) => PolicyChange::DeletePlan { name },
@@ -131,7 +194,7 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<PolicyChange, String> {
             rule: name,
             limit: limit()?,
         },
-        ("apikey", false) => api_key(name, &value)?,
+        ("apikey", false) => api_key(name, value)?,
         ("user", false) => PolicyChange::SetUserPlan {
             user: name,
             plan: value.plan.clone().ok_or("no plan")?,
@@ -232,10 +295,27 @@ mod tests {
                 hash: KeyHash::of("k1"),
             },
         ];
+        let version = Version { at: 7, by: 9 };
         for change in changes {
-            let (key, value) = encode(&change);
-            assert_eq!(decode(&key, value.as_deref()), Ok(change));
+            let (key, value) = encode(&change, version);
+            assert_eq!(decode(&key, Some(&value)), Ok((change, version)));
         }
+    }
+
+    #[test]
+    fn a_record_without_a_value_clears_at_version_zero() {
+        let cleared = PolicyChange::ClearUserPlan {
+            user: "alice".into(),
+        };
+        assert_eq!(
+            decode("user/alice", None),
+            Ok((cleared, Version::default()))
+        );
+        assert!(decode(
+            "plan/pro",
+            Some(br#"{"v":1,"cleared":true,"deleted":true}"#)
+        )
+        .is_err());
     }
 
     #[test]

@@ -1,15 +1,13 @@
 //! The Kafka clients replication uses, configured once: the state producer,
-//! the policy topic's producer, self-assigning readers, and a quiet log.
+//! the policy topic's producer, the admin client, and a quiet log. (The
+//! readers are in [`reader`](super::reader).)
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::ThreadedProducer;
 use rdkafka::ClientContext;
-use rdkafka::{Offset, TopicPartitionList};
 
 use super::publisher::Delivery;
 use super::{ReplicationSettings, Shared};
@@ -40,8 +38,6 @@ pub(super) fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
         _ => tracing::debug!(facility, "librdkafka: {message}"),
     }
 }
-
-impl ConsumerContext for Quiet {}
 
 /// The producer of bucket states: batched, and quick to report a failure so
 /// the key is published again soon.
@@ -82,63 +78,4 @@ pub(super) fn client_config(settings: &ReplicationSettings) -> ClientConfig {
         .set("socket.keepalive.enable", "true")
         .set("reconnect.backoff.max.ms", "1000");
     config
-}
-
-/// A consumer that reads partitions it assigns itself, from the beginning,
-/// reporting the end of each (how bootstrap knows it is done). The group ID
-/// is never joined (no subscription); librdkafka wants one all the same.
-pub(super) fn reader(
-    settings: &ReplicationSettings,
-    group: &str,
-) -> Result<BaseConsumer<Quiet>, KafkaError> {
-    client_config(settings)
-        .set("group.id", format!("{group}-{}", settings.node_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "true")
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "10")
-        .create_with_context(Quiet)
-}
-
-/// Waits until `topic` exists, then assigns this consumer every partition of
-/// it from the beginning; returns how many partitions, or `None` if the node
-/// stops first or the assignment fails (logged).
-pub(super) fn assign_all_from_beginning(
-    shared: &Shared,
-    consumer: &BaseConsumer<Quiet>,
-    topic: &str,
-    started: Instant,
-) -> Option<i32> {
-    let partitions = loop {
-        let found = consumer
-            .fetch_metadata(Some(topic), Duration::from_millis(1000))
-            .ok()
-            .and_then(|m| {
-                m.topics()
-                    .first()
-                    .filter(|t| t.error().is_none())
-                    .map(|t| t.partitions().len())
-            })
-            .filter(|&n| n > 0);
-        if let Some(n) = found {
-            break n as i32;
-        }
-        shared.give_up_waiting(started);
-        if !shared.pause(Duration::from_millis(250)) {
-            return None;
-        }
-    };
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        if let Err(error) = assignment.add_partition_offset(topic, partition, Offset::Beginning) {
-            tracing::error!(%error, topic, "cannot build the partition assignment");
-            return None;
-        }
-    }
-    if let Err(error) = consumer.assign(&assignment) {
-        tracing::error!(%error, topic, "cannot assign partitions; nothing is received from this topic");
-        return None;
-    }
-    Some(partitions)
 }

@@ -1,59 +1,68 @@
-//! The consumer thread: reads every partition from the beginning (bootstrap,
-//! then ready), then merges peers' states for ever; garbage is counted and skipped.
+//! The state topic's reader: reads every partition from the beginning
+//! (bootstrap, then ready), then merges peers' states for ever, session
+//! after session (see [`reader`](super::reader)); garbage is counted and skipped.
 
-use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::BaseConsumer;
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 
-use super::clients::{assign_all_from_beginning, Quiet};
+use super::broker::Which;
 use super::codec::{self, Envelope};
 use super::membership::{Membership, HEARTBEAT_PREFIX};
 use super::peer_stats::Kind;
+use super::reader::{read, Records};
 use super::Shared;
 use crate::limiter::{clamp_future, Replicated, Stamp};
 
 /// Longest record key accepted: a rule name, a user ID and a route, with room to spare.
 const MAX_KEY: usize = 1024;
 
-/// Bootstraps from the beginning of every partition, then merges for ever.
-pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
-    let started = Instant::now();
-    let settings = &shared.settings;
-    let Some(partitions) = assign_all_from_beginning(shared, consumer, &settings.topic, started)
-    else {
-        return;
+/// Reads the state topic until the node stops.
+pub(super) fn consume(shared: &Shared) {
+    let mut records = StateRecords {
+        started: Instant::now(),
+        bootstrapped: false,
+        membership: Membership::new(shared.incarnation),
     };
-    let mut at_end = HashSet::new();
-    let mut bootstrapped = false;
-    let mut membership = Membership::new(shared.incarnation);
-    while !shared.stopping.load(Ordering::Relaxed) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => receive(
-                shared,
-                &mut membership,
-                message.key(),
-                message.payload(),
-                bootstrapped,
-            ),
-            Some(Err(KafkaError::PartitionEOF(partition))) if !bootstrapped => {
-                at_end.insert(partition);
-                if at_end.len() == partitions as usize {
-                    bootstrapped = true;
-                    finish_bootstrap(shared, started);
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) => {}
-            Some(Err(error)) => tracing::debug!(%error, "consumer error; librdkafka retries"),
-            None => {}
+    read(shared, Which::State, "crdt-limiter", &mut records);
+}
+
+/// What the state topic's reader keeps between records.
+struct StateRecords {
+    started: Instant,
+    /// The first session has read the topic to its end (the node is ready).
+    bootstrapped: bool,
+    membership: Membership,
+}
+
+impl Records for StateRecords {
+    fn start(&mut self, shared: &Shared, fresh: bool) {
+        if fresh && self.bootstrapped {
+            tracing::info!(topic = %shared.settings.topic, "reading the state topic again from its beginning");
         }
-        if !bootstrapped {
-            shared.give_up_waiting(started);
+    }
+
+    fn record(&mut self, shared: &Shared, message: &BorrowedMessage<'_>) {
+        receive(
+            shared,
+            &mut self.membership,
+            message.key(),
+            message.payload(),
+            self.bootstrapped,
+        );
+    }
+
+    fn caught_up(&mut self, shared: &Shared) {
+        if !std::mem::replace(&mut self.bootstrapped, true) {
+            finish_bootstrap(shared, self.started);
         }
-        membership.tick(shared);
+    }
+
+    fn tick(&mut self, shared: &Shared) {
+        if !self.bootstrapped {
+            shared.give_up_waiting(self.started);
+        }
+        self.membership.tick(shared);
     }
 }
 

@@ -1,22 +1,28 @@
 //! Replication through Kafka: publishes this node's changed buckets to a
 //! compacted topic and merges every peer's into the local store.
 //!
-//! Three threads, none on the request path:
+//! Threads, none on the request path:
 //! - the *flusher* publishes, every sync interval, the latest state of each key
 //!   a decision changed (coalesced: traffic grows with active keys, not with
-//!   requests); while the broker is away keys simply stay dirty. It also
-//!   sends this node's heartbeat (see [`membership`]);
+//!   requests); while the broker is away keys simply stay dirty;
+//! - the *heartbeat* sends this node's heartbeat (see [`membership`]);
 //! - the *consumer* assigns itself every partition (no consumer group: every
 //!   node must see every key), reads from the beginning to the end of each
 //!   partition before the node reports ready (bootstrap), then keeps merging,
 //!   and tells from the heartbeats whether the node is cut off;
-//! - the *supervisor* creates the topics if missing and probes the broker, which
-//!   drives `limiter_kafka_connected`;
 //! - the *config consumer* applies live rule changes from the config topic
-//!   (see [`policy_topic`]).
+//!   (see [`policy_topic`]);
+//! - the *supervisor* probes the broker and the topics' identities, creates
+//!   the topics when missing, and drives `limiter_kafka_connected` and the
+//!   [`broker`] view the readers follow. A topic that comes back with another
+//!   identity was lost (a Kafka rebuilt empty or restored): the node logs it,
+//!   keeps deciding, reads the new topic from its beginning, and publishes
+//!   again every bucket that carries news and every policy record the new
+//!   topic lacks.
 //!
 //! The consumer also keeps the [`ClusterView`] of `GET /v1/cluster`.
 
+mod broker;
 mod clients;
 mod cluster;
 pub mod codec;
@@ -26,28 +32,33 @@ mod options;
 pub mod peer_stats;
 pub mod policy_topic;
 mod publisher;
+mod reader;
+mod supervisor;
+pub mod topic_id;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::consumer::BaseConsumer;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::admin::AdminClient;
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer, ThreadedProducer};
 
 use crate::clock::Clock;
 use crate::limiter::Store;
 use crate::policy::Policy;
+use crate::policy_log::Ledger;
 use crate::telemetry::Telemetry;
-use clients::{client_config, config_producer, reader, state_producer, Quiet};
+use broker::Broker;
+use clients::{client_config, config_producer, state_producer, Quiet};
 pub use cluster::{ClusterSnapshot, ClusterView, PeerSnapshot};
 use consumer::consume;
 pub use options::ReplicationSettings;
 use policy_topic::consume_config;
 pub use policy_topic::PolicyTopic;
 use publisher::{flush_periodically, publish_changes, Delivery};
+use supervisor::supervise;
 
 /// How long a shutdown waits for the broker to take the last states.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
@@ -71,6 +82,8 @@ pub(super) struct Shared {
     incarnation: u64,
     /// Peers and the link to them, for `GET /v1/cluster`.
     cluster: Arc<ClusterView>,
+    /// The broker and the topics' identities, as the supervisor last saw them.
+    broker: Broker,
 }
 
 impl Shared {
@@ -110,6 +123,7 @@ impl Shared {
         self.stopping.store(true, Ordering::Relaxed);
         *self.stopped.0.lock() = true;
         self.stopped.1.notify_all();
+        self.broker.wake();
     }
 
     fn set_connected(&self, connected: bool) {
@@ -139,7 +153,7 @@ impl Replication {
     pub fn start(
         settings: ReplicationSettings,
         store: Arc<Store>,
-        policy: Arc<Policy>,
+        ledger: Arc<Ledger>,
         clock: Arc<dyn Clock>,
         telemetry: Arc<Telemetry>,
         ready: Arc<AtomicBool>,
@@ -153,7 +167,7 @@ impl Replication {
         let shared = Arc::new(Shared {
             settings,
             store,
-            policy,
+            policy: Arc::clone(ledger.policy()),
             clock: Arc::clone(&clock),
             telemetry,
             ready,
@@ -164,29 +178,22 @@ impl Replication {
             stopped: Default::default(),
             incarnation: clock.now().as_unix_nanos(),
             cluster,
+            broker: Broker::default(),
         });
         let producer = Arc::new(state_producer(&shared)?);
-        let consumer = reader(&shared.settings, "crdt-limiter")?;
         let admin: AdminClient<Quiet> =
             client_config(&shared.settings).create_with_context(Quiet)?;
-        let config_consumer = reader(&shared.settings, "crdt-limiter-config")?;
         let (applied_tx, applied_rx) = tokio::sync::watch::channel(-1);
         let policy_topic = Arc::new(PolicyTopic::new(
             shared.settings.config_topic.clone(),
             config_producer(&shared.settings),
             applied_rx,
-            Arc::clone(&shared.policy),
+            ledger,
+            Arc::clone(&shared.clock),
             Arc::clone(&shared.telemetry),
         )?);
 
-        let threads = start_threads(
-            &shared,
-            &producer,
-            admin,
-            consumer,
-            config_consumer,
-            applied_tx,
-        );
+        let threads = start_threads(&shared, &producer, admin, &policy_topic, applied_tx);
         Ok(Self {
             shared,
             producer,
@@ -227,18 +234,17 @@ fn start_threads(
     shared: &Arc<Shared>,
     producer: &Arc<ThreadedProducer<Delivery>>,
     admin: AdminClient<Quiet>,
-    consumer: BaseConsumer<Quiet>,
-    config_consumer: BaseConsumer<Quiet>,
+    policy_topic: &Arc<PolicyTopic>,
     applied_tx: tokio::sync::watch::Sender<i64>,
 ) -> Vec<JoinHandle<()>> {
     vec![
         spawn("limiter-supervisor", {
-            let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
-            move || supervise(&shared, &admin, &producer)
+            let (shared, topic) = (Arc::clone(shared), Arc::clone(policy_topic));
+            move || supervise(&shared, &admin, &topic)
         }),
         spawn("limiter-consumer", {
             let shared = Arc::clone(shared);
-            move || consume(&shared, &consumer)
+            move || consume(&shared)
         }),
         spawn("limiter-flusher", {
             let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
@@ -251,8 +257,8 @@ fn start_threads(
             move || publisher::beat_periodically(&shared, &producer)
         }),
         spawn("limiter-config", {
-            let shared = Arc::clone(shared);
-            move || consume_config(&shared, &config_consumer, &applied_tx)
+            let (shared, topic) = (Arc::clone(shared), Arc::clone(policy_topic));
+            move || consume_config(&shared, &topic, &applied_tx)
         }),
     ]
 }
@@ -262,71 +268,4 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
         .name(name.into())
         .spawn(f)
         .expect("the OS can start a thread")
-}
-
-/// Creates the topic once the broker answers, then probes it every half second.
-fn supervise(shared: &Shared, admin: &AdminClient<Quiet>, producer: &ThreadedProducer<Delivery>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime starts");
-    loop {
-        // Until the broker answers with the topic, (re)create it: a broker that
-        // lost its storage comes back without it.
-        if !shared.connected.load(Ordering::Relaxed) {
-            let settings = &shared.settings;
-            runtime.block_on(create_topic(
-                &settings.topic,
-                settings.partitions,
-                settings,
-                admin,
-            ));
-            // One partition: every node applies every change in one order.
-            runtime.block_on(create_topic(&settings.config_topic, 1, settings, admin));
-        }
-        let reachable = producer
-            .client()
-            .fetch_metadata(Some(&shared.settings.topic), Duration::from_millis(1000))
-            .is_ok_and(|m| {
-                m.topics()
-                    .iter()
-                    .any(|t| t.error().is_none() && !t.partitions().is_empty())
-            });
-        shared.set_connected(reachable);
-        if !shared.pause(Duration::from_millis(500)) {
-            return;
-        }
-    }
-}
-
-/// Creates compacted topic `name` unless it exists.
-async fn create_topic(
-    name: &str,
-    partitions: i32,
-    settings: &ReplicationSettings,
-    admin: &AdminClient<Quiet>,
-) {
-    let topic = NewTopic::new(
-        name,
-        partitions,
-        TopicReplication::Fixed(settings.replication_factor),
-    )
-    .set("cleanup.policy", "compact");
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
-    match admin.create_topics([&topic], &options).await {
-        Ok(results) => {
-            for result in results {
-                match result {
-                    Ok(_) => {
-                        tracing::info!(topic = name, partitions, "created topic")
-                    }
-                    Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                    Err((_, code)) => {
-                        tracing::warn!(topic = name, %code, "cannot create topic")
-                    }
-                }
-            }
-        }
-        Err(error) => tracing::debug!(%error, "cannot reach kafka to create the topic"),
-    }
 }

@@ -1,30 +1,35 @@
 //! The config topic (`rate-limit-config`): live rule changes, committed by
 //! the admin API and applied by every node in the topic's order.
 //!
-//! One partition, so every node applies the same changes in the same order
-//! and ends with the same rules. A change is acknowledged once the broker has
-//! it, and once this node's own consumer has applied it (so the node that
-//! made a change answers with it at once); a starting node reads the topic to
-//! its end before it reports ready.
+//! One partition, and every record versioned: the newest change of each
+//! key wins (see [`Ledger`]), so every node ends with the same rules. A change
+//! is acknowledged once the broker has it, and once this node's own reader
+//! has applied it (so the node that made a change answers with it at once); a
+//! starting node reads the topic to its end before it reports ready.
+//!
+//! Whenever a session has read the topic to its end — at start, and after
+//! Kafka lost the topic — the node puts back every record it holds that the
+//! topic lacks (or holds an older version of): an acknowledged change lives
+//! as long as one node that applied it.
 
-use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 use tokio::sync::watch;
 
-use super::clients::{assign_all_from_beginning, Quiet};
+use super::broker::Which;
+use super::clients::Quiet;
+use super::reader::{read, Records};
 use super::Shared;
-use crate::policy::{Policy, PolicyChange};
-use crate::policy_log::codec::{decode, encode};
-use crate::policy_log::{Commit, PolicyLog};
+use crate::clock::Clock;
+use crate::policy::PolicyChange;
+use crate::policy_log::codec::encode;
+use crate::policy_log::{Commit, Ledger, PolicyLog, Source, Taken};
 use crate::telemetry::Telemetry;
 
 /// How long a commit waits for the broker.
@@ -34,6 +39,9 @@ const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// it before applying it directly (the consumer applies it again in order).
 const APPLY_WAIT: Duration = Duration::from_secs(2);
 
+/// How often records the topic lacks are put back, once it has been read.
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
 /// The committing side, handed to the admin API.
 pub struct PolicyTopic {
     topic: String,
@@ -42,7 +50,8 @@ pub struct PolicyTopic {
     producer: ArcSwap<FutureProducer<Quiet>>,
     producer_config: ClientConfig,
     applied: watch::Receiver<i64>,
-    policy: Arc<Policy>,
+    ledger: Arc<Ledger>,
+    clock: Arc<dyn Clock>,
     telemetry: Arc<Telemetry>,
 }
 
@@ -51,7 +60,8 @@ impl PolicyTopic {
         topic: String,
         producer_config: ClientConfig,
         applied: watch::Receiver<i64>,
-        policy: Arc<Policy>,
+        ledger: Arc<Ledger>,
+        clock: Arc<dyn Clock>,
         telemetry: Arc<Telemetry>,
     ) -> Result<Self, KafkaError> {
         Ok(Self {
@@ -59,7 +69,8 @@ impl PolicyTopic {
             producer: ArcSwap::from_pointee(producer_config.create_with_context(Quiet)?),
             producer_config,
             applied,
-            policy,
+            ledger,
+            clock,
             telemetry,
         })
     }
@@ -67,14 +78,15 @@ impl PolicyTopic {
     /// Writes `change` to the topic; returns once the broker has it and this
     /// node applies it, or with the reason it was not stored.
     async fn send(&self, change: &PolicyChange) -> Result<(), String> {
-        let (key, value) = encode(change);
+        let version = self.ledger.next_version(self.clock.now().as_unix_nanos());
+        let (key, value) = encode(change, version);
         let send = |producer: Arc<FutureProducer<Quiet>>| {
             let (topic, key, value) = (&self.topic, &key, &value);
             async move {
-                let mut record = FutureRecord::<str, [u8]>::to(topic).key(key).partition(0);
-                if let Some(value) = value {
-                    record = record.payload(value);
-                }
+                let record = FutureRecord::<str, [u8]>::to(topic)
+                    .key(key)
+                    .payload(value)
+                    .partition(0);
                 producer.send(record, COMMIT_TIMEOUT).await
             }
         };
@@ -97,10 +109,30 @@ impl PolicyTopic {
                 offset,
                 "config consumer is behind; applying the change directly"
             );
-            self.policy.apply(change)?;
+            self.ledger.take(&key, Some(&value), Source::Commit)?;
         }
         self.telemetry.config_applied("admin");
         Ok(())
+    }
+
+    /// Puts back every record this node holds that the topic lacks; returns how many.
+    fn reconcile(&self) -> usize {
+        let missing = self.ledger.unlogged();
+        let producer = self.producer.load_full();
+        for (key, value) in &missing {
+            let record = FutureRecord::<str, [u8]>::to(&self.topic)
+                .key(key)
+                .payload(value)
+                .partition(0);
+            // Not waited for: one that fails is still missing next time.
+            if let Err((error, _)) = producer.send_result(record) {
+                tracing::debug!(%error, "a config record was not queued; next time");
+            }
+        }
+        if !missing.is_empty() {
+            self.telemetry.config_republished(missing.len());
+        }
+        missing.len()
     }
 }
 
@@ -118,70 +150,106 @@ impl PolicyTopic {
         if !fenced && self.producer.load().client().fatal_error().is_none() {
             return false;
         }
+        self.renew(&format!("the config producer was fenced ({error})"))
+    }
+
+    /// Replaces the producer with a new one (an idempotent producer's
+    /// sequence belongs to the topic and broker it was made for); returns
+    /// whether it did.
+    pub(super) fn renew(&self, why: &str) -> bool {
         match self.producer_config.create_with_context(Quiet) {
             Ok(producer) => {
-                tracing::warn!(%error, "the config producer was fenced; replaced it");
+                tracing::warn!(why, "replaced the config producer");
                 self.producer.store(Arc::new(producer));
                 true
             }
             Err(error) => {
-                tracing::error!(%error, "cannot replace the fenced config producer");
+                tracing::error!(%error, why, "cannot replace the config producer");
                 false
             }
         }
     }
 }
 
-/// Reads the config topic from the beginning, applying every change, for ever.
-pub(super) fn consume_config(
-    shared: &Shared,
-    consumer: &BaseConsumer<Quiet>,
-    applied: &watch::Sender<i64>,
-) {
-    let started = Instant::now();
-    let topic = &shared.settings.config_topic;
-    let Some(partitions) = assign_all_from_beginning(shared, consumer, topic, started) else {
-        return;
+/// Reads the config topic, session after session, until the node stops.
+pub(super) fn consume_config(shared: &Shared, topic: &PolicyTopic, applied: &watch::Sender<i64>) {
+    let mut records = ConfigRecords {
+        topic,
+        applied,
+        started: Instant::now(),
+        ready: false,
+        reconcile_at: None,
     };
-    let mut at_end = HashSet::new();
-    let mut bootstrapped = false;
-    while !shared.stopping.load(Ordering::Relaxed) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => {
-                receive(shared, message.key(), message.payload());
-                if message.partition() == 0 {
-                    applied.send_replace(message.offset());
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(partition))) if !bootstrapped => {
-                at_end.insert(partition);
-                if at_end.len() == partitions as usize {
-                    bootstrapped = true;
-                    tracing::info!(took = ?started.elapsed(), "read the config topic");
-                    shared.part_ready(&shared.config_ready);
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) => {}
-            Some(Err(error)) => {
-                tracing::debug!(%error, "config consumer error; librdkafka retries")
-            }
-            None => {}
+    read(shared, Which::Config, "crdt-limiter-config", &mut records);
+}
+
+/// What the config topic's reader keeps between records.
+struct ConfigRecords<'a> {
+    topic: &'a PolicyTopic,
+    applied: &'a watch::Sender<i64>,
+    started: Instant,
+    ready: bool,
+    /// When to put back what the topic lacks; `None` until a session caught up.
+    reconcile_at: Option<Instant>,
+}
+
+impl Records for ConfigRecords<'_> {
+    fn start(&mut self, _: &Shared, fresh: bool) {
+        if fresh {
+            // A new topic, or the first read: what it holds is learned again,
+            // and its offsets start again.
+            self.topic.ledger.forget_log();
+            self.applied.send_replace(-1);
         }
-        if !bootstrapped {
-            shared.give_up_waiting(started);
+        self.reconcile_at = None;
+    }
+
+    fn record(&mut self, shared: &Shared, message: &BorrowedMessage<'_>) {
+        receive(shared, &self.topic.ledger, message.key(), message.payload());
+        if message.partition() == 0 {
+            self.applied.send_replace(message.offset());
+        }
+    }
+
+    fn caught_up(&mut self, shared: &Shared) {
+        if !std::mem::replace(&mut self.ready, true) {
+            tracing::info!(took = ?self.started.elapsed(), "read the config topic");
+            shared.part_ready(&shared.config_ready);
+        }
+        let put_back = self.topic.reconcile();
+        if put_back > 0 {
+            tracing::warn!(
+                records = put_back,
+                "the config topic lacked changes this node holds; put them back"
+            );
+        }
+        self.reconcile_at = Some(Instant::now() + RECONCILE_EVERY);
+    }
+
+    fn tick(&mut self, shared: &Shared) {
+        if !self.ready {
+            shared.give_up_waiting(self.started);
+        }
+        if self.reconcile_at.is_some_and(|t| Instant::now() >= t) {
+            self.topic.reconcile();
+            self.reconcile_at = Some(Instant::now() + RECONCILE_EVERY);
         }
     }
 }
 
-fn receive(shared: &Shared, key: Option<&[u8]>, payload: Option<&[u8]>) {
-    let change = key
+fn receive(shared: &Shared, ledger: &Ledger, key: Option<&[u8]>, payload: Option<&[u8]>) {
+    let taken = key
         .and_then(|k| std::str::from_utf8(k).ok())
         .ok_or_else(|| "key is not UTF-8".to_string())
-        .and_then(|key| decode(key, payload));
-    match change.and_then(|change| shared.policy.apply(&change).map(|()| change)) {
-        Ok(change) => {
+        .and_then(|key| ledger.take(key, payload, Source::Log));
+    match taken {
+        Ok(Taken::Applied(change)) => {
             shared.telemetry.config_applied("log");
             tracing::debug!(?change, "applied a config change");
+        }
+        Ok(Taken::Held) => {}
+        Ok(Taken::Stale) => {
+            tracing::debug!("a config record older than this node's; ours goes back")
         }
         Err(error) => {
             shared.telemetry.config_decode_error();

@@ -144,6 +144,28 @@ impl Store {
         changes
     }
 
+    /// Marks every bucket that carries news — not full, or under a live
+    /// reset — for publishing again (the topic that held them was lost);
+    /// returns how many it marked.
+    pub fn republish_all(&self, now: Stamp) -> usize {
+        let Some(changed) = &self.changed else {
+            return 0;
+        };
+        let mut marked = 0;
+        let visit = |key: &CompactString, slot: &mut Slot| {
+            let news = !slot.state.is_full_at(&slot.limit, now)
+                || self.resets.of(key, now) != Stamp::default();
+            if news && !std::mem::replace(&mut slot.dirty, true) {
+                marked += 1;
+            }
+            false
+        };
+        self.map.walk(DIRTY_SCAN_CHUNK, visit, |_| {});
+        // Not listed one by one: the next take walks the map for them.
+        changed.overflowed.store(true, Ordering::Release);
+        marked
+    }
+
     /// Walks the map for dirty slots that did not fit in the list.
     fn take_unlisted(&self, now: Stamp, changes: &mut Vec<Change>) {
         let visit = |key: &CompactString, slot: &mut Slot| {
