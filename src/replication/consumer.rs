@@ -29,7 +29,11 @@ pub(super) fn consume(shared: &Shared, consumer: &BaseConsumer<Quiet>) {
     };
     let mut at_end = HashSet::new();
     let mut bootstrapped = false;
-    let mut membership = Membership::new(shared.incarnation);
+    let mut membership = Membership::new(
+        shared.incarnation,
+        &settings.node_id,
+        settings.partition_after,
+    );
     while !shared.stopping.load(Ordering::Relaxed) {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => receive(
@@ -89,7 +93,7 @@ fn receive(
                 shared
                     .cluster
                     .heard(id, Kind::Heartbeat, sent_at, now, bootstrapped);
-                membership.heard(shared, &heartbeat, now);
+                membership.heard(&heartbeat, now);
             }
             Err(error) => shared.telemetry.sync_decode_error(error.kind()),
         }
