@@ -23,11 +23,11 @@
 //!
 //! Cells are atomics: an eviction writes with `fetch_max` and a new key reads
 //! with plain loads, with no lock and no allocation. The write happens before
-//! the bucket leaves the map, under its shard's lock, and the read when a
-//! key is created under the same lock, so a request cannot slip in between
-//! and find the key gone but its debt not yet written.
+//! the bucket leaves the map, under its shard's lock, and the read after a
+//! request has found the key gone under that same lock, so a request cannot
+//! slip in between and find the key gone but its debt not yet written.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{Slot, Store};
@@ -46,6 +46,9 @@ pub(super) struct Debts {
     /// Row-major: `cells[row * WIDTH + column]`, nanoseconds since the Unix
     /// epoch at which the buckets hashed there are all full again (0: none owe).
     cells: Box<[AtomicU64]>,
+    /// Whether any debt was ever written: until the first pressure eviction
+    /// a new key costs one load, not a hash and four.
+    owing: AtomicBool,
     /// Seeded per process, so an attacker cannot pick IDs that share a
     /// legitimate user's cells.
     hasher: ahash::RandomState,
@@ -55,6 +58,7 @@ impl Debts {
     pub(super) fn new() -> Self {
         Self {
             cells: (0..ROWS * WIDTH).map(|_| AtomicU64::new(0)).collect(),
+            owing: AtomicBool::new(false),
             hasher: ahash::RandomState::new(),
         }
     }
@@ -62,6 +66,7 @@ impl Debts {
     /// Remembers that `key`'s bucket will not be full before `full_at`.
     pub(super) fn owe(&self, key: &str, full_at: Stamp) {
         let full_at = full_at.as_unix_nanos();
+        self.owing.store(true, Ordering::Relaxed);
         for cell in self.cells_of(key) {
             cell.fetch_max(full_at, Ordering::Relaxed);
         }
@@ -70,6 +75,12 @@ impl Debts {
     /// The latest instant at which `key`'s bucket could be full again: no
     /// earlier than any debt [`Debts::owe`] recorded for it (zero if none).
     pub(super) fn full_again_at(&self, key: &str) -> Stamp {
+        // A key's own debt is written under its shard's lock before the key
+        // leaves, and the caller found the key gone under that lock since:
+        // if there is a debt, this sees the flag set.
+        if !self.owing.load(Ordering::Relaxed) {
+            return Stamp::default();
+        }
         let earliest = self
             .cells_of(key)
             .map(|cell| cell.load(Ordering::Relaxed))
