@@ -147,7 +147,7 @@ fn describe_sync() {
     );
     describe_gauge!(
         PARTITIONED,
-        "1 while this node has not seen its own heartbeat come back for --partition-after-ms."
+        "1 while this node is cut off: its own heartbeat not back for --partition-after-ms (longer while round trips are slow), until it hears steadily again."
     );
     describe_counter!(
         PARTITION_CHANGES,

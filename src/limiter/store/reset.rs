@@ -19,17 +19,17 @@
 //! Live resets are few (an operator's doing), so they are kept in a small
 //! bounded table beside the map rather than in every bucket: a bucket costs
 //! no more for them, a decision never looks at them, and a bucket may leave
-//! memory while its reset is still remembered.
+//! memory while its reset is still remembered. A key's entry is read and
+//! written under the key's shard lock (merges, resets, publishing, eviction),
+//! so its reset and state change together; only pruning entries no longer
+//! live runs outside it.
 //!
 //! A reset also forgives what the bucket owed when it was last evicted under
 //! pressure: the debts sketch cannot forget one key's debt, so while a reset
 //! is live its entry keeps the key's debts from after the reset, and a key
 //! created then is charged those instead of the sketch's bound. Debts from
 //! before it are at most two windows long (see `debts`), so they have run
-//! out in the sketch too by the time the reset stops being live. A key's entry is read and
-//! written under the key's shard lock (merges, resets, publishing, eviction),
-//! so its reset and state change together; only pruning entries no longer
-//! live runs outside it.
+//! out in the sketch too by the time the reset stops being live.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
