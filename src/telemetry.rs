@@ -41,6 +41,7 @@ const BOOTSTRAP_SECONDS: &str = "limiter_bootstrap_duration_seconds";
 const PARTITIONED: &str = "limiter_partitioned";
 const CLUSTER_NODES: &str = "limiter_cluster_nodes";
 const SHARE: &str = "limiter_limit_share";
+const PARTITION_CHANGES: &str = "limiter_partition_changes_total";
 const CONFIG_APPLIED: &str = "limiter_config_changes_applied_total";
 const CONFIG_DECODE_ERRORS: &str = "limiter_config_decode_errors_total";
 const CONFIG_REPUBLISHED: &str = "limiter_config_republished_total";
@@ -148,7 +149,11 @@ fn describe_sync() {
     );
     describe_gauge!(
         PARTITIONED,
-        "1 while this node has not seen its own heartbeat come back for --partition-after-ms."
+        "1 while this node is cut off: its own heartbeat not back for --partition-after-ms (longer while round trips are slow), until it hears steadily again."
+    );
+    describe_counter!(
+        PARTITION_CHANGES,
+        "Times this node went cut off (to=\"cut_off\") or heard the cluster steadily again (to=\"connected\")."
     );
     describe_gauge!(
         CLUSTER_NODES,
@@ -334,6 +339,12 @@ impl Telemetry {
         self.local(|| metrics::gauge!(PARTITIONED).set(if partitioned { 1.0 } else { 0.0 }));
         self.local(|| metrics::gauge!(CLUSTER_NODES).set(f64::from(nodes)));
         self.local(|| metrics::gauge!(SHARE).set(f64::from(share)));
+    }
+
+    /// This node went cut off (`true`) or heard the cluster steadily again.
+    pub fn partition_changed(&self, cut_off: bool) {
+        let to = if cut_off { "cut_off" } else { "connected" };
+        self.local(|| metrics::counter!(PARTITION_CHANGES, "to" => to).increment(1));
     }
 
     /// A peer state merged, `lag` after its sender published it.

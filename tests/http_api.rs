@@ -198,6 +198,37 @@ fn full_buckets_are_swept_from_memory() {
     assert_eq!(node.protected("henry").json()["remaining"], 1);
 }
 
+/// The finding of issue 23: at the `--max-keys` cap, a flood of new IDs that
+/// each drain their bucket leaves a half-spent legitimate user the fullest
+/// bucket, so they are evicted under pressure; coming back, they must not
+/// find a fresh bucket. No time passes, so the limit is the capacity: 10.
+#[test]
+fn a_user_evicted_under_a_flood_of_draining_ids_gets_no_more_than_the_limit() {
+    let node = TestNode::start(&[
+        "--capacity",
+        "10",
+        "--refill-per-sec",
+        "1/60",
+        "--max-keys",
+        "8",
+    ]);
+    let admitted = |user: &str, tries: usize| {
+        (0..tries)
+            .filter(|_| node.protected(user).status == 200)
+            .count()
+    };
+    let mut alice = admitted("alice", 5);
+    for flood in 0..32 {
+        assert_eq!(admitted(&format!("flood-{flood}"), 10), 10);
+    }
+    assert!(node.metric(r#"limiter_evictions_total{reason="pressure"}"#) >= 24.0);
+    alice += admitted("alice", 20);
+    assert_eq!(
+        alice, 10,
+        "alice got {alice} requests through a limit of 10"
+    );
+}
+
 #[test]
 fn admin_limited_lists_the_most_refused_keys_first() {
     const TOKEN: &str = "limited-test-admin-token";

@@ -5,10 +5,12 @@
 //! no information (an unseen key starts full), so full buckets are what eviction
 //! removes. An insert at the cap evicts that way (see the `evict` module);
 //! only when [`EVICTION_SAMPLE`] keys in a row are all mid-refill (more keys
-//! active at once than the cap allows) does it drop the fullest of them,
-//! which loses at most its missing tokens and is counted as a *pressure*
-//! eviction so operators can raise the cap. A periodic [`Store::sweep`] walks
-//! every shard so idle buckets leave memory even below the cap.
+//! active at once than the cap allows) does it drop the fullest of them. That
+//! is counted as a *pressure* eviction, so operators can raise the cap, and
+//! what the bucket still owed is kept in a fixed-size sketch (the `debts`
+//! module), so its user comes back to that, never to a fresh bucket. A
+//! periodic [`Store::sweep`] walks every shard so idle buckets leave memory
+//! even below the cap.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -19,6 +21,7 @@ use super::bucket::{BucketState, Decision, Limit, Stamp};
 use super::merge::{rescale, MergeMode};
 use super::spent::{self, Spent};
 
+mod debts;
 mod evict;
 mod publish;
 mod remote;
@@ -26,6 +29,7 @@ mod reset;
 mod shards;
 mod share;
 
+use debts::Debts;
 use publish::Changes;
 use reset::Resets;
 pub use reset::{live_reset, reset_hold};
@@ -97,6 +101,8 @@ pub struct Store {
     changed: Option<Changes>,
     /// Live resets by key (see the `reset` module).
     resets: Resets,
+    /// What buckets evicted before they were full still owe (see the `debts` module).
+    debts: Debts,
     mode: MergeMode,
     /// This node's key (ID and start-up), from which its generation keys are drawn.
     me: u64,
@@ -136,6 +142,7 @@ impl Store {
             map: Shards::new(SHARDS),
             changed: replication.map(|_| Changes::new(max_keys.get())),
             resets: Resets::default(),
+            debts: Debts::new(),
             mode,
             me,
             generations: AtomicU64::new(0),
@@ -197,7 +204,7 @@ impl Store {
                 slot.convert_to(limit, now);
                 slot.state
             }
-            None => BucketState::full(limit, now),
+            None => self.fresh_state(key, limit, now),
         };
         state.take(limit, cost, now)
     }
@@ -221,7 +228,8 @@ impl Store {
         }
     }
 
-    /// Runs `update` on `key`'s slot, creating a full bucket of `limit` first if the key is new.
+    /// Runs `update` on `key`'s slot, creating a bucket of `limit` first if
+    /// the key is new: full, or what it owed if it was evicted before it was.
     fn with_slot<R>(
         &self,
         key: &str,
@@ -235,7 +243,7 @@ impl Store {
         self.reserve_slot(now);
         let (mut slot, inserted) = self.map.get_or_insert_with(key, || Slot {
             limit: *limit,
-            state: BucketState::full(limit, now),
+            state: self.fresh_state(key, limit, now),
             spent: None,
             reserve: 0,
             dirty: false,
@@ -328,3 +336,7 @@ mod memory_tests;
 #[cfg(test)]
 #[path = "store_reset_tests.rs"]
 mod reset_tests;
+
+#[cfg(test)]
+#[path = "store_debt_tests.rs"]
+mod debt_tests;

@@ -22,7 +22,11 @@ pub(super) fn consume(shared: &Shared) {
     let mut records = StateRecords {
         started: Instant::now(),
         bootstrapped: false,
-        membership: Membership::new(shared.incarnation),
+        membership: Membership::new(
+            shared.incarnation,
+            &shared.settings.node_id,
+            shared.settings.partition_after,
+        ),
     };
     read(shared, Which::State, "crdt-limiter", &mut records);
 }
@@ -98,7 +102,7 @@ fn receive(
                 shared
                     .cluster
                     .heard(id, Kind::Heartbeat, sent_at, now, bootstrapped);
-                membership.heard(shared, &heartbeat, now);
+                membership.heard(&heartbeat, now);
             }
             Err(error) => shared.telemetry.sync_decode_error(error.kind()),
         }

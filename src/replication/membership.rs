@@ -1,13 +1,18 @@
 //! Who is out there, and whether this node can still hear them: every node
 //! publishes a heartbeat on the state topic; a node that stops seeing its own
-//! come back through Kafka is cut off, and until it hears again it limits each
-//! key to its share of the limit (1/N of the nodes it last heard from), so a
-//! partition does not multiply what the cluster admits.
+//! come back through Kafka is cut off (with hysteresis: see [`super::link`]),
+//! and until it hears steadily again it limits each key to its share of the
+//! limit (1/N of the nodes it last heard from), so a partition does not
+//! multiply what the cluster admits.
+//!
+//! [`Membership`] itself is pure — heartbeats and instants in, what to do
+//! out — and [`Membership::heard`] and [`Membership::tick`] apply it to the node.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::codec::Heartbeat;
+use super::link::{Change, Link};
 use super::Shared;
 use crate::limiter::Stamp;
 
@@ -34,42 +39,62 @@ pub(super) fn heartbeat_every(partition_after: Duration) -> Duration {
 pub(super) struct Membership {
     /// This process's incarnation: own heartbeats of another are a previous life's.
     incarnation: u64,
+    node_id: String,
+    /// `--partition-after-ms`; zero turns cut-offs off.
+    after: Duration,
+    link: Link,
     /// When this node's own heartbeat last came back.
     last_echo: Option<Instant>,
     /// When each peer was last heard from (the sender's send time, on our clock).
     peers: HashMap<String, Instant>,
-    cut_off: bool,
     /// When to give back partition charges nobody's spending used up.
     release_at: Option<Instant>,
-    last_tick: Instant,
+    last_look: Option<Instant>,
+}
+
+/// What one look at the membership asks of the node.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Look {
+    /// Cut off now, with the share divisor (itself and the peers it last
+    /// heard), or heard steadily again.
+    pub(super) change: Option<(Change, u32)>,
+    /// Give back the partition charges that peers' spending did not use.
+    pub(super) release: bool,
+    pub(super) cut_off: bool,
+    /// Peers heard lately, this node excluded.
+    pub(super) peers: u32,
 }
 
 impl Membership {
-    pub(super) fn new(incarnation: u64) -> Self {
+    pub(super) fn new(incarnation: u64, node_id: &str, after: Duration) -> Self {
         Self {
             incarnation,
+            node_id: node_id.to_owned(),
+            after,
+            link: Link::new(after),
             last_echo: None,
             peers: HashMap::new(),
-            cut_off: false,
             release_at: None,
-            last_tick: Instant::now(),
+            last_look: None,
         }
     }
 
-    /// Takes in a heartbeat read from the topic at wall time `now`.
-    pub(super) fn heard(&mut self, shared: &Shared, heartbeat: &Heartbeat, now: Stamp) {
+    /// Takes in a heartbeat read from the topic at wall time `now`, monotonic time `at`.
+    pub(super) fn hear(&mut self, heartbeat: &Heartbeat, now: Stamp, at: Instant) {
         let age = Duration::from_nanos(now.saturating_since(heartbeat.sent_at));
-        if heartbeat.node_id == shared.settings.node_id {
+        if heartbeat.node_id == self.node_id {
+            // Sent and read on this node's clock: its age is the link's delay.
             if heartbeat.incarnation == self.incarnation {
-                self.last_echo = Some(Instant::now());
+                self.link.echo(age, at);
+                self.last_echo = Some(at);
             }
             return;
         }
         // Old heartbeats (read at bootstrap, of nodes long gone) say nothing.
-        let Some(heard) = Instant::now().checked_sub(age) else {
+        let Some(heard) = at.checked_sub(age) else {
             return;
         };
-        if age > peer_window(shared) {
+        if age > self.peer_window() {
             return;
         }
         if self.peers.len() >= MAX_PEERS && !self.peers.contains_key(&heartbeat.node_id) {
@@ -86,55 +111,91 @@ impl Membership {
         *last = (*last).max(heard);
     }
 
-    /// Re-evaluates whether this node is cut off; the consumer calls it after
-    /// every poll, and it does its work eight times a period.
-    pub(super) fn tick(&mut self, shared: &Shared) {
-        let after = shared.settings.partition_after;
-        if after.is_zero() || self.last_tick.elapsed() < after / 8 {
-            return;
+    /// Re-evaluates the link at `at`: at most eight times a period (`None`
+    /// in between), and never with cut-offs turned off.
+    pub(super) fn look(&mut self, at: Instant) -> Option<Look> {
+        if self.after.is_zero()
+            || self
+                .last_look
+                .is_some_and(|last| at.saturating_duration_since(last) < self.after / 8)
+        {
+            return None;
         }
-        self.last_tick = Instant::now();
+        self.last_look = Some(at);
         // Peers silent for a whole window before our last echo are gone (and
         // hostile IDs age out); while cut off, the last echo stands still, so
         // the peers we last heard keep counting.
-        let window = peer_window(shared);
+        let window = self.peer_window();
         if let Some(horizon) = self.last_echo.and_then(|t| t.checked_sub(window)) {
             self.peers.retain(|_, heard| *heard >= horizon);
         }
-        let cut_off = self.last_echo.is_some_and(|t| t.elapsed() > after);
-        if cut_off && !self.cut_off {
-            let nodes = 1 + self.peers_heard_before(self.last_echo, peer_window(shared));
-            shared.store.set_share(nodes);
+        let change = self.link.tick(at).map(|change| match change {
+            Change::CutOff => {
+                self.release_at = None;
+                (change, 1 + self.peers_heard_before(self.last_echo))
+            }
+            Change::Healed => {
+                // Peers' spending from the partition arrives now; what it
+                // does not use of the charges is given back a period later.
+                self.release_at = Some(at + self.after);
+                (change, 1)
+            }
+        });
+        let release = self.release_at.is_some_and(|t| at >= t);
+        if release {
             self.release_at = None;
-            tracing::warn!(
-                nodes,
-                silent_for = ?after,
-                "cut off from the cluster: limiting each key to 1/{nodes} of its limit until it hears again"
-            );
-        } else if !cut_off && self.cut_off {
-            shared.store.set_share(1);
-            // Peers' spending from the partition arrives now; what it does not
-            // use of the charges is given back a period later.
-            self.release_at = Some(Instant::now() + after);
-            tracing::info!("hearing the cluster again: full limits");
         }
-        self.cut_off = cut_off;
-        shared.cluster.set_partitioned(cut_off);
-        if self.release_at.is_some_and(|t| Instant::now() >= t) {
-            self.release_at = None;
+        Some(Look {
+            change,
+            release,
+            cut_off: self.link.is_cut_off(),
+            peers: self.peers_heard_before(Some(at)),
+        })
+    }
+
+    /// Takes in a heartbeat the consumer just read at wall time `now`.
+    pub(super) fn heard(&mut self, heartbeat: &Heartbeat, now: Stamp) {
+        self.hear(heartbeat, now, Instant::now());
+    }
+
+    /// Re-evaluates the link and applies what changed to the node; the
+    /// consumer calls it after every poll.
+    pub(super) fn tick(&mut self, shared: &Shared) {
+        let Some(look) = self.look(Instant::now()) else {
+            return;
+        };
+        match look.change {
+            Some((Change::CutOff, nodes)) => {
+                shared.store.set_share(nodes);
+                shared.telemetry.partition_changed(true);
+                tracing::warn!(
+                    nodes,
+                    silent_for = ?self.link.silence(),
+                    patience = ?self.link.patience(),
+                    "cut off from the cluster: limiting each key to 1/{nodes} of its limit until it hears again"
+                );
+            }
+            Some((Change::Healed, _)) => {
+                shared.store.set_share(1);
+                shared.telemetry.partition_changed(false);
+                tracing::info!("hearing the cluster again: full limits");
+            }
+            None => {}
+        }
+        shared.cluster.set_partitioned(look.cut_off);
+        if look.release {
             let keys = shared.store.release_reserves();
             tracing::debug!(keys, "gave back unused partition charges");
         }
-        let live = self.peers_heard_before(Some(Instant::now()), peer_window(shared));
         shared
             .telemetry
-            .membership(cut_off, 1 + live, shared.store.share());
+            .membership(look.cut_off, 1 + look.peers, shared.store.share());
     }
 
-    /// Peers heard within `window` before `until`.
-    fn peers_heard_before(&self, until: Option<Instant>, window: Duration) -> u32 {
+    /// Peers heard within the peer window before `until`.
+    fn peers_heard_before(&self, until: Option<Instant>) -> u32 {
         let Some(until) = until else { return 0 };
-        let since = until.checked_sub(window);
+        let since = until.checked_sub(self.peer_window());
         let n = self
             .peers
             .values()
@@ -142,9 +203,13 @@ impl Membership {
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
+
+    /// How recently a peer must have been heard to count as a member.
+    fn peer_window(&self) -> Duration {
+        (4 * self.after).max(Duration::from_secs(2))
+    }
 }
 
-/// How recently a peer must have been heard to count as a member.
-fn peer_window(shared: &Shared) -> Duration {
-    (4 * shared.settings.partition_after).max(Duration::from_secs(2))
-}
+#[cfg(test)]
+#[path = "membership_tests.rs"]
+mod tests;

@@ -27,6 +27,7 @@ mod clients;
 mod cluster;
 pub mod codec;
 mod consumer;
+mod link;
 mod membership;
 mod options;
 pub mod peer_stats;

@@ -99,9 +99,10 @@ struct Cli {
     max_clock_skew_ms: Option<u64>,
 
     /// A node that has not seen its own heartbeat come back through Kafka for
-    /// this long counts itself cut off, and limits each key to its share (1/N
-    /// of the nodes it last heard from) until it hears again; 0 turns this
-    /// off, in ms [default: 500].
+    /// this long (longer, at most 4×, while its heartbeats have lately been
+    /// slower) counts itself cut off, and limits each key to its share (1/N
+    /// of the nodes it last heard from) until it hears steadily again; 0
+    /// turns this off, in ms [default: 500].
     #[arg(long, env = "LIMITER_PARTITION_AFTER_MS", value_name = "MS")]
     partition_after_ms: Option<u64>,
 

@@ -103,9 +103,13 @@ impl Store {
             sampled += looked;
         }
         // Under pressure: no tombstone, since a bucket that is not full still
-        // limits its user on the peers.
+        // limits its user on the peers; and its debt is kept, for this node.
         if let Some((key, _)) = fullest {
-            if self.map.remove_unless(&key, |_| false).is_some() {
+            let forget = |slot: &Slot| {
+                self.remember_debt(&key, slot, now);
+                false
+            };
+            if self.map.remove_unless(&key, forget).is_some() {
                 self.forget(1, &self.evicted_pressure);
             }
         }
@@ -132,7 +136,7 @@ impl Store {
 
 impl Slot {
     /// Refill time the bucket still needs to be full at `now` (0 or less: full).
-    fn missing_at(&self, now: Stamp) -> i64 {
+    pub(super) fn missing_at(&self, now: Stamp) -> i64 {
         self.limit
             .full_level()
             .saturating_sub(self.state.level_at(&self.limit, now))

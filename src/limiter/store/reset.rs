@@ -23,6 +23,13 @@
 //! written under the key's shard lock (merges, resets, publishing, eviction),
 //! so its reset and state change together; only pruning entries no longer
 //! live runs outside it.
+//!
+//! A reset also forgives what the bucket owed when it was last evicted under
+//! pressure: the debts sketch cannot forget one key's debt, so while a reset
+//! is live its entry keeps the key's debts from after the reset, and a key
+//! created then is charged those instead of the sketch's bound. Debts from
+//! before it are at most two windows long (see `debts`), so they have run
+//! out in the sketch too by the time the reset stops being live.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,14 +78,24 @@ pub(super) struct Resets {
 
 #[derive(Default)]
 struct Table {
-    /// Key → (reset, live until).
-    resets: HashMap<CompactString, (Stamp, Stamp), ahash::RandomState>,
+    resets: HashMap<CompactString, Live, ahash::RandomState>,
     /// Bytes of the keys held.
     bytes: usize,
 }
 
+/// One key's live reset.
+#[derive(Clone, Copy)]
+struct Live {
+    reset: Stamp,
+    /// When the reset stops being live.
+    until: Stamp,
+    /// When the bucket, evicted under pressure since the reset, is full
+    /// again; zero if it was not.
+    full_at: Stamp,
+}
+
 impl Table {
-    fn retain(&mut self, mut keep: impl FnMut(&(Stamp, Stamp)) -> bool) {
+    fn retain(&mut self, mut keep: impl FnMut(&Live) -> bool) {
         let mut bytes = self.bytes;
         self.resets.retain(|key, entry| {
             let kept = keep(entry);
@@ -98,8 +115,33 @@ impl Resets {
             return Stamp::default();
         }
         match self.table.lock().resets.get(key) {
-            Some(&(reset, until)) if now < until => reset,
+            Some(live) if now < live.until => live.reset,
             _ => Stamp::default(),
+        }
+    }
+
+    /// If `key` has a live reset at `now`: when its bucket, evicted under
+    /// pressure since, is full again (zero if it was not). `None` without one.
+    pub(super) fn owed_since(&self, key: &str, now: Stamp) -> Option<Stamp> {
+        if self.len() == 0 {
+            return None;
+        }
+        match self.table.lock().resets.get(key) {
+            Some(live) if now < live.until => Some(live.full_at),
+            _ => None,
+        }
+    }
+
+    /// `key`'s bucket, evicted under pressure at `now`, is full at `full_at`:
+    /// kept with its live reset, if any.
+    pub(super) fn owe(&self, key: &str, full_at: Stamp, now: Stamp) {
+        if self.len() == 0 {
+            return;
+        }
+        if let Some(live) = self.table.lock().resets.get_mut(key) {
+            if now < live.until {
+                live.full_at = live.full_at.max(full_at);
+            }
         }
     }
 
@@ -109,18 +151,24 @@ impl Resets {
         let mut table = self.table.lock();
         let full = table.resets.len() >= MAX_RESETS || table.bytes + key.len() > MAX_RESET_BYTES;
         if full && !table.resets.contains_key(key) {
-            table.retain(|&(_, until)| now < until);
+            table.retain(|live| now < live.until);
             if table.resets.len() >= MAX_RESETS / 2 || table.bytes > MAX_RESET_BYTES / 2 {
-                let mut resets: Vec<Stamp> = table.resets.values().map(|e| e.0).collect();
+                let mut resets: Vec<Stamp> = table.resets.values().map(|e| e.reset).collect();
                 let half = resets.len() / 2;
                 let (_, median, _) = resets.select_nth_unstable(half);
                 let median = *median;
-                table.retain(|&(reset, _)| reset > median);
+                table.retain(|live| live.reset > median);
             }
         }
         let key = CompactString::new(key);
         let len = key.len();
-        if table.resets.insert(key, (reset, until)).is_none() {
+        // A new reset: nothing owed since.
+        let live = Live {
+            reset,
+            until,
+            full_at: Stamp::default(),
+        };
+        if table.resets.insert(key, live).is_none() {
             table.bytes += len;
         }
         self.len.store(table.resets.len(), Ordering::Relaxed);
@@ -137,7 +185,7 @@ impl Resets {
             return;
         }
         let mut table = self.table.lock();
-        table.retain(|&(_, until)| now < until);
+        table.retain(|live| now < live.until);
         self.len.store(table.resets.len(), Ordering::Relaxed);
     }
 }
