@@ -70,6 +70,23 @@ impl Change {
         );
     }
 
+    /// Its record's key on the config topic.
+    fn key(&self) -> String {
+        match self {
+            Change::Plan { name, .. } => format!("plan/{name}"),
+            Change::Moved { user } => format!("user/{user}"),
+            Change::Key { hash, .. } => format!("apikey/{hash}"),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Change::Plan { name, .. } => format!("plan {name}"),
+            Change::Moved { user } => format!("move of {user}"),
+            Change::Key { user, .. } => format!("key of {user}"),
+        }
+    }
+
     /// Whether `node` has it in effect.
     fn held_by(&self, node: &NodeProcess) -> bool {
         match self {
@@ -278,13 +295,28 @@ fn ten_broker_replacements_under_load_kill_no_node_and_lose_no_change() {
         }
         *load.addrs.lock() = cluster.addrs();
         cluster.assert_all_alive(&format!("round {round}"));
-        for n in &cluster.nodes {
-            eventually(Duration::from_secs(10), || {
-                changes.iter().all(|c| c.held_by(n))
-            });
+        for (i, n) in cluster.nodes.iter().enumerate() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !changes.iter().all(|c| c.held_by(n)) {
+                let missing: Vec<String> = changes
+                    .iter()
+                    .filter(|c| !c.held_by(n))
+                    .map(Change::describe)
+                    .collect();
+                assert!(
+                    Instant::now() < deadline,
+                    "round {round}: node n{i} lacks {missing:?} 10 s after the new broker answered"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
+        // And in the new topic, for whoever reads it next.
+        eventually(Duration::from_secs(10), || {
+            let keys = topic_keys(&cluster.brokers, &cluster.config_topic);
+            changes.iter().all(|c| keys.contains(&c.key()))
+        });
         eprintln!(
-            "round {round}: every change on every node {:?} after the new broker answered",
+            "round {round}: every change on every node and in the topic {:?} after the new broker answered",
             answered.elapsed()
         );
         // Replication converged: emptied on one node, refused on the others.
@@ -320,6 +352,38 @@ fn ten_broker_replacements_under_load_kill_no_node_and_lose_no_change() {
     );
     fresh.wait_ready(Duration::from_secs(30));
     assert!(changes.iter().all(|c| c.held_by(&fresh)));
+}
+
+/// The keys of every record on `topic` (one partition), read to its end.
+fn topic_keys(brokers: &str, topic: &str) -> std::collections::HashSet<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "faults-test-reader")
+        .set("enable.partition.eof", "true")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let mut keys = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                if let Some(key) = message.key() {
+                    keys.insert(String::from_utf8_lossy(key).into_owned());
+                }
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
+            _ => {}
+        }
+    }
+    keys
 }
 
 #[test]

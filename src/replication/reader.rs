@@ -25,7 +25,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::broker::Which;
 use super::clients::{client_config, quiet_log};
-use super::topic_id::TopicId;
+use super::topic_id::{self, Described, TopicId};
 use super::Shared;
 
 /// What a reader does with what it reads.
@@ -83,18 +83,38 @@ pub(super) fn read(shared: &Shared, which: Which, group: &str, records: &mut imp
     };
     let mut left: Option<Left> = None;
     while !shared.stopping.load(Ordering::Relaxed) {
-        let Some((epoch, topics)) = shared.broker.wait_up(Duration::from_millis(100)) else {
+        let Some((epoch, _)) = shared.broker.wait_up(Duration::from_millis(100)) else {
             records.tick(shared);
             continue;
         };
-        let id = topics.get(which);
-        let resume = left.take().filter(|l| Some(l.id) == id).map(|l| l.next);
         let Some(reader) = open(shared, group, topic) else {
             shared.pause(Duration::from_millis(500));
             continue;
         };
-        let next = session(shared, &reader, topic, epoch, resume, records);
-        left = id.map(|id| Left { id, next });
+        // The identity of the topic this reader is about to read, asked by
+        // the reader itself: the supervisor's view may be a moment old.
+        let id = match topic_id::describe(reader.client(), &[topic], Duration::from_secs(2)) {
+            Ok(described) if described.first() == Some(&Described::Missing) => None,
+            Ok(described) => match described.first() {
+                Some(Described::Exists(id)) => *id,
+                _ => None,
+            },
+            Err(error) => {
+                tracing::debug!(%error, topic, "cannot tell the topic's identity; retrying");
+                shared.pause(Duration::from_millis(250));
+                continue;
+            }
+        };
+        // From where the last session left off only if the topic is the same.
+        let resume = left
+            .as_ref()
+            .filter(|l| Some(l.id) == id)
+            .map(|l| l.next.clone());
+        // A session that never started (the partitions could not be listed
+        // or assigned) leaves `left` as it was: the next one starts afresh.
+        if let Some(next) = session(shared, &reader, topic, epoch, resume, records) {
+            left = id.map(|id| Left { id, next });
+        }
     }
 }
 
@@ -124,7 +144,8 @@ fn open(shared: &Shared, group: &str, topic: &str) -> Option<BaseConsumer<Watch>
 
 /// One session: assigns every partition (from `resume`'s offsets, or the
 /// beginning), reads until the epoch ends, the connection is lost or the
-/// node stops; returns the next offset of each partition.
+/// node stops; returns the next offset of each partition, or `None` if it
+/// could not start.
 fn session(
     shared: &Shared,
     reader: &BaseConsumer<Watch>,
@@ -132,13 +153,19 @@ fn session(
     epoch: u64,
     resume: Option<HashMap<i32, i64>>,
     records: &mut impl Records,
-) -> HashMap<i32, i64> {
+) -> Option<HashMap<i32, i64>> {
     let mut next = resume.clone().unwrap_or_default();
     let Some(partitions) = assign(reader, topic, resume.as_ref()) else {
-        shared.pause(Duration::from_millis(500));
-        return next;
+        shared.pause(Duration::from_millis(250));
+        return None;
     };
     records.start(shared, resume.is_none());
+    tracing::debug!(
+        topic,
+        epoch,
+        fresh = resume.is_none(),
+        "reader session started"
+    );
     let mut at_end = std::collections::HashSet::new();
     let mut caught_up = false;
     while !shared.stopping.load(Ordering::Relaxed)
@@ -162,7 +189,8 @@ fn session(
         }
         records.tick(shared);
     }
-    next
+    tracing::debug!(topic, epoch, caught_up, "reader session ended");
+    Some(next)
 }
 
 /// Assigns every partition of `topic`, as the broker lists them now;
