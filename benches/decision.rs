@@ -259,6 +259,7 @@ fn batched(c: &mut Criterion) {
         cluster: None,
         refusals: Default::default(),
         gateway: None,
+        node_id: None,
     };
     let items: Vec<String> = (0..batch::MAX_BATCH)
         .map(|i| {

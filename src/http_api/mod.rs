@@ -60,6 +60,8 @@ pub struct AppState {
     pub refusals: Refusals,
     /// Gateway mode's routes; `None` when it is off.
     pub gateway: Option<Arc<crate::gateway::live::LiveGateway>>,
+    /// The ID this node was given (`--node-id`), shown standalone too.
+    pub node_id: Option<String>,
 }
 
 /// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.

@@ -115,6 +115,7 @@ fn app_state(
         cluster: parts.replication.as_ref().map(Replication::cluster),
         refusals: Default::default(),
         gateway,
+        node_id: config.node_id.clone(),
     })
 }
 
