@@ -16,9 +16,11 @@ use metrics_exporter_prometheus::{
 use crate::limiter::Store;
 use crate::policy::Verdict;
 
+mod http;
 mod minute;
 mod rls;
 mod rules;
+pub use http::Refusal;
 pub use minute::{RuleMinute, SLOTS as MINUTE_SLOTS};
 pub use rls::{RlsMetrics, RlsOutcome};
 
@@ -215,6 +217,7 @@ pub struct Telemetry {
     /// Created on first use, so `/metrics` lists only series that happened.
     http_requests: [[OnceLock<Counter>; STATUSES.len()]; ROUTES.len()],
     http_seconds: Vec<Histogram>,
+    http_refusals: http::RefusalCounters,
 }
 
 impl Telemetry {
@@ -237,6 +240,7 @@ impl Telemetry {
                 .iter()
                 .map(|route| metrics::histogram!(HTTP_SECONDS, "route" => *route))
                 .collect(),
+            http_refusals: http::refusal_counters(),
         })
     }
 
