@@ -15,6 +15,11 @@ use common::{temp_dir, TestNode};
 use serde_json::{json, Value};
 
 fn gateway_node(echo: &Echo, extra: &str) -> TestNode {
+    gateway_node_with(echo, extra, &[])
+}
+
+/// [`gateway_node`] with more flags.
+fn gateway_node_with(echo: &Echo, extra: &str, flags: &[&str]) -> TestNode {
     let dir = temp_dir("gateway");
     let file = dir.join("gateway.toml");
     let text = format!(
@@ -43,7 +48,7 @@ timeout_ms = 300
         echo = echo.addr
     );
     std::fs::write(&file, text).unwrap();
-    TestNode::start(&[
+    let mut all = vec![
         "--capacity",
         "3",
         "--refill-per-sec",
@@ -53,7 +58,9 @@ timeout_ms = 300
         // The test client stands for a trusted front that sets X-User-ID.
         "--trusted-proxies",
         "127.0.0.1/32",
-    ])
+    ];
+    all.extend_from_slice(flags);
+    TestNode::start(&all)
 }
 
 fn json_of(response: ureq::Response) -> Value {
@@ -124,13 +131,71 @@ fn allowed_requests_arrive_with_their_body_and_headers_and_refused_ones_never() 
         hits,
         "a refused request never reaches the upstream"
     );
-    // The API keeps working beside the gateway, on the same buckets.
-    assert_eq!(node.protected("alice").status, 429);
     assert_eq!(node.get("/healthz").status, 200);
     assert_eq!(
         call("GET", &node.url("/nowhere"), &headers[..1], None).status(),
         404
     );
+}
+
+/// The decision APIs trust their caller to name the user: on a gateway's
+/// listener, without a decision token, they would let any client spend
+/// any user's tokens (one `/v1/checks` call, a thousand users' buckets).
+#[test]
+fn the_decision_apis_are_closed_to_a_gateways_clients() {
+    let echo = Echo::start();
+    let node = gateway_node(&echo, "");
+    let spend = r#"{"user":"victim","route":"/api/x","cost":3}"#;
+    let batch = format!(r#"{{"checks":[{spend}]}}"#);
+    let attempts = [
+        node.check(spend),
+        node.send("POST", "/v1/checks", None, Some(&batch)),
+        node.protected("victim"),
+        node.raw(b"GET /v1/forward-auth HTTP/1.1\r\nHost: x\r\nX-User-ID: victim"),
+    ];
+    for reply in attempts {
+        assert_eq!(reply.status, 403, "{reply:?}");
+        assert_eq!(reply.json()["error"], "decision_api_closed");
+        assert!(reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--decision-token"));
+    }
+    // The victim's bucket is whole: 3 requests pass, the 4th is refused.
+    let user = [("X-User-ID", "victim")];
+    for _ in 0..3 {
+        assert_eq!(call("GET", &node.url("/api/x"), &user, None).status(), 200);
+    }
+    assert_eq!(call("GET", &node.url("/api/x"), &user, None).status(), 429);
+    let closed = r#"limiter_http_refusals_total{reason="decision_closed"}"#;
+    assert_eq!(node.metric(closed), 4.0);
+}
+
+/// With a decision token the services that hold it ask beside the gateway,
+/// on the same buckets; its clients still need none for the routes.
+#[test]
+fn with_a_decision_token_its_holders_ask_beside_the_gateway() {
+    const TOKEN: &str = "gateway-decision-token-01";
+    let echo = Echo::start();
+    let node = gateway_node_with(&echo, "", &["--decision-token", TOKEN]);
+    let user = [("X-User-ID", "alice")];
+    assert_eq!(call("GET", &node.url("/api/x"), &user, None).status(), 200);
+    assert_eq!(
+        node.check(r#"{"user":"alice","route":"/api/x"}"#).status,
+        401
+    );
+    let checked = node.send(
+        "POST",
+        "/v1/check",
+        Some(TOKEN),
+        Some(r#"{"user":"alice","route":"/api/x"}"#),
+    );
+    assert_eq!(checked.json()["remaining"], 1, "{checked:?}");
+    let head = format!(
+        "POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: alice\r\nX-Limiter-Token: {TOKEN}"
+    );
+    assert_eq!(node.raw(head.as_bytes()).status, 200);
+    assert_eq!(call("GET", &node.url("/api/x"), &user, None).status(), 429);
 }
 
 #[test]

@@ -53,6 +53,10 @@ pub async fn forward_auth(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Only X-Limiter-Token: Authorization is the client's, forwarded.
+    state
+        .decision
+        .check(req.headers(), false, &state.telemetry)?;
     let request = describe(&req, &state.forward_auth_user_header)
         .inspect_err(|e| state.telemetry.bad_request(e.code()))?;
     let mut response = decide(&state, &request);

@@ -11,6 +11,7 @@ use actix_web::{middleware, web, App, HttpServer};
 
 use crate::clock::Clock;
 use crate::gateway::live::LiveGateway;
+use crate::http_api::tokens::DecisionAccess;
 use crate::http_api::{self, Admin, AppState};
 use crate::limiter::{node_key, Store};
 use crate::policy::{Policy, RuleSet};
@@ -104,6 +105,7 @@ fn app_state(
     clock: &Arc<dyn Clock>,
     gateway: Option<Arc<LiveGateway>>,
 ) -> web::Data<AppState> {
+    let gateway_mode = gateway.is_some();
     web::Data::new(AppState {
         store: Arc::clone(&parts.store),
         policy: Arc::clone(&parts.policy),
@@ -116,6 +118,8 @@ fn app_state(
         refusals: Default::default(),
         gateway,
         node_id: config.node_id.clone(),
+        decision: DecisionAccess::new(config.http.decision_token.clone(), gateway_mode),
+        body_timeout: config.http.body_timeout,
     })
 }
 

@@ -52,6 +52,11 @@ pub(super) struct HttpFlags {
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret of this text (checked by whoever reads it from the settings).
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
     /// Its bytes, to compare with what a caller presents.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
