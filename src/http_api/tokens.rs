@@ -71,7 +71,7 @@ impl DecisionAccess {
             Self::Open => return Ok(()),
             Self::Closed => ApiError::DecisionApisClosed,
             Self::Token(token) => match presented(headers, authorization) {
-                Some(presented) if same(presented, token.as_bytes()) => return Ok(()),
+                Some(presented) if token.matches(presented) => return Ok(()),
                 Some(_) => ApiError::BadDecisionToken,
                 None => ApiError::MissingDecisionToken {
                     header_only: !authorization,

@@ -227,6 +227,7 @@ fn start_rls(
         Arc::clone(&parts.policy),
         Arc::clone(clock),
         Arc::clone(&parts.telemetry),
+        config.http.decision_token.clone(),
     );
     RlsServer::start(listener, limiter, config.workers.get()).map(Some)
 }

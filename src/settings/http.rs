@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use subtle::ConstantTimeEq;
 
 use super::checks::{positive, token};
 use super::file::FileSettings;
@@ -57,9 +58,16 @@ impl Secret {
         Self(text)
     }
 
-    /// Its bytes, to compare with what a caller presents.
+    /// Its bytes.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    /// Whether `presented` is this secret, compared in constant time
+    /// (`subtle`), so timing tells a caller nothing about how much of a
+    /// guess was right (only whether its length was).
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        presented.ct_eq(self.0.as_bytes()).into()
     }
 }
 
