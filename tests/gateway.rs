@@ -312,6 +312,11 @@ fn paths_are_matched_and_forwarded_in_one_canonical_form() {
         "/api/%2e%2e/uploads",
         "/api//x",
         "/api/a%2fb",
+        // Resolved by Tomcat and Jetty, by an upstream that decodes twice,
+        // and by a lenient UTF-8 decoder: each is `/uploads/x` to some.
+        "/api/..;/uploads/x",
+        "/api/%252e%252e/uploads/x",
+        "/api/%c0%ae%c0%ae/uploads/x",
     ] {
         let head = format!("GET {sneaky} HTTP/1.1\r\nHost: x\r\nX-User-ID: frank");
         let answer = node.raw(head.as_bytes());
