@@ -85,7 +85,7 @@ fn each_kind_of_bad_user_id_gets_its_own_400_and_changes_nothing() {
         "POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: victim{}",
         "x".repeat(251)
     );
-    let cases: [(&[u8], &str); 7] = [
+    let cases: [(&[u8], &str); 12] = [
         (b"POST /protected HTTP/1.1\r\nHost: x", "missing_user_id"),
         (
             b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID:",
@@ -103,6 +103,27 @@ fn each_kind_of_bad_user_id_gets_its_own_400_and_changes_nothing() {
         (
             b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic tim",
             "user_id_contains_space",
+        ),
+        // Bytes the HTTP parser itself refuses: the same JSON error.
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\x7ftim",
+            "user_id_control_character",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\x01tim",
+            "user_id_control_character",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\x1btim",
+            "user_id_control_character",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\x00tim",
+            "user_id_control_character",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\rtim",
+            "user_id_control_character",
         ),
         (
             b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: victim\r\nX-User-ID: other",

@@ -135,6 +135,9 @@ pub enum ApiError {
     /// A request head not sent within the head timeout.
     #[error("the request head did not arrive within {timeout_ms} ms")]
     HeadTimeout { timeout_ms: u64 },
+    /// A connection past `--max-connections`.
+    #[error("this node serves {max} connections at most; try again, or another node")]
+    TooManyConnections { max: usize },
     /// Refused by the HTTP layer before any route ran (an error of actix's
     /// own, such as an extractor's): the status it chose and its words.
     #[error("{detail}")]
@@ -189,6 +192,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => "payload_too_large",
             ApiError::HeadTooLarge { .. } => "request_head_too_large",
             ApiError::HeadTimeout { .. } => "head_timeout",
+            ApiError::TooManyConnections { .. } => "too_many_connections",
             ApiError::Http { status, .. } => http_code(*status),
         }
     }
@@ -229,7 +233,9 @@ impl ResponseError for ApiError {
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Http { status, .. } => *status,
-            ApiError::NotCommitted(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotCommitted(_) | ApiError::TooManyConnections { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,

@@ -104,7 +104,7 @@ fn describe<'r>(req: &'r HttpRequest, user_header: &HeaderName) -> Result<Reques
 }
 
 /// An identity error of `/protected` as a 401 naming the header it is about.
-fn unidentified(error: ApiError, user_header: &HeaderName) -> ApiError {
+pub(super) fn unidentified(error: ApiError, user_header: &HeaderName) -> ApiError {
     let code = error.code();
     let (header, detail) = match error {
         ApiError::InvalidField { field, reason } => (field, reason),

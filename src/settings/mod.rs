@@ -312,15 +312,7 @@ impl Config {
         let node_id = replication::given_node_id(&cli, &file)?;
         let replication = replication(&cli, &file)?;
         let limit = limit(&cli, &file, &defaults.limit)?;
-        let listen = match cli.listen.or(file.listen) {
-            Some(text) => text.parse().map_err(|_| {
-                ConfigError::new(
-                    "listen",
-                    format!("`{text}` is not an address like 0.0.0.0:8000"),
-                )
-            })?,
-            None => defaults.listen,
-        };
+        let listen = listen(cli.listen.or(file.listen), defaults.listen)?;
         let max_keys = positive(
             "max-keys",
             cli.max_keys.or(file.max_keys),
@@ -369,6 +361,19 @@ impl Config {
             http,
         })
     }
+}
+
+/// The address to serve HTTP on, `default` unless given.
+fn listen(text: Option<String>, default: SocketAddr) -> Result<SocketAddr, ConfigError> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    text.parse().map_err(|_| {
+        ConfigError::new(
+            "listen",
+            format!("`{text}` is not an address like 0.0.0.0:8000"),
+        )
+    })
 }
 
 #[cfg(test)]
