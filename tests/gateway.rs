@@ -396,6 +396,89 @@ fn a_clients_own_forwarding_headers_are_not_believed() {
     assert_eq!(h["forwarded"], Value::Null);
 }
 
+/// A route with a 300 ms timeout and, unless the extra text says otherwise,
+/// the same idle timeout.
+fn timed_node(echo: &Echo, idle: &str) -> TestNode {
+    let extra = format!(
+        "[[routes]]\nname = \"timed\"\nprefix = \"/timed\"\nupstreams = [\"http://{}\"]\n\
+         strip_prefix = true\ntimeout_ms = 300\n{idle}",
+        echo.addr
+    );
+    gateway_node(echo, &extra)
+}
+
+/// A raw request to `node`; what came back and whether the node closed
+/// the connection within 10 s.
+fn raw_exchange(node: &TestNode, head: &str, body: &[u8], trickle: bool) -> (String, bool) {
+    let mut stream = std::net::TcpStream::connect(node.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    std::io::Write::write_all(&mut stream, head.as_bytes()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let body = body.to_vec();
+    let sender = std::thread::spawn(move || {
+        for byte in body.chunks(1) {
+            if std::io::Write::write_all(&mut writer, byte).is_err() {
+                return;
+            }
+            if trickle {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    let mut bytes = Vec::new();
+    let closed = match stream.read_to_end(&mut bytes) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    sender.join().unwrap();
+    (String::from_utf8_lossy(&bytes).into_owned(), closed)
+}
+
+/// An upstream that stops in the middle of its answer holds the client no
+/// longer than the route's idle timeout: the client's connection is cut.
+#[test]
+fn an_answer_that_stalls_is_cut_after_the_routes_idle_timeout() {
+    let echo = Echo::start();
+    let node = timed_node(&echo, "");
+    let head = "GET /timed/stall HTTP/1.1\r\nHost: x\r\nX-User-ID: quinn\r\n\r\n";
+    let (text, closed) = raw_exchange(&node, head, b"", false);
+    assert!(closed, "still open after 10 s: {text:?}");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(text.contains("first piece"), "{text:?}");
+    assert!(!text.ends_with("0\r\n\r\n"), "cut, not ended: {text:?}");
+    let idle = r#"limiter_http_refusals_total{reason="upstream_idle"}"#;
+    assert_eq!(node.metric(idle), 1.0);
+}
+
+/// A client that stops sending its body is answered 408 after the route's
+/// idle timeout, and its connection closed; one that keeps sending is never
+/// cut by the route's timeout, which counts from the last byte sent.
+#[test]
+fn an_upload_is_bounded_by_its_pauses_not_its_length() {
+    let echo = Echo::start();
+    let node = timed_node(&echo, "idle_timeout_ms = 500\n");
+    let head =
+        "POST /timed/x HTTP/1.1\r\nHost: x\r\nX-User-ID: rita\r\nContent-Length: 1000\r\n\r\n";
+    let (text, closed) = raw_exchange(&node, head, b"0123456789", false);
+    assert!(closed, "still open after 10 s: {text:?}");
+    assert!(text.starts_with("HTTP/1.1 408"), "{text:?}");
+    assert!(
+        text.contains(r#""error":"body_timeout","route":"timed""#),
+        "{text:?}"
+    );
+    let refused = r#"limiter_http_refusals_total{reason="body_timeout"}"#;
+    assert_eq!(node.metric(refused), 1.0);
+    // 20 bytes over a second, three times the route's timeout: it moves, so it passes.
+    let body = [b'm'; 20];
+    let head = "POST /timed/x HTTP/1.1\r\nHost: x\r\nX-User-ID: sam\r\nContent-Length: 20\r\nConnection: close\r\n\r\n";
+    let (text, _) = raw_exchange(&node, head, &body, true);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(text.contains(r#""body_bytes":20"#), "{text:?}");
+}
+
 /// Peak resident memory of process `pid`, in bytes (Linux).
 fn peak_rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

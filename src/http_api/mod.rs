@@ -12,6 +12,8 @@ pub mod error;
 pub mod forward_auth;
 pub mod gateway;
 pub mod gateway_forward;
+mod gateway_headers;
+mod gateway_timing;
 pub mod head_refusal;
 pub mod headers;
 mod limited;
