@@ -136,6 +136,7 @@ fn each_kind_of_bad_user_id_gets_its_own_400_and_changes_nothing() {
         assert_eq!(reply.header("content-type"), "application/json");
         let body = reply.json();
         assert_eq!(body["error"], code);
+        assert_eq!(body["field"], "X-User-ID");
         assert!(
             body["detail"].as_str().unwrap().contains("X-User-ID"),
             "{body}"

@@ -275,6 +275,13 @@ impl ApiError {
         let body = ErrorBody {
             error: self.code(),
             field: match self {
+                ApiError::MissingUserId
+                | ApiError::MultipleUserIds
+                | ApiError::EmptyUserId
+                | ApiError::UserIdTooLong(_)
+                | ApiError::UserIdNotAscii { .. }
+                | ApiError::UserIdControlCharacter { .. }
+                | ApiError::UserIdContainsSpace { .. } => Some(USER_ID_HEADER),
                 ApiError::InvalidField { field, .. } => Some(field),
                 ApiError::Unidentified { header, .. } => Some(header),
                 ApiError::MissingDecisionToken { .. } | ApiError::BadDecisionToken => {
@@ -310,6 +317,9 @@ impl ApiError {
         )
     }
 }
+
+/// The header naming the user on `/protected`, as errors name it.
+const USER_ID_HEADER: &str = "X-User-ID";
 
 /// The header a decision token comes in (beside `Authorization: Bearer`).
 pub const DECISION_TOKEN_HEADER: &str = "X-Limiter-Token";
