@@ -479,6 +479,33 @@ fn an_upload_is_bounded_by_its_pauses_not_its_length() {
     assert!(text.contains(r#""body_bytes":20"#), "{text:?}");
 }
 
+/// A body sent after `100 Continue` is a body, not the next request's head:
+/// it streams for longer than the head timeout without being cut.
+#[test]
+fn a_body_after_100_continue_is_not_timed_as_a_head() {
+    let echo = Echo::start();
+    let node = gateway_node_with(&echo, "", &["--head-timeout-ms", "500"]);
+    let mut stream = std::net::TcpStream::connect(node.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = "POST /api/x HTTP/1.1\r\nHost: x\r\nX-User-ID: tess\r\n\
+                Expect: 100-continue\r\nContent-Length: 20\r\nConnection: close\r\n\r\n";
+    std::io::Write::write_all(&mut stream, head.as_bytes()).unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    // 20 bytes over a second, twice the head timeout.
+    for _ in 0..20 {
+        std::io::Write::write_all(&mut stream, b"e").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(text.contains(r#""body_bytes":20"#), "{text:?}");
+}
+
 /// Peak resident memory of process `pid`, in bytes (Linux).
 fn peak_rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
