@@ -153,19 +153,12 @@ impl Connection {
         self.window
             .extend_from_slice(&bytes[..room.min(bytes.len())]);
         self.seen += bytes.len();
-        for byte in bytes {
-            newline = match (newline, byte) {
-                (1 | 2, b'\n') => {
-                    self.phase = Phase::Rest;
-                    self.first = false;
-                    return;
-                }
-                (_, b'\n') => 1,
-                (1, b'\r') => 2,
-                _ => 0,
-            };
+        if head_ends(&mut newline, bytes) {
+            self.phase = Phase::Rest;
+            self.first = false;
+        } else {
+            self.phase = Phase::Head { newline };
         }
-        self.phase = Phase::Head { newline };
     }
 
     fn arm_timer(&mut self) {
@@ -248,6 +241,30 @@ impl Connection {
     }
 }
 
+/// Whether a head ends in `bytes` (a blank line: `\n\n` or `\n\r\n`),
+/// given how far into such an end the bytes before went (`newline`, see
+/// [`Phase::Head`], brought up to date). Jumps from one `\n` to the next.
+fn head_ends(newline: &mut u8, mut bytes: &[u8]) -> bool {
+    loop {
+        while *newline > 0 {
+            match (bytes.first(), *newline) {
+                (None, _) => return false,
+                (Some(b'\n'), _) => return true,
+                (Some(b'\r'), 1) => *newline = 2,
+                _ => *newline = 0,
+            }
+            bytes = &bytes[1..];
+        }
+        match memchr::memchr(b'\n', bytes) {
+            Some(at) => {
+                *newline = 1;
+                bytes = &bytes[at + 1..];
+            }
+            None => return false,
+        }
+    }
+}
+
 impl AsyncRead for Connection {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -300,5 +317,33 @@ impl AsyncWrite for Connection {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_ends;
+
+    #[test]
+    fn a_heads_end_is_found_however_the_bytes_are_cut() {
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody";
+        let end = head.len() - 4;
+        for cut in 0..=head.len() {
+            let mut newline = 0;
+            let first = head_ends(&mut newline, &head[..cut]);
+            let ended = first || head_ends(&mut newline, &head[cut..]);
+            assert!(ended, "cut at {cut}");
+            assert_eq!(first, cut >= end, "cut at {cut}");
+        }
+        let mut newline = 0;
+        assert!(head_ends(&mut newline, b"GET / HTTP/1.1\nHost: x\n\n"));
+        for not_yet in [
+            &b"GET / HTTP/1.1\r\nHost: x\r\n"[..],
+            b"a\n\rb\n",
+            b"\r\r\n",
+        ] {
+            let mut newline = 0;
+            assert!(!head_ends(&mut newline, not_yet), "{not_yet:?}");
+        }
     }
 }
