@@ -1,14 +1,54 @@
-//! `limiter_http_refusals_total{reason}`: requests and connections the HTTP
-//! layer turned away because a client or an upstream did not deliver what
-//! it owed in time or within bounds, or asked for decisions it may not ask
-//! for. Every reason's series exists from the start, at 0, so a rate over
-//! it is defined before the first refusal.
+//! Metrics of the HTTP layer: `http_requests_total{route,status}` with its
+//! duration (label values from fixed lists, so random paths make no new
+//! series), and `limiter_http_refusals_total{reason}`: requests and
+//! connections turned away because a client or an upstream did not
+//! deliver what it owed in time or within bounds, or asked for decisions it
+//! may not ask for. Every reason's series exists from the start, at 0, so a
+//! rate over it is defined before the first refusal.
+
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics::{describe_counter, Counter};
 
-use super::Telemetry;
+use super::{Telemetry, HTTP_REQUESTS};
 
 const REFUSALS: &str = "limiter_http_refusals_total";
+
+/// Routes get their own label value; anything else is `other`, so a scan of
+/// random paths cannot grow the number of series.
+/// Every admin path counts as `/v1/admin`, every forward-auth path as `/v1/forward-auth`.
+pub const ROUTES: [&str; 12] = [
+    "/protected",
+    "/v1/check",
+    "/v1/checks",
+    "/v1/forward-auth",
+    "/v1/admin",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/v1/cluster",
+    "/status",
+    "/",
+    "other",
+];
+const STATUSES: [(u16, &str); 11] = [
+    (200, "200"),
+    (400, "400"),
+    (401, "401"),
+    (403, "403"),
+    (404, "404"),
+    (405, "405"),
+    (408, "408"),
+    (413, "413"),
+    (429, "429"),
+    (503, "503"),
+    (0, "other"),
+];
+
+/// The request counters, by route and status; each made on first use, so
+/// `/metrics` lists only series that happened.
+pub(super) type RequestCounters = [[OnceLock<Counter>; STATUSES.len()]; ROUTES.len()];
 
 /// Why the HTTP layer refused a request or cut a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +117,21 @@ pub(super) fn refusal_counters() -> RefusalCounters {
 }
 
 impl Telemetry {
+    /// Records one HTTP request by route index (into [`ROUTES`]) and status.
+    pub fn http_request(&self, route: usize, status: u16, took: Duration) {
+        let route = route.min(ROUTES.len() - 1);
+        let status = STATUSES
+            .iter()
+            .position(|(code, _)| *code == status)
+            .unwrap_or(STATUSES.len() - 1);
+        self.http_requests[route][status]
+            .get_or_init(|| {
+                self.local(|| metrics::counter!(HTTP_REQUESTS, "route" => ROUTES[route], "status" => STATUSES[status].1))
+            })
+            .increment(1);
+        self.http_seconds[route].record(took);
+    }
+
     /// Counts one refusal of the HTTP layer.
     pub fn http_refusal(&self, reason: Refusal) {
         self.http_refusals[reason as usize].increment(1);
