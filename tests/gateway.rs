@@ -453,6 +453,32 @@ fn an_answer_that_stalls_is_cut_after_the_routes_idle_timeout() {
     assert_eq!(node.metric(idle), 1.0);
 }
 
+/// A client slow to read an answer is not the upstream pausing: the idle
+/// timeout counts only while the node waits for the upstream.
+#[test]
+fn a_client_slow_to_read_is_not_cut_for_the_upstreams_idleness() {
+    let echo = Echo::start();
+    let node = timed_node(&echo, "");
+    let answer = call(
+        "GET",
+        &node.url("/timed/big"),
+        &[("X-User-ID", "uma")],
+        None,
+    );
+    assert_eq!(answer.status(), 200);
+    let mut reader = answer.into_reader();
+    let mut buf = vec![0; 1 << 16];
+    let mut bytes = reader.read(&mut buf).unwrap();
+    // Three times the route's idle timeout without reading.
+    std::thread::sleep(Duration::from_millis(900));
+    while let Ok(n @ 1..) = reader.read(&mut buf) {
+        bytes += n;
+    }
+    assert_eq!(bytes, BIG);
+    let idle = r#"limiter_http_refusals_total{reason="upstream_idle"}"#;
+    assert_eq!(node.metric(idle), 0.0);
+}
+
 /// A client that stops sending its body is answered 408 after the route's
 /// idle timeout, and its connection closed; one that keeps sending is never
 /// cut by the route's timeout, which counts from the last byte sent.

@@ -25,8 +25,11 @@ use crate::telemetry::{Refusal, Telemetry};
 
 /// How an upload goes, shared by its body and [`watch`].
 pub(super) struct Upload {
-    /// When a byte of the body last moved (or the exchange began).
-    last: Cell<Instant>,
+    /// When the current wait began: for the upstream to take more (since
+    /// the last piece moved, or the exchange began), or for the client to
+    /// send more (since the body first found nothing to read). A wait is
+    /// timed from its own start, so neither side is blamed for the other's.
+    since: Cell<Instant>,
     /// Whether the body waits for the client (else for the upstream to take more).
     awaiting_client: Cell<bool>,
     /// When the request was all sent: the upstream's time to answer runs from then.
@@ -40,7 +43,7 @@ impl Upload {
     pub fn new(has_body: bool) -> Rc<Self> {
         let now = Instant::now();
         Rc::new(Self {
-            last: Cell::new(now),
+            since: Cell::new(now),
             awaiting_client: Cell::new(false),
             sent: Cell::new((!has_body).then_some(now)),
             too_large: Cell::new(false),
@@ -64,8 +67,8 @@ pub(super) async fn watch(upload: &Upload, idle: Duration, timeout: Duration) ->
     loop {
         let (deadline, stall) = match upload.sent.get() {
             Some(sent) => (sent + timeout, Stall::NoAnswer),
-            None if upload.awaiting_client.get() => (upload.last.get() + idle, Stall::Client),
-            None => (upload.last.get() + idle, Stall::Upstream),
+            None if upload.awaiting_client.get() => (upload.since.get() + idle, Stall::Client),
+            None => (upload.since.get() + idle, Stall::Upstream),
         };
         if Instant::now() >= deadline {
             return stall;
@@ -103,7 +106,10 @@ impl Stream for UploadBody {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.payload).poll_next(cx);
         let upload = &this.upload;
-        upload.awaiting_client.set(polled.is_pending());
+        if polled.is_pending() != upload.awaiting_client.get() {
+            upload.since.set(Instant::now());
+            upload.awaiting_client.set(polled.is_pending());
+        }
         match polled {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.seen += chunk.len() as u64;
@@ -112,7 +118,7 @@ impl Stream for UploadBody {
                     let error = actix_web::error::ErrorPayloadTooLarge("body too large");
                     return Poll::Ready(Some(Err(error)));
                 }
-                upload.last.set(Instant::now());
+                upload.since.set(Instant::now());
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(None) => {
@@ -130,7 +136,9 @@ impl Stream for UploadBody {
 /// its route's idle timeout. The timer is made only if the body pauses.
 pub(super) struct IdleBody<S> {
     inner: S,
-    last: Instant,
+    /// Since when the body has waited for the upstream (asked and found
+    /// nothing), if it does: a client slow to read does not count.
+    waiting: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
     gateway: Arc<Gateway>,
     route: usize,
@@ -142,7 +150,7 @@ impl<S> IdleBody<S> {
     pub fn new(inner: S, gateway: Arc<Gateway>, route: usize, telemetry: Arc<Telemetry>) -> Self {
         Self {
             inner,
-            last: Instant::now(),
+            waiting: None,
             timer: None,
             gateway,
             route,
@@ -150,10 +158,11 @@ impl<S> IdleBody<S> {
         }
     }
 
-    /// Whether the pause that began at `self.last` has gone on too long.
+    /// Whether the wait for the upstream has gone on too long.
     fn stalled(&mut self, cx: &mut Context<'_>) -> bool {
         let route = self.gateway.route(self.route);
-        let deadline = self.last + route.idle_timeout;
+        let since = *self.waiting.get_or_insert_with(Instant::now);
+        let deadline = since + route.idle_timeout;
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
@@ -188,7 +197,7 @@ impl<S: Stream<Item = Result<Bytes, PayloadError>> + Unpin> Stream for IdleBody<
             }
             Poll::Pending => Poll::Pending,
             Poll::Ready(item) => {
-                this.last = Instant::now();
+                this.waiting = None;
                 Poll::Ready(item)
             }
         }
