@@ -78,7 +78,6 @@ impl Limits {
             io,
             limits: Arc::clone(self),
             window: Vec::new(),
-            seen: 0,
             phase: Phase::Between,
             first: true,
             timer: None,
@@ -107,8 +106,6 @@ pub struct Connection {
     limits: Arc<Limits>,
     /// The first [`WINDOW`] bytes of the request being read.
     window: Vec<u8>,
-    /// Bytes of it read in all.
-    seen: usize,
     phase: Phase,
     /// On the connection's first request, which actix-http times itself
     /// (with its 408, which goes out as JSON).
@@ -140,7 +137,6 @@ impl Connection {
     fn read(&mut self, bytes: &[u8]) {
         if self.phase == Phase::Between {
             self.window.clear();
-            self.seen = 0;
             self.phase = Phase::Head { newline: 0 };
             if !self.first {
                 self.arm_timer();
@@ -152,7 +148,6 @@ impl Connection {
         let room = WINDOW.saturating_sub(self.window.len());
         self.window
             .extend_from_slice(&bytes[..room.min(bytes.len())]);
-        self.seen += bytes.len();
         if head_ends(&mut newline, bytes) {
             self.phase = Phase::Rest;
             self.first = false;
@@ -199,7 +194,7 @@ impl Connection {
             forward_auth_user: &self.limits.forward_auth_user,
             head_timeout: self.limits.head_timeout,
         };
-        let error = explain(kind, &self.window, self.seen, &ctx)?;
+        let error = explain(kind, &self.window, &ctx)?;
         let telemetry = &self.limits.telemetry;
         telemetry.http_refusal(match kind {
             Canned::Malformed => Refusal::MalformedHead,

@@ -88,26 +88,27 @@ pub struct Explain<'a> {
 }
 
 /// What the client got wrong, from `window` (the first bytes of the
-/// request as read; `seen` bytes were read in all). `None` when the window
-/// holds a whole, well-formed head: then the answer was not the parser's
-/// (an upstream's bare answer, relayed) and goes out as it is.
-pub fn explain(canned: Canned, window: &[u8], seen: usize, ctx: &Explain) -> Option<ApiError> {
+/// request as read). `None` when the window holds a whole, well-formed
+/// head: then the answer was not the parser's (an upstream's bare answer,
+/// relayed) and goes out as it is.
+pub fn explain(canned: Canned, window: &[u8], ctx: &Explain) -> Option<ApiError> {
     let end = head_end(window);
     match canned {
         Canned::Timeout => end.is_none().then(|| ApiError::HeadTimeout {
             timeout_ms: u64::try_from(ctx.head_timeout.as_millis()).unwrap_or(u64::MAX),
         }),
         Canned::TooLarge => {
-            let lines = end.map_or(usize::MAX, |end| {
-                window[..end].split(|b| *b == b'\n').count()
+            // A head that did not end within the window, or one of more
+            // header lines (the request line aside) than the parser takes.
+            let headers = end.map_or(usize::MAX, |end| {
+                let lines = window[..end].split(|b| *b == b'\n');
+                let lines = lines.filter(|l| !l.is_empty() && *l != b"\r");
+                lines.count().saturating_sub(1)
             });
-            // The request line and the blank line are not headers.
-            (end.is_none() && seen >= window.len() || lines > MAX_HEADERS + 2).then_some(
-                ApiError::HeadTooLarge {
-                    max_bytes: MAX_HEAD_BYTES,
-                    max_headers: MAX_HEADERS,
-                },
-            )
+            (headers > MAX_HEADERS).then_some(ApiError::HeadTooLarge {
+                max_bytes: MAX_HEAD_BYTES,
+                max_headers: MAX_HEADERS,
+            })
         }
         Canned::Malformed => malformed(&window[..end.unwrap_or(window.len())], end.is_some(), ctx),
     }
@@ -135,8 +136,9 @@ fn malformed(head: &[u8], complete: bool, ctx: &Explain) -> Option<ApiError> {
         Ok(parts) => parts,
         Err(reason) => return Some(ApiError::field("request-line", reason)),
     };
-    let forward_auth = path == forward_auth::PATH.as_bytes()
-        || path.starts_with(format!("{}/", forward_auth::PATH).as_bytes());
+    let forward_auth = path
+        .strip_prefix(forward_auth::PATH.as_bytes())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"));
     let mut headers = Vec::new();
     for (n, line) in lines.take_while(|l| !l.is_empty()).enumerate() {
         let (name, value) = match header_parts(line, n + 1) {

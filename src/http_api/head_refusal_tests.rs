@@ -21,7 +21,7 @@ fn explain_with(canned: Canned, head: &[u8], user: &str) -> Option<ApiError> {
         forward_auth_user: &HeaderName::from_bytes(user.as_bytes()).unwrap(),
         head_timeout: Duration::from_secs(5),
     };
-    explain(canned, head, head.len(), &ctx)
+    explain(canned, head, &ctx)
 }
 
 fn bad(head: &[u8]) -> Option<ApiError> {
