@@ -1,4 +1,5 @@
-//! The HTTP API: routes, shared request state, and the request-metrics middleware.
+//! The HTTP API: routes, shared request state, and the request-metrics
+//! middleware; the server it runs on is `server.rs`.
 
 pub mod admin;
 mod api_keys;
