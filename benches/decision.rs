@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::{Clock, SystemClock};
 use crdt_limiter::http_api::request::parse_body;
+use crdt_limiter::http_api::tokens::DecisionAccess;
 use crdt_limiter::http_api::{batch, check, protected, AppState};
 use crdt_limiter::limiter::{Limit, MergeMode, Store};
 use crdt_limiter::policy::{rules_file, Policy, Request, RuleSet};
@@ -259,6 +260,9 @@ fn batched(c: &mut Criterion) {
         cluster: None,
         refusals: Default::default(),
         gateway: None,
+        node_id: None,
+        decision: DecisionAccess::Open,
+        body_timeout: std::time::Duration::from_secs(10),
     };
     let items: Vec<String> = (0..batch::MAX_BATCH)
         .map(|i| {

@@ -5,7 +5,10 @@
 //! - [`node`]: the composition root — builds a node from its settings and runs it
 //!   ([`run`]), with housekeeping and the rules reload beside it.
 //! - [`settings`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
-//! - [`http_api`]: `POST /protected`, `POST /v1/check`, `POST /v1/checks`, `/v1/forward-auth`, the admin API, `/metrics`, `/healthz`, `/readyz`, `/v1/cluster`.
+//! - [`http_api`]: the HTTP server (connections capped, heads and bodies timed, the
+//!   parser's refusals as JSON) and `POST /protected`, `POST /v1/check`, `POST /v1/checks`,
+//!   `/v1/forward-auth` (with the decision token), the admin API, `/metrics`, `/healthz`,
+//!   `/readyz`, `/v1/cluster`, and the gateway's forwarding.
 //! - [`rls`]: the Envoy rate-limit service (gRPC `ShouldRateLimit`) over the descriptor limits.
 //! - [`replication`]: Kafka — publishes changed buckets, merges peers' (CRDT), bootstraps,
 //!   heartbeats, and the policy log's Kafka adapter (the config topic).

@@ -2,7 +2,7 @@
 //! functions on cached handles (no registry lookup or allocation per request),
 //! rendered in the Prometheus text format for `GET /metrics`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -16,9 +16,11 @@ use metrics_exporter_prometheus::{
 use crate::limiter::Store;
 use crate::policy::Verdict;
 
+mod http;
 mod minute;
 mod rls;
 mod rules;
+pub use http::{Refusal, ROUTES};
 pub use minute::{RuleMinute, SLOTS as MINUTE_SLOTS};
 pub use rls::{RlsMetrics, RlsOutcome};
 
@@ -49,34 +51,6 @@ const RULES_RELOADS: &str = "limiter_rules_reloads_total";
 const GATEWAY_RELOADS: &str = "limiter_gateway_reloads_total";
 const HTTP_REQUESTS: &str = "http_requests_total";
 const HTTP_SECONDS: &str = "http_request_duration_seconds";
-
-/// Routes get their own label value; anything else is `other`, so a scan of
-/// random paths cannot grow the number of series.
-/// Every admin path counts as `/v1/admin`, every forward-auth path as `/v1/forward-auth`.
-pub const ROUTES: [&str; 12] = [
-    "/protected",
-    "/v1/check",
-    "/v1/checks",
-    "/v1/forward-auth",
-    "/v1/admin",
-    "/metrics",
-    "/healthz",
-    "/readyz",
-    "/v1/cluster",
-    "/status",
-    "/",
-    "other",
-];
-const STATUSES: [(u16, &str); 8] = [
-    (200, "200"),
-    (400, "400"),
-    (401, "401"),
-    (404, "404"),
-    (405, "405"),
-    (429, "429"),
-    (503, "503"),
-    (0, "other"),
-];
 
 /// A recorder of this node's own: every node (several run in one test
 /// process) counts and renders only what it recorded itself, so no node's
@@ -227,9 +201,9 @@ pub struct Telemetry {
     max_keys: Gauge,
     evicted_idle: Counter,
     evicted_pressure: Counter,
-    /// Created on first use, so `/metrics` lists only series that happened.
-    http_requests: [[OnceLock<Counter>; STATUSES.len()]; ROUTES.len()],
+    http_requests: http::RequestCounters,
     http_seconds: Vec<Histogram>,
+    http_refusals: http::RefusalCounters,
 }
 
 impl Telemetry {
@@ -252,6 +226,7 @@ impl Telemetry {
                 .iter()
                 .map(|route| metrics::histogram!(HTTP_SECONDS, "route" => *route))
                 .collect(),
+            http_refusals: http::refusal_counters(),
         })
     }
 
@@ -307,21 +282,6 @@ impl Telemetry {
     /// Records a request refused as malformed; `error` is one of a fixed set of codes.
     pub fn bad_request(&self, error: &'static str) {
         self.local(|| metrics::counter!(BAD_REQUESTS, "error" => error).increment(1));
-    }
-
-    /// Records one HTTP request by route index (into [`ROUTES`]) and status.
-    pub fn http_request(&self, route: usize, status: u16, took: Duration) {
-        let route = route.min(ROUTES.len() - 1);
-        let status = STATUSES
-            .iter()
-            .position(|(code, _)| *code == status)
-            .unwrap_or(STATUSES.len() - 1);
-        self.http_requests[route][status]
-            .get_or_init(|| {
-                self.local(|| metrics::counter!(HTTP_REQUESTS, "route" => ROUTES[route], "status" => STATUSES[status].1))
-            })
-            .increment(1);
-        self.http_seconds[route].record(took);
     }
 
     /// A publish the broker acknowledged.

@@ -237,6 +237,18 @@ fn a_body_past_the_size_bound_is_refused_unread() {
     let _ = stream.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // The JSON error every refusal is, naming the bound.
+    assert!(
+        answer.contains("content-type: application/json"),
+        "{answer}"
+    );
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let error: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(error["error"], "payload_too_large");
+    assert!(
+        error["detail"].as_str().unwrap().contains("2048000"),
+        "{error}"
+    );
     // 1,000 users of 256 bytes, each item padded to 2 KiB: the bound fits them.
     let item = format!(
         r#"{{"user":"{}"}}{}"#,

@@ -69,6 +69,11 @@ fn help_documents_every_setting_with_its_environment_variable() {
         "LIMITER_ADMIN_TOKEN",
         "LIMITER_DATA_DIR",
         "LIMITER_CONFIG_TOPIC",
+        "LIMITER_DECISION_TOKEN",
+        "LIMITER_DECISION_TOKEN_FILE",
+        "LIMITER_HEAD_TIMEOUT_MS",
+        "LIMITER_BODY_TIMEOUT_MS",
+        "LIMITER_MAX_CONNECTIONS",
     ] {
         assert!(help.contains(env), "{env} missing from --help");
     }

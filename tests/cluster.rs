@@ -157,6 +157,20 @@ fn a_standalone_node_says_so_and_lists_no_peers() {
 }
 
 #[test]
+fn a_standalone_node_shows_the_id_it_was_given() {
+    let node = NodeProcess::start(&["--node-id", "edge-7"]);
+    node.wait_ready(Duration::from_secs(10));
+    let view = cluster(&node);
+    assert_eq!(view["node"]["mode"], "standalone");
+    assert_eq!(view["node"]["id"], "edge-7");
+    let page = node.get("/status?refresh=0").body;
+    assert!(
+        page.contains(r#"<td id="node-id"><code>edge-7</code>"#),
+        "{page}"
+    );
+}
+
+#[test]
 fn a_peer_gone_after_of_zero_is_refused_by_name() {
     let out = NodeProcess::command()
         .args(["--peer-gone-after-ms", "0"])

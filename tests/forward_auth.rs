@@ -249,3 +249,38 @@ fn the_user_header_is_configurable() {
     // /protected still reads X-User-ID.
     assert_eq!(node.protected("alice").status, 200);
 }
+
+/// A proxy forwards the client's own `Authorization` to forward-auth, so
+/// the decision token counts only in `X-Limiter-Token`, which the proxy
+/// sets (replacing any the client sent).
+#[test]
+fn the_decision_token_counts_only_in_the_proxys_header() {
+    const TOKEN: &str = "forward-auth-decision-token";
+    let node = TestNode::start(&["--decision-token", TOKEN]);
+    let bearer = format!("Bearer {TOKEN}");
+    let refused = ask(
+        &node,
+        "GET",
+        "/v1/forward-auth",
+        &[("X-User-ID", "alice"), ("Authorization", &bearer)],
+    );
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert_eq!(refused.json()["error"], "missing_decision_token");
+    assert!(refused.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Authorization is the client's"));
+    // A client's own bearer token beside the proxy's header is the client's business.
+    let allowed = ask(
+        &node,
+        "GET",
+        "/v1/forward-auth",
+        &[
+            ("X-User-ID", "alice"),
+            ("X-Limiter-Token", TOKEN),
+            ("Authorization", "Bearer the-clients-own-jwt"),
+        ],
+    );
+    assert_eq!(allowed.status, 200, "{allowed:?}");
+    assert_eq!(allowed.header("X-RateLimit-Remaining"), "9");
+}

@@ -15,6 +15,11 @@ use common::{temp_dir, TestNode};
 use serde_json::{json, Value};
 
 fn gateway_node(echo: &Echo, extra: &str) -> TestNode {
+    gateway_node_with(echo, extra, &[])
+}
+
+/// [`gateway_node`] with more flags.
+fn gateway_node_with(echo: &Echo, extra: &str, flags: &[&str]) -> TestNode {
     let dir = temp_dir("gateway");
     let file = dir.join("gateway.toml");
     let text = format!(
@@ -43,7 +48,7 @@ timeout_ms = 300
         echo = echo.addr
     );
     std::fs::write(&file, text).unwrap();
-    TestNode::start(&[
+    let mut all = vec![
         "--capacity",
         "3",
         "--refill-per-sec",
@@ -53,7 +58,9 @@ timeout_ms = 300
         // The test client stands for a trusted front that sets X-User-ID.
         "--trusted-proxies",
         "127.0.0.1/32",
-    ])
+    ];
+    all.extend_from_slice(flags);
+    TestNode::start(&all)
 }
 
 fn json_of(response: ureq::Response) -> Value {
@@ -124,13 +131,71 @@ fn allowed_requests_arrive_with_their_body_and_headers_and_refused_ones_never() 
         hits,
         "a refused request never reaches the upstream"
     );
-    // The API keeps working beside the gateway, on the same buckets.
-    assert_eq!(node.protected("alice").status, 429);
     assert_eq!(node.get("/healthz").status, 200);
     assert_eq!(
         call("GET", &node.url("/nowhere"), &headers[..1], None).status(),
         404
     );
+}
+
+/// The decision APIs trust their caller to name the user: on a gateway's
+/// listener, without a decision token, they would let any client spend
+/// any user's tokens (one `/v1/checks` call, a thousand users' buckets).
+#[test]
+fn the_decision_apis_are_closed_to_a_gateways_clients() {
+    let echo = Echo::start();
+    let node = gateway_node(&echo, "");
+    let spend = r#"{"user":"victim","route":"/api/x","cost":3}"#;
+    let batch = format!(r#"{{"checks":[{spend}]}}"#);
+    let attempts = [
+        node.check(spend),
+        node.send("POST", "/v1/checks", None, Some(&batch)),
+        node.protected("victim"),
+        node.raw(b"GET /v1/forward-auth HTTP/1.1\r\nHost: x\r\nX-User-ID: victim"),
+    ];
+    for reply in attempts {
+        assert_eq!(reply.status, 403, "{reply:?}");
+        assert_eq!(reply.json()["error"], "decision_api_closed");
+        assert!(reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--decision-token"));
+    }
+    // The victim's bucket is whole: 3 requests pass, the 4th is refused.
+    let user = [("X-User-ID", "victim")];
+    for _ in 0..3 {
+        assert_eq!(call("GET", &node.url("/api/x"), &user, None).status(), 200);
+    }
+    assert_eq!(call("GET", &node.url("/api/x"), &user, None).status(), 429);
+    let closed = r#"limiter_http_refusals_total{reason="decision_closed"}"#;
+    assert_eq!(node.metric(closed), 4.0);
+}
+
+/// With a decision token the services that hold it ask beside the gateway,
+/// on the same buckets; its clients still need none for the routes.
+#[test]
+fn with_a_decision_token_its_holders_ask_beside_the_gateway() {
+    const TOKEN: &str = "gateway-decision-token-01";
+    let echo = Echo::start();
+    let node = gateway_node_with(&echo, "", &["--decision-token", TOKEN]);
+    let user = [("X-User-ID", "alice")];
+    assert_eq!(call("GET", &node.url("/api/x"), &user, None).status(), 200);
+    assert_eq!(
+        node.check(r#"{"user":"alice","route":"/api/x"}"#).status,
+        401
+    );
+    let checked = node.send(
+        "POST",
+        "/v1/check",
+        Some(TOKEN),
+        Some(r#"{"user":"alice","route":"/api/x"}"#),
+    );
+    assert_eq!(checked.json()["remaining"], 1, "{checked:?}");
+    let head = format!(
+        "POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: alice\r\nX-Limiter-Token: {TOKEN}"
+    );
+    assert_eq!(node.raw(head.as_bytes()).status, 200);
+    assert_eq!(call("GET", &node.url("/api/x"), &user, None).status(), 429);
 }
 
 #[test]
@@ -247,6 +312,11 @@ fn paths_are_matched_and_forwarded_in_one_canonical_form() {
         "/api/%2e%2e/uploads",
         "/api//x",
         "/api/a%2fb",
+        // Resolved by Tomcat and Jetty, by an upstream that decodes twice,
+        // and by a lenient UTF-8 decoder: each is `/uploads/x` to some.
+        "/api/..;/uploads/x",
+        "/api/%252e%252e/uploads/x",
+        "/api/%c0%ae%c0%ae/uploads/x",
     ] {
         let head = format!("GET {sneaky} HTTP/1.1\r\nHost: x\r\nX-User-ID: frank");
         let answer = node.raw(head.as_bytes());
@@ -324,6 +394,142 @@ fn a_clients_own_forwarding_headers_are_not_believed() {
     assert_eq!(h["x-forwarded-proto"], "http");
     assert_eq!(h["x-real-ip"], Value::Null);
     assert_eq!(h["forwarded"], Value::Null);
+}
+
+/// A route with a 300 ms timeout and, unless the extra text says otherwise,
+/// the same idle timeout.
+fn timed_node(echo: &Echo, idle: &str) -> TestNode {
+    let extra = format!(
+        "[[routes]]\nname = \"timed\"\nprefix = \"/timed\"\nupstreams = [\"http://{}\"]\n\
+         strip_prefix = true\ntimeout_ms = 300\n{idle}",
+        echo.addr
+    );
+    gateway_node(echo, &extra)
+}
+
+/// A raw request to `node`; what came back and whether the node closed
+/// the connection within 10 s.
+fn raw_exchange(node: &TestNode, head: &str, body: &[u8], trickle: bool) -> (String, bool) {
+    let mut stream = std::net::TcpStream::connect(node.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    std::io::Write::write_all(&mut stream, head.as_bytes()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let body = body.to_vec();
+    let sender = std::thread::spawn(move || {
+        for byte in body.chunks(1) {
+            if std::io::Write::write_all(&mut writer, byte).is_err() {
+                return;
+            }
+            if trickle {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    let mut bytes = Vec::new();
+    let closed = match stream.read_to_end(&mut bytes) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    sender.join().unwrap();
+    (String::from_utf8_lossy(&bytes).into_owned(), closed)
+}
+
+/// An upstream that stops in the middle of its answer holds the client no
+/// longer than the route's idle timeout: the client's connection is cut.
+#[test]
+fn an_answer_that_stalls_is_cut_after_the_routes_idle_timeout() {
+    let echo = Echo::start();
+    let node = timed_node(&echo, "");
+    let head = "GET /timed/stall HTTP/1.1\r\nHost: x\r\nX-User-ID: quinn\r\n\r\n";
+    let (text, closed) = raw_exchange(&node, head, b"", false);
+    assert!(closed, "still open after 10 s: {text:?}");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(text.contains("first piece"), "{text:?}");
+    assert!(!text.ends_with("0\r\n\r\n"), "cut, not ended: {text:?}");
+    let idle = r#"limiter_http_refusals_total{reason="upstream_idle"}"#;
+    assert_eq!(node.metric(idle), 1.0);
+}
+
+/// A client slow to read an answer is not the upstream pausing: the idle
+/// timeout counts only while the node waits for the upstream.
+#[test]
+fn a_client_slow_to_read_is_not_cut_for_the_upstreams_idleness() {
+    let echo = Echo::start();
+    let node = timed_node(&echo, "");
+    let answer = call(
+        "GET",
+        &node.url("/timed/big"),
+        &[("X-User-ID", "uma")],
+        None,
+    );
+    assert_eq!(answer.status(), 200);
+    let mut reader = answer.into_reader();
+    let mut buf = vec![0; 1 << 16];
+    let mut bytes = reader.read(&mut buf).unwrap();
+    // Three times the route's idle timeout without reading.
+    std::thread::sleep(Duration::from_millis(900));
+    while let Ok(n @ 1..) = reader.read(&mut buf) {
+        bytes += n;
+    }
+    assert_eq!(bytes, BIG);
+    let idle = r#"limiter_http_refusals_total{reason="upstream_idle"}"#;
+    assert_eq!(node.metric(idle), 0.0);
+}
+
+/// A client that stops sending its body is answered 408 after the route's
+/// idle timeout, and its connection closed; one that keeps sending is never
+/// cut by the route's timeout, which counts from the last byte sent.
+#[test]
+fn an_upload_is_bounded_by_its_pauses_not_its_length() {
+    let echo = Echo::start();
+    let node = timed_node(&echo, "idle_timeout_ms = 500\n");
+    let head =
+        "POST /timed/x HTTP/1.1\r\nHost: x\r\nX-User-ID: rita\r\nContent-Length: 1000\r\n\r\n";
+    let (text, closed) = raw_exchange(&node, head, b"0123456789", false);
+    assert!(closed, "still open after 10 s: {text:?}");
+    assert!(text.starts_with("HTTP/1.1 408"), "{text:?}");
+    assert!(
+        text.contains(r#""error":"body_timeout","route":"timed""#),
+        "{text:?}"
+    );
+    let refused = r#"limiter_http_refusals_total{reason="body_timeout"}"#;
+    assert_eq!(node.metric(refused), 1.0);
+    // 20 bytes over a second, three times the route's timeout: it moves, so it passes.
+    let body = [b'm'; 20];
+    let head = "POST /timed/x HTTP/1.1\r\nHost: x\r\nX-User-ID: sam\r\nContent-Length: 20\r\nConnection: close\r\n\r\n";
+    let (text, _) = raw_exchange(&node, head, &body, true);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(text.contains(r#""body_bytes":20"#), "{text:?}");
+}
+
+/// A body sent after `100 Continue` is a body, not the next request's head:
+/// it streams for longer than the head timeout without being cut.
+#[test]
+fn a_body_after_100_continue_is_not_timed_as_a_head() {
+    let echo = Echo::start();
+    let node = gateway_node_with(&echo, "", &["--head-timeout-ms", "500"]);
+    let mut stream = std::net::TcpStream::connect(node.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = "POST /api/x HTTP/1.1\r\nHost: x\r\nX-User-ID: tess\r\n\
+                Expect: 100-continue\r\nContent-Length: 20\r\nConnection: close\r\n\r\n";
+    std::io::Write::write_all(&mut stream, head.as_bytes()).unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    // 20 bytes over a second, twice the head timeout.
+    for _ in 0..20 {
+        std::io::Write::write_all(&mut stream, b"e").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(text.contains(r#""body_bytes":20"#), "{text:?}");
 }
 
 /// Peak resident memory of process `pid`, in bytes (Linux).

@@ -57,6 +57,8 @@ fn a_users_limit_holds_across_three_gateways_in_front_of_nginx() {
     )
     .unwrap();
     let (brokers, topic) = (shared_broker(), topic("gateway-cluster"));
+    // The decision APIs of a gateway answer only a decision token's holders.
+    const TOKEN: &str = "cluster-decision-token-01";
     let flags = [
         "--gateway",
         gateway.to_str().unwrap(),
@@ -64,6 +66,8 @@ fn a_users_limit_holds_across_three_gateways_in_front_of_nginx() {
         "counted",
         "--trusted-proxies",
         "127.0.0.1/32",
+        "--decision-token",
+        TOKEN,
     ];
     let nodes: Vec<NodeProcess> = ["gw-1", "gw-2", "gw-3"]
         .iter()
@@ -90,7 +94,12 @@ fn a_users_limit_holds_across_three_gateways_in_front_of_nginx() {
     for n in &nodes {
         assert_eq!(get(n, "/docs/guide.txt", "alice").0, 429);
     }
-    assert!(nodes.iter().all(|n| n.protected("alice").status == 429));
+    let head = format!(
+        "POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: alice\r\nX-Limiter-Token: {TOKEN}"
+    );
+    assert!(nodes
+        .iter()
+        .all(|n| common::raw_request(n.addr, head.as_bytes()).status == 429));
     // nginx served exactly the allowed requests; bob is untouched.
     assert_eq!(get(&nodes[2], "/docs/guide.txt", "bob").0, 200);
     eventually(Duration::from_secs(5), || served(&dir) == 6);

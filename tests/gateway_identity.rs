@@ -69,6 +69,20 @@ fn token(claims: Value, secret: &str) -> String {
     .unwrap()
 }
 
+/// An HS256 token of `payload` as written (a JSON text may repeat a name;
+/// a JSON value cannot).
+fn token_of_text(payload: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+    let message = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
+            .unwrap();
+    format!("{message}.{signature}")
+}
+
 fn claims(sub: &str, plan: Option<&str>, exp_in: i64, aud: &str) -> Value {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -153,6 +167,11 @@ fn jwts_are_checked_and_say_why_they_are_refused() {
             "bad_audience",
         ),
         ("not.a.jwt".to_string(), "malformed_token"),
+        // Signed, but which `plan` counts depends on who reads it.
+        (
+            token_of_text(&repeated_plan(&claims("dave", Some("free"), 600, "api"))),
+            "malformed_token",
+        ),
     ] {
         let (status, _, body) = get(&url, &[("Authorization", &bearer(&t))]);
         assert_eq!((status, body["error"].as_str()), (401, Some(code)), "{t}");
@@ -163,6 +182,12 @@ fn jwts_are_checked_and_say_why_they_are_refused() {
     let (status, limit, seen) = get(&url, &[]);
     assert_eq!((status, limit.as_deref()), (200, Some("2")));
     assert_eq!(seen["path"], "/t/x");
+}
+
+/// `claims` as JSON text with `"plan":"pro"` added after the plan it has.
+fn repeated_plan(claims: &Value) -> String {
+    let text = claims.to_string();
+    format!(r#"{},"plan":"pro"}}"#, &text[..text.len() - 1])
 }
 
 /// The README's "Gateway mode" walkthrough on the real binary with the

@@ -85,7 +85,7 @@ fn each_kind_of_bad_user_id_gets_its_own_400_and_changes_nothing() {
         "POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: victim{}",
         "x".repeat(251)
     );
-    let cases: [(&[u8], &str); 7] = [
+    let cases: [(&[u8], &str); 12] = [
         (b"POST /protected HTTP/1.1\r\nHost: x", "missing_user_id"),
         (
             b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID:",
@@ -104,6 +104,27 @@ fn each_kind_of_bad_user_id_gets_its_own_400_and_changes_nothing() {
             b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic tim",
             "user_id_contains_space",
         ),
+        // Bytes the HTTP parser itself refuses: the same JSON error.
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\x7ftim",
+            "user_id_control_character",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\x01tim",
+            "user_id_control_character",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\x1btim",
+            "user_id_control_character",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\x00tim",
+            "user_id_control_character",
+        ),
+        (
+            b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: vic\rtim",
+            "user_id_control_character",
+        ),
         (
             b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: victim\r\nX-User-ID: other",
             "multiple_user_ids",
@@ -115,6 +136,7 @@ fn each_kind_of_bad_user_id_gets_its_own_400_and_changes_nothing() {
         assert_eq!(reply.header("content-type"), "application/json");
         let body = reply.json();
         assert_eq!(body["error"], code);
+        assert_eq!(body["field"], "X-User-ID");
         assert!(
             body["detail"].as_str().unwrap().contains("X-User-ID"),
             "{body}"
@@ -301,4 +323,61 @@ fn admin_limited_lists_the_most_refused_keys_first() {
         .json();
     assert_eq!(later["keys"][0]["refusals"], 7);
     assert_eq!(later["keys"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn with_a_decision_token_the_decision_apis_answer_only_its_holders() {
+    const TOKEN: &str = "decision-test-token-0123";
+    let node = TestNode::start(&["--decision-token", TOKEN]);
+    let head = |extra: &str| {
+        format!("POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: alice{extra}").into_bytes()
+    };
+    let missing = node.raw(&head(""));
+    assert_eq!(missing.status, 401, "{missing:?}");
+    assert_eq!(missing.json()["error"], "missing_decision_token");
+    assert_eq!(missing.json()["field"], "X-Limiter-Token");
+    let wrong = node.raw(&head("\r\nX-Limiter-Token: not-the-token-at-all"));
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.json()["error"], "bad_decision_token");
+    // The header a proxy adds, or a bearer token in any case of its scheme.
+    for carrier in [
+        "X-Limiter-Token: ",
+        "Authorization: bearer ",
+        "Authorization: BEARER ",
+    ] {
+        let reply = node.raw(&head(&format!("\r\n{carrier}{TOKEN}")));
+        assert_eq!(reply.status, 200, "{carrier}: {reply:?}");
+    }
+    // /v1/check and /v1/checks too, refused before their body is read.
+    let body = r#"{"user":"alice"}"#;
+    assert_eq!(node.check(body).status, 401);
+    let batch = r#"{"checks":[{"user":"alice"}]}"#;
+    assert_eq!(
+        node.send("POST", "/v1/checks", None, Some(batch)).status,
+        401
+    );
+    let checked = node.send("POST", "/v1/check", Some(TOKEN), Some(body));
+    assert_eq!(checked.status, 200, "{checked:?}");
+    // Three /protected and this check took four; the refusals took nothing.
+    assert_eq!(checked.json()["remaining"], 6);
+    let batched = node.send("POST", "/v1/checks", Some(TOKEN), Some(batch));
+    assert_eq!(batched.json()["results"][0]["remaining"], 5);
+    let refusals = r#"limiter_http_refusals_total{reason="decision_token"}"#;
+    assert_eq!(node.metric(refusals), 4.0);
+    // Operations need no decision token.
+    assert_eq!(node.get("/healthz").status, 200);
+    assert_eq!(node.get("/metrics").status, 200);
+}
+
+#[test]
+fn the_admin_token_scheme_is_read_in_any_case() {
+    const TOKEN: &str = "scheme-test-admin-token";
+    let dir = common::temp_dir("scheme");
+    let node = TestNode::start(&["--admin-token", TOKEN, "--data-dir", dir.to_str().unwrap()]);
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let head =
+            format!("GET /v1/admin/rules HTTP/1.1\r\nHost: x\r\nAuthorization: {scheme} {TOKEN}");
+        let reply = node.raw(head.as_bytes());
+        assert_eq!(reply.status, 200, "{scheme}: {reply:?}");
+    }
 }

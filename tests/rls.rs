@@ -90,6 +90,21 @@ impl Rls {
             .map(|r| r.into_inner())
     }
 
+    /// `request` with `metadata` (name, value) as Envoy's `initial_metadata` adds it.
+    fn call_with(
+        &mut self,
+        request: RateLimitRequest,
+        metadata: (&'static str, &str),
+    ) -> Result<RateLimitResponse, tonic::Status> {
+        let mut request = tonic::Request::new(request);
+        let value = metadata.1.parse().unwrap();
+        request.metadata_mut().insert(metadata.0, value);
+        let mut client = self.client.clone();
+        self.runtime
+            .block_on(client.should_rate_limit(request))
+            .map(|r| r.into_inner())
+    }
+
     fn ask(&mut self, descriptors: &[&[(&str, &str)]]) -> RateLimitResponse {
         self.call(request("edge", descriptors, 0)).unwrap()
     }
@@ -248,6 +263,25 @@ fn malformed_requests_are_invalid_argument_naming_the_field() {
     );
     // Nothing was taken by any of them.
     assert_eq!(rls.ask(&[&[("user", "a")]]).statuses[0].limit_remaining, 2);
+}
+
+#[test]
+fn with_a_decision_token_only_callers_sending_it_are_answered() {
+    const TOKEN: &str = "rls-decision-token-0123";
+    let mut rls = Rls::start("rls-token", &["--decision-token", TOKEN]);
+    let user = || request("edge", &[&[("user", "a")]], 0);
+    let status = rls.call(user()).unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("x-limiter-token"));
+    let wrong = rls.call_with(user(), ("x-limiter-token", "not-the-token-at-all"));
+    assert_eq!(wrong.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let answered = rls.call_with(user(), ("x-limiter-token", TOKEN)).unwrap();
+    assert_eq!(answered.statuses[0].limit_remaining, 2);
+    let bearer = format!("bearer {TOKEN}");
+    let answered = rls.call_with(user(), ("authorization", &bearer)).unwrap();
+    assert_eq!(answered.statuses[0].limit_remaining, 1);
+    let refused = r#"limiter_rls_requests_total{outcome="unauthenticated"}"#;
+    assert_eq!(rls.node.metric(refused), 2.0);
 }
 
 #[test]

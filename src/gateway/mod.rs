@@ -202,6 +202,11 @@ impl Gateway {
         self.identifier.jwt.as_ref()?.jwks.clone()
     }
 
+    /// The route at `index` (as [`Gateway::find`] gave it).
+    pub fn route(&self, index: usize) -> &Route {
+        &self.routes.routes()[index]
+    }
+
     /// The balancer of the route at `index`.
     pub fn balancer(&self, index: usize) -> &Balancer {
         &self.balancers[index]

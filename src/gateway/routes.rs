@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// Default time an upstream has to answer (to send its response head).
+/// Default time an upstream has to answer (to send its response head) once
+/// the request is sent, and (unless set apart) the longest pause in a body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default largest request body forwarded.
@@ -31,8 +32,10 @@ pub struct RouteFile {
     pub methods: Option<Vec<String>>,
     /// `http[s]://host[:port][/base]` of each upstream, balanced round-robin.
     pub upstreams: Vec<String>,
-    /// Time for an upstream to send its response head.
+    /// Time for an upstream to send its response head once the request is sent.
     pub timeout_ms: Option<u64>,
+    /// Longest pause in a body streaming through, either way.
+    pub idle_timeout_ms: Option<u64>,
     /// Largest request body forwarded; larger is `413`.
     pub max_body_bytes: Option<u64>,
     /// Removes the prefix before forwarding (`/api/x` → `/x`).
@@ -86,8 +89,11 @@ pub struct Route {
     pub methods: Vec<String>,
     /// Its upstreams.
     pub upstreams: Vec<Upstream>,
-    /// Time for an upstream to send its response head.
+    /// Time for an upstream to send its response head once the request is sent.
     pub timeout: Duration,
+    /// Longest pause in a body streaming through: the client's upload, the
+    /// upstream's answer (the route's `timeout` unless set).
+    pub idle_timeout: Duration,
     /// Largest request body forwarded.
     pub max_body: u64,
     /// Whether the prefix is removed before forwarding.
@@ -183,11 +189,13 @@ impl Route {
             .iter()
             .map(|u| upstream(u).map_err(|reason| error(&label, "upstreams", reason)))
             .collect::<Result<_, _>>()?;
-        let timeout = match file.timeout_ms {
-            Some(0) => return Err(error(&label, "timeout_ms", "must be at least 1")),
-            Some(ms) => Duration::from_millis(ms),
-            None => DEFAULT_TIMEOUT,
+        let millis = |field, value: Option<u64>, default| match value {
+            Some(0) => Err(error(&label, field, "must be at least 1")),
+            Some(ms) => Ok(Duration::from_millis(ms)),
+            None => Ok(default),
         };
+        let timeout = millis("timeout_ms", file.timeout_ms, DEFAULT_TIMEOUT)?;
+        let idle_timeout = millis("idle_timeout_ms", file.idle_timeout_ms, timeout)?;
         Ok(Self {
             name,
             prefix,
@@ -195,6 +203,7 @@ impl Route {
             methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
             upstreams,
             timeout,
+            idle_timeout,
             max_body: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
             strip_prefix: file.strip_prefix,
             identity: file.identity,

@@ -11,10 +11,30 @@ fn file(name: &str, prefix: &str, upstreams: &[&str]) -> RouteFile {
         methods: None,
         upstreams: upstreams.iter().map(|u| u.to_string()).collect(),
         timeout_ms: None,
+        idle_timeout_ms: None,
         max_body_bytes: None,
         strip_prefix: false,
         identity: None,
     }
+}
+
+#[test]
+fn the_idle_timeout_is_the_routes_timeout_unless_set() {
+    let mut slow = file("slow", "/slow", &["http://h"]);
+    slow.timeout_ms = Some(2000);
+    let mut streams = file("events", "/events", &["http://h"]);
+    streams.idle_timeout_ms = Some(600_000);
+    let routes = Routes::new(vec![slow, streams, file("plain", "/p", &["http://h"])]).unwrap();
+    let idle = |name: &str| {
+        let route = routes.routes().iter().find(|r| r.name == name).unwrap();
+        (route.timeout, route.idle_timeout)
+    };
+    assert_eq!(
+        idle("slow"),
+        (Duration::from_secs(2), Duration::from_secs(2))
+    );
+    assert_eq!(idle("events"), (DEFAULT_TIMEOUT, Duration::from_secs(600)));
+    assert_eq!(idle("plain"), (DEFAULT_TIMEOUT, DEFAULT_TIMEOUT));
 }
 
 #[test]
@@ -90,6 +110,9 @@ fn bad_entries_are_refused_naming_route_and_field() {
     zero.timeout_ms = Some(0);
     let e = refused(zero);
     assert_eq!((e.route.as_str(), e.field), ("z", "timeout_ms"));
+    let mut zero = file("z", "/a", &["http://h"]);
+    zero.idle_timeout_ms = Some(0);
+    assert_eq!(refused(zero).field, "idle_timeout_ms");
     let mut bad_method = file("m", "/a", &["http://h"]);
     bad_method.methods = Some(vec!["GE T".into()]);
     assert_eq!(refused(bad_method).field, "methods");

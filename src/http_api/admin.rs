@@ -10,21 +10,22 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{HeaderValue, AUTHORIZATION};
-use actix_web::web::{self, Bytes};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::web;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Number, Value};
 
+use super::body::JsonBody;
 use super::error::{validate_id, ApiError};
 use super::request::{parse_body, Body, Field, Scalar};
 use super::rules_view::{plan_rows, rule_rows, LimitRow};
+use super::tokens::{bearer, same};
 use super::{buckets, AppState};
 use crate::limiter::rate::{RateText, RATE_HINT};
 use crate::limiter::Limit;
 use crate::policy::PolicyChange;
 use crate::policy_log::PolicyLog;
-use subtle::ConstantTimeEq;
 
 /// Most moved users listed by `GET /v1/admin/rules`.
 const MAX_LISTED_USERS: usize = 1000;
@@ -121,22 +122,11 @@ impl FromRequest for Authorized {
     }
 }
 
-/// The token of an `Authorization: Bearer TOKEN` header.
-pub(super) fn bearer(value: &HeaderValue) -> Option<&[u8]> {
-    value.as_bytes().strip_prefix(b"Bearer ")
-}
-
 impl Admin {
     /// Whether `presented` is the admin token.
     pub(super) fn accepts(&self, presented: &[u8]) -> bool {
         same(presented, self.token.as_bytes())
     }
-}
-
-/// Compares in constant time (`subtle`), so timing tells a caller nothing
-/// about how much of a guess was right (only whether its length was).
-fn same(presented: &[u8], expected: &[u8]) -> bool {
-    presented.ct_eq(expected).into()
 }
 
 pub(super) fn admin(state: &AppState) -> &Admin {
@@ -294,7 +284,7 @@ pub(super) async fn commit(
 async fn put_plan(
     _: Authorized,
     name: web::Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = limit_from(&body)?;
@@ -337,7 +327,7 @@ async fn get_user_plan(
 async fn put_user_plan(
     _: Authorized,
     user: web::Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let user = user_from(&user)?;
@@ -360,7 +350,7 @@ async fn delete_user_plan(
 async fn put_rule_limit(
     _: Authorized,
     name: web::Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = limit_from(&body)?;

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::HttpResponse;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::admin::{admin, commit, Authorized};
+use super::body::JsonBody;
 use super::error::{validate_id, ApiError};
 use super::request::{parse_body, Body, Field};
 use super::AppState;
@@ -187,7 +188,7 @@ async fn commit_key(
 /// `key` the node makes one and answers it, the only time it is shown.
 async fn add(
     _: Authorized,
-    body: Bytes,
+    JsonBody(body): JsonBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut scratch = Vec::new();
@@ -227,7 +228,7 @@ async fn add(
 async fn put(
     _: Authorized,
     hash: web::Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let hash = hash_from(&hash)?;

@@ -13,9 +13,11 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::body::JsonBody;
 use super::check::{self, write_result, Check, CheckBody};
 use super::error::ApiError;
 use super::request::{parse_body, parse_object, Body};
+use super::tokens::MayDecide;
 use super::AppState;
 
 /// Most checks in one call (gubernator's bound too).
@@ -25,7 +27,7 @@ pub const MAX_BATCH: usize = 1_000;
 /// largest valid item written plainly (user and tenant of 256 bytes, a
 /// 512-byte route, a 32-byte method, an IPv6 address, the largest cost) is
 /// about 1,200 bytes, so any full batch of valid items fits with room for
-/// spacing and escapes; a larger body is refused by actix with 413 unread.
+/// spacing and escapes; a larger declared body is refused with 413 unread.
 pub const MAX_BATCH_BYTES: usize = MAX_BATCH * 2_048;
 
 /// Items of a batch timed for `limiter_decision_duration_seconds`: one in
@@ -37,7 +39,11 @@ const RESULT_BYTES: usize = 112;
 
 /// Decides `{"checks": [CHECK, ...]}` and answers `{"results": [RESULT, ...]}`
 /// (200, no rate-limit headers: each result carries its own numbers).
-pub async fn checks(body: Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn checks(
+    _: MayDecide,
+    JsonBody(body): JsonBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let results =
         decide_all(&state, &body).inspect_err(|e| state.telemetry.bad_request(e.code()))?;
     Ok(HttpResponse::Ok()

@@ -6,14 +6,16 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use actix_web::http::header::ContentType;
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web::{self, BytesMut};
 use actix_web::HttpResponse;
 use serde::Deserialize;
 
+use super::body::JsonBody;
 use super::error::{validate_id, ApiError};
 use super::headers::insert_rate_headers;
 use super::request::{parse_body, Body, Field};
 use super::response::{ceil_millis, numbers, write_int, write_json};
+use super::tokens::MayDecide;
 use super::AppState;
 use crate::limiter::Stamp;
 use crate::policy::{Request, Verdict};
@@ -23,7 +25,11 @@ const MAX_ROUTE: usize = 512;
 
 /// Decides `{"user", "route", "method", "tenant", "ip", "cost"}` (all but
 /// `user` optional); 200 whether allowed or not, with the rate-limit headers.
-pub async fn check(body: Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn check(
+    _: MayDecide,
+    JsonBody(body): JsonBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let bad_request = |e: &ApiError| state.telemetry.bad_request(e.code());
     let mut scratch = Vec::new();
     let wire: CheckBody = parse_body(&body, &mut scratch).inspect_err(bad_request)?;

@@ -23,7 +23,7 @@ pub(super) struct Cluster {
 /// This node.
 #[derive(Debug, Serialize)]
 pub(super) struct Node {
-    /// `null` when standalone.
+    /// `null` when standalone and not given one (`--node-id`).
     pub id: Option<String>,
     /// `cluster` (with Kafka) or `standalone`.
     pub mode: &'static str,
@@ -102,7 +102,7 @@ pub(super) fn current(state: &AppState) -> Cluster {
 
 fn view(state: &AppState, snapshot: Option<ClusterSnapshot>) -> Cluster {
     let mut node = Node {
-        id: None,
+        id: state.node_id.clone(),
         mode: "standalone",
         version: env!("CARGO_PKG_VERSION"),
         merge: None,

@@ -103,6 +103,45 @@ pub enum ApiError {
     /// A change that would contradict what is already there.
     #[error("{0}")]
     Conflict(String),
+    /// A decision API asked without the decision token. `header_only`: on
+    /// forward-auth, where `Authorization` is the client's, not the proxy's.
+    #[error("{}", if *header_only {
+        "send the decision token as X-Limiter-Token (the proxy sets it; Authorization is the client's)"
+    } else {
+        "send the decision token as X-Limiter-Token or Authorization: Bearer"
+    })]
+    MissingDecisionToken { header_only: bool },
+    /// A decision API asked with a token that is not the decision token.
+    #[error("the decision token sent is not this node's")]
+    BadDecisionToken,
+    /// A gateway without a decision token: its clients must not spend other users' tokens.
+    #[error("the decision APIs are closed on a gateway: start the node with --decision-token (LIMITER_DECISION_TOKEN) and send it from the services that ask")]
+    DecisionApisClosed,
+    /// A JSON API body not sent within the body timeout.
+    #[error("the request body did not arrive within {timeout_ms} ms")]
+    BodyTimeout { timeout_ms: u64 },
+    /// Gateway: the client paused its upload longer than the route allows.
+    #[error("route {route}: the request body paused for more than {idle_ms} ms")]
+    UploadStalled { route: String, idle_ms: u64 },
+    /// A JSON API body beyond its bound.
+    #[error("the request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    /// A request head beyond what the parser takes.
+    #[error("the request head is larger than {max_bytes} bytes or has more than {max_headers} header lines")]
+    HeadTooLarge {
+        max_bytes: usize,
+        max_headers: usize,
+    },
+    /// A request head not sent within the head timeout.
+    #[error("the request head did not arrive within {timeout_ms} ms")]
+    HeadTimeout { timeout_ms: u64 },
+    /// A connection past `--max-connections`.
+    #[error("this node serves {max} connections at most; try again, or another node")]
+    TooManyConnections { max: usize },
+    /// Refused by the HTTP layer before any route ran (an error of actix's
+    /// own, such as an extractor's): the status it chose and its words.
+    #[error("{detail}")]
+    Http { status: StatusCode, detail: String },
     /// A change that was not confirmed durable. It may still arrive (a
     /// broker that was slow, not gone, may take it late), so the caller repeats it.
     #[error("the change was not confirmed stored; repeat it (setting the same value again is harmless): {0}")]
@@ -146,6 +185,15 @@ impl ApiError {
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::BadGateway { .. } => "bad_gateway",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
+            ApiError::MissingDecisionToken { .. } => "missing_decision_token",
+            ApiError::BadDecisionToken => "bad_decision_token",
+            ApiError::DecisionApisClosed => "decision_api_closed",
+            ApiError::BodyTimeout { .. } | ApiError::UploadStalled { .. } => "body_timeout",
+            ApiError::BodyTooLarge { .. } => "payload_too_large",
+            ApiError::HeadTooLarge { .. } => "request_head_too_large",
+            ApiError::HeadTimeout { .. } => "head_timeout",
+            ApiError::TooManyConnections { .. } => "too_many_connections",
+            ApiError::Http { status, .. } => http_code(*status),
         }
     }
 }
@@ -173,10 +221,21 @@ impl ResponseError for ApiError {
             | ApiError::NoSuchBucket(_)
             | ApiError::UnknownApiKey(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unauthorized | ApiError::KeysUnauthorized | ApiError::Unidentified { .. } => {
-                StatusCode::UNAUTHORIZED
+            ApiError::Unauthorized
+            | ApiError::KeysUnauthorized
+            | ApiError::Unidentified { .. }
+            | ApiError::MissingDecisionToken { .. }
+            | ApiError::BadDecisionToken => StatusCode::UNAUTHORIZED,
+            ApiError::DecisionApisClosed => StatusCode::FORBIDDEN,
+            ApiError::BodyTimeout { .. }
+            | ApiError::UploadStalled { .. }
+            | ApiError::HeadTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::Http { status, .. } => *status,
+            ApiError::NotCommitted(_) | ApiError::TooManyConnections { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::NotCommitted(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
@@ -200,6 +259,9 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
+        if self.closes() {
+            response.force_close();
+        }
         let mut body = BytesMut::new();
         self.write_json(&mut body);
         response.body(body.freeze())
@@ -213,20 +275,67 @@ impl ApiError {
         let body = ErrorBody {
             error: self.code(),
             field: match self {
+                ApiError::MissingUserId
+                | ApiError::MultipleUserIds
+                | ApiError::EmptyUserId
+                | ApiError::UserIdTooLong(_)
+                | ApiError::UserIdNotAscii { .. }
+                | ApiError::UserIdControlCharacter { .. }
+                | ApiError::UserIdContainsSpace { .. } => Some(USER_ID_HEADER),
                 ApiError::InvalidField { field, .. } => Some(field),
                 ApiError::Unidentified { header, .. } => Some(header),
+                ApiError::MissingDecisionToken { .. } | ApiError::BadDecisionToken => {
+                    Some(DECISION_TOKEN_HEADER)
+                }
                 _ => None,
             },
             route: match self {
                 ApiError::Unauthenticated { route, .. }
                 | ApiError::TooLarge { route, .. }
                 | ApiError::BadGateway { route, .. }
+                | ApiError::UploadStalled { route, .. }
                 | ApiError::UpstreamTimeout { route } => Some(route),
                 _ => None,
             },
             detail: self.to_string(),
         };
         write_json(buf, &body);
+    }
+}
+
+impl ApiError {
+    /// Whether the connection is closed after this answer: the client was
+    /// still sending (or owes) bytes nobody will read.
+    fn closes(&self) -> bool {
+        matches!(
+            self,
+            ApiError::BodyTimeout { .. }
+                | ApiError::UploadStalled { .. }
+                | ApiError::BodyTooLarge { .. }
+                | ApiError::HeadTimeout { .. }
+                | ApiError::HeadTooLarge { .. }
+        )
+    }
+}
+
+/// The header naming the user on `/protected`, as errors name it.
+const USER_ID_HEADER: &str = "X-User-ID";
+
+/// The header a decision token comes in (beside `Authorization: Bearer`).
+pub const DECISION_TOKEN_HEADER: &str = "X-Limiter-Token";
+
+/// The `error` code of a refusal actix made itself, by its status.
+fn http_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        404 => "not_found",
+        408 => "request_timeout",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        415 => "unsupported_media_type",
+        431 => "request_head_too_large",
+        500..=599 => "internal_error",
+        _ => "http_error",
     }
 }
 

@@ -53,6 +53,10 @@ pub async fn forward_auth(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Only X-Limiter-Token: Authorization is the client's, forwarded.
+    state
+        .decision
+        .check(req.headers(), false, &state.telemetry)?;
     let request = describe(&req, &state.forward_auth_user_header)
         .inspect_err(|e| state.telemetry.bad_request(e.code()))?;
     let mut response = decide(&state, &request);
@@ -100,7 +104,7 @@ fn describe<'r>(req: &'r HttpRequest, user_header: &HeaderName) -> Result<Reques
 }
 
 /// An identity error of `/protected` as a 401 naming the header it is about.
-fn unidentified(error: ApiError, user_header: &HeaderName) -> ApiError {
+pub(super) fn unidentified(error: ApiError, user_header: &HeaderName) -> ApiError {
     let code = error.code();
     let (header, detail) = match error {
         ApiError::InvalidField { field, reason } => (field, reason),

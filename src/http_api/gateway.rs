@@ -80,6 +80,7 @@ pub async fn gateway(
         identity: &identity,
         trusted_peer: gateway.trusts(peer_ip),
         length,
+        telemetry: &state.telemetry,
     };
     forward(&client, &forwarding, &req, payload, verdict.as_ref()).await
 }

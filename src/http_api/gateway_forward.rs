@@ -1,51 +1,34 @@
 //! Gateway mode's forwarding: an allowed request goes to one of its route's
 //! upstreams and the answer streams back. Bodies stream both ways, never
-//! held whole; each worker keeps its own bounded pool of keep-alive
-//! connections. Hop-by-hop headers and `Expect` stay behind, credentials the
-//! gateway consumed are not passed on, and the upstream learns the verified
-//! caller (the identity header) and, from `X-Forwarded-*`, where the request
-//! came from — believing what a client says only from a trusted proxy.
-//! `https://` upstreams are spoken to over TLS, their certificates verified.
+//! held whole, each pause bounded (`gateway_timing.rs`); each worker keeps
+//! its own bounded pool of keep-alive connections. Hop-by-hop headers and
+//! `Expect` stay behind (`gateway_headers.rs`), credentials the gateway
+//! consumed are not passed on, and the upstream learns the verified caller
+//! (the identity header) and where the request came from. `https://`
+//! upstreams are spoken to over TLS, their certificates verified.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::web::{self, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
 use awc::error::{ConnectError, SendRequestError};
-use futures_util::StreamExt;
+use futures_util::future::{select, Either};
 
 use super::error::ApiError;
+use super::gateway_headers::{copy_end_to_end, forwarded_headers};
+use super::gateway_timing::{watch, IdleBody, Stall, Upload, UploadBody};
 use super::headers::insert_rate_headers;
 use crate::gateway::identity::{Identity, Method};
 use crate::gateway::routes::{Route, Upstream};
 use crate::gateway::Gateway;
 use crate::policy::Verdict;
-
-/// Headers about one connection or one hop, not the message: never
-/// forwarded (RFC 9110 §7.6.1), nor any the `Connection` header names.
-/// `Expect` too: the node answered `100 Continue` itself.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "expect",
-];
-
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+use crate::telemetry::{Refusal, Telemetry};
 
 /// Connections one worker holds to all plain upstreams together (and as
 /// many to TLS ones: awc pools them apart): beyond it a request waits for
@@ -54,7 +37,8 @@ const MAX_CONNECTIONS: usize = 1024;
 
 /// The client a worker forwards with: keep-alive connections pooled per
 /// upstream address, 5 s to connect (and 5 more for a TLS handshake), no
-/// timeout of its own (routes set one). Without `tls`, no TLS at all.
+/// timeout of its own (routes bound each exchange: `gateway_timing.rs`).
+/// Without `tls`, no TLS at all.
 fn client(tls: Option<&Arc<rustls::ClientConfig>>) -> awc::Client {
     let mut connector = awc::Connector::new()
         .limit(MAX_CONNECTIONS)
@@ -67,7 +51,7 @@ fn client(tls: Option<&Arc<rustls::ClientConfig>>) -> awc::Client {
         .connector(connector)
         .disable_redirects()
         .no_default_headers()
-        .timeout(Duration::from_secs(3600))
+        .disable_timeout()
         .finish()
 }
 
@@ -97,7 +81,7 @@ impl Clients {
 
 /// One allowed request on its way upstream.
 pub(super) struct Forwarding<'a> {
-    pub gateway: &'a Gateway,
+    pub gateway: &'a Arc<Gateway>,
     pub index: usize,
     pub route: &'a Route,
     /// The canonical path (see `gateway::path`).
@@ -107,6 +91,8 @@ pub(super) struct Forwarding<'a> {
     pub trusted_peer: bool,
     /// The declared body length, already checked against the route's limit.
     pub length: Option<u64>,
+    /// Where refusals are counted.
+    pub telemetry: &'a Arc<Telemetry>,
 }
 
 /// Sends the request to the route's upstreams in turn until one answers,
@@ -120,30 +106,23 @@ pub(super) async fn forward(
 ) -> Result<HttpResponse, ApiError> {
     let has_body =
         f.length.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
-    let mut payload = Some(payload);
-    let too_large = Rc::new(Cell::new(false));
+    let mut payload = Some(payload).filter(|_| has_body);
+    let (mut last, mut too_large) = (None, false);
     let balancer = f.gateway.balancer(f.index);
-    let mut last = None;
     for upstream in balancer.order(now_ms()) {
         let request = upstream_request(client, f, &f.route.upstreams[upstream], req);
-        let sent = match (has_body, payload.take()) {
-            (true, Some(body)) => {
-                let body = limited(body, f.route.max_body, Rc::clone(&too_large));
-                match f.length {
-                    Some(n) => {
-                        request
-                            .send_body(awc::body::SizedStream::new(n, body))
-                            .await
-                    }
-                    None => request.send_stream(body).await,
-                }
-            }
-            _ => request.send().await,
+        let upload = Upload::new(has_body);
+        let sending = pin!(send(request, payload.take(), f, &upload));
+        let watching = pin!(watch(&upload, f.route.idle_timeout, f.route.timeout));
+        let sent = match select(sending, watching).await {
+            Either::Left((sent, _)) => sent,
+            Either::Right((stall, _)) => return Err(stalled(f, stall)),
         };
+        too_large = upload.too_large.get();
         match sent {
             Ok(answer) => {
                 balancer.mark_up(upstream);
-                return Ok(relay(answer, req, verdict));
+                return Ok(relay(answer, f, req, verdict));
             }
             Err(error) => {
                 let refused = never_connected(f.route, &f.route.upstreams[upstream], &error);
@@ -157,7 +136,44 @@ pub(super) async fn forward(
             }
         }
     }
-    Err(failure(f.route, last.as_ref(), too_large.get()))
+    Err(failure(f.route, last.as_ref(), too_large))
+}
+
+/// Sends `request`, with `body` if it has one, noting the upload's progress.
+async fn send(
+    request: awc::ClientRequest,
+    body: Option<web::Payload>,
+    f: &Forwarding<'_>,
+    upload: &Rc<Upload>,
+) -> Result<awc::ClientResponse, SendRequestError> {
+    let Some(body) = body else {
+        return request.send().await;
+    };
+    let body = UploadBody::new(body, f.route.max_body, Rc::clone(upload));
+    match f.length {
+        Some(n) => {
+            request
+                .send_body(awc::body::SizedStream::new(n, body))
+                .await
+        }
+        None => request.send_stream(body).await,
+    }
+}
+
+/// The answer to an exchange that stalled, counted when the client stalled it.
+fn stalled(f: &Forwarding<'_>, stall: Stall) -> ApiError {
+    let route = f.route.name.clone();
+    tracing::warn!(route = %route, ?stall, "the exchange with the upstream stalled");
+    match stall {
+        Stall::Client => {
+            f.telemetry.http_refusal(Refusal::BodyTimeout);
+            ApiError::UploadStalled {
+                route,
+                idle_ms: u64::try_from(f.route.idle_timeout.as_millis()).unwrap_or(u64::MAX),
+            }
+        }
+        Stall::Upstream | Stall::NoAnswer => ApiError::UpstreamTimeout { route },
+    }
 }
 
 /// The request for `target`: method, canonical path and end-to-end headers
@@ -176,9 +192,7 @@ fn upstream_request(
     for part in [scheme, "://", &target.authority, &path] {
         url.push_str(part);
     }
-    let mut request = client
-        .request(req.method().clone(), url)
-        .timeout(f.route.timeout);
+    let mut request = client.request(req.method().clone(), url);
     let headers = request.headers_mut();
     copy_end_to_end(req.headers(), headers);
     headers.remove(header::HOST);
@@ -208,50 +222,12 @@ fn upstream_request(
     request
 }
 
-/// `X-Forwarded-For` (the peer appended to a trusted proxy's list, or the
-/// peer alone), `-Proto` and `-Host` (a trusted proxy's kept); a client's
-/// own `Forwarded` and `X-Real-IP` are dropped.
-fn forwarded_headers(headers: &mut HeaderMap, req: &HttpRequest, trusted_peer: bool) {
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let earlier: Vec<&str> = match trusted_peer {
-        true => req
-            .headers()
-            .get_all(&X_FORWARDED_FOR)
-            .filter_map(|v| v.to_str().ok())
-            .collect(),
-        false => Vec::new(),
-    };
-    let chain = earlier
-        .into_iter()
-        .chain((!peer.is_empty()).then_some(peer.as_str()));
-    if let Ok(value) = HeaderValue::from_str(&chain.collect::<Vec<_>>().join(", ")) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
-    }
-    if !trusted_peer {
-        headers.remove(&FORWARDED);
-        headers.remove(&X_REAL_IP);
-        headers.remove(&X_FORWARDED_PROTO);
-        headers.remove(&X_FORWARDED_HOST);
-    }
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    }
-    if let (false, Some(host)) = (
-        headers.contains_key(&X_FORWARDED_HOST),
-        req.headers().get(header::HOST),
-    ) {
-        headers.insert(X_FORWARDED_HOST.clone(), host.clone());
-    }
-}
-
 /// The upstream's answer, streamed back, with the rate-limit headers. An
 /// answer that has no body by definition (to `HEAD`, or 1xx, 204, 304) is
 /// sent without one.
 fn relay(
     answer: awc::ClientResponse,
+    f: &Forwarding<'_>,
     req: &HttpRequest,
     verdict: Option<&Verdict>,
 ) -> HttpResponse {
@@ -278,26 +254,19 @@ fn relay(
         Some(n) if req.method() == actix_web::http::Method::HEAD => {
             response.no_chunking(n).finish()
         }
-        Some(n) => response.body(actix_web::body::SizedStream::new(n, answer)),
-        None => response.streaming(answer),
+        Some(n) => response.body(actix_web::body::SizedStream::new(n, idle(answer, f))),
+        None => response.streaming(idle(answer, f)),
     }
 }
 
-/// Copies every header but the hop-by-hop ones (and those `Connection` names).
-fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
-    let named: Vec<String> = from
-        .get_all(header::CONNECTION)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .collect();
-    for (name, value) in from {
-        let name_str = name.as_str();
-        if HOP_BY_HOP.contains(&name_str) || named.iter().any(|n| n == name_str) {
-            continue;
-        }
-        to.append(name.clone(), value.clone());
-    }
+/// The answer's body, cut when it pauses past the route's idle timeout.
+fn idle(answer: awc::ClientResponse, f: &Forwarding<'_>) -> IdleBody<awc::ClientResponse> {
+    IdleBody::new(
+        answer,
+        Arc::clone(f.gateway),
+        f.index,
+        Arc::clone(f.telemetry),
+    )
 }
 
 /// The request's declared length, refused (`413`) beyond the route's limit
@@ -318,25 +287,6 @@ pub(super) fn content_length(headers: &HeaderMap, route: &Route) -> Result<Optio
         });
     }
     Ok(Some(length))
-}
-
-/// `body`, cut off with an error (and `too_large` set) past `max` bytes: a
-/// body without a declared length is counted as it streams.
-fn limited(
-    body: web::Payload,
-    max: u64,
-    too_large: Rc<Cell<bool>>,
-) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
-    let mut seen = 0u64;
-    body.map(move |chunk| {
-        let chunk = chunk?;
-        seen += chunk.len() as u64;
-        if seen > max {
-            too_large.set(true);
-            return Err(actix_web::error::ErrorPayloadTooLarge("body too large"));
-        }
-        Ok(chunk)
-    })
 }
 
 /// Whether `error` says the connection was never made (refused, timed out,

@@ -1,33 +1,41 @@
-//! The HTTP API: routes, shared request state, and the request-metrics middleware.
+//! The HTTP API: routes, shared request state, and the request-metrics
+//! middleware; the server it runs on is `server.rs`.
 
 pub mod admin;
 mod api_keys;
 pub mod batch;
+pub mod body;
 mod buckets;
 pub mod check;
 pub mod cluster;
+pub mod connection;
 pub mod error;
 pub mod forward_auth;
 pub mod gateway;
 pub mod gateway_forward;
+mod gateway_headers;
+mod gateway_timing;
+pub mod head_refusal;
 pub mod headers;
 mod limited;
 pub mod protected;
 pub mod request;
 pub mod response;
 mod rules_view;
+pub mod server;
 mod status;
 mod status_html;
+pub mod tokens;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{ContentType, HeaderName};
+use actix_web::http::header::{ContentType, HeaderName, CONTENT_TYPE};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpResponse, ResponseError};
 
 use crate::clock::Clock;
 use crate::limiter::refusals::Refusals;
@@ -60,6 +68,12 @@ pub struct AppState {
     pub refusals: Refusals,
     /// Gateway mode's routes; `None` when it is off.
     pub gateway: Option<Arc<crate::gateway::live::LiveGateway>>,
+    /// The ID this node was given (`--node-id`), shown standalone too.
+    pub node_id: Option<String>,
+    /// Who may ask the decision APIs.
+    pub decision: tokens::DecisionAccess,
+    /// Time a client has to send the body of a JSON API request.
+    pub body_timeout: std::time::Duration,
 }
 
 /// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.
@@ -76,7 +90,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
     cfg.service(
         web::resource("/v1/checks")
-            .app_data(web::PayloadConfig::new(batch::MAX_BATCH_BYTES))
+            .app_data(body::BodyLimit(batch::MAX_BATCH_BYTES))
             .route(web::post().to(batch::checks))
             .default_service(web::to(|| async { not_allowed("/v1/checks", "POST") })),
     );
@@ -150,11 +164,13 @@ fn json(mut builder: actix_web::HttpResponseBuilder, body: &'static str) -> Http
     builder.insert_header(ContentType::json()).body(body)
 }
 
-/// Counts and times every request by route and status.
+/// Counts and times every request by route and status, and turns a
+/// refusal actix made itself (an extractor's) into the JSON error every
+/// other refusal is.
 pub async fn record_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let started = Instant::now();
     let path = match req.path() {
         admin if admin.starts_with("/v1/admin/") => "/v1/admin",
@@ -165,7 +181,7 @@ pub async fn record_request(
         .iter()
         .position(|r| *r == path)
         .unwrap_or(ROUTES.len() - 1);
-    let response = next.call(req).await?;
+    let response = json_errors(next.call(req).await?);
     // The response carries its request, so the shared state is reached
     // without cloning anything per request.
     if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
@@ -174,4 +190,22 @@ pub async fn record_request(
             .http_request(route, response.status().as_u16(), started.elapsed());
     }
     Ok(response)
+}
+
+/// `response` as it is, unless it is an error of actix's own in plain text.
+fn json_errors<B>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    let plain = response.response().error().filter(|_| {
+        let json = response.headers().get(CONTENT_TYPE);
+        json.is_none_or(|v| !v.as_bytes().starts_with(b"application/json"))
+    });
+    let Some(error) = plain else {
+        return response.map_into_left_body();
+    };
+    let json = ApiError::Http {
+        status: response.status(),
+        detail: error.to_string(),
+    }
+    .error_response();
+    let (req, _) = response.into_parts();
+    ServiceResponse::new(req, json).map_into_right_body()
 }

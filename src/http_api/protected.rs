@@ -25,6 +25,9 @@ pub async fn protected(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .decision
+        .check(req.headers(), true, &state.telemetry)?;
     let (user, tenant) =
         identify(&req, &USER_ID).inspect_err(|e| state.telemetry.bad_request(e.code()))?;
     let request = Request {

@@ -10,12 +10,13 @@ use actix_web::http::header::{self, HeaderValue, AUTHORIZATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::prelude::{Engine, BASE64_STANDARD};
 
-use super::admin::{bearer, Admin};
+use super::admin::Admin;
 use super::cluster;
 use super::error::ApiError;
 use super::request::query_pairs;
 use super::rules_view::{plan_rows, rule_rows};
 use super::status_html::{render, Keys, Page};
+use super::tokens::bearer;
 use super::AppState;
 use crate::limiter::refusals::CAPACITY;
 

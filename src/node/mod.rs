@@ -7,10 +7,13 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use actix_web::{middleware, web, App, HttpServer};
+use actix_web::{middleware, web, App};
 
 use crate::clock::Clock;
 use crate::gateway::live::LiveGateway;
+use crate::http_api::connection::Limits;
+use crate::http_api::server::ServerSettings;
+use crate::http_api::tokens::DecisionAccess;
 use crate::http_api::{self, Admin, AppState};
 use crate::limiter::{node_key, Store};
 use crate::policy::{Policy, RuleSet};
@@ -51,7 +54,8 @@ pub async fn run(
         .map(|g| Arc::new(LiveGateway::new(g)));
     let state = app_state(&config, &mut parts, &clock, gateway.clone());
     let addr = listener.local_addr()?;
-    let server = HttpServer::new(move || {
+    let settings = server_settings(&config, &parts);
+    let server = http_api::server::serve(listener, settings, move || {
         let app = App::new().app_data(state.clone());
         // Each worker its own client: its own pool of upstream connections.
         let app = match &state.gateway {
@@ -62,12 +66,7 @@ pub async fn run(
         };
         app.wrap(middleware::from_fn(http_api::record_request))
             .configure(http_api::routes)
-    })
-    .workers(config.workers.get())
-    .disable_signals()
-    .shutdown_timeout(10)
-    .listen(listener)?
-    .run();
+    })?;
     let handle = server.handle();
     let stop_rls = rls.as_ref().map(RlsServer::stopper);
     actix_web::rt::spawn(async move {
@@ -97,6 +96,23 @@ pub async fn run(
     result
 }
 
+/// The HTTP server's workers and the bounds on what clients owe.
+fn server_settings(config: &Config, parts: &Parts) -> ServerSettings {
+    let http = &config.http;
+    ServerSettings {
+        workers: config.workers.get(),
+        limits: Arc::new(Limits::new(
+            http.max_connections.get(),
+            http.head_timeout,
+            config.forward_auth_user_header.clone(),
+            Arc::clone(&parts.telemetry),
+        )),
+        max_connections: http.max_connections.get(),
+        head_timeout: http.head_timeout,
+        shutdown_timeout: 10,
+    }
+}
+
 /// What every request handler shares (the admin API moves into it).
 fn app_state(
     config: &Config,
@@ -104,6 +120,7 @@ fn app_state(
     clock: &Arc<dyn Clock>,
     gateway: Option<Arc<LiveGateway>>,
 ) -> web::Data<AppState> {
+    let gateway_mode = gateway.is_some();
     web::Data::new(AppState {
         store: Arc::clone(&parts.store),
         policy: Arc::clone(&parts.policy),
@@ -115,6 +132,9 @@ fn app_state(
         cluster: parts.replication.as_ref().map(Replication::cluster),
         refusals: Default::default(),
         gateway,
+        node_id: config.node_id.clone(),
+        decision: DecisionAccess::new(config.http.decision_token.clone(), gateway_mode),
+        body_timeout: config.http.body_timeout,
     })
 }
 
@@ -246,6 +266,7 @@ fn start_rls(
         Arc::clone(&parts.policy),
         Arc::clone(clock),
         Arc::clone(&parts.telemetry),
+        config.http.decision_token.clone(),
     );
     RlsServer::start(listener, limiter, config.workers.get()).map(Some)
 }

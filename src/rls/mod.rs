@@ -113,17 +113,20 @@ async fn serve(listener: std::net::TcpListener, limiter: Limiter, stopped: watch
     }
 }
 
-/// The limiter of a node, for the service.
+/// The limiter of a node, for the service; with `token`, only callers
+/// sending it (metadata `x-limiter-token`, or `authorization: Bearer`) are answered.
 pub fn limiter(
     store: Arc<crate::limiter::Store>,
     policy: Arc<crate::policy::Policy>,
     clock: Arc<dyn crate::clock::Clock>,
     telemetry: Arc<crate::telemetry::Telemetry>,
+    token: Option<crate::settings::Secret>,
 ) -> Limiter {
     Limiter {
         store,
         policy,
         clock,
         metrics: crate::telemetry::RlsMetrics::new(telemetry),
+        token,
     }
 }

@@ -13,12 +13,14 @@ use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitService;
 use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
 use envoy_types::pb::google::protobuf::Duration as PbDuration;
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::clock::Clock;
 use crate::limiter::Store;
 use crate::policy::descriptors::{DescriptorLimit, DescriptorQuery, DescriptorVerdict, Unit};
 use crate::policy::Policy;
+use crate::settings::Secret;
 use crate::telemetry::{RlsMetrics, RlsOutcome};
 
 /// Most descriptors in one request.
@@ -34,6 +36,8 @@ pub struct Limiter {
     pub policy: Arc<Policy>,
     pub clock: Arc<dyn Clock>,
     pub metrics: RlsMetrics,
+    /// The decision token callers must send; `None`: anyone may ask.
+    pub token: Option<Secret>,
 }
 
 #[tonic::async_trait]
@@ -42,6 +46,10 @@ impl RateLimitService for Limiter {
         &self,
         request: Request<RateLimitRequest>,
     ) -> Result<Response<RateLimitResponse>, Status> {
+        if let Err(refused) = self.authorize(request.metadata()) {
+            self.metrics.request(RlsOutcome::Unauthenticated);
+            return Err(refused);
+        }
         let request = request.into_inner();
         // A panic while deciding must reach Envoy as UNAVAILABLE (so its
         // failure_mode_deny applies), not as a reset stream.
@@ -66,6 +74,31 @@ impl RateLimitService for Limiter {
 }
 
 impl Limiter {
+    /// Whether the call carries the decision token, if one is set: Envoy
+    /// sends it as `initial_metadata` of its `grpc_service`.
+    fn authorize(&self, metadata: &MetadataMap) -> Result<(), Status> {
+        let Some(token) = &self.token else {
+            return Ok(());
+        };
+        let presented = match metadata.get("x-limiter-token") {
+            Some(value) => Some(value.as_bytes().trim_ascii()),
+            None => metadata
+                .get("authorization")
+                .and_then(|v| v.as_bytes().split_at_checked(7))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+                .map(|(_, token)| token.trim_ascii()),
+        };
+        match presented {
+            Some(presented) if token.matches(presented) => Ok(()),
+            Some(_) => Err(Status::unauthenticated(
+                "the decision token sent is not this node's",
+            )),
+            None => Err(Status::unauthenticated(
+                "send the decision token as metadata x-limiter-token (Envoy: initial_metadata of the grpc_service)",
+            )),
+        }
+    }
+
     fn decide(&self, request: &RateLimitRequest) -> Result<RateLimitResponse, Status> {
         let (entries, descriptors) = validate(request)?;
         let mut at = 0;

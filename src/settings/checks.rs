@@ -1,18 +1,20 @@
-//! Checks of single settings shared by the parser: the admin token, counts
-//! that must be positive, and reading the settings file.
+//! Checks of single settings shared by the parser: tokens, and counts
+//! that must be positive.
 
 use std::num::NonZeroUsize;
-use std::path::Path;
 
-use super::{ConfigError, FileSettings, MIN_ADMIN_TOKEN};
+use super::{ConfigError, MIN_ADMIN_TOKEN};
 
 /// A token short or with spaces or control characters is refused: it would
 /// be guessed, or mangled by a shell or a header.
-pub(super) fn admin_token(token: Option<String>) -> Result<Option<String>, ConfigError> {
+pub(super) fn token(
+    setting: &'static str,
+    token: Option<String>,
+) -> Result<Option<String>, ConfigError> {
     if let Some(token) = &token {
         if token.len() < MIN_ADMIN_TOKEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ConfigError::new(
-                "admin-token",
+                setting,
                 format!("at least {MIN_ADMIN_TOKEN} characters of visible ASCII"),
             ));
         }
@@ -31,11 +33,4 @@ pub(super) fn positive(
             NonZeroUsize::new(n).ok_or_else(|| ConfigError::new(setting, "must be at least 1"))
         }
     }
-}
-
-pub(super) fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text)
-        .map_err(|e| ConfigError::new("config", format!("{}: {}", path.display(), e.message())))
 }

@@ -11,20 +11,22 @@ use std::time::Duration;
 
 use actix_web::http::header::HeaderName;
 use clap::Parser;
-use serde::Deserialize;
 
 use crate::gateway::Gateway;
-use crate::limiter::rate::RateText;
 use crate::limiter::Limit;
 use crate::policy::{rules_file, RuleSet};
 
 mod checks;
+mod file;
+mod http;
 mod limits;
 mod proxies;
 mod replication;
 
 pub use crate::replication::ReplicationSettings;
-use checks::{admin_token, positive, read_file};
+use checks::{positive, token};
+use file::{read_file, FileSettings};
+pub use http::{HttpSettings, Secret};
 use limits::limit;
 pub use proxies::{descriptor_stamp, load_descriptors, DescriptorSource};
 use replication::replication;
@@ -168,39 +170,9 @@ struct Cli {
 
     #[command(flatten)]
     rollout: limits::RolloutFlags,
-}
 
-/// The same settings as read from a TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct FileSettings {
-    listen: Option<String>,
-    capacity: Option<u32>,
-    refill_per_sec: Option<RateText>,
-    max_keys: Option<usize>,
-    workers: Option<usize>,
-    log: Option<String>,
-    kafka_brokers: Option<String>,
-    topic: Option<String>,
-    topic_partitions: Option<i32>,
-    topic_replication: Option<i32>,
-    node_id: Option<String>,
-    sync_interval_ms: Option<u64>,
-    bootstrap_timeout_ms: Option<u64>,
-    max_clock_skew_ms: Option<u64>,
-    partition_after_ms: Option<u64>,
-    peer_gone_after_ms: Option<u64>,
-    merge: Option<String>,
-    rules: Option<PathBuf>,
-    admin_token: Option<String>,
-    data_dir: Option<PathBuf>,
-    config_topic: Option<String>,
-    grpc_listen: Option<String>,
-    rls_config: Option<PathBuf>,
-    forward_auth_user_header: Option<String>,
-    gateway: Option<PathBuf>,
-    trusted_proxies: Option<Vec<String>>,
-    shadow: Option<bool>,
+    #[command(flatten)]
+    http: http::HttpFlags,
 }
 
 /// A setting that was refused, and why; the message names the setting as a
@@ -263,6 +235,10 @@ pub struct Config {
     pub gateway: Option<Arc<Gateway>>,
     /// Every rule is shadow: none refuses.
     pub shadow: bool,
+    /// The node ID given (`--node-id`), standalone too; `None`: not given.
+    pub node_id: Option<String>,
+    /// Who may ask for decisions, and what clients owe.
+    pub http: HttpSettings,
 }
 
 /// A rules file and its validated rules.
@@ -295,6 +271,8 @@ impl Default for Config {
             forward_auth_user_header: HeaderName::from_static("x-user-id"),
             gateway: None,
             shadow: false,
+            node_id: None,
+            http: HttpSettings::default(),
         }
     }
 }
@@ -325,19 +303,17 @@ impl Config {
         Ok(Self::merge(cli, file)?)
     }
 
-    fn merge(cli: Cli, file: FileSettings) -> Result<Self, ConfigError> {
+    fn merge(mut cli: Cli, mut file: FileSettings) -> Result<Self, ConfigError> {
         let defaults = Config::default();
+        let admin_token = token(
+            "admin-token",
+            cli.admin_token.take().or(file.admin_token.take()),
+        )?;
+        let http = http::http(&cli.http, &file, admin_token.as_deref())?;
+        let node_id = replication::given_node_id(&cli, &file)?;
         let replication = replication(&cli, &file)?;
         let limit = limit(&cli, &file, &defaults.limit)?;
-        let listen = match cli.listen.or(file.listen) {
-            Some(text) => text.parse().map_err(|_| {
-                ConfigError::new(
-                    "listen",
-                    format!("`{text}` is not an address like 0.0.0.0:8000"),
-                )
-            })?,
-            None => defaults.listen,
-        };
+        let listen = listen(cli.listen.or(file.listen), defaults.listen)?;
         let max_keys = positive(
             "max-keys",
             cli.max_keys.or(file.max_keys),
@@ -351,7 +327,6 @@ impl Config {
             }),
             None => None,
         };
-        let admin_token = admin_token(cli.admin_token.or(file.admin_token))?;
         let data_dir = cli.data_dir.or(file.data_dir);
         if admin_token.is_some() && replication.is_none() && data_dir.is_none() {
             return Err(ConfigError::new(
@@ -383,8 +358,23 @@ impl Config {
                 cli.trusted_proxies.or(file.trusted_proxies),
             )?,
             shadow: cli.rollout.shadow.or(file.shadow).unwrap_or(false),
+            node_id,
+            http,
         })
     }
+}
+
+/// The address to serve HTTP on, `default` unless given.
+fn listen(text: Option<String>, default: SocketAddr) -> Result<SocketAddr, ConfigError> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    text.parse().map_err(|_| {
+        ConfigError::new(
+            "listen",
+            format!("`{text}` is not an address like 0.0.0.0:8000"),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub(super) fn replication(
     if replication_factor < 1 {
         return Err(ConfigError::new("topic-replication", "must be at least 1"));
     }
-    let node_id = node_id(pick(&cli.node_id, &file.node_id))?;
+    let node_id = given_node_id(cli, file)?.unwrap_or_else(default_node_id);
     let merge = merge_mode(pick(&cli.merge, &file.merge))?;
     let partition_after = partition_after(cli, file)?;
     Ok(Some(ReplicationSettings {
@@ -137,12 +137,18 @@ fn partition_after(cli: &Cli, file: &FileSettings) -> Result<Duration, ConfigErr
     Ok(partition_after)
 }
 
-fn node_id(setting: Option<String>) -> Result<String, ConfigError> {
-    let node_id = setting.unwrap_or_else(default_node_id);
-    if node_id.is_empty() || node_id.len() > 128 || !node_id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ConfigError::new("node-id", "1-128 bytes of visible ASCII"));
+/// The node ID given, checked whether or not the node replicates: a
+/// standalone node shows it too.
+pub(super) fn given_node_id(cli: &Cli, file: &FileSettings) -> Result<Option<String>, ConfigError> {
+    let given = cli.node_id.clone().or_else(|| file.node_id.clone());
+    match given {
+        Some(id)
+            if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Err(ConfigError::new("node-id", "1-128 bytes of visible ASCII"))
+        }
+        given => Ok(given),
     }
-    Ok(node_id)
 }
 
 fn merge_mode(setting: Option<String>) -> Result<MergeMode, ConfigError> {

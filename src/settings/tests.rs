@@ -137,3 +137,73 @@ fn shadow_is_read_from_flag_and_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_decision_token_comes_from_a_flag_or_a_file_never_both() {
+    let token = "decision-token-0123456789";
+    assert!(load(&[]).unwrap().http.decision_token.is_none());
+    let c = load(&["--decision-token", token]).unwrap();
+    assert_eq!(c.http.decision_token.unwrap().as_bytes(), token.as_bytes());
+    let dir = std::env::temp_dir().join(format!("limiter-config-dt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("token");
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    let file = path.to_str().unwrap();
+    let c = load(&["--decision-token-file", file]).unwrap();
+    let secret = c.http.decision_token.unwrap();
+    assert_eq!(
+        secret.as_bytes(),
+        token.as_bytes(),
+        "the newline is not part of it"
+    );
+    assert_eq!(format!("{secret:?}"), "Secret(..)");
+    assert!(
+        refused(&["--decision-token-file", file, "--decision-token", token])
+            .contains("`decision-token-file`")
+    );
+    assert!(refused(&["--decision-token", "short"]).contains("`decision-token`"));
+    std::fs::write(&path, "short\n").unwrap();
+    assert!(refused(&["--decision-token-file", file]).contains("at least 16"));
+    let missing = dir.join("missing");
+    assert!(
+        refused(&["--decision-token-file", missing.to_str().unwrap()])
+            .contains("LIMITER_DECISION_TOKEN_FILE")
+    );
+    // One token for both would let every proxy change limits.
+    let same = [
+        "--decision-token",
+        token,
+        "--admin-token",
+        token,
+        "--data-dir",
+        "/tmp",
+    ];
+    assert!(refused(&same).contains("must differ from the admin token"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn http_bounds_have_safe_defaults_and_refuse_zero() {
+    let http = load(&[]).unwrap().http;
+    assert_eq!(http.head_timeout, Duration::from_secs(5));
+    assert_eq!(http.body_timeout, Duration::from_secs(10));
+    assert_eq!(http.max_connections.get(), 10_000);
+    let c = load(&["--body-timeout-ms", "1500", "--max-connections", "64"]).unwrap();
+    assert_eq!(c.http.body_timeout, Duration::from_millis(1500));
+    assert_eq!(c.http.max_connections.get(), 64);
+    for setting in ["head-timeout-ms", "body-timeout-ms", "max-connections"] {
+        let flag = format!("--{setting}");
+        assert!(
+            refused(&[&flag, "0"]).contains(&format!("`{setting}`")),
+            "{setting}"
+        );
+    }
+}
+
+#[test]
+fn a_node_id_is_kept_and_checked_without_kafka_too() {
+    assert_eq!(load(&[]).unwrap().node_id, None);
+    let c = load(&["--node-id", "edge-7"]).unwrap();
+    assert_eq!(c.node_id.as_deref(), Some("edge-7"));
+    assert!(refused(&["--node-id", "a b"]).contains("`node-id`"));
+}

@@ -41,12 +41,14 @@ pub enum RlsOutcome {
     OverLimit,
     Invalid,
     Unavailable,
+    /// Without the decision token, or with a wrong one.
+    Unauthenticated,
 }
 
 /// Handles for the rate-limit service, made from a node's [`Telemetry`].
 pub struct RlsMetrics {
     telemetry: Arc<Telemetry>,
-    requests: [Counter; 4],
+    requests: [Counter; 5],
     /// By `descriptor` label; each outcome's counter made on first use.
     descriptors: DashMap<Box<str>, [OnceLock<Counter>; Outcome::ALL.len()], ahash::RandomState>,
     /// Detailed names made so far (a few more than admitted, under races).
@@ -62,7 +64,13 @@ impl RlsMetrics {
                 DESCRIPTORS,
                 "Descriptors decided by the rate-limit service, by configured limit and outcome (shadow_limited: over a shadow-mode limit, let through)."
             );
-            ["ok", "over_limit", "invalid_argument", "unavailable"]
+            [
+                "ok",
+                "over_limit",
+                "invalid_argument",
+                "unavailable",
+                "unauthenticated",
+            ]
                 .map(|outcome| metrics::counter!(REQUESTS, "outcome" => outcome))
         });
         Self {

@@ -1,6 +1,7 @@
 //! An upstream for gateway tests: an HTTP server on 127.0.0.1 port 0 that
 //! answers, as JSON, what reached it (method, path, query, headers, body
 //! size); `/slow` waits 2 s first, `/big` streams [`BIG`] bytes back,
+//! `/stall` sends a first piece of its answer and never the rest,
 //! `/status/N` answers status N with no body.
 
 use std::net::{SocketAddr, TcpListener};
@@ -85,6 +86,12 @@ async fn echo(
     if let Some(code) = req.path().strip_prefix("/status/") {
         let code = actix_web::http::StatusCode::from_u16(code.parse().unwrap()).unwrap();
         return HttpResponse::build(code).finish();
+    }
+    if req.path() == "/stall" {
+        let first = futures_util::stream::once(async {
+            Ok::<_, actix_web::Error>(web::Bytes::from_static(b"first piece"))
+        });
+        return HttpResponse::Ok().streaming(first.chain(futures_util::stream::pending()));
     }
     if req.path() == "/big" {
         let chunk = web::Bytes::from(vec![b'x'; 1 << 16]);

@@ -208,10 +208,10 @@ pub fn raw_request(addr: SocketAddr, head: &[u8]) -> Reply {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    stream.write_all(head).unwrap();
-    stream
-        .write_all(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    // One write: a node that refuses the head closes at once, and bytes of
+    // it still arriving then would reset the connection, answer and all.
+    let request = [head, b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"].concat();
+    stream.write_all(&request).unwrap();
     let mut bytes = Vec::new();
     stream.read_to_end(&mut bytes).unwrap();
     let text = String::from_utf8_lossy(&bytes);

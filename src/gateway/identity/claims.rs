@@ -1,13 +1,16 @@
-//! The claims of a verified token: `exp` (required) and `nbf` with a leeway,
-//! `iss` and `aud` when configured, and the user, plan and tenant claims,
-//! each an ID by the rule used everywhere else (1–256 bytes of visible ASCII).
+//! The claims of a verified token: each named once (a repeated claim is
+//! refused), `exp` (required) and `nbf` with a leeway, `iss` and `aud` when
+//! configured, and the user, plan and tenant claims, each an ID by the rule
+//! used everywhere else (1–256 bytes of visible ASCII).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use compact_str::CompactString;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::error::IdentityError;
+use super::error::{shown, IdentityError};
 use super::Found;
 use crate::policy::rules::valid_id;
 
@@ -41,6 +44,60 @@ impl Default for ClaimRules {
             plan_claim: None,
             tenant_claim: None,
         }
+    }
+}
+
+/// The claims of a token's payload (its JSON, decoded from base64url).
+/// RFC 7519 §4 lets a reader keep the last of a repeated name, but which
+/// one another reader of the same token keeps (a proxy, the upstream) is
+/// anyone's guess, so a repeated claim is refused.
+pub fn parse(json: &[u8], credential: &'static str) -> Result<Map<String, Value>, IdentityError> {
+    let error = match serde_json::from_slice::<UniqueClaims>(json) {
+        Ok(UniqueClaims(claims)) => return Ok(claims),
+        Err(error) => error.to_string(),
+    };
+    let reason = match error.strip_prefix(REPEATED) {
+        // serde_json adds where it was; the name is enough.
+        Some(rest) => {
+            let name = rest.split(" at line ").next().unwrap_or_default();
+            format!("the payload repeats the claim{name}")
+        }
+        None => "the payload is not the JSON of a JWT".to_string(),
+    };
+    Err(IdentityError::Malformed { credential, reason })
+}
+
+/// How the parser's error starts when a claim is repeated.
+const REPEATED: &str = "repeated claim";
+
+/// A JSON object whose member names are all different.
+struct UniqueClaims(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueClaims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = UniqueClaims;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueClaims, A::Error> {
+        let mut claims = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let value: Value = map.next_value()?;
+            if claims.contains_key(&name) {
+                return Err(de::Error::custom(format!("{REPEATED} {}", shown(&name))));
+            }
+            claims.insert(name, value);
+        }
+        Ok(UniqueClaims(claims))
     }
 }
 

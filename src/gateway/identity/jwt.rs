@@ -99,8 +99,10 @@ impl JwtVerifier {
             Ok(false) => return Err(IdentityError::BadSignature),
             Err(e) => return Err(IdentityError::malformed(BEARER, format!("signature: {e}"))),
         }
-        let payload: serde_json::Map<String, serde_json::Value> = decode_part(payload, "payload")?;
-        claims::check(&self.claims, &payload, now)
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| IdentityError::malformed(BEARER, "the payload is not base64url"))?;
+        claims::check(&self.claims, &claims::parse(&payload, BEARER)?, now)
     }
 
     /// The configured algorithm `name` names; `none` and the others refused.

@@ -260,3 +260,24 @@ async fn an_unknown_kid_refetches_the_jwks_once_then_verifies() {
     assert_eq!(server.hits(), 2, "the start-up fetch and one early refetch");
     task.abort();
 }
+
+#[test]
+fn a_token_that_names_a_claim_twice_is_refused() {
+    let exp = NOW_SECS + 600;
+    let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+    let twice = format!(r#"{{"sub":"mallory","exp":{exp},"sub":"admin"}}"#);
+    match hs256().verify(&hs_signed_text(header, &twice), now()) {
+        Err(IdentityError::Malformed { reason, .. }) => {
+            assert_eq!(reason, r#"the payload repeats the claim "sub""#)
+        }
+        other => panic!("{other:?}"),
+    }
+    // Once each, the same text passes; a repeated header field is refused too.
+    let once = format!(r#"{{"sub":"mallory","exp":{exp}}}"#);
+    assert!(hs256()
+        .verify(&hs_signed_text(header, &once), now())
+        .is_ok());
+    let header_twice = r#"{"alg":"HS256","alg":"HS256"}"#;
+    let refused = hs256().verify(&hs_signed_text(header_twice, &once), now());
+    assert_eq!(code(refused), "malformed_token");
+}

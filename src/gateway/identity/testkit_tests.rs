@@ -49,6 +49,20 @@ pub fn token(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKe
     jsonwebtoken::encode(&header, claims, key).unwrap()
 }
 
+/// An HS256 token of `header` and `payload` as written (JSON text may
+/// repeat a name; a JSON value cannot).
+pub fn hs_signed_text(header: &str, payload: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &hs_key(), Algorithm::HS256);
+    format!("{message}.{}", signature.unwrap())
+}
+
 /// An unsigned token (`alg` as given, empty signature).
 pub fn unsigned(alg: &str, claims: &Value) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
