@@ -132,7 +132,7 @@ struct Cli {
     )]
     admin_token: Option<String>,
 
-    /// Directory where a node without Kafka stores admin changes (required for the admin API without Kafka).
+    /// Directory where a node keeps admin changes: without Kafka the log itself (required for the admin API then); with Kafka a copy, put back into a config topic that lost them.
     #[arg(long, env = "LIMITER_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
@@ -223,7 +223,7 @@ pub struct Config {
     pub rules: Option<RulesSource>,
     /// The admin API's bearer token; `None`: no admin API.
     pub admin_token: Option<String>,
-    /// Where a standalone node stores admin changes.
+    /// Where a node keeps admin changes (the log without Kafka, a copy with it).
     pub data_dir: Option<PathBuf>,
     /// Where to serve the Envoy rate-limit service; `None`: not served.
     pub grpc_listen: Option<SocketAddr>,
