@@ -16,6 +16,6 @@ fi
 export CRDT_LIMITER_CHAOS_MINUTES=$minutes
 if [ -n "${2:-}" ]; then export CRDT_LIMITER_CHAOS_SEED=$2; fi
 # Its own broker (tests/faults.rs starts one through scripts/broker.sh,
-# which installs tansu when missing); generous timeouts for a long run.
+# which installs tansu when missing).
 exec cargo nextest run --locked --test faults chaos --run-ignored only \
-  --no-capture --slow-timeout 600s
+  --no-capture
