@@ -63,13 +63,14 @@ fn three_nodes_list_each_other_and_a_stopped_one_turns_gone() {
     for n in &nodes {
         n.wait_ready(Duration::from_secs(30));
     }
-    // Traffic on every node (a new user each time, so every request changes a
-    // bucket to publish) until every node sees the two others up.
+    // Traffic on every node (a new user each time, emptying their bucket,
+    // so every round publishes) until every node sees the two others up.
     let mut sent = 0;
     eventually(Duration::from_secs(30), || {
         for (n, id) in nodes.iter().zip(IDS) {
             sent += 1;
-            assert_eq!(n.protected(&format!("{id}-user-{sent}")).status, 200);
+            let body = format!(r#"{{"user":"{id}-user-{sent}","cost":5}}"#);
+            assert_eq!(n.send("POST", "/v1/check", None, Some(&body)).status, 200);
         }
         nodes.iter().zip(IDS).all(|(n, id)| {
             let view = cluster(n);

@@ -20,7 +20,17 @@ fn cluster(name: &str) -> Vec<NodeProcess> {
     let nodes: Vec<NodeProcess> = ["n1", "n2", "n3"]
         .iter()
         .map(|id| {
-            let extra = ["--grpc-listen", "127.0.0.1:0", "--rls-config", config];
+            // Every take published at once, so each node's `remaining` counts
+            // the others' single takes (quiet replication would keep a take
+            // far from the limit to its node until the level nears it).
+            let extra = [
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--rls-config",
+                config,
+                "--quiet-watermark",
+                "1",
+            ];
             node(&brokers, &topic, id, &extra)
         })
         .collect();

@@ -14,7 +14,16 @@ const TOKEN: &str = "reset-test-admin-token";
 
 fn three_nodes(name: &str, merge: &str) -> Vec<NodeProcess> {
     let (brokers, topic) = (shared_broker(), topic(name));
-    let flags = ["--admin-token", TOKEN, "--merge", merge];
+    // Every spending published at once: the test counts single tokens
+    // spent after the reset, which quiet replication would keep to their nodes.
+    let flags = [
+        "--admin-token",
+        TOKEN,
+        "--merge",
+        merge,
+        "--quiet-watermark",
+        "1",
+    ];
     let nodes: Vec<NodeProcess> = ["reset-1", "reset-2", "reset-3"]
         .iter()
         .map(|id| node(&brokers, &topic, &format!("{id}-{merge}"), &flags))

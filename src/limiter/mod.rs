@@ -4,6 +4,7 @@
 
 pub mod bucket;
 pub mod merge;
+pub mod quiet;
 pub mod rate;
 pub mod refusals;
 pub mod spent;
@@ -11,6 +12,7 @@ pub mod store;
 
 pub use bucket::{BucketState, Decision, Limit, LimitError, Stamp};
 pub use merge::{clamp_future, merge, merge_counted, node_key, rescale, MergeMode, Replica};
+pub use quiet::Quiet;
 pub use rate::parse_rate;
 pub use spent::{Entry, Spent};
 pub use store::{Change, Evictions, Replicated, Store};

@@ -18,10 +18,17 @@
 
 use super::bucket::Stamp;
 
-/// Entries kept per key (this node's own included). More nodes than this
+/// Entries kept per key (this node's own included): room for every node of
+/// a large cluster spending on one hot key. Even more nodes than this
 /// spending on one key at once lose some debits (the oldest entries are
 /// forgotten and re-adopted as history), never re-charge.
-pub const MAX_ENTRIES: usize = 32;
+pub const MAX_ENTRIES: usize = 512;
+
+/// Entries a record carries: its sender's own, and the most recently grown
+/// others it knows, so a record stays small whatever the cluster's size
+/// (every node hears each spender's own records; the others only speed up
+/// what a node that met the key late learns).
+pub const PUBLISHED_ENTRIES: usize = 8;
 
 /// Largest count accepted from the wire: far beyond any real key's spending
 /// (10⁶ tokens a second for 140 years), small enough that sums cannot overflow.
@@ -158,9 +165,15 @@ impl Spent {
         }
     }
 
-    /// Every entry, this node's first: what a record carries.
+    /// Every entry, this node's first.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.own.iter().chain(&self.others)
+    }
+
+    /// What a record carries: this node's entry first, then the most
+    /// recently grown others, [`PUBLISHED_ENTRIES`] in all.
+    pub fn published_entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries().take(PUBLISHED_ENTRIES)
     }
 
     /// This node's own count (0 before it spent anything).

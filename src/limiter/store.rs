@@ -19,6 +19,7 @@ use compact_str::CompactString;
 
 use super::bucket::{BucketState, Decision, Limit, Stamp};
 use super::merge::{rescale, MergeMode};
+use super::quiet::Quiet;
 use super::spent::{self, Spent};
 
 mod debts;
@@ -68,8 +69,13 @@ struct Slot {
     /// (its share of the limit): other nodes' spending in that time is
     /// debited from this first, and what is left is given back once healed.
     reserve: u32,
-    /// Changed by a local decision since it was last handed to replication.
+    /// To be handed to replication at the next sync: local spending peers
+    /// should hear of (see [`Quiet`]), or news of another kind.
     dirty: bool,
+    /// Tokens this node spent on the key since it last published it
+    /// (saturating: a full count is always published). Narrow, so a bucket
+    /// stays 48 bytes.
+    unpublished: u16,
     /// A non-full state of this node's is on the topic, so dropping the bucket
     /// should publish a tombstone.
     published: bool,
@@ -111,6 +117,10 @@ pub struct Store {
     /// How many nodes share each key's limit while this one is cut off from
     /// them: each token admitted then costs this many. 1 when connected.
     share: AtomicU32,
+    /// When local spending may stay unpublished.
+    quiet: Quiet,
+    /// Nodes in the cluster, this one included, as last heard.
+    nodes: AtomicU32,
     /// The shard an insert at the cap starts looking for a bucket to evict in.
     victims: AtomicUsize,
     /// The limit of [`Store::check`], for callers with one limit for every key.
@@ -147,6 +157,8 @@ impl Store {
             me,
             generations: AtomicU64::new(0),
             share: AtomicU32::new(1),
+            quiet: Quiet::LOUD,
+            nodes: AtomicU32::new(1),
             victims: AtomicUsize::new(0),
             default_limit: limit,
             max_keys: max_keys.get(),
@@ -154,6 +166,18 @@ impl Store {
             evicted_idle: AtomicU64::new(0),
             evicted_pressure: AtomicU64::new(0),
         }
+    }
+
+    /// The same store, keeping local spending quiet by `quiet` (stores are
+    /// [`Quiet::LOUD`] unless told otherwise: every spending published).
+    pub fn with_quiet(self, quiet: Quiet) -> Self {
+        Self { quiet, ..self }
+    }
+
+    /// How many nodes the cluster has now, this one included (membership
+    /// tells): the quiet rule's share of the headroom.
+    pub fn set_nodes(&self, nodes: u32) {
+        self.nodes.store(nodes.max(1), Ordering::Relaxed);
     }
 
     /// The limit [`Store::check`] applies.
@@ -172,20 +196,28 @@ impl Store {
         let replicated = self.changed.is_some();
         let counted = replicated && self.mode == MergeMode::Counted;
         let share = self.share.load(Ordering::Relaxed);
+        let nodes = self.nodes.load(Ordering::Relaxed);
         let (decision, newly_dirty) = self.with_slot(key, limit, now, |slot| {
             slot.convert_to(limit, now);
             let decision = slot.state.take(limit, cost, now);
-            if decision.is_allowed() {
-                if counted {
-                    let generation = || self.next_generation();
-                    slot.spent(now).record(cost, now, generation);
-                }
-                if share > 1 {
-                    slot.charge_share(limit, cost, share);
-                }
+            // A refusal takes nothing: peers need to hear nothing of it.
+            if !decision.is_allowed() {
+                return (decision, false);
             }
-            let newly_dirty = replicated && !slot.dirty;
-            slot.dirty |= replicated;
+            if counted {
+                let generation = || self.next_generation();
+                slot.own_spent(limit, now).record(cost, now, generation);
+            }
+            if share > 1 {
+                slot.charge_share(limit, cost, share);
+            }
+            slot.unpublished = slot
+                .unpublished
+                .saturating_add(cost.min(u32::from(u16::MAX)) as u16);
+            let news =
+                replicated && !slot.keeps_quiet(&self.quiet, limit, slot.state.level(), nodes);
+            let newly_dirty = news && !slot.dirty;
+            slot.dirty |= news;
             (decision, newly_dirty)
         });
         if newly_dirty {
@@ -221,6 +253,9 @@ impl Store {
                 slot.reserve -= extra;
                 let back = limit.level_of(cost).saturating_add(limit.level_of(extra));
                 slot.state.credit(limit, back);
+                slot.unpublished = slot
+                    .unpublished
+                    .saturating_sub(cost.min(u32::from(u16::MAX)) as u16);
                 if let Some(spent) = &mut slot.spent {
                     spent.unrecord(cost);
                 }
@@ -247,6 +282,7 @@ impl Store {
             spent: None,
             reserve: 0,
             dirty: false,
+            unpublished: 0,
             published: false,
         });
         if !inserted {
@@ -293,9 +329,28 @@ impl Store {
 }
 
 impl Slot {
+    /// Whether the spending this node has not published may stay quiet, the
+    /// bucket being at `level` (a saturated count never does).
+    fn keeps_quiet(&self, quiet: &Quiet, limit: &Limit, level: i64, nodes: u32) -> bool {
+        self.unpublished < u16::MAX && quiet.holds(limit, level, u32::from(self.unpublished), nodes)
+    }
+
     /// The counted mode's spending record, started now if this is the first.
     fn spent(&mut self, now: Stamp) -> &mut Spent {
         self.spent.get_or_insert_with(|| Box::new(Spent::new(now)))
+    }
+
+    /// The spending record a local decision counts in. Started by this
+    /// decision, the bucket's level is this node's alone (full, or what it
+    /// owed when evicted): no peer's record has been merged into it, so
+    /// none of their spending is history it already carries. Any spending
+    /// of theirs within the last refill window is news, and is debited
+    /// when heard — the nodes that meet a key at once debit each other.
+    fn own_spent(&mut self, limit: &Limit, now: Stamp) -> &mut Spent {
+        let window = u64::try_from(limit.window().as_nanos()).unwrap_or(u64::MAX);
+        let since = Stamp::from_unix_nanos(now.as_unix_nanos().saturating_sub(window));
+        self.spent
+            .get_or_insert_with(|| Box::new(Spent::new(since)))
     }
 
     /// Moves the bucket to `limit` if it was kept under another one.
@@ -340,3 +395,7 @@ mod reset_tests;
 #[cfg(test)]
 #[path = "store_debt_tests.rs"]
 mod debt_tests;
+
+#[cfg(test)]
+#[path = "store_quiet_tests.rs"]
+mod quiet_tests;

@@ -139,6 +139,7 @@ fn debt_deeper_than_one_bucket_comes_back_as_one_bucket() {
         spent: None,
         reserve: 0,
         dirty: false,
+        unpublished: 0,
         published: false,
     };
     s.remember_debt("alice", &deep, at(T0));

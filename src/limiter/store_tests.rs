@@ -205,7 +205,7 @@ fn a_standalone_store_records_no_changes() {
 }
 
 #[test]
-fn remote_states_lower_local_buckets_and_are_not_republished() {
+fn remote_states_lower_local_buckets_and_neither_they_nor_refusals_are_republished() {
     let s = replicated(10, 1, 100);
     let drained = Replicated {
         limit: s.default_limit,
@@ -215,12 +215,15 @@ fn remote_states_lower_local_buckets_and_are_not_republished() {
     };
     s.merge_remote("bob", &drained, &s.default_limit, at(T0));
     assert!(!s.check("bob", 1, at(T0)).is_allowed());
-    // Only the local (limited) decision marks it; the merge itself does not.
     s.merge_remote("carol", &drained, &s.default_limit, at(T0));
+    // A refusal took nothing and a merge is the peers' news: nothing to publish.
+    assert!(s.take_changes(at(T0)).is_empty());
+    // An allowed decision is (a loud store publishes every spending).
+    assert!(s.check("dave", 1, at(T0)).is_allowed());
     let changes = s.take_changes(at(T0));
     assert_eq!(
         changes.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-        ["bob"]
+        ["dave"]
     );
 }
 

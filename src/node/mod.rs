@@ -150,17 +150,7 @@ fn log_serving(config: &Config, addr: std::net::SocketAddr) {
 /// The store, the rules, replication (which bootstraps in the background) or
 /// the file log, and the admin API if it has a token and a log.
 fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
-    let store = Arc::new(match &config.replication {
-        // Keyed by ID and start, so a restart under the same ID never reuses
-        // the counter entries of its previous life.
-        Some(r) => Store::replicated(
-            config.limit,
-            config.max_keys,
-            r.merge,
-            node_key(&format!("{}@{}", r.node_id, clock.now().as_unix_nanos())),
-        ),
-        None => Store::new(config.limit, config.max_keys),
-    });
+    let store = Arc::new(store(config, clock));
     let telemetry = Arc::new(Telemetry::new());
     let policy = policy(config);
     // With --data-dir, the changes stored there are applied before serving;
@@ -208,6 +198,22 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
         replication,
         admin,
     })
+}
+
+/// The buckets: replicated (and quiet as configured) with Kafka.
+fn store(config: &Config, clock: &Arc<dyn Clock>) -> Store {
+    match &config.replication {
+        // Keyed by ID and start, so a restart under the same ID never reuses
+        // the counter entries of its previous life.
+        Some(r) => Store::replicated(
+            config.limit,
+            config.max_keys,
+            r.merge,
+            node_key(&format!("{}@{}", r.node_id, clock.now().as_unix_nanos())),
+        )
+        .with_quiet(r.quiet),
+        None => Store::new(config.limit, config.max_keys),
+    }
 }
 
 /// Where admin changes are committed: the config topic, or with no Kafka

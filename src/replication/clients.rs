@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::ThreadedProducer;
+use rdkafka::producer::BaseProducer;
 use rdkafka::ClientContext;
 
 use super::publisher::Delivery;
@@ -41,9 +41,7 @@ pub(super) fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
 
 /// The producer of bucket states: batched, and quick to report a failure so
 /// the key is published again soon.
-pub(super) fn state_producer(
-    shared: &Arc<Shared>,
-) -> Result<ThreadedProducer<Delivery>, KafkaError> {
+pub(super) fn state_producer(shared: &Arc<Shared>) -> Result<BaseProducer<Delivery>, KafkaError> {
     client_config(&shared.settings)
         // murmur2 on the key, as the Java client does, so every client agrees
         // on which partition holds a user.

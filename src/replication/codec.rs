@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::limiter::spent::{Entry, MAX_COUNT, MAX_ENTRIES};
+use crate::limiter::spent::{Entry, MAX_COUNT, PUBLISHED_ENTRIES};
 use crate::limiter::{BucketState, Limit, Stamp};
 
 /// The envelope version of a min-max state.
@@ -46,9 +46,11 @@ pub const VERSION_HEARTBEAT: u8 = 16;
 /// 25 per counter entry, so this bounds what a hostile record can make us hold.
 const MAX_RECORD: usize = 4096;
 
-/// Most counter entries accepted in one record: what a node keeps, with room
-/// for an older node's unbounded counter of a small cluster.
-const MAX_WIRE_ENTRIES: usize = 2 * MAX_ENTRIES;
+/// Most counter entries accepted in one record: what nodes from before
+/// quiet replication sent (all they kept, 32), with room to spare; a node
+/// now sends [`PUBLISHED_ENTRIES`].
+const MAX_WIRE_ENTRIES: usize = 64;
+const _: () = assert!(PUBLISHED_ENTRIES <= MAX_WIRE_ENTRIES);
 
 /// Longest node ID accepted on the wire, so a hostile record cannot make us allocate much.
 const MAX_NODE_ID: usize = 256;

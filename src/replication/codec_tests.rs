@@ -207,8 +207,10 @@ fn ten_thousand_node_ids_spending_on_one_key_keep_records_small_and_replicating(
             };
             here.merge_remote(&key, &remote, &limit, at);
         }
-        // ...and this node's record of the key stays small enough to send.
+        // ...and this node's record of the key stays small enough to send
+        // (published whether or not its own request was let through).
         here.check("alice", 1, at);
+        here.mark_dirty("alice");
         let (_, change) = here.take_changes(at).pop().unwrap();
         let record = encode(&envelope_of(change.unwrap(), at));
         largest = largest.max(record.len());

@@ -1,45 +1,81 @@
-//! The state topic's reader: reads every partition from the beginning
-//! (bootstrap, then ready), then merges peers' states for ever, session
-//! after session (see [`reader`](super::reader)); garbage is counted and skipped.
+//! The state topic's readers: each reads its share of the partitions from
+//! the beginning (bootstrap, then ready once every reader has), then merges
+//! peers' states for ever, session after session (see
+//! [`reader`](super::reader)); garbage is counted and skipped. Several
+//! readers let merging use more than one core when the topic's traffic
+//! needs it: buckets live in a sharded map, so readers rarely meet.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use rdkafka::message::{BorrowedMessage, Message};
 
 use super::broker::Which;
 use super::codec::{self, Envelope};
 use super::membership::{Membership, HEARTBEAT_PREFIX};
 use super::peer_stats::Kind;
-use super::reader::{read, Records};
+use super::reader::{read, Part, Records};
 use super::Shared;
 use crate::limiter::{clamp_future, Replicated, Stamp};
 
 /// Longest record key accepted: a rule name, a user ID and a route, with room to spare.
 const MAX_KEY: usize = 1024;
 
-/// Reads the state topic until the node stops.
-pub(super) fn consume(shared: &Shared) {
-    let mut records = StateRecords {
-        started: Instant::now(),
-        bootstrapped: false,
-        membership: Membership::new(
-            shared.incarnation,
-            &shared.settings.node_id,
-            shared.settings.partition_after,
-        ),
-    };
-    read(shared, Which::State, "crdt-limiter", &mut records);
-}
-
-/// What the state topic's reader keeps between records.
-struct StateRecords {
+/// What the state topic's readers share.
+pub(super) struct Readers {
     started: Instant,
-    /// The first session has read the topic to its end (the node is ready).
-    bootstrapped: bool,
-    membership: Membership,
+    /// How many readers there are, and how many have read their share to its end.
+    count: usize,
+    caught_up: AtomicUsize,
+    /// Heartbeats reach whichever reader holds their partition.
+    membership: Mutex<Membership>,
 }
 
-impl Records for StateRecords {
+impl Readers {
+    pub(super) fn new(shared: &Shared) -> Self {
+        Self {
+            started: Instant::now(),
+            count: shared.settings.readers.max(1),
+            caught_up: AtomicUsize::new(0),
+            membership: Mutex::new(Membership::new(
+                shared.incarnation,
+                &shared.settings.node_id,
+                shared.settings.partition_after,
+            )),
+        }
+    }
+
+    pub(super) fn count(&self) -> usize {
+        self.count
+    }
+
+    fn bootstrapped(&self) -> bool {
+        self.caught_up.load(Ordering::Acquire) >= self.count
+    }
+}
+
+/// Reads reader `index`'s share of the state topic until the node stops.
+pub(super) fn consume(shared: &Shared, readers: &Readers, index: usize) {
+    let mut records = StateRecords {
+        readers,
+        bootstrapped: false,
+    };
+    let part = Part {
+        index,
+        of: readers.count,
+    };
+    read(shared, Which::State, "crdt-limiter", part, &mut records);
+}
+
+/// What one reader of the state topic keeps between records.
+struct StateRecords<'a> {
+    readers: &'a Readers,
+    /// This reader's first session has read its share to its end.
+    bootstrapped: bool,
+}
+
+impl Records for StateRecords<'_> {
     fn start(&mut self, shared: &Shared, fresh: bool) {
         if fresh && self.bootstrapped {
             tracing::info!(topic = %shared.settings.topic, "reading the state topic again from its beginning");
@@ -49,7 +85,7 @@ impl Records for StateRecords {
     fn record(&mut self, shared: &Shared, message: &BorrowedMessage<'_>) {
         receive(
             shared,
-            &mut self.membership,
+            &self.readers.membership,
             message.key(),
             message.payload(),
             self.bootstrapped,
@@ -58,15 +94,21 @@ impl Records for StateRecords {
 
     fn caught_up(&mut self, shared: &Shared) {
         if !std::mem::replace(&mut self.bootstrapped, true) {
-            finish_bootstrap(shared, self.started);
+            let done = self.readers.caught_up.fetch_add(1, Ordering::AcqRel) + 1;
+            if done == self.readers.count {
+                finish_bootstrap(shared, self.readers.started);
+            }
         }
     }
 
     fn tick(&mut self, shared: &Shared) {
-        if !self.bootstrapped {
-            shared.give_up_waiting(self.started);
+        if !self.readers.bootstrapped() {
+            shared.give_up_waiting(self.readers.started);
         }
-        self.membership.tick(shared);
+        // One reader at a time is enough; the others go on reading.
+        if let Some(mut membership) = self.readers.membership.try_lock() {
+            membership.tick(shared);
+        }
     }
 }
 
@@ -81,7 +123,7 @@ fn finish_bootstrap(shared: &Shared, started: Instant) {
 /// garbage and out-of-bounds records are counted and skipped.
 fn receive(
     shared: &Shared,
-    membership: &mut Membership,
+    membership: &Mutex<Membership>,
     key: Option<&[u8]>,
     payload: Option<&[u8]>,
     bootstrapped: bool,
@@ -102,7 +144,7 @@ fn receive(
                 shared
                     .cluster
                     .heard(id, Kind::Heartbeat, sent_at, now, bootstrapped);
-                membership.heard(&heartbeat, now);
+                membership.lock().heard(&heartbeat, now);
             }
             Err(error) => shared.telemetry.sync_decode_error(error.kind()),
         }

@@ -47,6 +47,9 @@ pub(super) struct Membership {
     last_echo: Option<Instant>,
     /// When each peer was last heard from (the sender's send time, on our clock).
     peers: HashMap<String, Instant>,
+    /// When this node started listening: until a whole peer window has
+    /// passed, it cannot know how many nodes there are.
+    born: Instant,
     /// When to give back partition charges nobody's spending used up.
     release_at: Option<Instant>,
     last_look: Option<Instant>,
@@ -76,6 +79,7 @@ impl Membership {
             peers: HashMap::new(),
             release_at: None,
             last_look: None,
+            born: Instant::now(),
         }
     }
 
@@ -183,6 +187,7 @@ impl Membership {
             None => {}
         }
         shared.cluster.set_partitioned(look.cut_off);
+        shared.store.set_nodes(self.nodes_for_quiet(1 + look.peers));
         if look.release {
             let keys = shared.store.release_reserves();
             tracing::debug!(keys, "gave back unused partition charges");
@@ -202,6 +207,17 @@ impl Membership {
             .filter(|&&t| since.is_none_or(|since| t >= since))
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// The node count the quiet rule shares each key's headroom by: the
+    /// nodes heard, once a whole peer window has passed since start; before
+    /// that as many as can be (every node keeps one token quiet at most),
+    /// since a node just started has not heard the others yet.
+    fn nodes_for_quiet(&self, heard: u32) -> u32 {
+        match self.born.elapsed() >= self.peer_window() {
+            true => heard,
+            false => u32::MAX,
+        }
     }
 
     /// How recently a peer must have been heard to count as a member.

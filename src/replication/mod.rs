@@ -26,6 +26,7 @@ mod broker;
 mod clients;
 mod cluster;
 pub mod codec;
+mod config_producer;
 mod consumer;
 mod link;
 mod membership;
@@ -44,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::AdminClient;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, Producer};
 
 use crate::clock::Clock;
 use crate::limiter::Store;
@@ -54,12 +55,16 @@ use crate::telemetry::Telemetry;
 use broker::Broker;
 use clients::{client_config, config_producer, state_producer, Quiet};
 pub use cluster::{ClusterSnapshot, ClusterView, PeerSnapshot};
-use consumer::consume;
+use consumer::{consume, Readers};
 pub use options::ReplicationSettings;
 use policy_topic::consume_config;
 pub use policy_topic::PolicyTopic;
 use publisher::{flush_periodically, publish_changes, Delivery};
 use supervisor::supervise;
+
+/// How long a delivery-report poll waits for a report before looping (it
+/// returns at once when one comes; a long wait spares the idle spinning).
+const DELIVERY_POLL: Duration = Duration::from_millis(500);
 
 /// How long a shutdown waits for the broker to take the last states.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
@@ -143,7 +148,7 @@ impl Shared {
 /// A running replication; [`Replication::shutdown`] flushes and stops it.
 pub struct Replication {
     shared: Arc<Shared>,
-    producer: Arc<ThreadedProducer<Delivery>>,
+    producer: Arc<BaseProducer<Delivery>>,
     policy_topic: Arc<PolicyTopic>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -165,6 +170,9 @@ impl Replication {
             settings.merge,
             settings.peer_gone_after,
         ));
+        // Until membership has heard the cluster, the quiet rule assumes
+        // as many nodes as can be (see `Membership::nodes_for_quiet`).
+        store.set_nodes(u32::MAX);
         let shared = Arc::new(Shared {
             settings,
             store,
@@ -220,6 +228,8 @@ impl Replication {
         for thread in self.threads {
             let _ = thread.join();
         }
+        // What this node kept quiet goes out too: a restart must not forget it.
+        self.shared.store.publish_quiet_spending();
         let pending = publish_changes(&self.shared, &self.producer);
         publisher::leave(&self.shared, &self.producer);
         if let Err(error) = self.producer.flush(FINAL_FLUSH) {
@@ -233,35 +243,58 @@ impl Replication {
 /// The replication threads, each owning what it uses.
 fn start_threads(
     shared: &Arc<Shared>,
-    producer: &Arc<ThreadedProducer<Delivery>>,
+    producer: &Arc<BaseProducer<Delivery>>,
     admin: AdminClient<Quiet>,
     policy_topic: &Arc<PolicyTopic>,
     applied_tx: tokio::sync::watch::Sender<i64>,
 ) -> Vec<JoinHandle<()>> {
-    vec![
-        spawn("limiter-supervisor", {
-            let (shared, topic) = (Arc::clone(shared), Arc::clone(policy_topic));
-            move || supervise(&shared, &admin, &topic)
-        }),
-        spawn("limiter-consumer", {
-            let shared = Arc::clone(shared);
-            move || consume(&shared)
-        }),
-        spawn("limiter-flusher", {
-            let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
-            move || flush_periodically(&shared, &producer)
-        }),
-        // Its own thread and timer: a long sync interval or a slow flush
-        // must not look like a partition.
-        spawn("limiter-heartbeat", {
-            let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
-            move || publisher::beat_periodically(&shared, &producer)
-        }),
-        spawn("limiter-config", {
-            let (shared, topic) = (Arc::clone(shared), Arc::clone(policy_topic));
-            move || consume_config(&shared, &topic, &applied_tx)
-        }),
-    ]
+    let readers = Arc::new(Readers::new(shared));
+    let reading = (0..readers.count()).map(|index| {
+        let (shared, readers) = (Arc::clone(shared), Arc::clone(&readers));
+        spawn(&format!("limiter-reader-{index}"), move || {
+            consume(&shared, &readers, index)
+        })
+    });
+    reading
+        .chain([
+            spawn("limiter-supervisor", {
+                let (shared, topic) = (Arc::clone(shared), Arc::clone(policy_topic));
+                move || supervise(&shared, &admin, &topic)
+            }),
+            spawn("limiter-flusher", {
+                let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
+                move || flush_periodically(&shared, &producer)
+            }),
+            // Its own thread and timer: a long sync interval or a slow flush
+            // must not look like a partition.
+            spawn("limiter-heartbeat", {
+                let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
+                move || publisher::beat_periodically(&shared, &producer)
+            }),
+            // Delivery reports, polled with a long timeout (a poll returns as
+            // soon as one comes): see `config_producer` for why not rdkafka's threads.
+            spawn("limiter-deliveries", {
+                let (shared, producer) = (Arc::clone(shared), Arc::clone(producer));
+                move || {
+                    while !shared.stopping.load(Ordering::Relaxed) {
+                        producer.poll(DELIVERY_POLL);
+                    }
+                }
+            }),
+            spawn("limiter-config-deliveries", {
+                let (shared, topic) = (Arc::clone(shared), Arc::clone(policy_topic));
+                move || {
+                    while !shared.stopping.load(Ordering::Relaxed) {
+                        topic.poll_deliveries(DELIVERY_POLL);
+                    }
+                }
+            }),
+            spawn("limiter-config", {
+                let (shared, topic) = (Arc::clone(shared), Arc::clone(policy_topic));
+                move || consume_config(&shared, &topic, &applied_tx)
+            }),
+        ])
+        .collect()
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::limiter::MergeMode;
+use crate::limiter::{MergeMode, Quiet};
 
 /// Validated replication settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,4 +31,8 @@ pub struct ReplicationSettings {
     pub merge: MergeMode,
     /// The compacted topic of rule and plan changes.
     pub config_topic: String,
+    /// When this node's spending on a key may stay unpublished.
+    pub quiet: Quiet,
+    /// Threads reading the state topic, each a share of its partitions.
+    pub readers: usize,
 }

@@ -15,16 +15,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 use tokio::sync::watch;
 
 use super::broker::Which;
-use super::clients::Quiet;
-use super::reader::{read, Records};
+use super::config_producer::ConfigProducer;
+use super::reader::{read, Part, Records};
 use super::Shared;
 use crate::clock::Clock;
 use crate::policy::PolicyChange;
@@ -44,11 +42,7 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
 /// The committing side, handed to the admin API.
 pub struct PolicyTopic {
-    topic: String,
-    /// Replaced when librdkafka declares it dead (an idempotent producer that
-    /// was fenced, e.g. after a partition, refuses every later send).
-    producer: ArcSwap<FutureProducer<Quiet>>,
-    producer_config: ClientConfig,
+    producer: ConfigProducer,
     applied: watch::Receiver<i64>,
     ledger: Arc<Ledger>,
     clock: Arc<dyn Clock>,
@@ -65,9 +59,7 @@ impl PolicyTopic {
         telemetry: Arc<Telemetry>,
     ) -> Result<Self, KafkaError> {
         Ok(Self {
-            topic,
-            producer: ArcSwap::from_pointee(producer_config.create_with_context(Quiet)?),
-            producer_config,
+            producer: ConfigProducer::new(topic, producer_config)?,
             applied,
             ledger,
             clock,
@@ -80,27 +72,12 @@ impl PolicyTopic {
     async fn send(&self, change: &PolicyChange) -> Result<(), String> {
         let version = self.ledger.next_version(self.clock.now().as_unix_nanos());
         let (key, value) = encode(change, version);
-        let send = |producer: Arc<FutureProducer<Quiet>>| {
-            let (topic, key, value) = (&self.topic, &key, &value);
-            async move {
-                let record = FutureRecord::<str, [u8]>::to(topic)
-                    .key(key)
-                    .payload(value)
-                    .partition(0);
-                producer.send(record, COMMIT_TIMEOUT).await
-            }
-        };
-        let mut result = send(self.producer.load_full()).await;
-        if let Err((error, _)) = &result {
-            if self.renew_if_dead(error) {
-                // Setting the same value again is harmless: try once on the new producer.
-                result = send(self.producer.load_full()).await;
-            }
-        }
-        let delivery =
-            result.map_err(|(error, _)| format!("kafka did not take the change: {error}"))?;
+        let offset = self
+            .producer
+            .send(&key, &value, COMMIT_TIMEOUT)
+            .await
+            .map_err(|error| format!("kafka did not take the change: {error}"))?;
         let mut applied = self.applied.clone();
-        let offset = delivery.offset;
         if tokio::time::timeout(APPLY_WAIT, applied.wait_for(|&done| done >= offset))
             .await
             .is_err()
@@ -118,16 +95,9 @@ impl PolicyTopic {
     /// Puts back every record this node holds that the topic lacks; returns how many.
     fn reconcile(&self) -> usize {
         let missing = self.ledger.unlogged();
-        let producer = self.producer.load_full();
         for (key, value) in &missing {
-            let record = FutureRecord::<str, [u8]>::to(&self.topic)
-                .key(key)
-                .payload(value)
-                .partition(0);
             // Not waited for: one that fails is still missing next time.
-            if let Err((error, _)) = producer.send_result(record) {
-                tracing::debug!(%error, "a config record was not queued; next time");
-            }
+            self.producer.send_and_forget(key, value);
         }
         if !missing.is_empty() {
             self.telemetry.config_republished(missing.len());
@@ -143,31 +113,14 @@ impl PolicyLog for PolicyTopic {
 }
 
 impl PolicyTopic {
-    /// Replaces the producer if librdkafka says it can never send again;
-    /// returns whether it did.
-    fn renew_if_dead(&self, error: &KafkaError) -> bool {
-        let fenced = error.rdkafka_error_code() == Some(RDKafkaErrorCode::ProducerFenced);
-        if !fenced && self.producer.load().client().fatal_error().is_none() {
-            return false;
-        }
-        self.renew(&format!("the config producer was fenced ({error})"))
+    /// Replaces the producer with a new one (the topic it knew was re-created).
+    pub(super) fn renew(&self, why: &str) -> bool {
+        self.producer.renew(why)
     }
 
-    /// Replaces the producer with a new one (an idempotent producer's
-    /// sequence belongs to the topic and broker it was made for); returns
-    /// whether it did.
-    pub(super) fn renew(&self, why: &str) -> bool {
-        match self.producer_config.create_with_context(Quiet) {
-            Ok(producer) => {
-                tracing::warn!(why, "replaced the config producer");
-                self.producer.store(Arc::new(producer));
-                true
-            }
-            Err(error) => {
-                tracing::error!(%error, why, "cannot replace the config producer");
-                false
-            }
-        }
+    /// Serves the producer's delivery reports for up to `timeout`.
+    pub(super) fn poll_deliveries(&self, timeout: Duration) {
+        self.producer.poll(timeout);
     }
 }
 
@@ -180,7 +133,13 @@ pub(super) fn consume_config(shared: &Shared, topic: &PolicyTopic, applied: &wat
         ready: false,
         reconcile_at: None,
     };
-    read(shared, Which::Config, "crdt-limiter-config", &mut records);
+    read(
+        shared,
+        Which::Config,
+        "crdt-limiter-config",
+        Part::ALL,
+        &mut records,
+    );
 }
 
 /// What the config topic's reader keeps between records.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Message};
-use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, ProducerContext};
 use rdkafka::ClientContext;
 
 use super::clients::quiet_log;
@@ -105,7 +105,7 @@ fn failed(shared: &Shared, error: &KafkaError, key: Option<&str>, tombstone: boo
     }
 }
 
-pub(super) fn flush_periodically(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
+pub(super) fn flush_periodically(shared: &Shared, producer: &BaseProducer<Delivery>) {
     while shared.pause(shared.settings.sync_interval) {
         // While the broker is away the changes stay in the store, latest state only.
         if shared.connected.load(Ordering::Relaxed) {
@@ -116,7 +116,7 @@ pub(super) fn flush_periodically(shared: &Shared, producer: &ThreadedProducer<De
 
 /// Sends this node's heartbeat four times per partition period, whatever the
 /// broker's state: while it is away they wait in (or expire from) the queue.
-pub(super) fn beat_periodically(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
+pub(super) fn beat_periodically(shared: &Shared, producer: &BaseProducer<Delivery>) {
     if shared.settings.partition_after.is_zero() {
         return;
     }
@@ -126,7 +126,7 @@ pub(super) fn beat_periodically(shared: &Shared, producer: &ThreadedProducer<Del
     }
 }
 
-fn heartbeat(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
+fn heartbeat(shared: &Shared, producer: &BaseProducer<Delivery>) {
     let payload = codec::encode_heartbeat(&Heartbeat {
         node_id: shared.settings.node_id.clone(),
         incarnation: shared.incarnation,
@@ -142,7 +142,7 @@ fn heartbeat(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
 }
 
 /// On shutdown: a tombstone for this node's heartbeat, so compaction forgets it.
-pub(super) fn leave(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
+pub(super) fn leave(shared: &Shared, producer: &BaseProducer<Delivery>) {
     if shared.settings.partition_after.is_zero() {
         return;
     }
@@ -151,7 +151,7 @@ pub(super) fn leave(shared: &Shared, producer: &ThreadedProducer<Delivery>) {
 }
 
 /// Publishes every changed key's latest state once; returns how many.
-pub(super) fn publish_changes(shared: &Shared, producer: &ThreadedProducer<Delivery>) -> usize {
+pub(super) fn publish_changes(shared: &Shared, producer: &BaseProducer<Delivery>) -> usize {
     let now = shared.clock.now();
     let changes = shared.store.take_changes(now);
     for (key, replicated) in &changes {

@@ -75,8 +75,31 @@ struct Left {
     next: HashMap<i32, i64>,
 }
 
-/// Reads `which` topic in sessions until the node stops.
-pub(super) fn read(shared: &Shared, which: Which, group: &str, records: &mut impl Records) {
+/// Which of a topic's partitions a reader reads: those whose number is
+/// `index` modulo `of`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Part {
+    pub index: usize,
+    pub of: usize,
+}
+
+impl Part {
+    /// Every partition.
+    pub(super) const ALL: Part = Part { index: 0, of: 1 };
+
+    fn holds(&self, partition: i32) -> bool {
+        partition as usize % self.of.max(1) == self.index
+    }
+}
+
+/// Reads `part` of `which` topic in sessions until the node stops.
+pub(super) fn read(
+    shared: &Shared,
+    which: Which,
+    group: &str,
+    part: Part,
+    records: &mut impl Records,
+) {
     let topic = match which {
         Which::State => &shared.settings.topic,
         Which::Config => &shared.settings.config_topic,
@@ -112,7 +135,7 @@ pub(super) fn read(shared: &Shared, which: Which, group: &str, records: &mut imp
             .map(|l| l.next.clone());
         // A session that never started (the partitions could not be listed
         // or assigned) leaves `left` as it was: the next one starts afresh.
-        if let Some(next) = session(shared, &reader, topic, epoch, resume, records) {
+        if let Some(next) = session(shared, &reader, (topic, part), epoch, resume, records) {
             left = id.map(|id| Left { id, next });
         }
     }
@@ -149,17 +172,21 @@ fn open(shared: &Shared, group: &str, topic: &str) -> Option<BaseConsumer<Watch>
 fn session(
     shared: &Shared,
     reader: &BaseConsumer<Watch>,
-    topic: &str,
+    (topic, part): (&str, Part),
     epoch: u64,
     resume: Option<HashMap<i32, i64>>,
     records: &mut impl Records,
 ) -> Option<HashMap<i32, i64>> {
     let mut next = resume.clone().unwrap_or_default();
-    let Some(partitions) = assign(reader, topic, resume.as_ref()) else {
+    let Some(partitions) = assign(reader, topic, part, resume.as_ref()) else {
         shared.pause(Duration::from_millis(250));
         return None;
     };
     records.start(shared, resume.is_none());
+    if partitions == 0 {
+        // More readers than partitions: this one has nothing to read.
+        records.caught_up(shared);
+    }
     tracing::debug!(
         topic,
         epoch,
@@ -198,6 +225,7 @@ fn session(
 fn assign(
     reader: &BaseConsumer<Watch>,
     topic: &str,
+    part: Part,
     resume: Option<&HashMap<i32, i64>>,
 ) -> Option<usize> {
     let partitions = reader
@@ -211,7 +239,7 @@ fn assign(
         })
         .filter(|&n| n > 0)?;
     let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions as i32 {
+    for partition in (0..partitions as i32).filter(|&p| part.holds(p)) {
         let offset = resume
             .and_then(|r| r.get(&partition))
             .map_or(Offset::Beginning, |&o| Offset::Offset(o));
@@ -224,5 +252,5 @@ fn assign(
         tracing::error!(%error, topic, "cannot assign partitions; nothing is received from this topic");
         return None;
     }
-    Some(partitions)
+    Some(assignment.count())
 }

@@ -28,6 +28,8 @@ pub(super) struct FileSettings {
     pub(super) max_clock_skew_ms: Option<u64>,
     pub(super) partition_after_ms: Option<u64>,
     pub(super) peer_gone_after_ms: Option<u64>,
+    pub(super) quiet_watermark: Option<f64>,
+    pub(super) reader_threads: Option<usize>,
     pub(super) merge: Option<String>,
     pub(super) rules: Option<PathBuf>,
     pub(super) admin_token: Option<String>,

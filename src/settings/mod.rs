@@ -108,6 +108,18 @@ struct Cli {
     #[arg(long, env = "LIMITER_PARTITION_AFTER_MS", value_name = "MS")]
     partition_after_ms: Option<u64>,
 
+    /// Quiet replication: a node keeps its own spending on a key to itself
+    /// while the key's level is above this fraction of its capacity and what
+    /// it kept is within its share of the headroom (one token at least); 1
+    /// publishes every spending at once [default: 0.5].
+    #[arg(long, env = "LIMITER_QUIET_WATERMARK", value_name = "FRACTION")]
+    quiet_watermark: Option<f64>,
+
+    /// Threads reading the state topic (its partitions split among them); 0:
+    /// one per core, at most one per partition [default: 0].
+    #[arg(long, env = "LIMITER_READER_THREADS", value_name = "N")]
+    reader_threads: Option<usize>,
+
     /// `GET /v1/cluster` shows a peer silent this long as gone, in ms [default: 10000].
     #[arg(long, env = "LIMITER_PEER_GONE_AFTER_MS", value_name = "MS")]
     peer_gone_after_ms: Option<u64>,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{Cli, ConfigError, FileSettings};
-use crate::limiter::MergeMode;
+use crate::limiter::{MergeMode, Quiet};
 use crate::replication::ReplicationSettings;
 
 pub(super) fn replication(
@@ -32,6 +32,7 @@ pub(super) fn replication(
     let node_id = given_node_id(cli, file)?.unwrap_or_else(default_node_id);
     let merge = merge_mode(pick(&cli.merge, &file.merge))?;
     let partition_after = partition_after(cli, file)?;
+    let (quiet, readers) = (quiet(cli, file)?, readers(cli, file, partitions)?);
     Ok(Some(ReplicationSettings {
         brokers,
         topic,
@@ -60,7 +61,26 @@ pub(super) fn replication(
         peer_gone_after,
         merge,
         config_topic,
+        quiet,
+        readers,
     }))
+}
+
+/// The quiet replication watermark, a fraction of capacity in (0, 1].
+fn quiet(cli: &Cli, file: &FileSettings) -> Result<Quiet, ConfigError> {
+    Quiet::new(cli.quiet_watermark.or(file.quiet_watermark).unwrap_or(0.5))
+        .map_err(|e| ConfigError::new("quiet-watermark", e.to_string()))
+}
+
+/// Threads reading the state topic: one per core unless set, at most one
+/// per partition (a reader without a partition would only wait).
+fn readers(cli: &Cli, file: &FileSettings, partitions: i32) -> Result<usize, ConfigError> {
+    let n = match cli.reader_threads.or(file.reader_threads).unwrap_or(0) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n if n > 256 => return Err(ConfigError::new("reader-threads", "at most 256")),
+        n => n,
+    };
+    Ok(n.min(partitions.max(1) as usize))
 }
 
 fn check_brokers(brokers: &str) -> Result<(), ConfigError> {

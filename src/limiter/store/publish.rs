@@ -148,14 +148,27 @@ impl Store {
     /// reset — for publishing again (the topic that held them was lost);
     /// returns how many it marked.
     pub fn republish_all(&self, now: Stamp) -> usize {
+        self.mark_all(|key, slot| {
+            !slot.state.is_full_at(&slot.limit, now) || self.resets.of(key, now) != Stamp::default()
+        })
+    }
+
+    /// Marks every bucket with spending this node kept quiet for publishing
+    /// (the node is stopping: what it kept to itself goes out now); returns
+    /// how many it marked.
+    pub fn publish_quiet_spending(&self) -> usize {
+        self.mark_all(|_, slot| slot.unpublished > 0)
+    }
+
+    /// Marks every slot `pick` chooses dirty, and has the next take walk
+    /// the map for them; returns how many were not dirty yet.
+    fn mark_all(&self, mut pick: impl FnMut(&CompactString, &Slot) -> bool) -> usize {
         let Some(changed) = &self.changed else {
             return 0;
         };
         let mut marked = 0;
         let visit = |key: &CompactString, slot: &mut Slot| {
-            let news = !slot.state.is_full_at(&slot.limit, now)
-                || self.resets.of(key, now) != Stamp::default();
-            if news && !std::mem::replace(&mut slot.dirty, true) {
+            if pick(key, slot) && !std::mem::replace(&mut slot.dirty, true) {
                 marked += 1;
             }
             false
@@ -207,6 +220,7 @@ impl Slot {
         if !std::mem::replace(&mut self.dirty, false) {
             return None;
         }
+        self.unpublished = 0;
         if reset == Stamp::default() && self.state.is_full_at(&self.limit, now) {
             return std::mem::replace(&mut self.published, false).then_some(None);
         }
@@ -218,7 +232,7 @@ impl Slot {
             spent: self
                 .spent
                 .as_deref()
-                .map(|s| s.entries().copied().collect()),
+                .map(|s| s.published_entries().copied().collect()),
             reset,
         }))
     }

@@ -27,6 +27,7 @@ impl Store {
         {
             return;
         }
+        let nodes = self.nodes.load(Atomic::Relaxed);
         let republish = self.with_slot(key, limit, now, |slot| {
             slot.convert_to(limit, now);
             let state = rescale(remote.state, &remote.limit, limit).bounded(limit);
@@ -60,7 +61,10 @@ impl Store {
             }
             // Our last record of the key is from before the reset: replace
             // it, so the topic's latest word on the key is after the reset.
-            let republish = ordering == Ordering::Greater && slot.published && !slot.dirty;
+            // And spending we kept quiet may matter now that the level fell.
+            let news = (ordering == Ordering::Greater && slot.published)
+                || !slot.keeps_quiet(&self.quiet, limit, slot.state.level_at(limit, now), nodes);
+            let republish = news && !slot.dirty;
             slot.dirty |= republish;
             republish
         });
