@@ -1,57 +1,73 @@
-//! The settings file (`--config FILE`): the same settings as the flags, in
-//! TOML, keys spelled as the flag names.
+//! The settings file (`--config FILE`): TOML keyed by the flag names. Its
+//! values become the flags' defaults, so flags and environment variables win
+//! over it, and a setting needs no second declaration to be read from it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Deserialize;
+use clap::{ArgAction, Command};
 
 use super::ConfigError;
-use crate::limiter::rate::RateText;
 
-/// The same settings as read from a TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct FileSettings {
-    pub(super) listen: Option<String>,
-    pub(super) capacity: Option<u32>,
-    pub(super) refill_per_sec: Option<RateText>,
-    pub(super) max_keys: Option<usize>,
-    pub(super) workers: Option<usize>,
-    pub(super) log: Option<String>,
-    pub(super) kafka_brokers: Option<String>,
-    pub(super) topic: Option<String>,
-    pub(super) topic_partitions: Option<i32>,
-    pub(super) topic_replication: Option<i32>,
-    pub(super) node_id: Option<String>,
-    pub(super) sync_interval_ms: Option<u64>,
-    pub(super) bootstrap_timeout_ms: Option<u64>,
-    pub(super) max_clock_skew_ms: Option<u64>,
-    pub(super) partition_after_ms: Option<u64>,
-    pub(super) peer_gone_after_ms: Option<u64>,
-    pub(super) quiet_watermark: Option<f64>,
-    pub(super) reader_threads: Option<usize>,
-    pub(super) merge: Option<String>,
-    pub(super) rules: Option<PathBuf>,
-    pub(super) admin_token: Option<String>,
-    pub(super) data_dir: Option<PathBuf>,
-    pub(super) config_topic: Option<String>,
-    pub(super) grpc_listen: Option<String>,
-    pub(super) rls_config: Option<PathBuf>,
-    pub(super) forward_auth_user_header: Option<String>,
-    pub(super) gateway: Option<PathBuf>,
-    pub(super) trusted_proxies: Option<Vec<String>>,
-    pub(super) shadow: Option<bool>,
-    pub(super) decision_token: Option<String>,
-    pub(super) decision_token_file: Option<PathBuf>,
-    pub(super) head_timeout_ms: Option<u64>,
-    pub(super) body_timeout_ms: Option<u64>,
-    pub(super) max_connections: Option<usize>,
-}
-
-/// Reads and parses the settings file at `path`.
-pub(super) fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+/// `command` with the file's values as its defaults. An unknown key, a value
+/// of the wrong shape, or one its flag would refuse names the file and key.
+pub(super) fn layered(mut command: Command, path: &Path) -> Result<Command, ConfigError> {
+    let refused = |why: String| ConfigError::new("config", format!("{}: {why}", path.display()));
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new("config", format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text)
-        .map_err(|e| ConfigError::new("config", format!("{}: {}", path.display(), e.message())))
+    let table: toml::Table = toml::from_str(&text).map_err(|e| refused(e.message().into()))?;
+    for (key, value) in table {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(key.as_str()) && a.get_id() != "config")
+            .ok_or_else(|| refused(format!("unknown setting `{key}`")))?;
+        let many = matches!(arg.get_action(), ArgAction::Append);
+        let values = texts(&value, many)
+            .ok_or_else(|| refused(format!("`{key}` must be {}", shape(many))))?;
+        let secret = arg.is_hide_env_values_set();
+        let id = arg.get_id().clone();
+        // A secret's value must not show up as a default in `--help`.
+        command = command.mut_arg(id, |a| a.default_values(values).hide_default_value(secret));
+    }
+    check_alone(&command).map_err(refused)?;
+    Ok(command)
+}
+
+/// A value as the text its flag would be given: scalars, or an array of them
+/// for a flag that takes several.
+fn texts(value: &toml::Value, many: bool) -> Option<Vec<String>> {
+    match value {
+        toml::Value::String(s) => Some(vec![s.clone()]),
+        toml::Value::Integer(n) => Some(vec![n.to_string()]),
+        toml::Value::Float(f) => Some(vec![f.to_string()]),
+        toml::Value::Boolean(b) => Some(vec![b.to_string()]),
+        toml::Value::Array(items) if many => items
+            .iter()
+            .map(|item| texts(item, false).and_then(|v| v.into_iter().next()))
+            .collect(),
+        _ => None,
+    }
+}
+
+fn shape(many: bool) -> &'static str {
+    if many {
+        "a string, number, boolean or an array of them"
+    } else {
+        "a string, number or boolean"
+    }
+}
+
+/// The file's values parsed alone (no flags, no environment), so a value the
+/// flag refuses is blamed on the file rather than on the command line.
+fn check_alone(command: &Command) -> Result<(), String> {
+    let alone = command.clone().mut_args(|a| a.env(None));
+    alone
+        .try_get_matches_from([command.get_name()])
+        .map(drop)
+        .map_err(|e| first_line(&e.to_string()))
+}
+
+/// clap's message without its `error: ` prefix and usage hints.
+pub(super) fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
 }

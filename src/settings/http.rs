@@ -8,45 +8,9 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
 use subtle::ConstantTimeEq;
 
-use super::checks::{positive, token};
-use super::file::FileSettings;
-use super::ConfigError;
-
-/// The HTTP flags, flattened into the command line.
-#[derive(Debug, Default, Args)]
-pub(super) struct HttpFlags {
-    /// Token the decision APIs (/protected, /v1/check, /v1/checks, /v1/forward-auth, the gRPC
-    /// rate-limit service) require, as X-Limiter-Token or Authorization: Bearer (at least 16
-    /// characters). Unset: they are open, except in gateway mode, where they are closed.
-    #[arg(
-        long,
-        env = "LIMITER_DECISION_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    pub(super) decision_token: Option<String>,
-
-    /// File whose first line is the decision token (instead of --decision-token).
-    #[arg(long, env = "LIMITER_DECISION_TOKEN_FILE", value_name = "FILE")]
-    pub(super) decision_token_file: Option<PathBuf>,
-
-    /// Longest a client may take to send a request's head, in ms; then 408 and the
-    /// connection is closed [default: 5000].
-    #[arg(long, env = "LIMITER_HEAD_TIMEOUT_MS", value_name = "MS")]
-    pub(super) head_timeout_ms: Option<u64>,
-
-    /// Longest a client may take to send the body of a JSON API request, in ms; then 408 and
-    /// the connection is closed [default: 10000].
-    #[arg(long, env = "LIMITER_BODY_TIMEOUT_MS", value_name = "MS")]
-    pub(super) body_timeout_ms: Option<u64>,
-
-    /// Most client connections open at once; one more is answered 503 and closed [default: 10000].
-    #[arg(long, env = "LIMITER_MAX_CONNECTIONS", value_name = "N")]
-    pub(super) max_connections: Option<usize>,
-}
+use super::{positive, Cli, Config, ConfigError, MIN_ADMIN_TOKEN};
 
 /// A secret from the settings; never shown (not even by `Debug`).
 #[derive(Clone, PartialEq, Eq)]
@@ -92,58 +56,30 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self {
-            decision_token: None,
-            head_timeout: Duration::from_secs(5),
-            body_timeout: Duration::from_secs(10),
-            max_connections: NonZeroUsize::new(10_000).expect("not zero"),
-        }
+        Config::default().http
     }
 }
 
 /// The HTTP settings from the flags and the file; the decision token must
 /// differ from `admin_token`.
-pub(super) fn http(
-    flags: &HttpFlags,
-    file: &FileSettings,
-    admin_token: Option<&str>,
-) -> Result<HttpSettings, ConfigError> {
-    let defaults = HttpSettings::default();
-    let decision_token = decision_token(
-        flags.decision_token.clone().or(file.decision_token.clone()),
-        flags
-            .decision_token_file
-            .clone()
-            .or(file.decision_token_file.clone()),
-    )?;
+pub(super) fn http(cli: &Cli, admin_token: Option<&str>) -> Result<HttpSettings, ConfigError> {
+    let decision_token =
+        decision_token(cli.decision_token.clone(), cli.decision_token_file.clone())?;
     if decision_token.is_some() && decision_token.as_deref() == admin_token {
         return Err(ConfigError::new(
             "decision-token",
             "must differ from the admin token: every proxy holds the decision token",
         ));
     }
-    let millis = |setting, value: Option<u64>, default: Duration| match value {
-        None => Ok(default),
-        Some(0) => Err(ConfigError::new(setting, "must be at least 1")),
-        Some(ms) => Ok(Duration::from_millis(ms)),
+    let millis = |setting, ms: u64| match ms {
+        0 => Err(ConfigError::new(setting, "must be at least 1")),
+        ms => Ok(Duration::from_millis(ms)),
     };
     Ok(HttpSettings {
         decision_token: decision_token.map(Secret),
-        head_timeout: millis(
-            "head-timeout-ms",
-            flags.head_timeout_ms.or(file.head_timeout_ms),
-            defaults.head_timeout,
-        )?,
-        body_timeout: millis(
-            "body-timeout-ms",
-            flags.body_timeout_ms.or(file.body_timeout_ms),
-            defaults.body_timeout,
-        )?,
-        max_connections: positive(
-            "max-connections",
-            flags.max_connections.or(file.max_connections),
-            defaults.max_connections,
-        )?,
+        head_timeout: millis("head-timeout-ms", cli.head_timeout_ms)?,
+        body_timeout: millis("body-timeout-ms", cli.body_timeout_ms)?,
+        max_connections: positive("max-connections", cli.max_connections)?,
     })
 }
 
@@ -170,4 +106,21 @@ fn decision_token(
     })?;
     let first = text.lines().next().unwrap_or_default().to_string();
     token("decision-token-file", Some(first))
+}
+
+/// A token short or with spaces or control characters is refused: it would
+/// be guessed, or mangled by a shell or a header.
+pub(super) fn token(
+    setting: &'static str,
+    token: Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(token) = &token {
+        if token.len() < MIN_ADMIN_TOKEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::new(
+                setting,
+                format!("at least {MIN_ADMIN_TOKEN} characters of visible ASCII"),
+            ));
+        }
+    }
+    Ok(token)
 }

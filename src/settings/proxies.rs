@@ -32,29 +32,23 @@ pub struct DescriptorSource {
 pub type FilesStamp = Vec<(PathBuf, u64, Option<SystemTime>)>;
 
 /// The forward-auth user header: a valid header name.
-pub(super) fn user_header(
-    name: Option<String>,
-    default: HeaderName,
-) -> Result<HeaderName, ConfigError> {
-    match name {
-        None => Ok(default),
-        Some(name) => HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            ConfigError::new(
-                "forward-auth-user-header",
-                format!("`{name}` is not a valid header name"),
-            )
-        }),
-    }
+pub(super) fn user_header(name: &str) -> Result<HeaderName, ConfigError> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        ConfigError::new(
+            "forward-auth-user-header",
+            format!("`{name}` is not a valid header name"),
+        )
+    })
 }
 
 /// The gateway file, read and validated now (a bad one refuses the start),
 /// believing `X-Forwarded-For` from `trusted` proxies only.
 pub(super) fn gateway(
     path: Option<PathBuf>,
-    trusted: Option<Vec<String>>,
+    trusted: &[String],
 ) -> Result<Option<Arc<Gateway>>, ConfigError> {
-    let proxies = TrustedProxies::parse(&trusted.unwrap_or_default())
-        .map_err(|e| ConfigError::new("trusted-proxies", e))?;
+    let proxies =
+        TrustedProxies::parse(trusted).map_err(|e| ConfigError::new("trusted-proxies", e))?;
     path.map(|path| {
         Gateway::load(&path, proxies)
             .map(Arc::new)

@@ -2,80 +2,50 @@
 
 use std::time::Duration;
 
-use super::{Cli, ConfigError, FileSettings};
+use super::{Cli, ConfigError};
 use crate::limiter::{MergeMode, Quiet};
 use crate::replication::ReplicationSettings;
 
-pub(super) fn replication(
-    cli: &Cli,
-    file: &FileSettings,
-) -> Result<Option<ReplicationSettings>, ConfigError> {
-    let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+pub(super) fn replication(cli: &Cli) -> Result<Option<ReplicationSettings>, ConfigError> {
     // Checked even without Kafka, so a bad value never waits for the day brokers are set.
-    let peer_gone_after = peer_gone_after(cli, file)?;
-    let Some(brokers) = pick(&cli.kafka_brokers, &file.kafka_brokers) else {
+    let peer_gone_after = millis("peer-gone-after-ms", cli.peer_gone_after_ms, 1)?;
+    let merge = merge_mode(&cli.merge)?;
+    let quiet = Quiet::new(cli.quiet_watermark)
+        .map_err(|e| ConfigError::new("quiet-watermark", e.to_string()))?;
+    let Some(brokers) = cli.kafka_brokers.clone() else {
         return Ok(None);
     };
     check_brokers(&brokers)?;
-    let (topic, config_topic) = topics(cli, file)?;
-    let partitions = cli.topic_partitions.or(file.topic_partitions).unwrap_or(6);
+    let (topic, config_topic) = topics(cli)?;
+    let partitions = cli.topic_partitions;
     if partitions < 1 {
         return Err(ConfigError::new("topic-partitions", "must be at least 1"));
     }
-    let replication_factor = cli
-        .topic_replication
-        .or(file.topic_replication)
-        .unwrap_or(1);
-    if replication_factor < 1 {
+    if cli.topic_replication < 1 {
         return Err(ConfigError::new("topic-replication", "must be at least 1"));
     }
-    let node_id = given_node_id(cli, file)?.unwrap_or_else(default_node_id);
-    let merge = merge_mode(pick(&cli.merge, &file.merge))?;
-    let partition_after = partition_after(cli, file)?;
-    let (quiet, readers) = (quiet(cli, file)?, readers(cli, file, partitions)?);
     Ok(Some(ReplicationSettings {
         brokers,
         topic,
         partitions,
-        replication_factor,
-        node_id,
-        sync_interval: millis(
-            "sync-interval-ms",
-            cli.sync_interval_ms.or(file.sync_interval_ms),
-            50,
-            1,
-        )?,
-        bootstrap_timeout: millis(
-            "bootstrap-timeout-ms",
-            cli.bootstrap_timeout_ms.or(file.bootstrap_timeout_ms),
-            30_000,
-            0,
-        )?,
-        max_clock_skew: millis(
-            "max-clock-skew-ms",
-            cli.max_clock_skew_ms.or(file.max_clock_skew_ms),
-            1_000,
-            0,
-        )?,
-        partition_after,
+        replication_factor: cli.topic_replication,
+        node_id: given_node_id(cli)?.unwrap_or_else(default_node_id),
+        sync_interval: millis("sync-interval-ms", cli.sync_interval_ms, 1)?,
+        bootstrap_timeout: millis("bootstrap-timeout-ms", cli.bootstrap_timeout_ms, 0)?,
+        max_clock_skew: millis("max-clock-skew-ms", cli.max_clock_skew_ms, 0)?,
+        partition_after: partition_after(cli)?,
         peer_gone_after,
         merge,
         config_topic,
         quiet,
-        readers,
+        readers: readers(cli.reader_threads, partitions)?,
     }))
-}
-
-/// The quiet replication watermark, a fraction of capacity in (0, 1].
-fn quiet(cli: &Cli, file: &FileSettings) -> Result<Quiet, ConfigError> {
-    Quiet::new(cli.quiet_watermark.or(file.quiet_watermark).unwrap_or(0.5))
-        .map_err(|e| ConfigError::new("quiet-watermark", e.to_string()))
 }
 
 /// Threads reading the state topic: one per core unless set, at most one
 /// per partition (a reader without a partition would only wait).
-fn readers(cli: &Cli, file: &FileSettings, partitions: i32) -> Result<usize, ConfigError> {
-    let n = match cli.reader_threads.or(file.reader_threads).unwrap_or(0) {
+fn readers(threads: usize, partitions: i32) -> Result<usize, ConfigError> {
+    let n = match threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n if n > 256 => return Err(ConfigError::new("reader-threads", "at most 256")),
         n => n,
@@ -98,16 +68,9 @@ fn check_brokers(brokers: &str) -> Result<(), ConfigError> {
 }
 
 /// The state topic and the policy (config) topic: valid names, not the same.
-fn topics(cli: &Cli, file: &FileSettings) -> Result<(String, String), ConfigError> {
-    let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
-    let topic = topic_name(
-        "topic",
-        pick(&cli.topic, &file.topic).unwrap_or_else(|| "rate-limit-state".into()),
-    )?;
-    let config_topic = topic_name(
-        "config-topic",
-        pick(&cli.config_topic, &file.config_topic).unwrap_or_else(|| "rate-limit-config".into()),
-    )?;
+fn topics(cli: &Cli) -> Result<(String, String), ConfigError> {
+    let topic = topic_name("topic", cli.topic.clone())?;
+    let config_topic = topic_name("config-topic", cli.config_topic.clone())?;
     if config_topic == topic {
         return Err(ConfigError::new(
             "config-topic",
@@ -117,36 +80,16 @@ fn topics(cli: &Cli, file: &FileSettings) -> Result<(String, String), ConfigErro
     Ok((topic, config_topic))
 }
 
-/// `value` (or `default`) milliseconds, at least `min`.
-fn millis(
-    setting: &'static str,
-    value: Option<u64>,
-    default: u64,
-    min: u64,
-) -> Result<Duration, ConfigError> {
-    match value.unwrap_or(default) {
-        ms if ms < min => Err(ConfigError::new(setting, format!("must be at least {min}"))),
-        ms => Ok(Duration::from_millis(ms)),
+/// `ms` milliseconds, at least `min`.
+fn millis(setting: &'static str, ms: u64, min: u64) -> Result<Duration, ConfigError> {
+    if ms < min {
+        return Err(ConfigError::new(setting, format!("must be at least {min}")));
     }
+    Ok(Duration::from_millis(ms))
 }
 
-/// When `GET /v1/cluster` shows a silent peer `gone`: at least 1 ms.
-fn peer_gone_after(cli: &Cli, file: &FileSettings) -> Result<Duration, ConfigError> {
-    millis(
-        "peer-gone-after-ms",
-        cli.peer_gone_after_ms.or(file.peer_gone_after_ms),
-        10_000,
-        1,
-    )
-}
-
-fn partition_after(cli: &Cli, file: &FileSettings) -> Result<Duration, ConfigError> {
-    let partition_after = millis(
-        "partition-after-ms",
-        cli.partition_after_ms.or(file.partition_after_ms),
-        500,
-        0,
-    )?;
+fn partition_after(cli: &Cli) -> Result<Duration, ConfigError> {
+    let partition_after = millis("partition-after-ms", cli.partition_after_ms, 0)?;
     if !partition_after.is_zero() && partition_after < Duration::from_millis(100) {
         // Heartbeats go out four times per period: faster would flood the topic.
         return Err(ConfigError::new(
@@ -159,9 +102,8 @@ fn partition_after(cli: &Cli, file: &FileSettings) -> Result<Duration, ConfigErr
 
 /// The node ID given, checked whether or not the node replicates: a
 /// standalone node shows it too.
-pub(super) fn given_node_id(cli: &Cli, file: &FileSettings) -> Result<Option<String>, ConfigError> {
-    let given = cli.node_id.clone().or_else(|| file.node_id.clone());
-    match given {
+pub(super) fn given_node_id(cli: &Cli) -> Result<Option<String>, ConfigError> {
+    match cli.node_id.clone() {
         Some(id)
             if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) =>
         {
@@ -171,11 +113,11 @@ pub(super) fn given_node_id(cli: &Cli, file: &FileSettings) -> Result<Option<Str
     }
 }
 
-fn merge_mode(setting: Option<String>) -> Result<MergeMode, ConfigError> {
-    match setting.as_deref() {
-        None | Some("min-max") => Ok(MergeMode::MinMax),
-        Some("counted") => Ok(MergeMode::Counted),
-        Some(other) => Err(ConfigError::new(
+fn merge_mode(setting: &str) -> Result<MergeMode, ConfigError> {
+    match setting {
+        "min-max" => Ok(MergeMode::MinMax),
+        "counted" => Ok(MergeMode::Counted),
+        other => Err(ConfigError::new(
             "merge",
             format!("`{other}` is not `min-max` or `counted`"),
         )),

@@ -116,6 +116,8 @@ fn peer_gone_after_is_read_and_at_least_one_ms() {
     );
     // Refused without Kafka too: the value is wrong whether or not it is used yet.
     assert!(refused(&["--peer-gone-after-ms", "0"]).contains("peer-gone-after-ms"));
+    assert!(refused(&["--merge", "sum"]).contains("`merge`"));
+    assert!(refused(&["--quiet-watermark", "0"]).contains("`quiet-watermark`"));
 }
 
 #[test]
@@ -206,4 +208,70 @@ fn a_node_id_is_kept_and_checked_without_kafka_too() {
     let c = load(&["--node-id", "edge-7"]).unwrap();
     assert_eq!(c.node_id.as_deref(), Some("edge-7"));
     assert!(refused(&["--node-id", "a b"]).contains("`node-id`"));
+}
+
+/// A settings file in its own directory, removed when dropped.
+struct FileOf(tempfile::TempDir);
+
+impl FileOf {
+    fn new(text: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("limiter.toml"), text).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self) -> String {
+        self.0.path().join("limiter.toml").display().to_string()
+    }
+}
+
+#[test]
+fn a_bad_file_value_names_the_file_and_the_key() {
+    let file = FileOf::new("capacity = \"ten\"\n");
+    let why = refused(&["--config", &file.path()]);
+    assert!(
+        why.contains("`config`") && why.contains("limiter.toml"),
+        "{why}"
+    );
+    assert!(why.contains("--capacity"), "{why}");
+    let file = FileOf::new("listen = [\"0.0.0.0:1\"]\n");
+    assert!(refused(&["--config", &file.path()]).contains("`listen` must be a string"));
+    let file = FileOf::new("config = \"other.toml\"\n");
+    assert!(refused(&["--config", &file.path()]).contains("unknown setting `config`"));
+    // A value its flag's parser takes is judged where it ends up: a flag
+    // over it hides it.
+    let file = FileOf::new("capacity = 0\n");
+    assert!(load(&["--config", &file.path(), "--capacity", "3"]).is_ok());
+    assert!(refused(&["--config", &file.path()]).contains("`capacity`"));
+}
+
+#[test]
+fn a_file_gives_lists_and_numbers_as_the_flags_take_them() {
+    let file = FileOf::new(
+        "trusted-proxies = [\"10.0.0.0/8\", \"127.0.0.1/32\"]\nrefill-per-sec = 0.5\nmerge = \"counted\"\nkafka-brokers = \"127.0.0.1:9092\"\nnode-id = \"a\"\n",
+    );
+    let c = load(&["--config", &file.path()]).unwrap();
+    assert_eq!(c.limit.interval(), Duration::from_secs(2));
+    assert_eq!(
+        c.replication.unwrap().merge,
+        crate::limiter::MergeMode::Counted
+    );
+}
+
+#[test]
+fn a_secret_from_the_file_never_shows_in_help() {
+    let file = FileOf::new("admin-token = \"file-secret-0123456789\"\ndata-dir = \"/tmp\"\n");
+    let help = match load(&["--config", &file.path(), "--help"]) {
+        Err(LoadError::Cli(e)) => e.to_string(),
+        other => panic!("expected help, got {other:?}"),
+    };
+    assert!(help.contains("--admin-token"), "{help}");
+    assert!(!help.contains("file-secret"), "{help}");
+    // Values that are not secret show as the defaults they now are.
+    let file = FileOf::new("capacity = 42\n");
+    let help = match load(&["--config", &file.path(), "--help"]) {
+        Err(LoadError::Cli(e)) => e.to_string(),
+        other => panic!("expected help, got {other:?}"),
+    };
+    assert!(help.contains("[default: 42]"), "{help}");
 }
