@@ -7,7 +7,7 @@
 #   docker run --rm crdt-limiter --help                        # every setting
 #   docker compose up --build                                  # 3 nodes + Kafka
 #
-# Settings come from flags or LIMITER_ environment variables (README, "Settings").
+# Settings come from flags or LIMITER_ environment variables (docs/configuration.md, "Settings").
 
 ARG RUST_VERSION=1
 

@@ -97,7 +97,7 @@ finish() {
 }
 
 # One nginx ($workers worker(s)) serving: the app (`return 200`); a front
-# that proxies to it; the README's forward-auth configuration (examples/
+# that proxies to it; docs/proxies.md's forward-auth configuration (examples/
 # proxies/nginx.conf) asking the node; and that configuration asking nginx's
 # own `return 200` instead (the control). Every front reaches the app over
 # kept-alive connections.
@@ -168,7 +168,7 @@ EOF
 }
 
 # One Caddy (GOMAXPROCS=$workers, as nginx's workers) serving: the app
-# (`respond`); a front that proxies to it; the README's forward_auth site
+# (`respond`); a front that proxies to it; docs/proxies.md's forward_auth site
 # (examples/proxies/Caddyfile) asking the node; and that site asking Caddy's
 # own `respond 200` instead (the control).
 part_caddy() {

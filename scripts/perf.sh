@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures the README's "Performance" figures on this machine, side by side:
+# Measures the figures of docs/performance.md on this machine, side by side:
 #   - one node vs the bare actix-web baseline (examples/bare_http.rs), hot user and
 #     many users, ROUNDS alternating rounds, medians;
 #   - three nodes (scripts/cluster.sh) vs three bare servers, plus Kafka records/s

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Takes the README's screenshot of the status page, docs/status.png: three
-# nodes on a test broker, a few seconds of traffic with refusals, and the page
-# of the first node with the most-limited keys shown, in headless Chromium.
+# Takes the screenshot of the status page that README.md and
+# docs/operations.md show, docs/status.png: three nodes on a test broker, a
+# few seconds of traffic with refusals, and the page of the first node with
+# the most-limited keys shown, in headless Chromium.
 # Installs Chromium, chromedriver and the broker when missing (as scripts/test.sh does).
 # Usage: scripts/screenshot.sh   (from anywhere)
 set -euo pipefail

@@ -1,6 +1,6 @@
 //! Real Envoy calling the rate-limit service of a three-node cluster on a real
 //! broker: envoyproxy/ratelimit's configuration file and Envoy's `rate_limits`
-//! actions as the README shows them (`examples/proxies/`), unchanged. The
+//! actions as docs/proxies.md shows them (`examples/proxies/`), unchanged. The
 //! calls spread over the nodes, and a user's limit holds for the cluster.
 
 mod common;
@@ -11,7 +11,7 @@ use common::cluster::{node, shared_broker, topic};
 use common::proxy::{envoy, envoy_address, example_text, Upstream};
 use common::{temp_dir, tools, NodeProcess};
 
-/// Three nodes serving the rate-limit service with the README's descriptor file.
+/// Three nodes serving the rate-limit service with docs/proxies.md's descriptor file.
 fn cluster(name: &str) -> Vec<NodeProcess> {
     let (brokers, topic) = (shared_broker(), topic(name));
     let config = temp_dir(name).join("ratelimit.yaml");

@@ -190,20 +190,20 @@ fn repeated_plan(claims: &Value) -> String {
     format!(r#"{},"plan":"pro"}}"#, &text[..text.len() - 1])
 }
 
-/// The README's "Gateway mode" walkthrough on the real binary with the
+/// docs/gateway.md's walkthrough on the real binary with the
 /// files it shows (its upstream's port replaced by a test upstream's): a
 /// free caller's 4th call is a 429, a pro token gets pro's limit on the
 /// other route, and bad, expired and missing tokens are 401s saying why.
 #[test]
 fn the_readme_gateway_walkthrough_runs_as_shown() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/gateway.md")).unwrap();
     let example = |name: &str| {
         let path = format!("{}/examples/gateway/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(path).unwrap();
         assert!(
             readme.contains(&text),
-            "the README shows examples/gateway/{name} as it is"
+            "docs/gateway.md shows examples/gateway/{name} as it is"
         );
         text
     };

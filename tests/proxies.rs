@@ -1,7 +1,7 @@
 //! The limiter behind the proxies people run: real Caddy (`forward_auth`),
 //! real nginx (`auth_request`) and real Envoy (`ext_authz` over HTTP) in front
 //! of a counting app, configured with the
-//! README's snippets (`examples/proxies/`). A client gets 200 from the app,
+//! snippets of docs/proxies.md (`examples/proxies/`). A client gets 200 from the app,
 //! then 429 with `Retry-After` that never reaches the app. A missing proxy
 //! fails the test with the command that installs it.
 
@@ -85,7 +85,7 @@ fn caddy_forward_auth_lets_allowed_requests_through_and_refuses_with_429() {
     let (node, app) = (node(), Upstream::start());
     let dir = temp_dir("caddy");
     let port = tools::free_port();
-    // The README's site block, on a test port; the global options keep Caddy
+    // The site block of docs/proxies.md, on a test port; the global options keep Caddy
     // off the network and out of the home directory.
     let site = example("Caddyfile", node.addr, app.addr).replace(
         ":80 {",
@@ -141,7 +141,7 @@ fn a_limiter_that_is_down_is_a_500_through_nginx_not_a_pass() {
     assert_eq!(app.hits(), 0);
 }
 
-/// nginx serving the README's configuration on a free port, asking `limiter`
+/// nginx serving docs/proxies.md's configuration on a free port, asking `limiter`
 /// and passing to `app`: one process in the foreground (killing it stops
 /// everything), every file it writes inside a fresh directory.
 fn nginx(name: &str, limiter: SocketAddr, app: &Upstream) -> Proxy {
@@ -172,7 +172,7 @@ fn nginx(name: &str, limiter: SocketAddr, app: &Upstream) -> Proxy {
 #[test]
 fn the_readme_shows_the_proxy_configurations_the_tests_run() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/proxies.md")).unwrap();
     for file in [
         "Caddyfile",
         "nginx.conf",
@@ -183,7 +183,7 @@ fn the_readme_shows_the_proxy_configurations_the_tests_run() {
         let text = example_text(file);
         assert!(
             readme.contains(&text),
-            "README.md does not show examples/proxies/{file} as it is"
+            "docs/proxies.md does not show examples/proxies/{file} as it is"
         );
     }
 }

@@ -268,7 +268,7 @@ fn counted_mode_keeps_three_real_nodes_within_10_percent_of_the_limit() {
     );
 }
 
-/// The README's accuracy table: admitted / allowed for 1, 2 and 3 real nodes in
+/// The accuracy table of docs/how-it-works.md: admitted / allowed for 1, 2 and 3 real nodes in
 /// each mode, 10x the rate round-robin for 20 s. Slow, so not part of the suite:
 /// `scripts/broker.sh start 9092; CRDT_LIMITER_TEST_BROKERS=127.0.0.1:9092 cargo
 /// nextest run --test replication --run-ignored only --no-capture accuracy_table`

@@ -11,7 +11,7 @@ use common::{temp_dir, Reply, TestNode};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
-/// The README's rules file.
+/// The rules file docs/rules-and-plans.md shows.
 fn example_rules() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rules.toml")
 }
@@ -511,12 +511,14 @@ fn admin_changes_apply_at_once_and_survive_a_restart() {
 
 #[test]
 fn the_readme_shows_the_example_rules_file_as_it_is() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules-and-plans.md"),
+    )
+    .unwrap();
     let rules = std::fs::read_to_string(example_rules()).unwrap();
     assert!(
         readme.contains(&format!("```toml\n{rules}```")),
-        "README and examples/rules.toml differ"
+        "docs/rules-and-plans.md and examples/rules.toml differ"
     );
 }
 

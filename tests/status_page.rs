@@ -3,7 +3,8 @@
 //! no console error, refreshes itself until a node that joins shows up as a
 //! peer, and counts a rule's refusals; a reset on node 1 lets a refused user
 //! through on nodes 2 and 3 and node 3's page shows the refusals falling. An
-//! ignored test takes the README's screenshot (`scripts/screenshot.sh`).
+//! ignored test takes the screenshot README.md and docs/operations.md show
+//! (`scripts/screenshot.sh`).
 
 mod common;
 

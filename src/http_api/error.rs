@@ -89,7 +89,7 @@ pub enum ApiError {
     #[error("the admin API is off; start the node with --admin-token (LIMITER_ADMIN_TOKEN) to turn it on")]
     AdminDisabled,
     /// An admin route that does not exist (said only to an authorized caller).
-    #[error("no such admin route; see the README for the admin API")]
+    #[error("no such admin route; see docs/api.md for the admin API")]
     NoSuchAdminRoute,
     /// This node holds no state for the bucket.
     #[error("this node holds no state for `{0}`: the bucket is full, or the key names no rule")]

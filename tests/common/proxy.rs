@@ -170,7 +170,7 @@ pub fn example(file: &str, node: SocketAddr, app: SocketAddr) -> String {
         .replace("app:8080", &app.to_string())
 }
 
-/// An example configuration as the README shows it.
+/// An example configuration as docs/proxies.md shows it.
 pub fn example_text(file: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples/proxies")
