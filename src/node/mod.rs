@@ -11,9 +11,9 @@ use actix_web::{middleware, web, App};
 
 use crate::clock::Clock;
 use crate::gateway::live::LiveGateway;
-use crate::http_api::connection::Limits;
+use crate::http_api::server::connection::Limits;
 use crate::http_api::server::ServerSettings;
-use crate::http_api::tokens::DecisionAccess;
+use crate::http_api::wire::tokens::DecisionAccess;
 use crate::http_api::{self, Admin, AppState};
 use crate::limiter::{node_key, Store};
 use crate::policy::{Policy, RuleSet};
@@ -59,9 +59,9 @@ pub async fn run(
         let app = App::new().app_data(state.clone());
         // Each worker its own client: its own pool of upstream connections.
         let app = match &state.gateway {
-            Some(gateway) => app.app_data(web::Data::new(http_api::gateway_forward::Clients::new(
-                gateway.peek().upstream_tls(),
-            ))),
+            Some(gateway) => app.app_data(web::Data::new(
+                http_api::gateway::forward::Clients::new(gateway.peek().upstream_tls()),
+            )),
             None => app,
         };
         app.wrap(middleware::from_fn(http_api::record_request))

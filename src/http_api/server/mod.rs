@@ -18,7 +18,10 @@ use actix_service::{
 use actix_web::dev::{AppConfig, Server, Service};
 use actix_web::rt::net::TcpStream;
 
-use super::connection::Limits;
+pub mod connection;
+pub mod head_refusal;
+
+use connection::Limits;
 
 /// Connections past the cap a worker holds at once while it refuses them.
 const REFUSED_AT_ONCE: usize = 1024;
