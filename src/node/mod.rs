@@ -272,7 +272,11 @@ fn start_rls(
         Arc::clone(&parts.policy),
         Arc::clone(clock),
         Arc::clone(&parts.telemetry),
-        config.http.decision_token.clone(),
+        config
+            .http
+            .decision_token
+            .clone()
+            .map(|token| Box::new(token) as Box<dyn rls::DecisionToken>),
     );
     RlsServer::start(listener, limiter, config.workers.get()).map(Some)
 }
@@ -334,5 +338,13 @@ async fn housekeeping(
         };
         tracing::trace!(dropped, tracked = store.len(), "swept full buckets");
         telemetry.upkeep();
+    }
+}
+
+/// The rate-limit service checks the decision token through the settings'
+/// secret, compared in constant time.
+impl rls::DecisionToken for crate::settings::Secret {
+    fn matches(&self, presented: &[u8]) -> bool {
+        crate::settings::Secret::matches(self, presented)
     }
 }

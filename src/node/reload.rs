@@ -11,9 +11,8 @@ use super::Parts;
 use crate::gateway::identity::jwks::Jwks;
 use crate::gateway::live::{KeysAfterReload, LiveGateway};
 use crate::policy::Policy;
-use crate::settings::{
-    descriptor_stamp, load_descriptors, load_rules, Config, DescriptorSource, RulesSource,
-};
+use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
+use crate::settings::{load_rules, Config, RulesSource};
 use crate::telemetry::Telemetry;
 
 /// Reloads of the rules and descriptor files: on SIGHUP, and when the descriptor files change.

@@ -15,8 +15,9 @@ use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::R
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 
-pub use service::Limiter;
+pub use service::{DecisionToken, Limiter};
 
+pub mod files;
 mod service;
 
 /// A running rate-limit service; stopped by [`RlsServer::stop`].
@@ -120,7 +121,7 @@ pub fn limiter(
     policy: Arc<crate::policy::Policy>,
     clock: Arc<dyn crate::clock::Clock>,
     telemetry: Arc<crate::telemetry::Telemetry>,
-    token: Option<crate::settings::Secret>,
+    token: Option<Box<dyn DecisionToken>>,
 ) -> Limiter {
     Limiter {
         store,

@@ -24,11 +24,11 @@ mod proxies;
 mod replication;
 
 pub use crate::replication::ReplicationSettings;
+pub use crate::rls::files::DescriptorSource;
 use checks::{positive, token};
 use file::{read_file, FileSettings};
 pub use http::{HttpSettings, Secret};
 use limits::limit;
-pub use proxies::{descriptor_stamp, load_descriptors, DescriptorSource};
 use replication::replication;
 
 /// Command-line flags. Every field is optional so that a file can fill what the
