@@ -285,6 +285,35 @@ fn sibling_modules_form_no_cycle_at_any_level() {
     }
 }
 
+/// Whether `line` has a `_ =>` match arm (not `x_ =>` or `(_) =>`).
+fn has_catch_all_arm(line: &str) -> bool {
+    line.match_indices("_ =>").any(|(at, _)| {
+        let before = line[..at].chars().next_back();
+        before.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    })
+}
+
+#[test]
+fn api_errors_name_every_variant() {
+    assert!(has_catch_all_arm(
+        "            _ => StatusCode::BAD_REQUEST,"
+    ));
+    assert!(!has_catch_all_arm(
+        "Err(_) => x, Some((_, code)) => code, my_ => y"
+    ));
+    let file = "http_api/wire/error.rs";
+    let text = &files()[file];
+    let code = code_lines(text).take_while(|l| *l != "#[cfg(test)]");
+    for (n, line) in code.enumerate() {
+        assert!(
+            !has_catch_all_arm(line),
+            "src/{file}:{}: a `_ =>` arm; name every variant, so that a new one \
+             must say its status, code and body",
+            n + 1
+        );
+    }
+}
+
 #[test]
 fn the_core_reaches_nothing_outside_it() {
     let graph = graph();
