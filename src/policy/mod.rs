@@ -22,10 +22,10 @@ use dashmap::DashMap;
 
 use crate::limiter::{BucketState, Limit, Stamp, Store};
 use api_keys::{KeyHash, KeyOwner, LiveKeys};
-pub use change::{PlanSource, PolicyChange};
+pub use change::{ApplyError, PlanSource, PolicyChange};
 use decide::{as_shadow, decide, Hit};
 use descriptors::{DescriptorSet, KEY_PREFIX};
-pub use rules::{IpNet, KeyKind, Match, Request, Rule, RuleLimit, RuleSet, RulesError};
+pub use rules::{IpNet, KeyKind, Match, NameError, Request, Rule, RuleLimit, RuleSet, RulesError};
 
 pub mod api_keys;
 mod buckets;

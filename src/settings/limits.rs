@@ -37,7 +37,9 @@ pub(super) fn limit(cli: &Cli, file: &FileSettings, default: &Limit) -> Result<L
         .clone()
         .or(file.refill_per_sec.as_ref().map(RateText::to_string));
     let interval = match rate {
-        Some(text) => parse_rate(&text).map_err(|e| ConfigError::new("refill-per-sec", e))?,
+        Some(text) => {
+            parse_rate(&text).map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))?
+        }
         None => default.interval(),
     };
     Limit::new(capacity, interval).map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))

@@ -150,10 +150,10 @@ pub enum ApiError {
 
 impl ApiError {
     /// A wrong field, named as the caller wrote it.
-    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn field(field: impl Into<String>, reason: impl ToString) -> Self {
         Self::InvalidField {
             field: field.into(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         }
     }
 }
