@@ -83,10 +83,10 @@ async fn reload_descriptors(source: &DescriptorSource, policy: &Policy, telemetr
 /// Reads `path` again with `load`, off the actix thread: a valid result is
 /// applied, an invalid one refused and logged (what is in effect stays).
 /// Whether it applied; `None` if the read did not finish.
-async fn reload<T: Send + 'static>(
+async fn reload<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
     what: &'static str,
     path: &std::path::Path,
-    load: fn(&std::path::Path) -> Result<T, String>,
+    load: fn(&std::path::Path) -> Result<T, E>,
     apply: impl FnOnce(T),
 ) -> Option<bool> {
     let owned = path.to_path_buf();

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::policy::descriptors::{yaml, DescriptorSet};
+use crate::policy::descriptors::yaml::{self, DescriptorError};
+use crate::policy::descriptors::DescriptorSet;
 
 /// The descriptor files and what they held when read.
 #[derive(Clone, Debug)]
@@ -24,19 +25,32 @@ pub struct DescriptorSource {
 /// Names, sizes and modification times of the descriptor files.
 pub type FilesStamp = Vec<(PathBuf, u64, Option<SystemTime>)>;
 
+/// Why the descriptor files were not taken.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DescriptorFilesError {
+    /// A file or the directory could not be read.
+    #[error("{0}")]
+    Unreadable(String),
+    /// They were read, and refused.
+    #[error(transparent)]
+    Invalid(#[from] DescriptorError),
+}
+
 /// Reads and validates the descriptor files at `path`.
-pub fn load_descriptors(path: &Path) -> Result<DescriptorSet, String> {
+pub fn load_descriptors(path: &Path) -> Result<DescriptorSet, DescriptorFilesError> {
     let mut texts = Vec::new();
-    for file in files(path)? {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    for file in files(path).map_err(DescriptorFilesError::Unreadable)? {
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            DescriptorFilesError::Unreadable(format!("cannot read {}: {e}", file.display()))
+        })?;
         texts.push((file.display().to_string(), text));
     }
-    yaml::parse(
+    let set = yaml::parse(
         texts
             .iter()
             .map(|(name, text)| (name.as_str(), text.as_str())),
-    )
+    )?;
+    Ok(set)
 }
 
 /// What the files at `path` look like now (names, sizes, modification

@@ -38,11 +38,11 @@ pub(super) fn gateway(
     trusted: Option<Vec<String>>,
 ) -> Result<Option<Arc<Gateway>>, ConfigError> {
     let proxies = TrustedProxies::parse(&trusted.unwrap_or_default())
-        .map_err(|e| ConfigError::new("trusted-proxies", e))?;
+        .map_err(|e| ConfigError::new("trusted-proxies", e.to_string()))?;
     path.map(|path| {
         Gateway::load(&path, proxies)
             .map(Arc::new)
-            .map_err(|e| ConfigError::new("gateway", e))
+            .map_err(|e| ConfigError::new("gateway", e.to_string()))
     })
     .transpose()
 }
@@ -62,7 +62,8 @@ pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, Co
 pub(super) fn source(path: Option<PathBuf>) -> Result<Option<DescriptorSource>, ConfigError> {
     path.map(|path| {
         let stamp = descriptor_stamp(&path);
-        let set = load_descriptors(&path).map_err(|e| ConfigError::new("rls-config", e))?;
+        let set =
+            load_descriptors(&path).map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
         Ok(DescriptorSource {
             path,
             set: Arc::new(set),
