@@ -5,6 +5,7 @@
 //! call `ShouldRateLimit` with a domain and descriptors; the limits come from
 //! envoyproxy/ratelimit's YAML files ([`crate::policy::descriptors`]) and are
 //! ordinary buckets of this node's store, replicated like every other key.
+//! The files are read (at start-up and on a reload) by [`files`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! The HTTP server of a node: actix-web's app over connections of our own
-//! ([`Connection`]), so the node caps its connections, bounds every request
-//! head in time and answers the parser's refusals as JSON. This is what
+//! ([`Connection`](connection::Connection)), so the node caps its
+//! connections, bounds every request head in time and answers the parser's
+//! refusals as JSON. This is what
 //! `actix_web::HttpServer::listen` builds, with our connection in place of
 //! the bare TCP stream, which `HttpServer` offers no way to wrap.
 
