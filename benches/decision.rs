@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crdt_limiter::clock::{Clock, SystemClock};
-use crdt_limiter::http_api::request::parse_body;
-use crdt_limiter::http_api::tokens::DecisionAccess;
-use crdt_limiter::http_api::{batch, check, protected, AppState};
+use crdt_limiter::http_api::decide::{batch, check, protected};
+use crdt_limiter::http_api::wire::request::parse_body;
+use crdt_limiter::http_api::wire::tokens::DecisionAccess;
+use crdt_limiter::http_api::AppState;
 use crdt_limiter::limiter::{Limit, MergeMode, Store};
 use crdt_limiter::policy::{rules_file, Policy, Request, RuleSet};
 use crdt_limiter::telemetry::Telemetry;

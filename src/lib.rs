@@ -5,11 +5,14 @@
 //! - [`node`]: the composition root — builds a node from its settings and runs it
 //!   ([`run`]), with housekeeping and the rules reload beside it.
 //! - [`settings`]: flags, `LIMITER_…` environment variables and the TOML file, validated.
-//! - [`http_api`]: the HTTP server (connections capped, heads and bodies timed, the
-//!   parser's refusals as JSON) and `POST /protected`, `POST /v1/check`, `POST /v1/checks`,
-//!   `/v1/forward-auth` (with the decision token), the admin API, `/metrics`, `/healthz`,
-//!   `/readyz`, `/v1/cluster`, and the gateway's forwarding.
-//! - [`rls`]: the Envoy rate-limit service (gRPC `ShouldRateLimit`) over the descriptor limits.
+//! - [`http_api`]: one room per surface — `decide/` (`POST /protected`, `POST /v1/check`,
+//!   `POST /v1/checks`, `/v1/forward-auth`, with the decision token), `admin/` (the admin
+//!   API), `status/` (the status page, `/v1/cluster`, `/metrics`, `/healthz`, `/readyz`),
+//!   `gateway/` (gateway mode's HTTP side: identify, limit, forward), `wire/` (errors,
+//!   bodies, responses and tokens they share) and `server/` (connections capped, heads and
+//!   bodies timed, the parser's refusals as JSON).
+//! - [`rls`]: the Envoy rate-limit service (gRPC `ShouldRateLimit`) over the descriptor
+//!   limits, and the envoyproxy/ratelimit YAML files they are read from.
 //! - [`replication`]: Kafka — publishes changed buckets, merges peers' (CRDT), bootstraps,
 //!   heartbeats, and the policy log's Kafka adapter (the config topic).
 //! - [`policy_log`]: where live rule changes are made durable — the port, its record

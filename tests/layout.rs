@@ -1,5 +1,6 @@
 //! The house rules of `src/`, checked on the source itself: dependencies
-//! between top-level modules point one way (no cycle), the core (`limiter/`,
+//! between modules point one way (no cycle between top-level modules, nor
+//! between sibling modules at any level), the core (`limiter/`,
 //! `policy/`) reaches nothing of HTTP, Kafka, settings, metrics, async
 //! runtimes or files, and files and functions stay small enough to read.
 
@@ -110,33 +111,280 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     graph
 }
 
-#[test]
-fn the_modules_form_no_cycle() {
-    let graph = graph();
-    assert!(graph.contains_key("limiter") && graph.contains_key("policy"));
+/// The cycle in `graph`, if any, as `a -> b -> a`.
+fn cycle_in(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<String> {
     // Depth-first search; a module met again while on the path closes a cycle.
     fn visit<'g>(
         module: &'g str,
         graph: &'g BTreeMap<String, BTreeSet<String>>,
         path: &mut Vec<&'g str>,
         done: &mut BTreeSet<&'g str>,
-    ) {
+    ) -> Option<String> {
         if let Some(start) = path.iter().position(|m| *m == module) {
-            panic!("import cycle: {} -> {module}", path[start..].join(" -> "));
+            return Some(format!("{} -> {module}", path[start..].join(" -> ")));
         }
         if !done.insert(module) {
-            return;
+            return None;
         }
         path.push(module);
         for next in graph.get(module).into_iter().flatten() {
-            visit(next, graph, path, done);
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
         }
         path.pop();
+        None
     }
     let mut done = BTreeSet::new();
-    for module in graph.keys() {
-        visit(module, &graph, &mut Vec::new(), &mut done);
+    graph
+        .keys()
+        .find_map(|module| visit(module, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_modules_form_no_cycle() {
+    let graph = graph();
+    assert!(graph.contains_key("limiter") && graph.contains_key("policy"));
+    if let Some(cycle) = cycle_in(&graph) {
+        panic!("import cycle: {cycle}");
     }
+}
+
+/// The module a file is, as a path from the crate root: `a/b.rs` and
+/// `a/b/mod.rs` are `a::b`; `lib.rs` and `main.rs` the root.
+fn module_path(file: &str) -> Vec<String> {
+    let file = file.trim_end_matches(".rs").trim_end_matches("/mod");
+    match file {
+        "lib" | "main" => Vec::new(),
+        _ => file.split('/').map(String::from).collect(),
+    }
+}
+
+/// Reads the path at the start of `s` after `prefix` (`b::c`, or a group
+/// `{b, c::{d, e}}`), pushing each path it names to `out`; returns the
+/// bytes read.
+fn read_path(s: &str, prefix: &str, out: &mut Vec<String>) -> usize {
+    let bytes = s.as_bytes();
+    let skip_space = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let mut path = prefix.to_string();
+    let mut i = skip_space(0);
+    loop {
+        if bytes.get(i) == Some(&b'{') {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'}' {
+                i += read_path(&s[i..], &path, out);
+                // Past `as name`, up to the next item or the group's end.
+                while i < bytes.len() && bytes[i] != b',' && bytes[i] != b'}' {
+                    i += 1;
+                }
+                i += usize::from(bytes.get(i) == Some(&b','));
+            }
+            return i + 1;
+        }
+        let start = i;
+        while bytes
+            .get(i)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        {
+            i += 1;
+        }
+        if start < i && &s[start..i] != "self" {
+            path = format!("{path}::{}", &s[start..i]);
+        }
+        let after = skip_space(i);
+        if !s[after..].starts_with("::") {
+            out.push(path);
+            return i;
+        }
+        i = skip_space(after + 2);
+    }
+}
+
+/// Every path `code` names through `crate::`, `super::` or `self::`, groups
+/// expanded, as segments from the crate root, for code in `module`.
+fn named_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    let bytes = code.as_bytes();
+    for start in ["crate::", "super::", "self::"] {
+        for (at, _) in code.match_indices(start) {
+            let word_start = at == 0
+                || !(bytes[at - 1].is_ascii_alphanumeric()
+                    || bytes[at - 1] == b'_'
+                    || bytes[at - 1] == b':');
+            if word_start {
+                read_path(&code[at..], "", &mut found);
+            }
+        }
+    }
+    let mut absolute = Vec::new();
+    for path in found {
+        let mut segments = path.trim_start_matches("::").split("::");
+        let mut base: Vec<String> = match segments.next() {
+            Some("crate") => Vec::new(),
+            Some("self") => module.to_vec(),
+            _ => module[..module.len().saturating_sub(1)].to_vec(),
+        };
+        for segment in segments {
+            match segment {
+                "super" => {
+                    base.pop();
+                }
+                _ => base.push(segment.to_string()),
+            }
+        }
+        absolute.push(base);
+    }
+    absolute
+}
+
+/// Which sibling modules each module uses, at every level: an edge
+/// `a::b -> a::c` when code in `a::b` (or below it) names `a::c` (or
+/// something in it). Test files and test modules are left out.
+fn sibling_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let files = files();
+    let modules: BTreeSet<Vec<String>> = files.keys().map(|f| module_path(f)).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (file, text) in &files {
+        if is_test(file) {
+            continue;
+        }
+        let module = module_path(file);
+        let code: Vec<&str> = code_lines(text)
+            .take_while(|l| *l != "#[cfg(test)]")
+            .collect();
+        for named in named_paths(&code.join("\n"), &module) {
+            let Some(d) = (0..module.len().min(named.len())).find(|&d| module[d] != named[d])
+            else {
+                continue;
+            };
+            if modules.contains(&named[..=d]) {
+                graph
+                    .entry(module[..=d].join("::"))
+                    .or_default()
+                    .insert(named[..=d].join("::"));
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn sibling_modules_form_no_cycle_at_any_level() {
+    let graph = sibling_graph();
+    assert!(
+        graph["http_api::decide"].contains("http_api::wire"),
+        "the check sees uses inside a directory: {graph:?}"
+    );
+    if let Some(cycle) = cycle_in(&graph) {
+        panic!("import cycle between sibling modules: {cycle}");
+    }
+}
+
+/// Whether `line` has a `_ =>` match arm (not `x_ =>` or `(_) =>`).
+fn has_catch_all_arm(line: &str) -> bool {
+    line.match_indices("_ =>").any(|(at, _)| {
+        let before = line[..at].chars().next_back();
+        before.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    })
+}
+
+#[test]
+fn api_errors_name_every_variant() {
+    assert!(has_catch_all_arm(
+        "            _ => StatusCode::BAD_REQUEST,"
+    ));
+    assert!(!has_catch_all_arm(
+        "Err(_) => x, Some((_, code)) => code, my_ => y"
+    ));
+    let file = "http_api/wire/error.rs";
+    let text = &files()[file];
+    let code = code_lines(text).take_while(|l| *l != "#[cfg(test)]");
+    for (n, line) in code.enumerate() {
+        assert!(
+            !has_catch_all_arm(line),
+            "src/{file}:{}: a `_ =>` arm; name every variant, so that a new one \
+             must say its status, code and body",
+            n + 1
+        );
+    }
+}
+
+/// The error type of the first `Result<T, E>` in `text`, if it has two parameters.
+fn result_error(text: &str) -> Option<&str> {
+    let start = text.find("Result<")? + "Result<".len();
+    let (mut depth, mut comma) = (0usize, None);
+    for (i, c) in text[start..].char_indices() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            ',' if depth == 0 => comma = Some(start + i + 1),
+            '>' | ')' | ']' if depth == 0 => return Some(text[comma?..start + i].trim()),
+            '>' | ')' | ']' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Every signature of a function (or type alias) visible outside its
+/// module in `text`, joined onto one line, with its line number; test
+/// modules (`#[cfg(test)]` then `mod … {`) left out.
+fn public_signatures(text: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = code_lines(text).collect();
+    let end = (0..lines.len())
+        .find(|&i| lines[i] == "#[cfg(test)]" && lines.get(i + 1).is_some_and(|l| l.ends_with('{')))
+        .unwrap_or(lines.len());
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < end {
+        let line = lines[i].trim();
+        if line.starts_with("pub") && (line.contains("fn ") || line.starts_with("pub type ")) {
+            let mut signature = line.to_string();
+            let first = i;
+            while !(signature.ends_with('{') || signature.ends_with(';')) && i + 1 < end {
+                i += 1;
+                signature.push(' ');
+                signature.push_str(lines[i].trim());
+            }
+            found.push((first + 1, signature));
+        }
+        i += 1;
+    }
+    found
+}
+
+#[test]
+fn no_public_function_answers_a_string_error() {
+    assert_eq!(
+        result_error("-> Result<Vec<(u8, u16)>, String> {"),
+        Some("String")
+    );
+    assert_eq!(result_error("-> io::Result<String> {"), None);
+    let mut found = Vec::new();
+    for (file, text) in files() {
+        if is_test(&file) {
+            continue;
+        }
+        for (line, signature) in public_signatures(&text) {
+            let returned = match signature.split_once("->") {
+                Some((_, returned)) => returned,
+                None => signature.split_once('=').map_or("", |(_, ty)| ty),
+            };
+            if result_error(returned) == Some("String") {
+                found.push(format!("src/{file}:{line}: {signature}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a `String` error crosses a module boundary; give it a type (thiserror) \
+         that callers can match:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]

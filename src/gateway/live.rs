@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, Guard};
 
 use super::identity::jwks::Jwks;
-use super::Gateway;
+use super::{Gateway, GatewayError};
 
 /// What became of the JWKS on a reload, for the task that refreshes it.
 pub enum KeysAfterReload {
@@ -43,21 +43,18 @@ impl LiveGateway {
     /// A JWKS from a new source is fetched first, and a failed fetch refuses
     /// the reload: the keys in use stay rather than none. On an error
     /// nothing changed.
-    pub async fn reload(&self) -> Result<KeysAfterReload, String> {
+    pub async fn reload(&self) -> Result<KeysAfterReload, GatewayError> {
         let old = self.current();
         let reader = Arc::clone(&old);
         let new = tokio::task::spawn_blocking(move || reader.reread())
             .await
-            .map_err(|e| format!("the read stopped: {e}"))??;
+            .map_err(|e| GatewayError::ReadStopped(e.to_string()))??;
         let keys = match (new.jwks(), old.jwks()) {
             (Some(new), Some(old)) if Arc::ptr_eq(&new, &old) => KeysAfterReload::Kept,
             (Some(fresh), _) => {
-                let count = fresh
-                    .refresh()
-                    .await
-                    .map_err(|e| format!("the new JWKS could not be read: {e}"))?;
+                let count = fresh.refresh().await.map_err(GatewayError::Keys)?;
                 if count == 0 {
-                    return Err("the new JWKS holds no usable key".into());
+                    return Err(GatewayError::NoUsableKey);
                 }
                 KeysAfterReload::Replaced(Some(fresh))
             }

@@ -70,13 +70,52 @@ pub struct Gateway {
     upstream_tls: Option<UpstreamTls>,
 }
 
+/// Why a gateway file was not taken: at start-up the node does not start;
+/// on a reload the gateway in effect stays.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a valid gateway file: the route (or table) and field, and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// TLS to upstreams cannot be set up (the CA file).
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// An error in the file at `path`.
+    #[error("{}: {error}", path.display())]
+    InFile {
+        path: PathBuf,
+        #[source]
+        error: Box<GatewayError>,
+    },
+    /// A reload of a gateway that was not read from a file.
+    #[error("this gateway was not read from a file")]
+    NotFromFile,
+    /// The task reading the file again stopped.
+    #[error("the read stopped: {0}")]
+    ReadStopped(String),
+    /// A reload's JWKS from a new source could not be read.
+    #[error("the new JWKS could not be read: {0}")]
+    Keys(#[source] identity::jwks::JwksError),
+    /// A reload's JWKS from a new source holds no usable key.
+    #[error("the new JWKS holds no usable key")]
+    NoUsableKey,
+}
+
 impl Gateway {
     /// Parses and validates a gateway file's text, believing `X-Forwarded-For`
     /// from `proxies` only; the error names the route (or table) and field.
-    pub fn parse(text: &str, proxies: TrustedProxies) -> Result<Self, String> {
-        let file: GatewayFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    pub fn parse(text: &str, proxies: TrustedProxies) -> Result<Self, GatewayError> {
+        let invalid = |e: &dyn std::fmt::Display| GatewayError::Invalid(e.to_string());
+        let file: GatewayFile = toml::from_str(text).map_err(|e| invalid(&e.message()))?;
         if file.routes.is_empty() {
-            return Err("`routes`: at least one route".into());
+            return Err(invalid(&"`routes`: at least one route"));
         }
         let cool_down = file
             .upstream_cool_down_ms
@@ -85,15 +124,15 @@ impl Gateway {
             .identity
             .unwrap_or_default()
             .validate(proxies, |name| std::env::var(name).ok())
-            .map_err(|e| e.to_string())?;
-        let routes = Routes::new(file.routes).map_err(|e| e.to_string())?;
+            .map_err(|e| invalid(&e))?;
+        let routes = Routes::new(file.routes).map_err(|e| invalid(&e))?;
         let methods = routes
             .routes()
             .iter()
             .map(|route| match &route.identity {
                 Some(names) => identifier
                     .methods(&format!("route {:?}: identity", route.name), names)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| invalid(&e)),
                 None => Ok(identifier.default_methods.clone()),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -114,10 +153,15 @@ impl Gateway {
     }
 
     /// Reads `path` (see [`Gateway::parse`]).
-    pub fn load(path: &Path, proxies: TrustedProxies) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut gateway =
-            Self::parse(&text, proxies).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path, proxies: TrustedProxies) -> Result<Self, GatewayError> {
+        let text = std::fs::read_to_string(path).map_err(|source| GatewayError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut gateway = Self::parse(&text, proxies).map_err(|e| GatewayError::InFile {
+            path: path.to_path_buf(),
+            error: Box::new(e),
+        })?;
         gateway.source = Some(path.to_path_buf());
         Ok(gateway)
     }
@@ -126,11 +170,8 @@ impl Gateway {
     /// (blocking: file I/O). A JWKS with the same source and refresh period
     /// is carried over with its refresher, so a reload never empties it: it
     /// takes the file's keys as just read, or fetches its URL again.
-    pub fn reread(&self) -> Result<Self, String> {
-        let path = self
-            .source
-            .as_ref()
-            .ok_or("this gateway was not read from a file")?;
+    pub fn reread(&self) -> Result<Self, GatewayError> {
+        let path = self.source.as_ref().ok_or(GatewayError::NotFromFile)?;
         let mut new = Self::load(path, self.identifier.proxies.clone())?;
         // The same trust keeps the same settings, so workers keep their
         // clients and pooled connections.
@@ -220,7 +261,10 @@ impl Gateway {
 
 /// TLS settings when some upstream is `https://`. The CA file is read and
 /// checked either way: a bad one refuses the start even before it is needed.
-fn upstream_tls(routes: &Routes, ca_file: Option<&Path>) -> Result<Option<UpstreamTls>, String> {
+fn upstream_tls(
+    routes: &Routes,
+    ca_file: Option<&Path>,
+) -> Result<Option<UpstreamTls>, GatewayError> {
     let extra = ca_file.map(tls::read_ca_file).transpose()?;
     let any_tls = routes
         .routes()
@@ -229,7 +273,9 @@ fn upstream_tls(routes: &Routes, ca_file: Option<&Path>) -> Result<Option<Upstre
     any_tls
         .then(|| {
             let extra = extra.unwrap_or_default();
-            tls::client_config(extra.clone()).map(|config| (config, extra))
+            tls::client_config(extra.clone())
+                .map(|config| (config, extra))
+                .map_err(GatewayError::from)
         })
         .transpose()
 }

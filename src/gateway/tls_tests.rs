@@ -25,7 +25,7 @@ fn gateway_with_ca(ca: &Path, upstream: &str) -> Result<Gateway, String> {
         "upstream_ca_file = {:?}\n[[routes]]\nname = \"api\"\nprefix = \"/api\"\nupstreams = [\"{upstream}\"]\n",
         ca.display().to_string()
     );
-    Gateway::parse(&text, TrustedProxies::parse::<&str>(&[]).unwrap())
+    Gateway::parse(&text, TrustedProxies::parse::<&str>(&[]).unwrap()).map_err(|e| e.to_string())
 }
 
 #[test]

@@ -1,39 +1,24 @@
-//! The HTTP API: routes, shared request state, and the request-metrics
-//! middleware; the server it runs on is `server.rs`.
+//! The HTTP API, one room per surface: `decide/` (the decision routes),
+//! `admin/` (the admin API), `status/` (the status page, `/v1/cluster`,
+//! `/metrics`, `/healthz`, `/readyz`), `gateway/` (gateway mode's HTTP
+//! side), `wire/` (what they share on the wire) and `server/` (the server
+//! and its bounds). Here: the routes, the shared request state, and the
+//! request-metrics middleware.
 
 pub mod admin;
-mod api_keys;
-pub mod batch;
-pub mod body;
-mod buckets;
-pub mod check;
-pub mod cluster;
-pub mod connection;
-pub mod error;
-pub mod forward_auth;
+pub mod decide;
 pub mod gateway;
-pub mod gateway_forward;
-mod gateway_headers;
-mod gateway_timing;
-pub mod head_refusal;
-pub mod headers;
-mod limited;
-pub mod protected;
-pub mod request;
-pub mod response;
-mod rules_view;
 pub mod server;
 mod status;
-mod status_html;
-pub mod tokens;
+pub mod wire;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{ContentType, HeaderName, CONTENT_TYPE};
+use actix_web::http::header::{HeaderName, CONTENT_TYPE};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse, ResponseError};
 
@@ -44,7 +29,8 @@ use crate::policy::Policy;
 use crate::replication::ClusterView;
 use crate::telemetry::{Telemetry, ROUTES};
 pub use admin::Admin;
-pub use error::ApiError;
+use status::health;
+pub use wire::error::ApiError;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -71,7 +57,7 @@ pub struct AppState {
     /// The ID this node was given (`--node-id`), shown standalone too.
     pub node_id: Option<String>,
     /// Who may ask the decision APIs.
-    pub decision: tokens::DecisionAccess,
+    pub decision: wire::tokens::DecisionAccess,
     /// Time a client has to send the body of a JSON API request.
     pub body_timeout: std::time::Duration,
 }
@@ -80,32 +66,32 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/protected")
-            .route(web::post().to(protected::protected))
+            .route(web::post().to(decide::protected::protected))
             .default_service(web::to(|| async { not_allowed("/protected", "POST") })),
     );
     cfg.service(
         web::resource("/v1/check")
-            .route(web::post().to(check::check))
+            .route(web::post().to(decide::check::check))
             .default_service(web::to(|| async { not_allowed("/v1/check", "POST") })),
     );
     cfg.service(
         web::resource("/v1/checks")
-            .app_data(body::BodyLimit(batch::MAX_BATCH_BYTES))
-            .route(web::post().to(batch::checks))
+            .app_data(wire::body::BodyLimit(decide::batch::MAX_BATCH_BYTES))
+            .route(web::post().to(decide::batch::checks))
             .default_service(web::to(|| async { not_allowed("/v1/checks", "POST") })),
     );
     // Any method: proxies ask with the method of the request they hold, and
     // Envoy's ext_authz appends the original path.
     cfg.service(
-        web::resource([forward_auth::PATH, "/v1/forward-auth/{path:.*}"])
-            .to(forward_auth::forward_auth),
+        web::resource([decide::forward_auth::PATH, "/v1/forward-auth/{path:.*}"])
+            .to(decide::forward_auth::forward_auth),
     );
     admin::routes(cfg);
     for (path, handler) in [
-        ("/metrics", metrics as Handler),
-        ("/healthz", healthz),
-        ("/readyz", readyz),
-        ("/v1/cluster", cluster::cluster),
+        ("/metrics", health::metrics as health::Handler),
+        ("/healthz", health::healthz),
+        ("/readyz", health::readyz),
+        ("/v1/cluster", status::cluster::cluster),
     ] {
         cfg.service(
             web::resource(path)
@@ -125,43 +111,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(gateway::gateway));
 }
 
-type Handler = fn(web::Data<AppState>) -> std::future::Ready<HttpResponse>;
-
 fn not_allowed(route: &'static str, allow: &'static str) -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed { route, allow })
-}
-
-fn metrics(state: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
-    let text = state.telemetry.render(&state.store);
-    std::future::ready(
-        HttpResponse::Ok()
-            .content_type("text/plain; version=0.0.4; charset=utf-8")
-            .body(text),
-    )
-}
-
-fn healthz(_: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
-    std::future::ready(json(HttpResponse::Ok(), r#"{"status":"ok"}"#))
-}
-
-/// Ready once replication has bootstrapped and the gateway's JWKS (if any)
-/// has had its first fetch.
-fn readyz(state: web::Data<AppState>) -> std::future::Ready<HttpResponse> {
-    let gateway = state.gateway.as_ref();
-    let ready =
-        state.ready.load(Ordering::Acquire) && gateway.is_none_or(|g| g.peek().keys_tried());
-    std::future::ready(if ready {
-        json(HttpResponse::Ok(), r#"{"status":"ready"}"#)
-    } else {
-        json(
-            HttpResponse::ServiceUnavailable(),
-            r#"{"status":"starting"}"#,
-        )
-    })
-}
-
-fn json(mut builder: actix_web::HttpResponseBuilder, body: &'static str) -> HttpResponse {
-    builder.insert_header(ContentType::json()).body(body)
 }
 
 /// Counts and times every request by route and status, and turns a
@@ -174,7 +125,7 @@ pub async fn record_request(
     let started = Instant::now();
     let path = match req.path() {
         admin if admin.starts_with("/v1/admin/") => "/v1/admin",
-        auth if auth.starts_with("/v1/forward-auth/") => forward_auth::PATH,
+        auth if auth.starts_with("/v1/forward-auth/") => decide::forward_auth::PATH,
         path => path,
     };
     let route = ROUTES

@@ -62,6 +62,32 @@ pub fn merge_counted(
 }
 
 /// Merges two views of one bucket under `limit`.
+///
+/// # Examples
+///
+/// ```rust
+/// use std::num::NonZeroU32;
+/// use std::time::Duration;
+///
+/// use crdt_limiter::limiter::{merge, BucketState, Limit, Stamp};
+///
+/// let limit = Limit::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(1)).unwrap();
+/// let t0 = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
+/// let t1 = t0.saturating_add(Duration::from_secs(1));
+/// // Node a spent 3 tokens at t0; node b spent 5 a second later.
+/// let mut a = BucketState::full(&limit, t0);
+/// assert!(a.take(&limit, 3, t0).is_allowed());
+/// let mut b = BucketState::full(&limit, t1);
+/// assert!(b.take(&limit, 5, t1).is_allowed());
+///
+/// // At the later stamp, the fewer tokens win: a has refilled to 8, b holds 5.
+/// let merged = merge(&limit, a, b);
+/// assert_eq!(merged.stamp(), t1);
+/// assert_eq!(merged.tokens_at(&limit, t1), 5);
+/// // Commutative and idempotent: nodes agree whatever the order records arrive in.
+/// assert_eq!(merge(&limit, b, a), merged);
+/// assert_eq!(merge(&limit, merged, merged), merged);
+/// ```
 pub fn merge(limit: &Limit, a: BucketState, b: BucketState) -> BucketState {
     let at = a.stamp().max(b.stamp());
     let level = a.level_at(limit, at).min(b.level_at(limit, at));

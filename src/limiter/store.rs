@@ -192,6 +192,26 @@ impl Store {
 
     /// Decides a request of `cost` tokens for `key` under `limit` at `now`,
     /// taking the tokens if allowed.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use std::num::{NonZeroU32, NonZeroUsize};
+    /// use std::time::Duration;
+    /// use crdt_limiter::limiter::{Decision, Limit, Stamp, Store};
+    ///
+    /// // Two tokens at most, one more every second.
+    /// let limit = Limit::new(NonZeroU32::new(2).unwrap(), Duration::from_secs(1)).unwrap();
+    /// let store = Store::new(limit, NonZeroUsize::new(1000).unwrap());
+    /// let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
+    /// assert!(store.check_with("alice", &limit, 2, now).is_allowed());
+    /// // The next at the same instant is refused, and told when to come back.
+    /// let refused = store.check_with("alice", &limit, 1, now);
+    /// assert!(matches!(refused, Decision::Limited { retry_after, .. } if retry_after.as_secs() == 1));
+    /// let later = now.saturating_add(Duration::from_secs(1));
+    /// assert!(store.check_with("alice", &limit, 1, later).is_allowed());
+    /// assert!(store.check_with("bob", &limit, 2, now).is_allowed(), "a bucket per key");
+    /// ```
     pub fn check_with(&self, key: &str, limit: &Limit, cost: u32, now: Stamp) -> Decision {
         let replicated = self.changed.is_some();
         let counted = replicated && self.mode == MergeMode::Counted;

@@ -11,9 +11,9 @@ use actix_web::{middleware, web, App};
 
 use crate::clock::Clock;
 use crate::gateway::live::LiveGateway;
-use crate::http_api::connection::Limits;
+use crate::http_api::server::connection::Limits;
 use crate::http_api::server::ServerSettings;
-use crate::http_api::tokens::DecisionAccess;
+use crate::http_api::wire::tokens::DecisionAccess;
 use crate::http_api::{self, Admin, AppState};
 use crate::limiter::{node_key, Store};
 use crate::policy::{Policy, RuleSet};
@@ -59,9 +59,9 @@ pub async fn run(
         let app = App::new().app_data(state.clone());
         // Each worker its own client: its own pool of upstream connections.
         let app = match &state.gateway {
-            Some(gateway) => app.app_data(web::Data::new(http_api::gateway_forward::Clients::new(
-                gateway.peek().upstream_tls(),
-            ))),
+            Some(gateway) => app.app_data(web::Data::new(
+                http_api::gateway::forward::Clients::new(gateway.peek().upstream_tls()),
+            )),
             None => app,
         };
         app.wrap(middleware::from_fn(http_api::record_request))
@@ -272,7 +272,11 @@ fn start_rls(
         Arc::clone(&parts.policy),
         Arc::clone(clock),
         Arc::clone(&parts.telemetry),
-        config.http.decision_token.clone(),
+        config
+            .http
+            .decision_token
+            .clone()
+            .map(|token| Box::new(token) as Box<dyn rls::DecisionToken>),
     );
     RlsServer::start(listener, limiter, config.workers.get()).map(Some)
 }
@@ -334,5 +338,13 @@ async fn housekeeping(
         };
         tracing::trace!(dropped, tracked = store.len(), "swept full buckets");
         telemetry.upkeep();
+    }
+}
+
+/// The rate-limit service checks the decision token through the settings'
+/// secret, compared in constant time.
+impl rls::DecisionToken for crate::settings::Secret {
+    fn matches(&self, presented: &[u8]) -> bool {
+        crate::settings::Secret::matches(self, presented)
     }
 }

@@ -11,9 +11,8 @@ use super::Parts;
 use crate::gateway::identity::jwks::Jwks;
 use crate::gateway::live::{KeysAfterReload, LiveGateway};
 use crate::policy::Policy;
-use crate::settings::{
-    descriptor_stamp, load_descriptors, load_rules, Config, DescriptorSource, RulesSource,
-};
+use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
+use crate::settings::{load_rules, Config, RulesSource};
 use crate::telemetry::Telemetry;
 
 /// Reloads of the rules and descriptor files: on SIGHUP, and when the descriptor files change.
@@ -84,10 +83,10 @@ async fn reload_descriptors(source: &DescriptorSource, policy: &Policy, telemetr
 /// Reads `path` again with `load`, off the actix thread: a valid result is
 /// applied, an invalid one refused and logged (what is in effect stays).
 /// Whether it applied; `None` if the read did not finish.
-async fn reload<T: Send + 'static>(
+async fn reload<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
     what: &'static str,
     path: &std::path::Path,
-    load: fn(&std::path::Path) -> Result<T, String>,
+    load: fn(&std::path::Path) -> Result<T, E>,
     apply: impl FnOnce(T),
 ) -> Option<bool> {
     let owned = path.to_path_buf();

@@ -30,20 +30,34 @@ impl KeyHash {
     }
 
     /// Parses `sha256:<64 hex digits>` (either case).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let hint = "must be \"sha256:\" then 64 hex digits (see `hash_key`)";
+    pub fn parse(text: &str) -> Result<Self, KeyHashError> {
         let hex = text
             .strip_prefix(HASH_PREFIX)
-            .ok_or_else(|| format!("does not start with \"{HASH_PREFIX}\": {hint}"))?;
+            .ok_or(KeyHashError::NoPrefix)?;
+        let digits = || KeyHashError::Digits(hex.len());
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("{hint}; found {} characters after it", hex.len()));
+            return Err(digits());
         }
         let mut out = [0u8; 32];
         for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| digits())?;
         }
         Ok(Self(out))
     }
+}
+
+/// What a key hash must look like.
+const HASH_HINT: &str = "must be \"sha256:\" then 64 hex digits (see `hash_key`)";
+
+/// Why a key hash does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyHashError {
+    /// It does not start with `sha256:`.
+    #[error("does not start with \"{HASH_PREFIX}\": {HASH_HINT}")]
+    NoPrefix,
+    /// Not 64 hex digits after the prefix (this many characters).
+    #[error("{HASH_HINT}; found {0} characters after it")]
+    Digits(usize),
 }
 
 impl fmt::Display for KeyHash {

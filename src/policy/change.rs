@@ -149,7 +149,7 @@ impl Policy {
     /// follows). `Err` says why it changed nothing: an API key beyond
     /// [`MAX_HELD_KEYS`], which only records written past the admin API
     /// reach (it adds at most [`super::api_keys::MAX_LIVE_KEYS`]).
-    pub fn apply(&self, change: &PolicyChange) -> Result<(), String> {
+    pub fn apply(&self, change: &PolicyChange) -> Result<(), ApplyError> {
         match change {
             PolicyChange::SetUserPlan { user, plan } => {
                 self.users.insert(user.into(), plan.into());
@@ -163,7 +163,7 @@ impl Policy {
             PolicyChange::SetApiKey { hash, owner } => {
                 return match self.api_keys.insert(*hash, owner.clone()) {
                     true => Ok(()),
-                    false => Err(format!("more than {MAX_HELD_KEYS} API keys")),
+                    false => Err(ApplyError::TooManyApiKeys),
                 };
             }
             PolicyChange::ClearApiKey { hash } => {
@@ -195,6 +195,14 @@ impl Policy {
         self.rebuild(&layers);
         Ok(())
     }
+}
+
+/// Why [`Policy::apply`] changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The node holds [`MAX_HELD_KEYS`] API keys already.
+    #[error("more than {MAX_HELD_KEYS} API keys")]
+    TooManyApiKeys,
 }
 
 /// Where a user's plan comes from.

@@ -22,10 +22,10 @@ use dashmap::DashMap;
 
 use crate::limiter::{BucketState, Limit, Stamp, Store};
 use api_keys::{KeyHash, KeyOwner, LiveKeys};
-pub use change::{PlanSource, PolicyChange};
+pub use change::{ApplyError, PlanSource, PolicyChange};
 use decide::{as_shadow, decide, Hit};
 use descriptors::{DescriptorSet, KEY_PREFIX};
-pub use rules::{IpNet, KeyKind, Match, Request, Rule, RuleLimit, RuleSet, RulesError};
+pub use rules::{IpNet, KeyKind, Match, NameError, Request, Rule, RuleLimit, RuleSet, RulesError};
 
 pub mod api_keys;
 mod buckets;
@@ -178,6 +178,50 @@ impl Policy {
 
     /// Decides a request of `cost` tokens at `now`; `None` when no rule
     /// applies to it (it is not limited).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use std::num::{NonZeroU32, NonZeroUsize};
+    /// use std::time::Duration;
+    ///
+    /// use crdt_limiter::limiter::{Limit, Stamp, Store};
+    /// use crdt_limiter::policy::{rules_file, Policy, Request};
+    ///
+    /// let rules = rules_file::parse(
+    ///     r#"
+    ///     [[rules]]
+    ///     name = "per-user"
+    ///     key = "user"
+    ///     capacity = 2
+    ///     refill_per_sec = 1
+    ///     "#,
+    /// )
+    /// .unwrap();
+    /// let policy = Policy::new(rules);
+    /// // The store's own limit is for keys no rule names; the rules bring theirs.
+    /// let any = Limit::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(1)).unwrap();
+    /// let store = Store::new(any, NonZeroUsize::new(1000).unwrap());
+    /// let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
+    /// let request = |user| Request {
+    ///     user,
+    ///     route: "/orders",
+    ///     method: "POST",
+    ///     tenant: None,
+    ///     ip: None,
+    ///     plan: None,
+    /// };
+    ///
+    /// for _ in 0..2 {
+    ///     let verdict = policy.check(&store, &request("alice"), 1, now).unwrap();
+    ///     assert!(verdict.decision.is_allowed());
+    /// }
+    /// let refused = policy.check(&store, &request("alice"), 1, now).unwrap();
+    /// assert!(!refused.decision.is_allowed());
+    /// assert_eq!(&**refused.rule_name(), "per-user");
+    /// // Another user has a bucket of their own.
+    /// assert!(policy.check(&store, &request("bob"), 1, now).unwrap().decision.is_allowed());
+    /// ```
     pub fn check(
         &self,
         store: &Store,

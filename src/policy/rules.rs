@@ -117,12 +117,12 @@ pub struct RulesError {
 
 impl RulesError {
     /// An error in a top-level field.
-    pub fn top(field: &str, reason: impl Into<String>) -> Self {
+    pub fn top(field: &str, reason: impl ToString) -> Self {
         Self::at(String::new(), field, reason)
     }
 
     /// An error in `field` of the entry described by `place` (e.g. `rule "orders"`).
-    pub fn at(place: impl Into<String>, field: &str, reason: impl Into<String>) -> Self {
+    pub fn at(place: impl Into<String>, field: &str, reason: impl ToString) -> Self {
         let mut place = place.into();
         if !place.is_empty() {
             place.push(' ');
@@ -130,7 +130,7 @@ impl RulesError {
         Self {
             place,
             field: field.into(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         }
     }
 }
@@ -138,30 +138,46 @@ impl RulesError {
 /// Longest user or tenant ID, in bytes.
 pub const MAX_ID: usize = 256;
 
+/// Why an ID or a name is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// An ID empty or longer than [`MAX_ID`].
+    #[error("must be 1-{MAX_ID} bytes")]
+    IdLength,
+    /// An ID with a byte that is not visible ASCII, at this position.
+    #[error("byte {0} is not visible ASCII (0x21-0x7e)")]
+    IdByte(usize),
+    /// A name empty or longer than [`MAX_NAME`].
+    #[error("must be 1-{MAX_NAME} characters")]
+    NameLength,
+    /// A name with this character, escaped.
+    #[error("`{0}` is not allowed; use A-Z, a-z, 0-9, '.', '_' and '-'")]
+    NameCharacter(String),
+}
+
 /// Checks a user or tenant ID: 1–256 bytes of visible ASCII (so no space,
 /// which separates the parts of a bucket key).
-pub fn valid_id(id: &str) -> Result<(), String> {
+pub fn valid_id(id: &str) -> Result<(), NameError> {
     if id.is_empty() || id.len() > MAX_ID {
-        return Err(format!("must be 1-{MAX_ID} bytes"));
+        return Err(NameError::IdLength);
     }
     match id.bytes().position(|b| !b.is_ascii_graphic()) {
-        Some(position) => Err(format!("byte {position} is not visible ASCII (0x21-0x7e)")),
+        Some(position) => Err(NameError::IdByte(position)),
         None => Ok(()),
     }
 }
 
 /// Checks a rule or plan name: 1–64 of `A-Z a-z 0-9 . _ -`.
-pub fn valid_name(name: &str) -> Result<(), String> {
+pub fn valid_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > MAX_NAME {
-        return Err(format!("must be 1-{MAX_NAME} characters"));
+        return Err(NameError::NameLength);
     }
     match name
         .bytes()
         .find(|b| !(b.is_ascii_alphanumeric() || b"._-".contains(b)))
     {
-        Some(b) => Err(format!(
-            "`{}` is not allowed; use A-Z, a-z, 0-9, '.', '_' and '-'",
-            char::from(b).escape_default()
+        Some(b) => Err(NameError::NameCharacter(
+            char::from(b).escape_default().to_string(),
         )),
         None => Ok(()),
     }

@@ -34,12 +34,23 @@ use super::{IpNet, KeyKind, Match, Rule, RuleLimit, RuleSet, RulesError};
 use crate::limiter::rate::{RateText, RATE_HINT};
 use crate::limiter::Limit;
 
+/// Why a rules file is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RulesFileError {
+    /// The text is not TOML: the parser's words.
+    #[error("{0}")]
+    Toml(String),
+    /// TOML, but not valid rules: where, which field, and why.
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+}
+
 /// Parses and validates a rules file's text.
-pub fn parse(text: &str) -> Result<RuleSet, String> {
+pub fn parse(text: &str) -> Result<RuleSet, RulesFileError> {
     let table: Table = text
         .parse()
-        .map_err(|e: toml::de::Error| e.message().to_string())?;
-    from_table(table).map_err(|e| e.to_string())
+        .map_err(|e: toml::de::Error| RulesFileError::Toml(e.message().to_string()))?;
+    Ok(from_table(table)?)
 }
 
 fn from_table(mut table: Table) -> Result<RuleSet, RulesError> {

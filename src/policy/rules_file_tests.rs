@@ -67,7 +67,9 @@ fn reads_the_full_example() {
 /// Replaces `from` with `to` in the example and returns the error.
 fn refused(from: &str, to: &str) -> String {
     assert!(EXAMPLE.contains(from), "{from}");
-    parse(&EXAMPLE.replacen(from, to, 1)).expect_err("refused")
+    parse(&EXAMPLE.replacen(from, to, 1))
+        .expect_err("refused")
+        .to_string()
 }
 
 #[test]
@@ -158,7 +160,9 @@ limit = "plan""#,
 
 #[test]
 fn plans_without_a_default_plan_cannot_be_used() {
-    let error = parse(&EXAMPLE.replace(r#"default_plan = "free""#, "")).unwrap_err();
+    let error = parse(&EXAMPLE.replace(r#"default_plan = "free""#, ""))
+        .unwrap_err()
+        .to_string();
     assert!(
         error.contains(r#"rule "per-user" field `limit`"#),
         "{error}"
@@ -167,7 +171,9 @@ fn plans_without_a_default_plan_cannot_be_used() {
 
 #[test]
 fn a_file_without_rules_is_refused() {
-    let error = parse("[plans.free]\ncapacity = 1\nrefill_per_sec = 1\n").unwrap_err();
+    let error = parse("[plans.free]\ncapacity = 1\nrefill_per_sec = 1\n")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("field `rules`"), "{error}");
     assert!(parse("this is = not toml =").is_err());
 }

@@ -125,9 +125,19 @@ pub fn encode(change: &PolicyChange, version: Version) -> (String, Vec<u8>) {
     (change.key(), bytes)
 }
 
+/// A record this node cannot read: what is wrong with it (an API key's
+/// hash never in it).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
 /// A record back to the change it stands for and its version; anything
 /// unexpected is an error.
-pub fn decode(key: &str, value: Option<&[u8]>) -> Result<(PolicyChange, Version), String> {
+pub fn decode(key: &str, value: Option<&[u8]>) -> Result<(PolicyChange, Version), DecodeError> {
+    decode_record(key, value).map_err(DecodeError)
+}
+
+fn decode_record(key: &str, value: Option<&[u8]>) -> Result<(PolicyChange, Version), String> {
     let (kind, name) = key
         .split_once('/')
         .ok_or_else(|| format!("key `{}` is not kind/name", shown(key)))?;
@@ -135,8 +145,8 @@ pub fn decode(key: &str, value: Option<&[u8]>) -> Result<(PolicyChange, Version)
     // reaches a log.
     let named = shown(key);
     match kind {
-        "user" => valid_id(name),
-        "plan" | "rule" => valid_name(name),
+        "user" => valid_id(name).map_err(|e| e.to_string()),
+        "plan" | "rule" => valid_name(name).map_err(|e| e.to_string()),
         "apikey" => canonical_hash(name).map(drop),
         _ => Err(format!("unknown kind `{kind}`")),
     }
@@ -215,7 +225,7 @@ fn shown(key: &str) -> &str {
 /// (lowercase): two spellings of one hash would be two keys to compaction,
 /// and a tombstone under one would not forget a value under the other.
 fn canonical_hash(name: &str) -> Result<KeyHash, String> {
-    let hash = KeyHash::parse(name)?;
+    let hash = KeyHash::parse(name).map_err(|e| e.to_string())?;
     match hash.to_string() == name {
         true => Ok(hash),
         false => Err("the hash must be in lowercase hex".into()),
@@ -358,7 +368,7 @@ mod tests {
             ),
         ];
         for &(key, value) in cases {
-            let error = decode(key, value).unwrap_err();
+            let error = decode(key, value).unwrap_err().0;
             assert!(!error.contains(&key_of_k1[14..]), "{error}");
         }
     }

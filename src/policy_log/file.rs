@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::ledger::{Ledger, Source};
-use super::{Commit, PolicyLog};
+use super::{Commit, LogError, PolicyLog};
 use crate::clock::Clock;
 use crate::policy::PolicyChange;
 use crate::telemetry::Telemetry;
@@ -29,7 +29,7 @@ impl FileLog {
     }
 
     /// Stores and applies `change` (on the blocking thread that writes the file).
-    fn commit_now(&self, change: &PolicyChange) -> Result<(), String> {
+    fn commit_now(&self, change: &PolicyChange) -> Result<(), LogError> {
         let version = self.ledger.next_version(self.clock.now().as_unix_nanos());
         let (key, value) = super::codec::encode(change, version);
         self.ledger.take(&key, Some(&value), Source::Commit)?;
@@ -49,7 +49,7 @@ impl PolicyLog for FileLog {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || log.commit_now(&change))
                 .await
-                .map_err(|e| format!("the writer stopped: {e}"))?
+                .map_err(|e| LogError::WriterStopped(e.to_string()))?
         })
     }
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use super::codec::DecodeError;
+
 /// The file's name under `--data-dir`.
 pub const FILE_NAME: &str = "config-changes.jsonl";
 
@@ -27,7 +29,18 @@ pub struct Journal {
 }
 
 /// A line read back: its number, and the record or why it does not parse.
-pub type ReadLine = (usize, Result<(String, Option<Vec<u8>>), String>);
+pub type ReadLine = (usize, Result<(String, Option<Vec<u8>>), DecodeError>);
+
+/// A record the journal could not store.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct WriteError {
+    /// The journal's file.
+    pub path: PathBuf,
+    /// What the file system said.
+    #[source]
+    pub source: std::io::Error,
+}
 
 impl Journal {
     /// Reads `dir/config-changes.jsonl` (creating `dir`), returning its
@@ -41,7 +54,7 @@ impl Journal {
         let mut lines = Vec::new();
         for (n, line) in BufReader::new(file).lines().enumerate() {
             let parsed = serde_json::from_str::<Line>(&line?)
-                .map_err(|e| e.to_string())
+                .map_err(|e| DecodeError(e.to_string()))
                 .map(|l| (l.key, l.value.map(|v| v.to_string().into_bytes())));
             lines.push((n + 1, parsed));
         }
@@ -68,15 +81,19 @@ impl Journal {
     }
 
     /// Appends a record; with `sync`, on disk before it returns.
-    pub fn append(&self, key: &str, value: &[u8], sync: bool) -> Result<(), String> {
-        let text = line(key, value).map_err(|e| e.to_string())?;
-        let mut file = self.file.lock();
-        file.write_all(text.as_bytes())
-            .and_then(|()| if sync { file.sync_data() } else { Ok(()) })
-            .map_err(|e| {
-                tracing::error!(file = %self.path.display(), error = %e, "cannot store a config change");
-                format!("cannot write {}: {e}", self.path.display())
-            })
+    pub fn append(&self, key: &str, value: &[u8], sync: bool) -> Result<(), WriteError> {
+        let written = line(key, value).and_then(|text| {
+            let mut file = self.file.lock();
+            file.write_all(text.as_bytes())
+                .and_then(|()| if sync { file.sync_data() } else { Ok(()) })
+        });
+        written.map_err(|source| {
+            tracing::error!(file = %self.path.display(), error = %source, "cannot store a config change");
+            WriteError {
+                path: self.path.clone(),
+                source,
+            }
+        })
     }
 
     /// Puts what was appended on disk.

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 
 use super::codec::{decode, Version};
 use super::journal::Journal;
+use super::LogError;
 use crate::policy::{Policy, PolicyChange};
 
 /// The latest record of a key this node applied.
@@ -99,7 +100,7 @@ impl Ledger {
     /// Takes record `key` → `value` (`None`: a pre-version tombstone): applies
     /// it if it is at least as new as what this node holds. An error says
     /// why nothing changed (it does not decode, or the policy refuses it).
-    pub fn take(&self, key: &str, value: Option<&[u8]>, source: Source) -> Result<Taken, String> {
+    pub fn take(&self, key: &str, value: Option<&[u8]>, source: Source) -> Result<Taken, LogError> {
         let (change, version) = decode(key, value)?;
         self.clock.fetch_max(version.at, Ordering::AcqRel);
         let mut entries = self.entries.lock();

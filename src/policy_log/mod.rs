@@ -16,7 +16,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::policy::{Policy, PolicyChange};
+use crate::policy::{ApplyError, Policy, PolicyChange};
 use crate::telemetry::Telemetry;
 
 pub mod codec;
@@ -30,7 +30,29 @@ pub use ledger::{Ledger, Source, Taken};
 
 /// A commit under way: `Ok` once the change is durable and applied on this
 /// node; an error means nothing changed (as far as this node knows).
-pub type Commit<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
+pub type Commit<'a> = Pin<Box<dyn Future<Output = Result<(), LogError>> + 'a>>;
+
+/// Why a change was not committed, or a record not taken: nothing changed
+/// (as far as this node knows).
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The record does not decode: a key or value this node cannot read.
+    #[error(transparent)]
+    Undecodable(#[from] codec::DecodeError),
+    /// The policy refused the change.
+    #[error(transparent)]
+    Refused(#[from] ApplyError),
+    /// The `--data-dir` journal could not store it.
+    #[error(transparent)]
+    Journal(#[from] journal::WriteError),
+    /// The log did not confirm it stored the change (Kafka's words). It may
+    /// still arrive: a broker that was slow, not gone, may take it late.
+    #[error("kafka did not take the change: {0}")]
+    NotStored(String),
+    /// The thread writing the change stopped before it said.
+    #[error("the writer stopped: {0}")]
+    WriterStopped(String),
+}
 
 /// Where this node commits admin changes.
 pub trait PolicyLog: Send + Sync {
@@ -66,8 +88,9 @@ pub fn open_ledger(
     };
     let file = dir.join(journal::FILE_NAME);
     for (n, line) in Journal::read(dir)? {
-        let taken =
-            line.and_then(|(key, value)| ledger.take(&key, value.as_deref(), Source::Journal));
+        let taken = line
+            .map_err(LogError::from)
+            .and_then(|(key, value)| ledger.take(&key, value.as_deref(), Source::Journal));
         if let Err(error) = taken {
             // Not kept either: the file says what this node holds.
             telemetry.config_decode_error();

@@ -1,16 +1,13 @@
-//! The Kafka clients replication uses, configured once: the state producer,
-//! the policy topic's producer, the admin client, and a quiet log. (The
-//! readers are in [`reader`](super::reader).)
-
-use std::sync::Arc;
+//! The Kafka clients replication uses, configured once: the settings every
+//! client shares, the policy topic's producer, the admin client, and a quiet
+//! log. (The state producer is in [`publisher`](super::publisher), the
+//! readers in [`reader`](super::reader).)
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::BaseProducer;
 use rdkafka::ClientContext;
 
-use super::publisher::Delivery;
-use super::{ReplicationSettings, Shared};
+use super::ReplicationSettings;
 
 /// librdkafka reports every refused connection and every end of partition
 /// (how bootstrap knows it is done) as an error; the connected gauge and one
@@ -37,20 +34,6 @@ pub(super) fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
         }
         _ => tracing::debug!(facility, "librdkafka: {message}"),
     }
-}
-
-/// The producer of bucket states: batched, and quick to report a failure so
-/// the key is published again soon.
-pub(super) fn state_producer(shared: &Arc<Shared>) -> Result<BaseProducer<Delivery>, KafkaError> {
-    client_config(&shared.settings)
-        // murmur2 on the key, as the Java client does, so every client agrees
-        // on which partition holds a user.
-        .set("partitioner", "murmur2_random")
-        .set("linger.ms", "5")
-        // A failed publish comes back soon, and the key is published again then.
-        .set("message.timeout.ms", "10000")
-        .set("queue.buffering.max.messages", "200000")
-        .create_with_context(Delivery(Arc::clone(shared)))
 }
 
 /// The settings of the policy topic's producer: durable before acknowledged.

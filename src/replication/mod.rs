@@ -53,13 +53,13 @@ use crate::policy::Policy;
 use crate::policy_log::Ledger;
 use crate::telemetry::Telemetry;
 use broker::Broker;
-use clients::{client_config, config_producer, state_producer, Quiet};
+use clients::{client_config, config_producer, Quiet};
 pub use cluster::{ClusterSnapshot, ClusterView, PeerSnapshot};
 use consumer::{consume, Readers};
 pub use options::ReplicationSettings;
 use policy_topic::consume_config;
 pub use policy_topic::PolicyTopic;
-use publisher::{flush_periodically, publish_changes, Delivery};
+use publisher::{flush_periodically, publish_changes, state_producer, Delivery};
 use supervisor::supervise;
 
 /// How long a delivery-report poll waits for a report before looping (it

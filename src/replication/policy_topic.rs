@@ -26,8 +26,8 @@ use super::reader::{read, Part, Records};
 use super::Shared;
 use crate::clock::Clock;
 use crate::policy::PolicyChange;
-use crate::policy_log::codec::encode;
-use crate::policy_log::{Commit, Ledger, PolicyLog, Source, Taken};
+use crate::policy_log::codec::{encode, DecodeError};
+use crate::policy_log::{Commit, Ledger, LogError, PolicyLog, Source, Taken};
 use crate::telemetry::Telemetry;
 
 /// How long a commit waits for the broker.
@@ -69,14 +69,14 @@ impl PolicyTopic {
 
     /// Writes `change` to the topic; returns once the broker has it and this
     /// node applies it, or with the reason it was not stored.
-    async fn send(&self, change: &PolicyChange) -> Result<(), String> {
+    async fn send(&self, change: &PolicyChange) -> Result<(), LogError> {
         let version = self.ledger.next_version(self.clock.now().as_unix_nanos());
         let (key, value) = encode(change, version);
         let offset = self
             .producer
             .send(&key, &value, COMMIT_TIMEOUT)
             .await
-            .map_err(|error| format!("kafka did not take the change: {error}"))?;
+            .map_err(|error| LogError::NotStored(error.to_string()))?;
         let mut applied = self.applied.clone();
         if tokio::time::timeout(APPLY_WAIT, applied.wait_for(|&done| done >= offset))
             .await
@@ -199,7 +199,7 @@ impl Records for ConfigRecords<'_> {
 fn receive(shared: &Shared, ledger: &Ledger, key: Option<&[u8]>, payload: Option<&[u8]>) {
     let taken = key
         .and_then(|k| std::str::from_utf8(k).ok())
-        .ok_or_else(|| "key is not UTF-8".to_string())
+        .ok_or_else(|| LogError::Undecodable(DecodeError("key is not UTF-8".into())))
         .and_then(|key| ledger.take(key, payload, Source::Log));
     match taken {
         Ok(Taken::Applied(change)) => {

@@ -1,5 +1,5 @@
-//! The publishing side: the coalescing flusher thread, heartbeats, and the
-//! delivery callback that sorts failures into "publish again" and "give up".
+//! The publishing side: the state producer, the coalescing flusher thread,
+//! heartbeats, and the delivery callback that sorts failures into "publish again" and "give up".
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,10 +10,24 @@ use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, ProducerContext};
 use rdkafka::ClientContext;
 
-use super::clients::quiet_log;
+use super::clients::{client_config, quiet_log};
 use super::codec::{self, Envelope, Heartbeat};
 use super::membership::{heartbeat_every, heartbeat_key, HEARTBEAT_PREFIX};
 use super::Shared;
+
+/// The producer of bucket states: batched, and quick to report a failure so
+/// the key is published again soon.
+pub(super) fn state_producer(shared: &Arc<Shared>) -> Result<BaseProducer<Delivery>, KafkaError> {
+    client_config(&shared.settings)
+        // murmur2 on the key, as the Java client does, so every client agrees
+        // on which partition holds a user.
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "5")
+        // A failed publish comes back soon, and the key is published again then.
+        .set("message.timeout.ms", "10000")
+        .set("queue.buffering.max.messages", "200000")
+        .create_with_context(Delivery(Arc::clone(shared)))
+}
 
 /// Sends delivery outcomes back: acknowledged ones are counted, failed ones
 /// mark the key dirty so its latest state goes out again.

@@ -34,16 +34,27 @@ pub enum Described {
     Missing,
 }
 
+/// Why topics could not be described.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DescribeError {
+    /// A topic name librdkafka cannot take (it holds a NUL byte).
+    #[error("topic `{0}` holds a NUL byte")]
+    BadName(String),
+    /// The broker did not answer in time, or refused (its words): try again.
+    #[error("{0}")]
+    Broker(String),
+}
+
 /// Describes `topics` (in that order); `Err` when the broker did not answer
 /// in `timeout` or refused the request as a whole.
 pub fn describe<C: ClientContext>(
     client: &Client<C>,
     topics: &[&str],
     timeout: Duration,
-) -> Result<Vec<Described>, String> {
+) -> Result<Vec<Described>, DescribeError> {
     let names: Vec<CString> = topics
         .iter()
-        .map(|t| CString::new(*t).map_err(|_| format!("topic `{t}` holds a NUL byte")))
+        .map(|t| CString::new(*t).map_err(|_| DescribeError::BadName(t.to_string())))
         .collect::<Result<_, _>>()?;
     let pointers: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
     let rk = client.native_ptr();
@@ -77,7 +88,7 @@ pub fn describe<C: ClientContext>(
         rd::rd_kafka_queue_destroy(queue);
         rd::rd_kafka_AdminOptions_destroy(options);
         rd::rd_kafka_TopicCollection_destroy(collection);
-        result
+        result.map_err(DescribeError::Broker)
     }
 }
 

@@ -5,6 +5,7 @@
 //! call `ShouldRateLimit` with a domain and descriptors; the limits come from
 //! envoyproxy/ratelimit's YAML files ([`crate::policy::descriptors`]) and are
 //! ordinary buckets of this node's store, replicated like every other key.
+//! The files are read (at start-up and on a reload) by [`files`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,8 +16,9 @@ use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::R
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 
-pub use service::Limiter;
+pub use service::{DecisionToken, Limiter};
 
+pub mod files;
 mod service;
 
 /// A running rate-limit service; stopped by [`RlsServer::stop`].
@@ -120,7 +122,7 @@ pub fn limiter(
     policy: Arc<crate::policy::Policy>,
     clock: Arc<dyn crate::clock::Clock>,
     telemetry: Arc<crate::telemetry::Telemetry>,
-    token: Option<crate::settings::Secret>,
+    token: Option<Box<dyn DecisionToken>>,
 ) -> Limiter {
     Limiter {
         store,

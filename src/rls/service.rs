@@ -20,7 +20,6 @@ use crate::clock::Clock;
 use crate::limiter::Store;
 use crate::policy::descriptors::{DescriptorLimit, DescriptorQuery, DescriptorVerdict, Unit};
 use crate::policy::Policy;
-use crate::settings::Secret;
 use crate::telemetry::{RlsMetrics, RlsOutcome};
 
 /// Most descriptors in one request.
@@ -30,6 +29,14 @@ pub const MAX_ENTRIES: usize = 16;
 /// Longest domain, entry key or entry value, in bytes.
 pub const MAX_TEXT: usize = 512;
 
+/// The decision token callers must send, compared by its owner (the
+/// settings' secret compares in constant time): the service never holds
+/// the text itself.
+pub trait DecisionToken: Send + Sync {
+    /// Whether `presented` is the token.
+    fn matches(&self, presented: &[u8]) -> bool;
+}
+
 /// What the service decides with.
 pub struct Limiter {
     pub store: Arc<Store>,
@@ -37,7 +44,7 @@ pub struct Limiter {
     pub clock: Arc<dyn Clock>,
     pub metrics: RlsMetrics,
     /// The decision token callers must send; `None`: anyone may ask.
-    pub token: Option<Secret>,
+    pub token: Option<Box<dyn DecisionToken>>,
 }
 
 #[tonic::async_trait]

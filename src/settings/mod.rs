@@ -24,10 +24,10 @@ mod proxies;
 mod replication;
 
 pub use crate::replication::ReplicationSettings;
+pub use crate::rls::files::DescriptorSource;
 use flags::Cli;
 use http::token;
 pub use http::{HttpSettings, Secret};
-pub use proxies::{descriptor_stamp, load_descriptors, DescriptorSource};
 use replication::replication;
 
 /// A setting that was refused, and why; the message names the setting as a
@@ -167,7 +167,7 @@ impl Config {
         };
         let rules = match cli.rules {
             Some(path) => Some(RulesSource {
-                rules: load_rules(&path).map_err(|e| ConfigError::new("rules", e))?,
+                rules: load_rules(&path).map_err(|e| ConfigError::new("rules", e.to_string()))?,
                 path,
             }),
             None => None,
@@ -205,8 +205,8 @@ impl Config {
 fn limit(cli: &Cli) -> Result<Limit, ConfigError> {
     let capacity = NonZeroU32::new(cli.capacity)
         .ok_or_else(|| ConfigError::new("capacity", "must be at least 1"))?;
-    let interval =
-        parse_rate(&cli.refill_per_sec).map_err(|e| ConfigError::new("refill-per-sec", e))?;
+    let interval = parse_rate(&cli.refill_per_sec)
+        .map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))?;
     Limit::new(capacity, interval).map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))
 }
 
@@ -228,9 +228,36 @@ fn listen(text: &str) -> Result<SocketAddr, ConfigError> {
 #[cfg(test)]
 mod tests;
 
+/// Why a rules file was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesLoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// What reading it said.
+        source: std::io::Error,
+    },
+    /// It was read but holds no valid rules.
+    #[error("{path}: {source}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong in it.
+        source: rules_file::RulesFileError,
+    },
+}
+
 /// Reads and validates the rules file at `path`.
-pub fn load_rules(path: &Path) -> Result<RuleSet, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    rules_file::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn load_rules(path: &Path) -> Result<RuleSet, RulesLoadError> {
+    let shown = || path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| RulesLoadError::Unreadable {
+        path: shown(),
+        source,
+    })?;
+    rules_file::parse(&text).map_err(|source| RulesLoadError::Invalid {
+        path: shown(),
+        source,
+    })
 }

@@ -5,31 +5,15 @@
 //! the gateway file.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use actix_web::http::header::HeaderName;
 
 use super::ConfigError;
 use crate::gateway::identity::TrustedProxies;
 use crate::gateway::Gateway;
-use crate::policy::descriptors::{yaml, DescriptorSet};
-
-/// The descriptor files and what they held when read.
-#[derive(Clone, Debug)]
-pub struct DescriptorSource {
-    /// A file or a directory (read again on SIGHUP and when it changes).
-    pub path: PathBuf,
-    /// The limits they held.
-    pub set: Arc<DescriptorSet>,
-    /// The files as they were just before they were read: a change after
-    /// that is noticed.
-    pub stamp: FilesStamp,
-}
-
-/// Names, sizes and modification times of the descriptor files.
-pub type FilesStamp = Vec<(PathBuf, u64, Option<SystemTime>)>;
+use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
 
 /// The forward-auth user header: a valid header name.
 pub(super) fn user_header(name: &str) -> Result<HeaderName, ConfigError> {
@@ -47,12 +31,12 @@ pub(super) fn gateway(
     path: Option<PathBuf>,
     trusted: &[String],
 ) -> Result<Option<Arc<Gateway>>, ConfigError> {
-    let proxies =
-        TrustedProxies::parse(trusted).map_err(|e| ConfigError::new("trusted-proxies", e))?;
+    let proxies = TrustedProxies::parse(trusted)
+        .map_err(|e| ConfigError::new("trusted-proxies", e.to_string()))?;
     path.map(|path| {
         Gateway::load(&path, proxies)
             .map(Arc::new)
-            .map_err(|e| ConfigError::new("gateway", e))
+            .map_err(|e| ConfigError::new("gateway", e.to_string()))
     })
     .transpose()
 }
@@ -72,7 +56,8 @@ pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, Co
 pub(super) fn source(path: Option<PathBuf>) -> Result<Option<DescriptorSource>, ConfigError> {
     path.map(|path| {
         let stamp = descriptor_stamp(&path);
-        let set = load_descriptors(&path).map_err(|e| ConfigError::new("rls-config", e))?;
+        let set =
+            load_descriptors(&path).map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
         Ok(DescriptorSource {
             path,
             set: Arc::new(set),
@@ -80,54 +65,4 @@ pub(super) fn source(path: Option<PathBuf>) -> Result<Option<DescriptorSource>, 
         })
     })
     .transpose()
-}
-
-/// Reads and validates the descriptor files at `path`.
-pub fn load_descriptors(path: &Path) -> Result<DescriptorSet, String> {
-    let mut texts = Vec::new();
-    for file in files(path)? {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        texts.push((file.display().to_string(), text));
-    }
-    yaml::parse(
-        texts
-            .iter()
-            .map(|(name, text)| (name.as_str(), text.as_str())),
-    )
-}
-
-/// What the files at `path` look like now (names, sizes, modification
-/// times): a change means they should be read again.
-pub fn descriptor_stamp(path: &Path) -> FilesStamp {
-    files(path)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|file| {
-            let meta = std::fs::metadata(&file).ok();
-            let size = meta.as_ref().map_or(0, |m| m.len());
-            let modified = meta.and_then(|m| m.modified().ok());
-            (file, size, modified)
-        })
-        .collect()
-}
-
-/// `path` itself, or a directory's `.yaml` and `.yml` files in name order.
-fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
-    if !path.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let entries =
-        std::fs::read_dir(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|file| {
-            file.is_file()
-                && file
-                    .extension()
-                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
-        })
-        .collect();
-    files.sort();
-    Ok(files)
 }

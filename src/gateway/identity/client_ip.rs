@@ -30,6 +30,11 @@ pub const MAX_HOPS: usize = 32;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
 
+/// A trusted-proxies entry that is neither a CIDR nor an address.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a CIDR like 10.0.0.0/8 or an address")]
+pub struct NotANetwork(pub String);
+
 impl TrustedProxies {
     /// Trusts the given networks.
     pub fn new(nets: Vec<IpNet>) -> Self {
@@ -38,14 +43,14 @@ impl TrustedProxies {
 
     /// Parses CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses; the error
     /// names the entry that is neither.
-    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Self, String> {
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Self, NotANetwork> {
         items
             .iter()
             .map(|item| {
                 let text = item.as_ref().trim();
                 text.parse::<IpNet>()
                     .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("`{text}` is not a CIDR like 10.0.0.0/8 or an address"))
+                    .map_err(|_| NotANetwork(text.to_string()))
             })
             .collect::<Result<_, _>>()
             .map(Self)

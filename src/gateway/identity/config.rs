@@ -61,10 +61,10 @@ pub struct IdentityConfigError {
 
 impl IdentityConfigError {
     /// An error about `field` (under `identity.`).
-    pub fn new(field: impl fmt::Display, reason: impl Into<String>) -> Self {
+    pub fn new(field: impl fmt::Display, reason: impl ToString) -> Self {
         Self {
             field: format!("identity.{field}"),
-            reason: reason.into(),
+            reason: reason.to_string(),
         }
     }
 }

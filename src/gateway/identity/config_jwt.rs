@@ -96,7 +96,7 @@ impl fmt::Debug for JwtConfig {
     }
 }
 
-fn err(field: &str, reason: impl Into<String>) -> IdentityConfigError {
+fn err(field: &str, reason: impl ToString) -> IdentityConfigError {
     IdentityConfigError::new(format!("jwt.{field}"), reason)
 }
 

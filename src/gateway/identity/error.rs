@@ -77,17 +77,17 @@ impl IdentityError {
         }
     }
 
-    pub(super) fn malformed(credential: &'static str, reason: impl Into<String>) -> Self {
+    pub(super) fn malformed(credential: &'static str, reason: impl ToString) -> Self {
         Self::Malformed {
             credential,
-            reason: reason.into(),
+            reason: reason.to_string(),
         }
     }
 
-    pub(super) fn claim(claim: &str, reason: impl Into<String>) -> Self {
+    pub(super) fn claim(claim: &str, reason: impl ToString) -> Self {
         Self::BadClaim {
             claim: claim.to_string(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         }
     }
 }

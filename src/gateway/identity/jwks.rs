@@ -68,17 +68,31 @@ impl std::fmt::Debug for KeySet {
     }
 }
 
+/// Why a JWKS was not read: the keys in use stay.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    /// The file or URL could not be read (a later fetch may work).
+    #[error("{0}")]
+    Unreachable(String),
+    /// What came back is not a JWKS document.
+    #[error("not a JWKS document: {0}")]
+    NotAJwks(String),
+    /// The task fetching it stopped.
+    #[error("the fetch task failed: {0}")]
+    TaskFailed(String),
+}
+
 impl KeySet {
     /// Parses a JWKS document. Keys that are not RSA or P-256 signing keys
     /// (or that fail to parse) are skipped; a document that is not a JWKS is
     /// an error.
-    pub fn parse(text: &[u8]) -> Result<Self, String> {
+    pub fn parse(text: &[u8]) -> Result<Self, JwksError> {
         #[derive(serde::Deserialize)]
         struct Doc {
             keys: Vec<serde_json::Value>,
         }
         let doc: Doc =
-            serde_json::from_slice(text).map_err(|e| format!("not a JWKS document: {e}"))?;
+            serde_json::from_slice(text).map_err(|e| JwksError::NotAJwks(e.to_string()))?;
         let mut set = KeySet::default();
         for value in doc.keys.into_iter().take(MAX_KEYS) {
             let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
@@ -239,21 +253,22 @@ impl Jwks {
     }
 
     /// Reads the document now (blocking: file or network I/O).
-    pub fn fetch_blocking(&self) -> Result<KeySet, String> {
+    pub fn fetch_blocking(&self) -> Result<KeySet, JwksError> {
         let bytes = match &self.source {
-            JwksSource::File(path) => read_file(path)?,
-            JwksSource::Url(url) => fetch_url(url)?,
-        };
+            JwksSource::File(path) => read_file(path),
+            JwksSource::Url(url) => fetch_url(url),
+        }
+        .map_err(JwksError::Unreachable)?;
         KeySet::parse(&bytes)
     }
 
     /// Fetches once (off the async threads) and, if that worked, puts the
     /// new keys in use; on failure the keys in use stay. Returns the count.
-    pub async fn refresh(self: &Arc<Self>) -> Result<usize, String> {
+    pub async fn refresh(self: &Arc<Self>) -> Result<usize, JwksError> {
         let this = Arc::clone(self);
         let fetched = tokio::task::spawn_blocking(move || this.fetch_blocking())
             .await
-            .map_err(|e| format!("the fetch task failed: {e}"))
+            .map_err(|e| JwksError::TaskFailed(e.to_string()))
             .and_then(|fetched| fetched);
         match fetched {
             Ok(keys) => {

@@ -180,7 +180,7 @@ fn units_and_requests_per_unit_make_a_token_bucket() {
 
 #[test]
 fn files_are_refused_naming_the_file_and_the_descriptor() {
-    let refused = |text: &str| parse([("f.yaml", text)]).unwrap_err();
+    let refused = |text: &str| parse([("f.yaml", text)]).unwrap_err().0;
     // Eight levels of any-value keys: a request's key could pass 1,024 bytes.
     let mut deep = String::from("domain: d\ndescriptors:\n");
     for level in 0..8 {
@@ -240,7 +240,9 @@ fn files_are_refused_naming_the_file_and_the_descriptor() {
         let error = refused(text);
         assert!(error.contains(expected), "{text}\n=> {error}");
     }
-    let twice = parse([("a.yaml", "domain: d"), ("b.yaml", "domain: d")]).unwrap_err();
+    let twice = parse([("a.yaml", "domain: d"), ("b.yaml", "domain: d")])
+        .unwrap_err()
+        .0;
     assert!(twice.starts_with("b.yaml: domain: \"d\""), "{twice}");
 }
 

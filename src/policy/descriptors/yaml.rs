@@ -73,9 +73,20 @@ struct RawReplaces {
     name: Option<String>,
 }
 
+/// A descriptor file that is refused: the file, the descriptor, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DescriptorError(pub String);
+
 /// Reads `files` (each a name for errors, and its text): one domain per
 /// file, no domain twice.
 pub fn parse<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<DescriptorSet, DescriptorError> {
+    parse_files(files).map_err(DescriptorError)
+}
+
+fn parse_files<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<DescriptorSet, String> {
     let mut set = DescriptorSet::default();

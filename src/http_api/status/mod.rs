@@ -1,5 +1,5 @@
 //! `GET /status` and `GET /`: the read-only status page, one self-contained
-//! HTML page (rendered in `status_html.rs`) of the cluster view, the rules
+//! HTML page (rendered in `html.rs`) of the cluster view, the rules
 //! and plans in effect, decisions per rule over the last minute, and (with
 //! the admin token only: they hold user IDs) the most-limited keys.
 //!
@@ -10,34 +10,24 @@ use actix_web::http::header::{self, HeaderValue, AUTHORIZATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::prelude::{Engine, BASE64_STANDARD};
 
-use super::admin::Admin;
-use super::cluster;
-use super::error::ApiError;
-use super::request::query_pairs;
-use super::rules_view::{plan_rows, rule_rows};
-use super::status_html::{render, Keys, Page};
-use super::tokens::bearer;
-use super::AppState;
-use crate::limiter::refusals::CAPACITY;
+pub mod cluster;
+pub(super) mod health;
+mod html;
+mod query;
 
-/// Seconds between reloads unless `refresh` says otherwise.
-pub const DEFAULT_REFRESH: u32 = 2;
-/// The longest `refresh` accepted (an hour).
-pub const MAX_REFRESH: u32 = 3600;
+use crate::http_api::admin::rules_view::{plan_rows, rule_rows};
+use crate::http_api::admin::Admin;
+use crate::http_api::wire::error::ApiError;
+use crate::http_api::wire::tokens::bearer;
+use crate::http_api::AppState;
+use crate::limiter::refusals::CAPACITY;
+use html::{render, Keys, Page};
+use query::query_from;
 
 /// No script may run and nothing may load from elsewhere: the page needs
 /// only its inline style and inline SVG, so injected markup could do little.
 const CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'";
-
-/// What the query asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Query {
-    /// Seconds between reloads; 0: never.
-    pub refresh: u32,
-    /// Ask for the admin token to show the keys.
-    pub keys: bool,
-}
 
 /// Whether the request may see the most-limited keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,35 +76,6 @@ pub(super) async fn status(
         .body(render(&page)))
 }
 
-/// Reads `refresh` and `keys`; anything else, or a bad value, is a 400 naming it.
-pub(super) fn query_from(query: &str) -> Result<Query, ApiError> {
-    let mut out = Query {
-        refresh: DEFAULT_REFRESH,
-        keys: false,
-    };
-    for (name, value) in query_pairs(query, &["refresh", "keys"])? {
-        if name == "refresh" {
-            out.refresh = value
-                .parse()
-                .ok()
-                .filter(|n| *n <= MAX_REFRESH)
-                .ok_or_else(|| {
-                    ApiError::field(
-                        "refresh",
-                        format!("a whole number of seconds from 0 (never) to {MAX_REFRESH}"),
-                    )
-                })?;
-        } else {
-            out.keys = match value {
-                "1" => true,
-                "0" => false,
-                _ => return Err(ApiError::field("keys", "1 (show them) or 0")),
-            };
-        }
-    }
-    Ok(out)
-}
-
 /// Whether `req` carries the admin token, compared in constant time by the
 /// admin API's own check.
 fn access(state: &AppState, req: &HttpRequest) -> Access {
@@ -151,5 +112,4 @@ fn basic_password(value: &HeaderValue) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-#[path = "status_tests.rs"]
 mod tests;

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::*;
-use crate::http_api::request::Field;
+use crate::http_api::wire::request::Field;
 
 /// `(user, cost)` of every check, or the error.
 fn checks(body: &str) -> Result<Vec<(String, u32)>, ApiError> {

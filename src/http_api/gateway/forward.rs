@@ -1,8 +1,8 @@
 //! Gateway mode's forwarding: an allowed request goes to one of its route's
 //! upstreams and the answer streams back. Bodies stream both ways, never
-//! held whole, each pause bounded (`gateway_timing.rs`); each worker keeps
+//! held whole, each pause bounded (`timing.rs`); each worker keeps
 //! its own bounded pool of keep-alive connections. Hop-by-hop headers and
-//! `Expect` stay behind (`gateway_headers.rs`), credentials the gateway
+//! `Expect` stay behind (`headers.rs`), credentials the gateway
 //! consumed are not passed on, and the upstream learns the verified caller
 //! (the identity header) and where the request came from. `https://`
 //! upstreams are spoken to over TLS, their certificates verified.
@@ -20,13 +20,13 @@ use actix_web::{HttpRequest, HttpResponse};
 use awc::error::{ConnectError, SendRequestError};
 use futures_util::future::{select, Either};
 
-use super::error::ApiError;
-use super::gateway_headers::{copy_end_to_end, forwarded_headers};
-use super::gateway_timing::{watch, IdleBody, Stall, Upload, UploadBody};
-use super::headers::insert_rate_headers;
+use super::headers::{copy_end_to_end, forwarded_headers};
+use super::timing::{watch, IdleBody, Stall, Upload, UploadBody};
 use crate::gateway::identity::{Identity, Method};
 use crate::gateway::routes::{Route, Upstream};
 use crate::gateway::Gateway;
+use crate::http_api::wire::error::ApiError;
+use crate::http_api::wire::headers::insert_rate_headers;
 use crate::policy::Verdict;
 use crate::telemetry::{Refusal, Telemetry};
 
@@ -37,7 +37,7 @@ const MAX_CONNECTIONS: usize = 1024;
 
 /// The client a worker forwards with: keep-alive connections pooled per
 /// upstream address, 5 s to connect (and 5 more for a TLS handshake), no
-/// timeout of its own (routes bound each exchange: `gateway_timing.rs`).
+/// timeout of its own (routes bound each exchange: `timing.rs`).
 /// Without `tls`, no TLS at all.
 fn client(tls: Option<&Arc<rustls::ClientConfig>>) -> awc::Client {
     let mut connector = awc::Connector::new()

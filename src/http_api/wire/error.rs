@@ -150,51 +150,154 @@ pub enum ApiError {
 
 impl ApiError {
     /// A wrong field, named as the caller wrote it.
-    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn field(field: impl Into<String>, reason: impl ToString) -> Self {
         Self::InvalidField {
             field: field.into(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         }
     }
 }
 
+/// Everything an error's answer is made of, chosen in one place
+/// ([`ApiError::parts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parts<'a> {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The stable, machine-readable code in the `error` field.
+    pub code: &'static str,
+    /// The header, field or path part the error names (`field`).
+    pub field: Option<&'a str>,
+    /// The gateway route the error is about (`route`).
+    pub route: Option<&'a str>,
+    /// `WWW-Authenticate`, on a 401 that asks for credentials.
+    pub challenge: Option<&'static str>,
+    /// `Allow`, on a 405.
+    pub allow: Option<&'static str>,
+    /// Whether the connection is closed after the answer: the client was
+    /// still sending (or owes) bytes nobody will read.
+    pub closes: bool,
+}
+
+impl<'a> Parts<'a> {
+    fn new(status: StatusCode, code: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            field: None,
+            route: None,
+            challenge: None,
+            allow: None,
+            closes: false,
+        }
+    }
+
+    /// A 400 about the `X-User-ID` header.
+    fn user_id(code: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code).field(USER_ID_HEADER)
+    }
+
+    fn field(self, field: &'a str) -> Self {
+        let field = Some(field);
+        Self { field, ..self }
+    }
+
+    fn route(self, route: &'a str) -> Self {
+        let route = Some(route);
+        Self { route, ..self }
+    }
+
+    fn challenge(self, challenge: &'static str) -> Self {
+        let challenge = Some(challenge);
+        Self { challenge, ..self }
+    }
+
+    fn closes(self) -> Self {
+        Self {
+            closes: true,
+            ..self
+        }
+    }
+}
+
+/// The challenge of a 401 that wants a bearer token.
+const BEARER: &str = "Bearer";
+/// The challenge of the status page's keys: the browser asks for the token.
+const BASIC: &str = r#"Basic realm="crdt-limiter""#;
+
 impl ApiError {
+    /// Status, code, fields and headers of this error, from one match with
+    /// an arm per variant (no catch-all: a new variant must say all of them).
+    pub fn parts(&self) -> Parts<'_> {
+        use ApiError as E;
+        use StatusCode as S;
+        let p = Parts::new;
+        match self {
+            E::MissingUserId => Parts::user_id("missing_user_id"),
+            E::MultipleUserIds => Parts::user_id("multiple_user_ids"),
+            E::EmptyUserId => Parts::user_id("empty_user_id"),
+            E::UserIdTooLong(_) => Parts::user_id("user_id_too_long"),
+            E::UserIdNotAscii { .. } => Parts::user_id("user_id_not_ascii"),
+            E::UserIdControlCharacter { .. } => Parts::user_id("user_id_control_character"),
+            E::UserIdContainsSpace { .. } => Parts::user_id("user_id_contains_space"),
+            E::MethodNotAllowed { allow, .. } => Parts {
+                allow: Some(allow),
+                ..p(S::METHOD_NOT_ALLOWED, "method_not_allowed")
+            },
+            E::Unauthenticated { route, code, .. } => {
+                p(S::UNAUTHORIZED, code).route(route).challenge(BEARER)
+            }
+            E::TooLarge { route, .. } => p(S::PAYLOAD_TOO_LARGE, "payload_too_large").route(route),
+            E::BadGateway { route, .. } => p(S::BAD_GATEWAY, "bad_gateway").route(route),
+            E::UpstreamTimeout { route } => p(S::GATEWAY_TIMEOUT, "upstream_timeout").route(route),
+            E::NotFound | E::NoSuchAdminRoute => p(S::NOT_FOUND, "not_found"),
+            E::InvalidField { field, .. } => p(S::BAD_REQUEST, "invalid_field").field(field),
+            E::InvalidJson(_) => p(S::BAD_REQUEST, "invalid_json"),
+            E::Unidentified { header, code, .. } => p(S::UNAUTHORIZED, code).field(header),
+            E::Unauthorized => p(S::UNAUTHORIZED, "unauthorized").challenge(BEARER),
+            E::KeysUnauthorized => p(S::UNAUTHORIZED, "unauthorized").challenge(BASIC),
+            E::AdminDisabled => p(S::NOT_FOUND, "admin_disabled"),
+            E::UnknownBucket(_) | E::NoSuchBucket(_) => p(S::NOT_FOUND, "unknown_bucket"),
+            E::UnknownApiKey(_) => p(S::NOT_FOUND, "unknown_api_key"),
+            E::Conflict(_) => p(S::CONFLICT, "conflict"),
+            E::MissingDecisionToken { .. } => {
+                p(S::UNAUTHORIZED, "missing_decision_token").field(DECISION_TOKEN_HEADER)
+            }
+            E::BadDecisionToken => {
+                p(S::UNAUTHORIZED, "bad_decision_token").field(DECISION_TOKEN_HEADER)
+            }
+            E::DecisionApisClosed => p(S::FORBIDDEN, "decision_api_closed"),
+            E::BodyTimeout { .. } => p(S::REQUEST_TIMEOUT, "body_timeout").closes(),
+            E::UploadStalled { route, .. } => {
+                p(S::REQUEST_TIMEOUT, "body_timeout").route(route).closes()
+            }
+            E::BodyTooLarge { .. } => p(S::PAYLOAD_TOO_LARGE, "payload_too_large").closes(),
+            E::HeadTooLarge { .. } => {
+                p(S::REQUEST_HEADER_FIELDS_TOO_LARGE, "request_head_too_large").closes()
+            }
+            E::HeadTimeout { .. } => p(S::REQUEST_TIMEOUT, "head_timeout").closes(),
+            E::TooManyConnections { .. } => p(S::SERVICE_UNAVAILABLE, "too_many_connections"),
+            E::NotCommitted(_) => p(S::SERVICE_UNAVAILABLE, "not_committed"),
+            E::Http { status, .. } => p(*status, http_code(*status)),
+        }
+    }
+
     /// The stable, machine-readable code in the `error` field.
     pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::MissingUserId => "missing_user_id",
-            ApiError::MultipleUserIds => "multiple_user_ids",
-            ApiError::EmptyUserId => "empty_user_id",
-            ApiError::UserIdTooLong(_) => "user_id_too_long",
-            ApiError::UserIdNotAscii { .. } => "user_id_not_ascii",
-            ApiError::UserIdControlCharacter { .. } => "user_id_control_character",
-            ApiError::UserIdContainsSpace { .. } => "user_id_contains_space",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::NotFound => "not_found",
-            ApiError::InvalidField { .. } => "invalid_field",
-            ApiError::InvalidJson(_) => "invalid_json",
-            ApiError::Unidentified { code, .. } => code,
-            ApiError::Unauthorized | ApiError::KeysUnauthorized => "unauthorized",
-            ApiError::AdminDisabled => "admin_disabled",
-            ApiError::NoSuchAdminRoute => "not_found",
-            ApiError::UnknownBucket(_) | ApiError::NoSuchBucket(_) => "unknown_bucket",
-            ApiError::NotCommitted(_) => "not_committed",
-            ApiError::UnknownApiKey(_) => "unknown_api_key",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::Unauthenticated { code, .. } => code,
-            ApiError::TooLarge { .. } => "payload_too_large",
-            ApiError::BadGateway { .. } => "bad_gateway",
-            ApiError::UpstreamTimeout { .. } => "upstream_timeout",
-            ApiError::MissingDecisionToken { .. } => "missing_decision_token",
-            ApiError::BadDecisionToken => "bad_decision_token",
-            ApiError::DecisionApisClosed => "decision_api_closed",
-            ApiError::BodyTimeout { .. } | ApiError::UploadStalled { .. } => "body_timeout",
-            ApiError::BodyTooLarge { .. } => "payload_too_large",
-            ApiError::HeadTooLarge { .. } => "request_head_too_large",
-            ApiError::HeadTimeout { .. } => "head_timeout",
-            ApiError::TooManyConnections { .. } => "too_many_connections",
-            ApiError::Http { status, .. } => http_code(*status),
-        }
+        self.parts().code
+    }
+
+    /// Appends the JSON body of this error (`/v1/checks` answers it in place
+    /// of the result of an item that `/v1/check` would refuse).
+    pub fn write_json(&self, buf: &mut BytesMut) {
+        let parts = self.parts();
+        let body = ErrorBody {
+            error: parts.code,
+            field: parts.field,
+            route: parts.route,
+            detail: self.to_string(),
+        };
+        write_json(buf, &body);
     }
 }
 
@@ -212,109 +315,25 @@ struct ErrorBody<'a> {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotFound
-            | ApiError::AdminDisabled
-            | ApiError::NoSuchAdminRoute
-            | ApiError::UnknownBucket(_)
-            | ApiError::NoSuchBucket(_)
-            | ApiError::UnknownApiKey(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unauthorized
-            | ApiError::KeysUnauthorized
-            | ApiError::Unidentified { .. }
-            | ApiError::MissingDecisionToken { .. }
-            | ApiError::BadDecisionToken => StatusCode::UNAUTHORIZED,
-            ApiError::DecisionApisClosed => StatusCode::FORBIDDEN,
-            ApiError::BodyTimeout { .. }
-            | ApiError::UploadStalled { .. }
-            | ApiError::HeadTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::Http { status, .. } => *status,
-            ApiError::NotCommitted(_) | ApiError::TooManyConnections { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
-            ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            _ => StatusCode::BAD_REQUEST,
-        }
+        self.parts().status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
+        let parts = self.parts();
+        let mut response = HttpResponse::build(parts.status);
         response.insert_header(ContentType::json());
-        if let ApiError::MethodNotAllowed { allow, .. } = self {
-            response.insert_header((header::ALLOW, *allow));
+        if let Some(allow) = parts.allow {
+            response.insert_header((header::ALLOW, allow));
         }
-        match self {
-            ApiError::Unauthorized | ApiError::Unauthenticated { .. } => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-            }
-            ApiError::KeysUnauthorized => {
-                response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="crdt-limiter""#));
-            }
-            _ => {}
+        if let Some(challenge) = parts.challenge {
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        if self.closes() {
+        if parts.closes {
             response.force_close();
         }
         let mut body = BytesMut::new();
         self.write_json(&mut body);
         response.body(body.freeze())
-    }
-}
-
-impl ApiError {
-    /// Appends the JSON body of this error (`/v1/checks` answers it in place
-    /// of the result of an item that `/v1/check` would refuse).
-    pub fn write_json(&self, buf: &mut BytesMut) {
-        let body = ErrorBody {
-            error: self.code(),
-            field: match self {
-                ApiError::MissingUserId
-                | ApiError::MultipleUserIds
-                | ApiError::EmptyUserId
-                | ApiError::UserIdTooLong(_)
-                | ApiError::UserIdNotAscii { .. }
-                | ApiError::UserIdControlCharacter { .. }
-                | ApiError::UserIdContainsSpace { .. } => Some(USER_ID_HEADER),
-                ApiError::InvalidField { field, .. } => Some(field),
-                ApiError::Unidentified { header, .. } => Some(header),
-                ApiError::MissingDecisionToken { .. } | ApiError::BadDecisionToken => {
-                    Some(DECISION_TOKEN_HEADER)
-                }
-                _ => None,
-            },
-            route: match self {
-                ApiError::Unauthenticated { route, .. }
-                | ApiError::TooLarge { route, .. }
-                | ApiError::BadGateway { route, .. }
-                | ApiError::UploadStalled { route, .. }
-                | ApiError::UpstreamTimeout { route } => Some(route),
-                _ => None,
-            },
-            detail: self.to_string(),
-        };
-        write_json(buf, &body);
-    }
-}
-
-impl ApiError {
-    /// Whether the connection is closed after this answer: the client was
-    /// still sending (or owes) bytes nobody will read.
-    fn closes(&self) -> bool {
-        matches!(
-            self,
-            ApiError::BodyTimeout { .. }
-                | ApiError::UploadStalled { .. }
-                | ApiError::BodyTooLarge { .. }
-                | ApiError::HeadTimeout { .. }
-                | ApiError::HeadTooLarge { .. }
-        )
     }
 }
 
@@ -326,16 +345,19 @@ pub const DECISION_TOKEN_HEADER: &str = "X-Limiter-Token";
 
 /// The `error` code of a refusal actix made itself, by its status.
 fn http_code(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "bad_request",
-        404 => "not_found",
-        408 => "request_timeout",
-        413 => "payload_too_large",
-        414 => "uri_too_long",
-        415 => "unsupported_media_type",
-        431 => "request_head_too_large",
-        500..=599 => "internal_error",
-        _ => "http_error",
+    const CODES: [(u16, &str); 7] = [
+        (400, "bad_request"),
+        (404, "not_found"),
+        (408, "request_timeout"),
+        (413, "payload_too_large"),
+        (414, "uri_too_long"),
+        (415, "unsupported_media_type"),
+        (431, "request_head_too_large"),
+    ];
+    match CODES.iter().find(|(known, _)| *known == status.as_u16()) {
+        Some((_, code)) => code,
+        None if status.is_server_error() => "internal_error",
+        None => "http_error",
     }
 }
 
@@ -356,10 +378,12 @@ pub fn validate_user_id(value: &[u8]) -> Result<&str, ApiError> {
     }
     if let Some(position) = value.iter().position(|b| !b.is_ascii_graphic()) {
         let byte = value[position];
-        return Err(match byte {
-            b' ' => ApiError::UserIdContainsSpace { position },
-            0x80.. => ApiError::UserIdNotAscii { position, byte },
-            _ => ApiError::UserIdControlCharacter { position, byte },
+        return Err(if byte == b' ' {
+            ApiError::UserIdContainsSpace { position }
+        } else if byte >= 0x80 {
+            ApiError::UserIdNotAscii { position, byte }
+        } else {
+            ApiError::UserIdControlCharacter { position, byte }
         });
     }
     // Visible ASCII is valid UTF-8.
@@ -372,6 +396,54 @@ pub fn validate_user_id(value: &[u8]) -> Result<&str, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_error_has_its_status_code_and_fields() {
+        let route = || "orders".to_string();
+        for (error, status, code) in [
+            (ApiError::EmptyUserId, 400, "empty_user_id"),
+            (ApiError::field("plan", "unknown"), 400, "invalid_field"),
+            (ApiError::InvalidJson("eof".into()), 400, "invalid_json"),
+            (ApiError::Conflict("taken".into()), 409, "conflict"),
+            (
+                ApiError::NotCommitted("timeout".into()),
+                503,
+                "not_committed",
+            ),
+            (ApiError::KeysUnauthorized, 401, "unauthorized"),
+            (
+                ApiError::UpstreamTimeout { route: route() },
+                504,
+                "upstream_timeout",
+            ),
+            (ApiError::HeadTimeout { timeout_ms: 5 }, 408, "head_timeout"),
+        ] {
+            let parts = error.parts();
+            assert_eq!(
+                (parts.status.as_u16(), parts.code),
+                (status, code),
+                "{error:?}"
+            );
+        }
+        let parts = ApiError::EmptyUserId.parts();
+        assert_eq!((parts.field, parts.closes), (Some("X-User-ID"), false));
+        let stalled = ApiError::UploadStalled {
+            route: route(),
+            idle_ms: 1,
+        };
+        let parts = stalled.parts();
+        assert_eq!((parts.route, parts.closes), (Some("orders"), true));
+        let teapot = ApiError::Http {
+            status: StatusCode::IM_A_TEAPOT,
+            detail: String::new(),
+        };
+        assert_eq!(teapot.code(), "http_error");
+        let broken = ApiError::Http {
+            status: StatusCode::BAD_GATEWAY,
+            detail: String::new(),
+        };
+        assert_eq!(broken.code(), "internal_error");
+    }
 
     #[test]
     fn user_ids_are_visible_ascii_of_bounded_length() {

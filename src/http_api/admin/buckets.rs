@@ -6,9 +6,10 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::admin::{limit_json, Authorized};
-use super::error::{validate_id, ApiError};
-use super::AppState;
+use super::access::Authorized;
+use super::policy::limit_json;
+use crate::http_api::wire::error::{validate_id, ApiError};
+use crate::http_api::AppState;
 use crate::limiter::Stamp;
 
 /// Most buckets one user reset touches (their `user+route` buckets are many).

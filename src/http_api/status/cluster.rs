@@ -2,14 +2,14 @@
 //! JSON, for an operator on a bad day. Read-only and unauthenticated, like
 //! `/metrics`; it reads a snapshot the replication consumer keeps off the
 //! request path. Peer IDs come from the wire: serde escapes them. The
-//! status page shows the same view (`status_html.rs`).
+//! status page shows the same view (`html.rs`).
 
 use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use super::AppState;
+use crate::http_api::AppState;
 use crate::limiter::MergeMode;
 use crate::replication::{ClusterSnapshot, PeerSnapshot};
 

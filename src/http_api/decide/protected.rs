@@ -8,10 +8,10 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::error::{validate_id, validate_user_id, ApiError};
-use super::headers::insert_rate_headers;
-use super::response::{ceil_millis, write_int};
-use super::AppState;
+use crate::http_api::wire::error::{validate_id, validate_user_id, ApiError};
+use crate::http_api::wire::headers::insert_rate_headers;
+use crate::http_api::wire::response::{ceil_millis, write_int};
+use crate::http_api::AppState;
 use crate::limiter::Decision;
 use crate::policy::{Request, Verdict};
 
@@ -48,7 +48,7 @@ pub(super) fn decide(state: &AppState, request: &Request<'_>) -> HttpResponse {
     let now = state.clock.now();
     let verdict = state.policy.check(&state.store, request, 1, now);
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
-    super::limited::note(state, verdict.as_ref(), request, now);
+    super::note(state, verdict.as_ref(), request, now);
     respond(verdict.as_ref())
 }
 

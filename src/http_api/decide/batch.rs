@@ -13,12 +13,12 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::body::JsonBody;
 use super::check::{self, write_result, Check, CheckBody};
-use super::error::ApiError;
-use super::request::{parse_body, parse_object, Body};
-use super::tokens::MayDecide;
-use super::AppState;
+use crate::http_api::wire::body::JsonBody;
+use crate::http_api::wire::error::ApiError;
+use crate::http_api::wire::request::{parse_body, parse_object, Body};
+use crate::http_api::wire::tokens::MayDecide;
+use crate::http_api::AppState;
 
 /// Most checks in one call (gubernator's bound too).
 pub const MAX_BATCH: usize = 1_000;
@@ -82,7 +82,7 @@ pub fn decide_all(state: &AppState, body: &[u8]) -> Result<Bytes, ApiError> {
                 refused.write_json(&mut buf);
             }
             None => {
-                super::limited::note(state, verdict.as_ref(), &check.request, now);
+                super::note(state, verdict.as_ref(), &check.request, now);
                 write_result(&mut buf, verdict.as_ref())
             }
         }
@@ -110,7 +110,7 @@ impl<'a> Body<'a> for ChecksBody<'a> {
     const UNKNOWN: &'static str = "unknown field; the only field is checks";
 }
 
-/// The `checks` field as sent; like a [`super::request::Field`], a wrong
+/// The `checks` field as sent; like a [`crate::http_api::wire::request::Field`], a wrong
 /// type is kept so that the error can name the field.
 #[derive(Debug, Default)]
 pub enum Items<'a> {

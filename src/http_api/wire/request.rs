@@ -46,7 +46,7 @@ pub fn parse_body<'a, T: Body<'a>>(
 }
 
 /// Parses a JSON object body into a map (for bodies read as a whole).
-pub(super) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::InvalidJson("not an object".into())),
@@ -188,7 +188,7 @@ impl<'de, T: Scalar<'de>> Visitor<'de> for FieldVisitor<T> {
 
 /// The `name=value` pairs of a query string, in order; a name not in
 /// `known` is refused, naming it (cut to 64 characters) and the known ones.
-pub(super) fn query_pairs<'q>(
+pub(crate) fn query_pairs<'q>(
     query: &'q str,
     known: &[&str],
 ) -> Result<Vec<(&'q str, &'q str)>, ApiError> {

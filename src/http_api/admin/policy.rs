@@ -1,142 +1,28 @@
-//! The admin API under `/v1/admin/`: list the rules and plans in effect,
-//! change plans, users' plans and rule limits (made durable before they are
-//! acknowledged), inspect and reset buckets (`buckets.rs`), list the most
-//! refused keys (`limited.rs`), and manage API keys (`api_keys.rs`). Every
-//! call needs the admin bearer token.
+//! The rules, plans and users' plans of the admin API: list them, and
+//! change a plan, a user's plan or a rule's limit.
 
 use std::borrow::Cow;
-use std::future::{ready, Ready};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 
-use actix_web::dev::Payload;
-use actix_web::http::header::AUTHORIZATION;
-use actix_web::web;
-use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Number, Value};
 
-use super::body::JsonBody;
-use super::error::{validate_id, ApiError};
-use super::request::{parse_body, Body, Field, Scalar};
+use super::access::Authorized;
+use super::commit::commit;
 use super::rules_view::{plan_rows, rule_rows, LimitRow};
-use super::tokens::{bearer, same};
-use super::{buckets, AppState};
+use crate::http_api::wire::body::JsonBody;
+use crate::http_api::wire::error::{validate_id, ApiError};
+use crate::http_api::wire::request::{parse_body, Body, Field, Scalar};
+use crate::http_api::AppState;
 use crate::limiter::rate::{RateText, RATE_HINT};
 use crate::limiter::Limit;
 use crate::policy::PolicyChange;
-use crate::policy_log::PolicyLog;
 
 /// Most moved users listed by `GET /v1/admin/rules`.
 const MAX_LISTED_USERS: usize = 1000;
 
-/// The admin API's settings.
-pub struct Admin {
-    /// The bearer token.
-    pub token: String,
-    /// Where changes are committed.
-    pub log: Arc<dyn PolicyLog>,
-    /// Held while an API-key change is checked and committed, so two calls
-    /// on this node cannot both find a key free and both take it.
-    pub(super) key_changes: tokio::sync::Mutex<()>,
-}
-
-impl Admin {
-    pub fn new(token: String, log: Arc<dyn PolicyLog>) -> Self {
-        Self {
-            token,
-            log,
-            key_changes: tokio::sync::Mutex::new(()),
-        }
-    }
-}
-
-/// Registers the admin routes under `/v1/admin`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str, allow: &'static str| {
-        web::resource(path).default_service(web::to(move |_: Authorized| async move {
-            Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
-                route: "this admin route",
-                allow,
-            })
-        }))
-    };
-    let [keys, key] = super::api_keys::routes(resource);
-    cfg.service(
-        web::scope("/v1/admin")
-            .service(resource("/rules", "GET").route(web::get().to(list_rules)))
-            .service(resource("/plans", "GET").route(web::get().to(list_plans)))
-            .service(
-                resource("/plans/{name}", "PUT, DELETE")
-                    .route(web::put().to(put_plan))
-                    .route(web::delete().to(delete_plan)),
-            )
-            .service(
-                resource("/users/{user}/plan", "GET, PUT, DELETE")
-                    .route(web::get().to(get_user_plan))
-                    .route(web::put().to(put_user_plan))
-                    .route(web::delete().to(delete_user_plan)),
-            )
-            .service(
-                resource("/rules/{name}/limit", "PUT, DELETE")
-                    .route(web::put().to(put_rule_limit))
-                    .route(web::delete().to(delete_rule_limit)),
-            )
-            .service(
-                resource("/buckets/{key:.*}", "GET, DELETE")
-                    .route(web::get().to(buckets::get_bucket))
-                    .route(web::delete().to(buckets::reset_bucket)),
-            )
-            .service(
-                resource("/users/{user}/reset", "POST").route(web::post().to(buckets::reset_user)),
-            )
-            .service(resource("/limited", "GET").route(web::get().to(super::limited::limited)))
-            .service(keys)
-            .service(key)
-            .default_service(web::to(|_: Authorized| async {
-                Err::<HttpResponse, _>(ApiError::NoSuchAdminRoute)
-            })),
-    );
-}
-
-/// Proof that the request carries the admin token. As an extractor it runs
-/// before the body is read and before any route's work.
-pub struct Authorized;
-
-impl FromRequest for Authorized {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(admin) = req
-            .app_data::<web::Data<AppState>>()
-            .and_then(|state| state.admin.as_ref())
-        else {
-            return ready(Err(ApiError::AdminDisabled));
-        };
-        let presented = req.headers().get(AUTHORIZATION).and_then(bearer);
-        ready(match presented {
-            Some(token) if admin.accepts(token) => Ok(Authorized),
-            _ => Err(ApiError::Unauthorized),
-        })
-    }
-}
-
-impl Admin {
-    /// Whether `presented` is the admin token.
-    pub(super) fn accepts(&self, presented: &[u8]) -> bool {
-        same(presented, self.token.as_bytes())
-    }
-}
-
-pub(super) fn admin(state: &AppState) -> &Admin {
-    // Authorized exists only when the admin API is on.
-    state
-        .admin
-        .as_ref()
-        .expect("authorized implies an admin API")
-}
-
+/// A limit as the admin API answers it.
 pub(super) fn limit_json(limit: &Limit) -> Value {
     LimitRow::from(limit).json()
 }
@@ -151,7 +37,7 @@ fn plans_json(state: &AppState) -> Value {
     )
 }
 
-async fn list_rules(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
+pub(super) async fn list_rules(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
     let rules = state.policy.rules();
     let list: Vec<Value> = rule_rows(&rules, state.policy.shadow_all())
         .iter()
@@ -184,7 +70,7 @@ async fn list_rules(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
-async fn list_plans(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
+pub(super) async fn list_plans(_: Authorized, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "plans": plans_json(&state),
         "default_plan": state.policy.rules().default_plan(),
@@ -262,26 +148,7 @@ fn limit_from(body: &[u8]) -> Result<Limit, ApiError> {
     Limit::try_from(parse_body::<LimitBody>(body, &mut scratch)?)
 }
 
-/// Validates `change` against the rules in effect, commits it, and answers `body`.
-pub(super) async fn commit(
-    state: &AppState,
-    change: PolicyChange,
-    body: Value,
-) -> Result<HttpResponse, ApiError> {
-    state
-        .policy
-        .validate(&change)
-        .map_err(|e| ApiError::field(e.field.clone(), e.reason.clone()))?;
-    admin(state)
-        .log
-        .commit(change.clone())
-        .await
-        .map_err(ApiError::NotCommitted)?;
-    tracing::info!(?change, "admin change committed");
-    Ok(HttpResponse::Ok().json(body))
-}
-
-async fn put_plan(
+pub(super) async fn put_plan(
     _: Authorized,
     name: web::Path<String>,
     JsonBody(body): JsonBody,
@@ -294,7 +161,7 @@ async fn put_plan(
     commit(&state, PolicyChange::SetPlan { name, limit }, answer).await
 }
 
-async fn delete_plan(
+pub(super) async fn delete_plan(
     _: Authorized,
     name: web::Path<String>,
     state: web::Data<AppState>,
@@ -308,7 +175,7 @@ fn user_from(path: &str) -> Result<String, ApiError> {
     validate_id("user", path).map(str::to_string)
 }
 
-async fn get_user_plan(
+pub(super) async fn get_user_plan(
     _: Authorized,
     user: web::Path<String>,
     state: web::Data<AppState>,
@@ -324,7 +191,7 @@ async fn get_user_plan(
     })))
 }
 
-async fn put_user_plan(
+pub(super) async fn put_user_plan(
     _: Authorized,
     user: web::Path<String>,
     JsonBody(body): JsonBody,
@@ -337,7 +204,7 @@ async fn put_user_plan(
     commit(&state, PolicyChange::SetUserPlan { user, plan }, answer).await
 }
 
-async fn delete_user_plan(
+pub(super) async fn delete_user_plan(
     _: Authorized,
     user: web::Path<String>,
     state: web::Data<AppState>,
@@ -347,7 +214,7 @@ async fn delete_user_plan(
     commit(&state, PolicyChange::ClearUserPlan { user }, answer).await
 }
 
-async fn put_rule_limit(
+pub(super) async fn put_rule_limit(
     _: Authorized,
     name: web::Path<String>,
     JsonBody(body): JsonBody,
@@ -360,7 +227,7 @@ async fn put_rule_limit(
     commit(&state, PolicyChange::SetRuleLimit { rule, limit }, answer).await
 }
 
-async fn delete_rule_limit(
+pub(super) async fn delete_rule_limit(
     _: Authorized,
     name: web::Path<String>,
     state: web::Data<AppState>,

@@ -10,9 +10,9 @@ use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error::ApiError;
 use super::protected::{decide, identify, USER_ID};
-use super::AppState;
+use crate::http_api::wire::error::ApiError;
+use crate::http_api::AppState;
 use crate::policy::Request;
 
 /// The route; Envoy's ext_authz appends the original path to it.
@@ -104,7 +104,7 @@ fn describe<'r>(req: &'r HttpRequest, user_header: &HeaderName) -> Result<Reques
 }
 
 /// An identity error of `/protected` as a 401 naming the header it is about.
-pub(super) fn unidentified(error: ApiError, user_header: &HeaderName) -> ApiError {
+pub(crate) fn unidentified(error: ApiError, user_header: &HeaderName) -> ApiError {
     let code = error.code();
     let (header, detail) = match error {
         ApiError::InvalidField { field, reason } => (field, reason),

@@ -18,7 +18,7 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::Stream;
 
 use super::error::ApiError;
-use super::AppState;
+use crate::http_api::AppState;
 use crate::telemetry::Refusal;
 
 /// Largest body of a JSON API request unless its resource says otherwise

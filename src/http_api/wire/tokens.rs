@@ -15,7 +15,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use super::AppState;
+use crate::http_api::AppState;
 use crate::settings::Secret;
 use crate::telemetry::{Refusal, Telemetry};
 

@@ -1,34 +1,15 @@
-//! The most-refused bucket keys right now: counted on refusals only (the
-//! allowed path pays one branch), and listed by `GET /v1/admin/limited`.
+//! `GET /v1/admin/limited`: the most-refused bucket keys right now, as the
+//! decision routes counted them (`decide::note`).
 
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::admin::Authorized;
-use super::error::ApiError;
-use super::request::query_pairs;
-use super::AppState;
+use super::access::Authorized;
+use crate::http_api::wire::error::ApiError;
+use crate::http_api::wire::request::query_pairs;
+use crate::http_api::AppState;
 use crate::limiter::refusals::{CAPACITY, HALF_LIFE};
-use crate::limiter::{Decision, Stamp};
-use crate::policy::{Request, Verdict};
-
-/// Counts `verdict` if an enforced rule refused `request` (a shadow rule
-/// never refuses; a request no rule applies to is allowed).
-#[inline]
-pub(super) fn note(state: &AppState, verdict: Option<&Verdict>, request: &Request<'_>, now: Stamp) {
-    if let Some(verdict) = verdict.filter(|v| matches!(v.decision, Decision::Limited { .. })) {
-        note_refused(state, verdict, request, now);
-    }
-}
-
-/// Kept out of line: only refusals build the key and take the lock.
-#[cold]
-#[inline(never)]
-fn note_refused(state: &AppState, verdict: &Verdict, request: &Request<'_>, now: Stamp) {
-    let key = |buf: &mut String| verdict.write_bucket_key(request, buf);
-    state.refusals.try_record(key, verdict.rule_name(), now);
-}
 
 /// `GET /v1/admin/limited[?limit=N]`: the most refused keys, most first.
 pub(super) async fn limited(
@@ -79,8 +60,8 @@ fn limit_from(query: &str) -> Result<usize, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limiter::{Limit, Store};
-    use crate::policy::{rules_file, Policy, RuleSet};
+    use crate::limiter::{Limit, Stamp, Store};
+    use crate::policy::{rules_file, Policy, Request, RuleSet, Verdict};
     use std::num::{NonZeroU32, NonZeroUsize};
     use std::time::Duration;
 

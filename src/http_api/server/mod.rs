@@ -1,6 +1,7 @@
 //! The HTTP server of a node: actix-web's app over connections of our own
-//! ([`Connection`]), so the node caps its connections, bounds every request
-//! head in time and answers the parser's refusals as JSON. This is what
+//! ([`Connection`](connection::Connection)), so the node caps its
+//! connections, bounds every request head in time and answers the parser's
+//! refusals as JSON. This is what
 //! `actix_web::HttpServer::listen` builds, with our connection in place of
 //! the bare TCP stream, which `HttpServer` offers no way to wrap.
 
@@ -18,7 +19,10 @@ use actix_service::{
 use actix_web::dev::{AppConfig, Server, Service};
 use actix_web::rt::net::TcpStream;
 
-use super::connection::Limits;
+pub mod connection;
+pub mod head_refusal;
+
+use connection::Limits;
 
 /// Connections past the cap a worker holds at once while it refuses them.
 const REFUSED_AT_ONCE: usize = 1024;

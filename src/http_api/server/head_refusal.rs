@@ -13,8 +13,8 @@ use std::time::Duration;
 use actix_web::http::header::HeaderName;
 use actix_web::ResponseError;
 
-use super::error::{validate_user_id, ApiError};
-use super::forward_auth;
+use crate::http_api::decide::forward_auth;
+use crate::http_api::wire::error::{validate_user_id, ApiError};
 
 /// Longest request head actix-http reads (its `MAX_BUFFER_SIZE`).
 pub const MAX_HEAD_BYTES: usize = 131_072;

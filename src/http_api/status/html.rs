@@ -10,8 +10,8 @@ use std::fmt::{self, Write};
 use html_escape::{encode_double_quoted_attribute_to_string, encode_text_to_string};
 
 use super::cluster::{Cluster, Peer};
-use super::rules_view::{LimitRow, RuleRow};
-use super::status::{Query, DEFAULT_REFRESH};
+use super::query::{Query, DEFAULT_REFRESH};
+use crate::http_api::admin::rules_view::{LimitRow, RuleRow};
 use crate::limiter::refusals::Refused;
 use crate::policy::RuleOutcome;
 use crate::telemetry::{RuleMinute, MINUTE_SLOTS};

@@ -15,12 +15,13 @@ use compact_str::CompactString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::admin::{admin, commit, Authorized};
-use super::body::JsonBody;
-use super::error::{validate_id, ApiError};
-use super::request::{parse_body, Body, Field};
-use super::AppState;
+use super::access::{admin, Authorized};
+use super::commit::commit;
 use crate::gateway::identity::api_keys::MAX_KEY_BYTES;
+use crate::http_api::wire::body::JsonBody;
+use crate::http_api::wire::error::{validate_id, ApiError};
+use crate::http_api::wire::request::{parse_body, Body, Field};
+use crate::http_api::AppState;
 use crate::policy::api_keys::{KeyHash, KeyOwner, MAX_LIVE_KEYS};
 use crate::policy::rules::valid_name;
 use crate::policy::PolicyChange;

@@ -1,6 +1,7 @@
 //! Gateway mode's entry: a request that no API route serves and a gateway
 //! route does is put in canonical form, identified, and decided like
-//! `/v1/check`; if allowed, `gateway_forward.rs` sends it upstream.
+//! `/v1/check`; if allowed, `forward.rs` sends it upstream, with the headers that cross
+//! (`headers.rs`) and every wait bounded in time (`timing.rs`).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Instant, SystemTime};
@@ -10,16 +11,20 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::error::ApiError;
-use super::gateway_forward::{content_length, forward, Clients, Forwarding};
-use super::protected::respond;
-use super::AppState;
+pub mod forward;
+mod headers;
+mod timing;
+
 use crate::gateway::identity::{Headers, Identity};
 use crate::gateway::path::canonical;
 use crate::gateway::routes::Route;
 use crate::gateway::Gateway;
+use crate::http_api::decide::protected::respond;
+use crate::http_api::wire::error::ApiError;
+use crate::http_api::AppState;
 use crate::limiter::Decision;
 use crate::policy::Request;
+use forward::{content_length, forward, Clients, Forwarding};
 
 /// The request's headers as the identity layer reads them.
 struct HeaderMapView<'h>(&'h HeaderMap);
@@ -68,7 +73,7 @@ pub async fn gateway(
     let now = state.clock.now();
     let verdict = state.policy.check(&state.store, &request, 1, now);
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
-    super::limited::note(&state, verdict.as_ref(), &request, now);
+    crate::http_api::decide::note(&state, verdict.as_ref(), &request, now);
     if let Some(Decision::Limited { .. }) = verdict.as_ref().map(|v| v.decision) {
         return Ok(respond(verdict.as_ref()));
     }

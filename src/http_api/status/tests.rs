@@ -7,10 +7,11 @@ use std::sync::Arc;
 use actix_web::http::header::HeaderValue;
 use base64::prelude::{Engine, BASE64_STANDARD};
 
+use super::cluster::{Cluster, Lag, Node, Peer};
+use super::html::{render, Keys, Page};
+use super::query::{query_from, Query, DEFAULT_REFRESH};
 use super::*;
-use crate::http_api::cluster::{Cluster, Lag, Node, Peer};
-use crate::http_api::rules_view::{LimitRow, RuleRow};
-use crate::http_api::status_html::{render, Keys, Page};
+use crate::http_api::admin::rules_view::{LimitRow, RuleRow};
 use crate::limiter::refusals::Refused;
 use crate::limiter::Stamp;
 use crate::policy::{Policy, RuleSet};
@@ -264,7 +265,7 @@ fn a_standalone_node_says_so() {
 
 #[test]
 fn rates_keep_three_significant_digits_below_one() {
-    use crate::http_api::status_html::rate;
+    use super::html::rate;
     for (per_sec, shown) in [
         (10.0, "10"),
         (2.5, "2.5"),

@@ -20,8 +20,8 @@ use actix_web::rt::net::TcpStream;
 use actix_web::rt::time::{sleep_until, Instant, Sleep};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::error::ApiError;
 use super::head_refusal::{answer, canned, date_of, explain, Canned, Explain};
+use crate::http_api::wire::error::ApiError;
 use crate::telemetry::{Refusal, Telemetry};
 
 /// Bytes of a request's start kept to explain a refusal: a header past

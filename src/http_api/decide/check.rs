@@ -10,13 +10,13 @@ use actix_web::web::{self, BytesMut};
 use actix_web::HttpResponse;
 use serde::Deserialize;
 
-use super::body::JsonBody;
-use super::error::{validate_id, ApiError};
-use super::headers::insert_rate_headers;
-use super::request::{parse_body, Body, Field};
-use super::response::{ceil_millis, numbers, write_int, write_json};
-use super::tokens::MayDecide;
-use super::AppState;
+use crate::http_api::wire::body::JsonBody;
+use crate::http_api::wire::error::{validate_id, ApiError};
+use crate::http_api::wire::headers::insert_rate_headers;
+use crate::http_api::wire::request::{parse_body, Body, Field};
+use crate::http_api::wire::response::{ceil_millis, numbers, write_int, write_json};
+use crate::http_api::wire::tokens::MayDecide;
+use crate::http_api::AppState;
 use crate::limiter::Stamp;
 use crate::policy::{Request, Verdict};
 
@@ -53,7 +53,7 @@ pub fn decide(state: &AppState, check: &Check, now: Stamp) -> Result<Option<Verd
             Err(error)
         }
         None => {
-            super::limited::note(state, verdict.as_ref(), &check.request, now);
+            super::note(state, verdict.as_ref(), &check.request, now);
             Ok(verdict)
         }
     }

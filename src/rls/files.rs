@@ -1,0 +1,89 @@
+//! The envoyproxy/ratelimit YAML files the service's limits come from: one
+//! file, or every `.yaml`/`.yml` file of a directory (as envoyproxy/ratelimit
+//! reads its runtime directory), read and validated, with a stamp of what
+//! they looked like so a change is noticed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::policy::descriptors::yaml::{self, DescriptorError};
+use crate::policy::descriptors::DescriptorSet;
+
+/// The descriptor files and what they held when read.
+#[derive(Clone, Debug)]
+pub struct DescriptorSource {
+    /// A file or a directory (read again on SIGHUP and when it changes).
+    pub path: PathBuf,
+    /// The limits they held.
+    pub set: Arc<DescriptorSet>,
+    /// The files as they were just before they were read: a change after
+    /// that is noticed.
+    pub stamp: FilesStamp,
+}
+
+/// Names, sizes and modification times of the descriptor files.
+pub type FilesStamp = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+/// Why the descriptor files were not taken.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DescriptorFilesError {
+    /// A file or the directory could not be read.
+    #[error("{0}")]
+    Unreadable(String),
+    /// They were read, and refused.
+    #[error(transparent)]
+    Invalid(#[from] DescriptorError),
+}
+
+/// Reads and validates the descriptor files at `path`.
+pub fn load_descriptors(path: &Path) -> Result<DescriptorSet, DescriptorFilesError> {
+    let mut texts = Vec::new();
+    for file in files(path).map_err(DescriptorFilesError::Unreadable)? {
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            DescriptorFilesError::Unreadable(format!("cannot read {}: {e}", file.display()))
+        })?;
+        texts.push((file.display().to_string(), text));
+    }
+    let set = yaml::parse(
+        texts
+            .iter()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+    )?;
+    Ok(set)
+}
+
+/// What the files at `path` look like now (names, sizes, modification
+/// times): a change means they should be read again.
+pub fn descriptor_stamp(path: &Path) -> FilesStamp {
+    files(path)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|file| {
+            let meta = std::fs::metadata(&file).ok();
+            let size = meta.as_ref().map_or(0, |m| m.len());
+            let modified = meta.and_then(|m| m.modified().ok());
+            (file, size, modified)
+        })
+        .collect()
+}
+
+/// `path` itself, or a directory's `.yaml` and `.yml` files in name order.
+fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries =
+        std::fs::read_dir(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|file| {
+            file.is_file()
+                && file
+                    .extension()
+                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
