@@ -462,3 +462,28 @@ fn files_and_functions_stay_small() {
     }
     assert!(too_long.is_empty(), "too long:\n{}", too_long.join("\n"));
 }
+
+/// Unit tests have one place: the tests of `x.rs` in `x_tests.rs` beside it
+/// (`#[path]`), those of `dir/mod.rs` in `dir/tests.rs`; never inline, so a
+/// module's file shows its code alone.
+#[test]
+fn unit_tests_live_in_their_own_files() {
+    for (file, text) in files() {
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for (n, pair) in lines.windows(2).enumerate() {
+            let inline =
+                pair[0] == "#[cfg(test)]" && pair[1].starts_with("mod ") && pair[1].ends_with('{');
+            assert!(
+                !inline,
+                "src/{file}:{}: an inline test module; put it in a file of its own \
+                 (x_tests.rs beside x.rs, tests.rs beside mod.rs)",
+                n + 2
+            );
+        }
+        let test_file = file.ends_with("_tests.rs") || file.ends_with("/tests.rs");
+        if test_file {
+            let declared = text.lines().next().is_some_and(|l| l.starts_with("//!"));
+            assert!(declared, "src/{file}: a test file starts with `//!`");
+        }
+    }
+}
