@@ -1,4 +1,4 @@
--- wrk script for scripts/perf-scale.sh: POST /protected with X-User-ID drawn
+-- wrk script for scripts/perf.sh scale: POST /protected with X-User-ID drawn
 -- at random, `-- uniform` among 1,000,000 users (each far below their limit)
 -- or `-- hot` among 100 users (each asked for far above it).
 local users = 1000000

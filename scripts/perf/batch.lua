@@ -1,4 +1,4 @@
--- wrk script for scripts/perf-batch.sh: `-- batch` posts one fixed /v1/checks
+-- wrk script for scripts/perf.sh batch: `-- batch` posts one fixed /v1/checks
 -- body of 1,000 distinct users; `-- single` posts /v1/check for the same
 -- 1,000 users in turn, the requests built once at start so the Lua cost per
 -- request stays small.

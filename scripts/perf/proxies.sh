@@ -1,44 +1,43 @@
-#!/usr/bin/env bash
-# What asking the limiter costs a proxy, in one run: requests/s and p99 (wrk)
-# through a proxy without the limiter and through the same proxy asking a
-# release-built node on every request, alternating rounds, medians, and the
-# ratio (goal: >= 0.8x). Everything on 127.0.0.1, every run bounded, and
-# everything started here is stopped on exit.
-# Usage: scripts/perf-proxies.sh   (PARTS="forward-auth caddy gateway" ROUNDS=5 SECONDS_PER_RUN=10
-#        CONNECTIONS=32 WRK_THREADS=1 NGINX_WORKERS=1 NODE_WORKERS=1 by default)
-# A part is a function `part_NAME` (dashes as underscores) that prints table
-# rows through `compare`; add one (e.g. `rls`) and name it in PARTS.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
-parts=${PARTS:-forward-auth caddy}
-rounds=${ROUNDS:-5}
-secs=${SECONDS_PER_RUN:-10}
-conns=${CONNECTIONS:-32}
-threads=${WRK_THREADS:-1}
-workers=${NGINX_WORKERS:-1}
-node_workers=${NODE_WORKERS:-1}
-target=${CARGO_TARGET_DIR:-$root/target}
-out=$target/perf-proxies
-rm -rf "$out"
-mkdir -p "$out"
+# Part `proxies` of scripts/perf.sh: what asking the limiter costs a proxy,
+# in one run: requests/s and p99 (wrk) through a proxy without the limiter
+# and through the same proxy asking a release-built node on every request,
+# alternating rounds, medians, and the ratio (goal: >= 0.8x); ~7 minutes
+# after the build with the defaults. Everything on 127.0.0.1, every run
+# bounded. Knobs (defaults): PARTS="forward-auth caddy" (any of
+# forward-auth caddy gateway) ROUNDS=5 SECONDS_PER_RUN=10 CONNECTIONS=32
+# WRK_THREADS=1 NGINX_WORKERS=1 NODE_WORKERS=1.
+# A sub-part is a function `proxies_NAME` (dashes as underscores) that
+# prints table rows through `proxies_compare`; add one (e.g. `rls`) and name
+# it in PARTS.
+# shellcheck shell=bash disable=SC2154 # target and the helpers come from scripts/lib/perf.sh
 
-scripts/tools.sh install wrk nginx
-wrk=$(scripts/tools.sh path wrk)
-nginx=$(scripts/tools.sh path nginx)
-echo "== building the node (release)" >&2
-cargo build --release --quiet --bin crdt-limiter
-node_bin=$target/release/crdt-limiter
+perf_proxies() {
+  local parts=${PARTS:-forward-auth caddy} rounds=${ROUNDS:-5} secs=${SECONDS_PER_RUN:-10}
+  local conns=${CONNECTIONS:-32} threads=${WRK_THREADS:-1} workers=${NGINX_WORKERS:-1}
+  local node_workers=${NODE_WORKERS:-1} out=$target/perf/proxies
+  rm -rf "$out"
+  mkdir -p "$out"
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not up: $1" >&2; return 1; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+  scripts/tools.sh install wrk nginx
+  local wrk nginx node_bin=$target/release/crdt-limiter part
+  wrk=$(scripts/tools.sh path wrk)
+  nginx=$(scripts/tools.sh path nginx)
+  say "== building the node (release)"
+  build --bin crdt-limiter
 
-# wrk URL LABEL: one bounded run; appends "rps p99_ms non2xx" to $out/LABEL.txt.
-measure() {
+  # Not in a pipeline: the sub-parts must run in this shell, so the exit
+  # trap stops what they start.
+  for part in $parts; do "proxies_${part//-/_}"; done >"$out/rows.md"
+  {
+    echo "| path | requests/s | p50 ms | p99 ms | ratio |"
+    echo "|---|---|---|---|---|"
+    cat "$out/rows.md"
+  } | tee "$out/table.md"
+  echo "(wrk -t$threads -c$conns -d${secs}s, median of $rounds alternating rounds; raw output in $out)"
+}
+
+# proxies_measure URL LABEL: one bounded run; appends "rps p99_ms non2xx" to $out/LABEL.txt.
+proxies_measure() {
   local url=$1 label=$2 text
   text=$(timeout $((secs + 30)) "$wrk" -t"$threads" -c"$conns" -d"${secs}s" --latency \
     -H 'X-User-ID: bench' "$url")
@@ -55,9 +54,9 @@ print(f"{rps:.0f} {pct(99):.2f} {bad.group(1) if bad else 0} {pct(50):.3f}")
 PY
 }
 
-# compare LABEL URL [LABEL URL]...: rounds through every URL in turn; prints
+# proxies_compare LABEL URL [LABEL URL]...: rounds through every URL in turn; prints
 # a table row each, with its ratio to the first.
-compare() {
+proxies_compare() {
   local labels=() urls=() i
   while [ $# -gt 0 ]; do labels+=("$1"); urls+=("$2"); shift 2; done
   for i in "${!urls[@]}"; do  # warm-up, not counted
@@ -65,7 +64,7 @@ compare() {
   done
   for r in $(seq 1 "$rounds"); do
     echo "   round $r/$rounds" >&2
-    for i in "${!urls[@]}"; do measure "${urls[$i]}" "${labels[$i]}"; done
+    for i in "${!urls[@]}"; do proxies_measure "${urls[$i]}" "${labels[$i]}"; done
   done
   local base_rps rps p50 p99 bad ratio
   for i in "${!urls[@]}"; do
@@ -80,20 +79,19 @@ compare() {
   done
 }
 
-# start_node PORT: a release node whose capacity and refill are so high
+# proxies_node PORT: a release node whose capacity and refill are so high
 # nothing is refused (the figures are of allowed requests).
-start_node() {
+proxies_node() {
   "$node_bin" --listen "127.0.0.1:$1" --workers "$node_workers" --log warn --capacity 4000000000 \
     --refill-per-sec 1000000000 >"$out/node.log" 2>&1 &
-  pids+=($!)
+  track $!
 }
 
-# finish PORT: proof the auth rows went through the limiter (what it
+# proxies_finish PORT: proof the auth rows went through the limiter (what it
 # counted), then stop everything the part started.
-finish() {
+proxies_finish() {
   curl -s "http://127.0.0.1:$1/metrics" | grep '^limiter_decisions_total' >&2 || true
   cleanup
-  pids=()
 }
 
 # One nginx ($workers worker(s)) serving: the app (`return 200`); a front
@@ -101,12 +99,12 @@ finish() {
 # proxies/nginx.conf) asking the node; and that configuration asking nginx's
 # own `return 200` instead (the control). Every front reaches the app over
 # kept-alive connections.
-part_forward_auth() {
+proxies_forward_auth() {
   local node_port plain_port auth_port noop_port app_port dir=$out/nginx
   node_port=$(free_port); plain_port=$(free_port); auth_port=$(free_port)
   noop_port=$(free_port); app_port=$(free_port)
   mkdir -p "$dir"
-  start_node "$node_port"
+  proxies_node "$node_port"
   local server
   server=$(sed -e "s/limiter:8000/127.0.0.1:$node_port/" -e "s/app:8080/app/" \
     -e "s/listen 80;/listen 127.0.0.1:$auth_port;/" examples/proxies/nginx.conf)
@@ -153,7 +151,7 @@ $noop
 }
 EOF
   "$nginx" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" &
-  pids+=($!)
+  track $!
   wait_up "http://127.0.0.1:$node_port/readyz"
   wait_up "http://127.0.0.1:$plain_port/"
   wait_up "http://127.0.0.1:$auth_port/"
@@ -161,17 +159,17 @@ EOF
   check=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-User-ID: bench' "http://127.0.0.1:$auth_port/")
   [ "$check" = 200 ] || { echo "auth front answered $check, not 200" >&2; cat "$dir/error.log" >&2; exit 1; }
   echo "== forward-auth: nginx ($workers worker) without / with auth_request (node: $node_workers worker), $rounds rounds x ${secs}s, $conns connections" >&2
-  compare "nginx, no auth" "http://127.0.0.1:$plain_port/api/orders" \
+  proxies_compare "nginx, no auth" "http://127.0.0.1:$plain_port/api/orders" \
     "nginx + auth_request to the node" "http://127.0.0.1:$auth_port/api/orders" \
     "nginx + auth_request to nginx's return 200 (control)" "http://127.0.0.1:$noop_port/api/orders"
-  finish "$node_port"
+  proxies_finish "$node_port"
 }
 
 # One Caddy (GOMAXPROCS=$workers, as nginx's workers) serving: the app
 # (`respond`); a front that proxies to it; the README's forward_auth site
 # (examples/proxies/Caddyfile) asking the node; and that site asking Caddy's
 # own `respond 200` instead (the control).
-part_caddy() {
+proxies_caddy() {
   local node_port plain_port auth_port noop_port app_port yes_port dir=$out/caddy
   node_port=$(free_port); plain_port=$(free_port); auth_port=$(free_port)
   noop_port=$(free_port); app_port=$(free_port); yes_port=$(free_port)
@@ -179,7 +177,7 @@ part_caddy() {
   scripts/tools.sh install caddy
   local caddy_bin
   caddy_bin=$(scripts/tools.sh path caddy)
-  start_node "$node_port"
+  proxies_node "$node_port"
   local site noop
   site=$(sed -e "s/limiter:8000/127.0.0.1:$node_port/" -e "s/app:8080/127.0.0.1:$app_port/" \
     -e "s|^:80 {|http://127.0.0.1:$auth_port {|" examples/proxies/Caddyfile)
@@ -204,21 +202,21 @@ $noop
 CADDY
   (cd "$dir" && GOMAXPROCS=$workers HOME=$dir XDG_DATA_HOME=$dir/data XDG_CONFIG_HOME=$dir/config \
     exec "$caddy_bin" run --config Caddyfile --adapter caddyfile >"$dir/caddy.log" 2>&1) &
-  pids+=($!)
+  track $!
   wait_up "http://127.0.0.1:$node_port/readyz"
   wait_up "http://127.0.0.1:$auth_port/"
   echo "== forward-auth: Caddy (GOMAXPROCS=$workers) without / with forward_auth (node: $node_workers worker), $rounds rounds x ${secs}s, $conns connections" >&2
-  compare "Caddy, no auth" "http://127.0.0.1:$plain_port/api/orders" \
+  proxies_compare "Caddy, no auth" "http://127.0.0.1:$plain_port/api/orders" \
     "Caddy + forward_auth to the node" "http://127.0.0.1:$auth_port/api/orders" \
     "Caddy + forward_auth to Caddy's respond 200 (control)" "http://127.0.0.1:$noop_port/api/orders"
-  finish "$node_port"
+  proxies_finish "$node_port"
 }
 
 # Gateway mode against nginx's proxy_pass and Caddy's reverse_proxy, each in
 # front of the same nginx (its own process) serving a static file (1 KiB),
 # with the same worker count; the last row asks the file directly, so
 # p50/p99 above it are what each front adds. Ratios are to nginx's proxy_pass.
-part_gateway() {
+proxies_gateway() {
   local node_port app_port plain_port caddy_port dir=$out/gateway
   node_port=$(free_port); app_port=$(free_port); plain_port=$(free_port); caddy_port=$(free_port)
   mkdir -p "$dir/static/api"
@@ -281,15 +279,15 @@ upstreams = ["http://127.0.0.1:$app_port"]
 GATEWAY
   for role in upstream front; do
     "$nginx" -p "$dir/$role/" -c "$dir/$role/nginx.conf" -e "$dir/$role/error.log" &
-    pids+=($!)
+    track $!
   done
   (cd "$dir" && GOMAXPROCS=$workers HOME=$dir XDG_DATA_HOME=$dir/data XDG_CONFIG_HOME=$dir/config \
     exec "$caddy_bin" run --config Caddyfile --adapter caddyfile >"$dir/caddy.log" 2>&1) &
-  pids+=($!)
+  track $!
   "$node_bin" --listen "127.0.0.1:$node_port" --workers "$node_workers" --log warn --capacity 4000000000 \
     --refill-per-sec 1000000000 --gateway "$dir/gateway.toml" --trusted-proxies 127.0.0.1/32 \
     >"$out/node.log" 2>&1 &
-  pids+=($!)
+  track $!
   wait_up "http://127.0.0.1:$node_port/readyz"
   wait_up "http://127.0.0.1:$plain_port/api/orders"
   wait_up "http://127.0.0.1:$caddy_port/api/orders"
@@ -297,19 +295,9 @@ GATEWAY
   check=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-User-ID: bench' "http://127.0.0.1:$node_port/api/orders")
   [ "$check" = 200 ] || { echo "the gateway answered $check, not 200" >&2; exit 1; }
   echo "== gateway: node ($node_workers worker) vs nginx proxy_pass and Caddy reverse_proxy ($workers), $rounds rounds x ${secs}s, $conns connections" >&2
-  compare "nginx proxy_pass" "http://127.0.0.1:$plain_port/api/orders" \
+  proxies_compare "nginx proxy_pass" "http://127.0.0.1:$plain_port/api/orders" \
     "crdt-limiter gateway (decide + forward)" "http://127.0.0.1:$node_port/api/orders" \
     "Caddy reverse_proxy" "http://127.0.0.1:$caddy_port/api/orders" \
     "the static file directly (no front)" "http://127.0.0.1:$app_port/api/orders"
-  finish "$node_port"
+  proxies_finish "$node_port"
 }
-
-# Not in a pipeline: the parts must run in this shell, so the exit trap
-# stops what they start.
-for part in $parts; do "part_${part//-/_}"; done >"$out/rows.md"
-{
-  echo "| path | requests/s | p50 ms | p99 ms | ratio |"
-  echo "|---|---|---|---|---|"
-  cat "$out/rows.md"
-} | tee "$out/table.md"
-echo "(wrk -t$threads -c$conns -d${secs}s, median of $rounds alternating rounds; raw output in $out)"
