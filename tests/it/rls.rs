@@ -2,17 +2,16 @@
 //! speaks it): decisions and statuses, errors, metrics, the buckets in the
 //! admin API, and reloads of the descriptor files.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{tools, TestNode};
 use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
 use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::Code;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_client::RateLimitServiceClient;
 use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
 use envoy_types::pb::google::protobuf::UInt64Value;
+
+use crate::helpers::{self, tools, TestNode};
 
 const CONFIG: &str = r#"
 domain: edge
@@ -52,7 +51,7 @@ struct Rls {
 
 impl Rls {
     fn start(name: &str, extra: &[&str]) -> Self {
-        let dir = common::temp_dir(name);
+        let dir = helpers::temp_dir(name);
         std::fs::write(dir.join("edge.yaml"), CONFIG).unwrap();
         let port = tools::free_port().to_string();
         let grpc = format!("127.0.0.1:{port}");
@@ -287,7 +286,7 @@ fn with_a_decision_token_only_callers_sending_it_are_answered() {
 #[test]
 fn descriptor_buckets_are_in_the_admin_api() {
     let token = "an-admin-token-of-enough-length";
-    let data = common::temp_dir("rls-admin-data");
+    let data = helpers::temp_dir("rls-admin-data");
     let flags = ["--admin-token", token, "--data-dir", data.to_str().unwrap()];
     let mut rls = Rls::start("rls-admin", &flags);
     rls.ask(&[&[("user", "a b%")]]);
@@ -316,7 +315,7 @@ fn the_descriptor_files_reload_when_they_change_and_a_bad_one_is_refused() {
         CONFIG.replace("requests_per_unit: 3", "requests_per_unit: 30"),
     )
     .unwrap();
-    common::eventually(Duration::from_secs(10), || {
+    helpers::eventually(Duration::from_secs(10), || {
         let response = rls.ask(&[&[("user", "b")]]);
         response.statuses[0]
             .current_limit
@@ -330,7 +329,7 @@ fn the_descriptor_files_reload_when_they_change_and_a_bad_one_is_refused() {
         "domain: edge\ndescriptors: [{key: user, rate_limit: {unit: fortnight}}]",
     )
     .unwrap();
-    common::eventually(Duration::from_secs(10), || {
+    helpers::eventually(Duration::from_secs(10), || {
         rls.node
             .metric(r#"limiter_rls_config_reloads_total{outcome="refused"}"#)
             == 1.0

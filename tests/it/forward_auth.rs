@@ -1,12 +1,11 @@
 //! Black-box tests of `/v1/forward-auth` on one node: the decision of
 //! `/protected` for the request a proxy describes in its forwarded headers.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{temp_dir, Reply, TestNode};
 use serde_json::json;
+
+use crate::helpers::{temp_dir, Reply, TestNode};
 
 /// `method path` on `node` with `headers`.
 fn ask(node: &TestNode, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {

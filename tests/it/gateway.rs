@@ -4,15 +4,14 @@
 //! bodies stream both ways, and a refused connection, a slow upstream and a
 //! body too large are a 502, 504 and 413 naming the route.
 
-mod common;
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::echo::{Echo, BIG};
-use common::{temp_dir, TestNode};
 use serde_json::{json, Value};
+
+use crate::helpers::echo::{Echo, BIG};
+use crate::helpers::{self, temp_dir, TestNode};
 
 fn gateway_node(echo: &Echo, extra: &str) -> TestNode {
     gateway_node_with(echo, extra, &[])
@@ -557,7 +556,7 @@ fn bodies_larger_than_the_nodes_memory_bound_stream_through() {
         HUGE * 2
     );
     std::fs::write(&file, text).unwrap();
-    let node = common::NodeProcess::start(&[
+    let node = helpers::NodeProcess::start(&[
         "--gateway",
         file.to_str().unwrap(),
         "--trusted-proxies",

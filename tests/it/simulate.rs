@@ -5,7 +5,7 @@
 //! 100 nodes is held to it in counted mode. (`cargo run --release --example
 //! simulate` prints the full table.)
 
-#[path = "../examples/simulate/harness.rs"]
+#[path = "../../examples/simulate/harness.rs"]
 #[allow(dead_code)]
 mod harness;
 

@@ -5,13 +5,11 @@
 //! then 429 with `Retry-After` that never reaches the app. A missing proxy
 //! fails the test with the command that installs it.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::process::Command;
 
-use common::proxy::{envoy, envoy_address, example, example_text, Proxy, Upstream};
-use common::{temp_dir, tools, TestNode};
+use crate::helpers::proxy::{envoy, envoy_address, example, example_text, Proxy, Upstream};
+use crate::helpers::{temp_dir, tools, TestNode};
 
 /// One rule for GETs under `/api` from loopback clients: capacity 2, a slow
 /// refill. A request is limited only if the proxy forwarded its method and

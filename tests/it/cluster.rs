@@ -3,15 +3,14 @@
 //! stopped node turns `gone` after `--peer-gone-after-ms`, a hostile peer ID
 //! comes back escaped, and a standalone node says it is standalone.
 
-mod common;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::cluster::{node, produce_raw, shared_broker, topic};
-use common::{eventually, NodeProcess};
 use crdt_limiter::limiter::Stamp;
 use crdt_limiter::replication::codec::{self, Heartbeat};
 use serde_json::Value;
+
+use crate::helpers::cluster::{node, produce_raw, shared_broker, topic};
+use crate::helpers::{eventually, NodeProcess};
 
 const IDS: [&str; 3] = ["view-a", "view-b", "view-c"];
 

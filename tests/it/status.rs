@@ -4,12 +4,11 @@
 //! attributes, and the most-limited keys only with the admin token (as a
 //! bearer token or the password of HTTP Basic).
 
-mod common;
-
 use std::time::Duration;
 
 use base64::prelude::{Engine, BASE64_STANDARD};
-use common::{eventually, temp_dir, Reply, TestNode};
+
+use crate::helpers::{self, eventually, temp_dir, Reply, TestNode};
 
 const TOKEN: &str = "status-http-admin-token";
 
@@ -69,7 +68,7 @@ fn the_page_is_html_at_both_paths_and_every_error_stays_json() {
     let metrics = node.get("/metrics").body;
     for route in ["/", "/status"] {
         let series = format!(r#"http_requests_total{{route="{route}",status="200"}}"#);
-        assert!(common::metric(&metrics, &series) >= 1.0, "{series}");
+        assert!(helpers::metric(&metrics, &series) >= 1.0, "{series}");
     }
 }
 

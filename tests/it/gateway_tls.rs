@@ -6,14 +6,13 @@
 //! nginx serves nothing (it saw only a failed handshake). A CA file that is
 //! not one stops the binary at start, naming the setting.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::proxy::Proxy;
-use common::{eventually, temp_dir, tools, NodeProcess, TestNode};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+use crate::helpers::proxy::Proxy;
+use crate::helpers::{eventually, temp_dir, tools, NodeProcess, TestNode};
 
 /// A CA, PEM, and what signs with it.
 struct Ca {

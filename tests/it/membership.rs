@@ -3,14 +3,13 @@
 //! nodes take the level the cluster has, no record delays a user beyond one
 //! refill window, and a frozen broker does not multiply the limit.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::cluster::{node, produce_raw, shared_broker, topic, OwnBroker};
-use common::{eventually, NodeProcess};
 use crdt_limiter::limiter::{BucketState, Entry, Limit, Stamp};
 use crdt_limiter::replication::codec::{self, Envelope};
+
+use crate::helpers::cluster::{node, produce_raw, shared_broker, topic, OwnBroker};
+use crate::helpers::{self, eventually, NodeProcess};
 
 const SYNC_MS: u64 = 50;
 
@@ -222,7 +221,7 @@ fn hostile_records_are_counted_and_delay_no_user_beyond_one_refill_window() {
         eventually(Duration::from_secs(10), || {
             let m = n.get("/metrics").body;
             let kind = |k: &str| {
-                common::metric(
+                helpers::metric(
                     &m,
                     &format!("limiter_sync_decode_errors_total{{kind=\"{k}\"}}"),
                 )
@@ -230,8 +229,8 @@ fn hostile_records_are_counted_and_delay_no_user_beyond_one_refill_window() {
             kind("bad_level") >= 1.0
                 && kind("bad_counter") >= 1.0
                 && kind("future_reset") >= 1.0
-                && common::metric(&m, "limiter_sync_clock_skew_clamped_total") >= 1.0
-                && common::metric(&m, "limiter_sync_received_total") >= 3.0
+                && helpers::metric(&m, "limiter_sync_clock_skew_clamped_total") >= 1.0
+                && helpers::metric(&m, "limiter_sync_received_total") >= 3.0
         });
     }
     // One refill window (5 s) past empty, one token's time, and the clock-skew

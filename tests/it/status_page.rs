@@ -5,13 +5,11 @@
 //! through on nodes 2 and 3 and node 3's page shows the refusals falling. An
 //! ignored test takes the README's screenshot (`scripts/screenshot.sh`).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::browser::Browser;
-use common::cluster::{node, shared_broker, topic};
-use common::NodeProcess;
+use crate::helpers::browser::Browser;
+use crate::helpers::cluster::{node, shared_broker, topic};
+use crate::helpers::{self, NodeProcess};
 
 const TOKEN: &str = "status-page-admin-token";
 
@@ -179,7 +177,7 @@ shadow = true
 #[ignore = "writes docs/status.png; run by scripts/screenshot.sh"]
 fn screenshot() {
     let (brokers, topic) = (shared_broker(), topic("status-shot"));
-    let rules = common::temp_dir("status-shot").join("rules.toml");
+    let rules = helpers::temp_dir("status-shot").join("rules.toml");
     std::fs::write(&rules, SHOT_RULES).unwrap();
     let extra = ["--admin-token", TOKEN, "--rules", rules.to_str().unwrap()];
     let nodes: Vec<_> = ["edge-1", "edge-2", "edge-3"]

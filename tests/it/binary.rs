@@ -1,12 +1,10 @@
 //! Black-box tests of the `crdt-limiter` binary: settings refused at start,
 //! the default limit on the real clock, and graceful shutdown on SIGTERM.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::NodeProcess;
+use crate::helpers::{self, NodeProcess};
 
 fn binary() -> Command {
     NodeProcess::command()
@@ -84,7 +82,7 @@ fn default_settings_allow_ten_then_limit_with_retry_after_one() {
     let node = NodeProcess::start(&[]);
     let head = b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: alice";
     let replies: Vec<_> = (0..11)
-        .map(|_| common::raw_request(node.addr, head))
+        .map(|_| helpers::raw_request(node.addr, head))
         .collect();
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [vec![200; 10], vec![429]].concat());
@@ -95,7 +93,7 @@ fn default_settings_allow_ten_then_limit_with_retry_after_one() {
 fn sigterm_stops_the_node_cleanly() {
     let mut node = NodeProcess::start(&[]);
     let head = b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: zoe";
-    assert_eq!(common::raw_request(node.addr, head).status, 200);
+    assert_eq!(helpers::raw_request(node.addr, head).status, 200);
     let status = node.terminate(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0));
     assert!(std::net::TcpStream::connect(node.addr).is_err());
@@ -103,7 +101,7 @@ fn sigterm_stops_the_node_cleanly() {
 
 #[test]
 fn a_bad_rules_file_or_admin_setting_stops_start_up() {
-    let dir = common::temp_dir("bad-rules");
+    let dir = helpers::temp_dir("bad-rules");
     let file = dir.join("rules.toml");
     std::fs::write(
         &file,
@@ -147,21 +145,21 @@ const RULES: &str =
 
 #[test]
 fn sighup_reloads_a_valid_rules_file_and_refuses_an_invalid_one() {
-    let file = common::temp_dir("reload").join("rules.toml");
+    let file = helpers::temp_dir("reload").join("rules.toml");
     std::fs::write(&file, RULES.replace("CAP", "3")).unwrap();
     let node = NodeProcess::start(&["--rules", file.to_str().unwrap()]);
     assert_eq!(limit_for_new_user(&node, "a"), 3);
 
     std::fs::write(&file, RULES.replace("CAP", "7")).unwrap();
     node.signal("HUP");
-    common::eventually(Duration::from_secs(10), || {
+    helpers::eventually(Duration::from_secs(10), || {
         node.metric("limiter_rules_reloads_total{outcome=\"applied\"}") == 1.0
     });
     assert_eq!(limit_for_new_user(&node, "b"), 7);
 
     std::fs::write(&file, RULES.replace("CAP", "0")).unwrap();
     node.signal("HUP");
-    common::eventually(Duration::from_secs(10), || {
+    helpers::eventually(Duration::from_secs(10), || {
         node.metric("limiter_rules_reloads_total{outcome=\"refused\"}") == 1.0
     });
     assert_eq!(limit_for_new_user(&node, "c"), 7, "the old rules stay");

@@ -2,12 +2,10 @@
 //! clock): matching, strictest rule wins, refusals take nothing, and admin
 //! changes that are authorized, validated, durable and applied.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{temp_dir, Reply, TestNode};
+use crate::helpers::{self, temp_dir, Reply, TestNode};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -198,7 +196,7 @@ refill_per_sec = "1/60"
     assert_eq!(outcome(&node, r#"{"user":"vip"}"#), (true, "vip".into(), 0));
     assert!(!outcome(&node, r#"{"user":"vip"}"#).0);
     // /protected takes the tenant from X-Tenant-ID.
-    let reply = common::raw_request(
+    let reply = helpers::raw_request(
         node.addr,
         b"POST /protected HTTP/1.1\r\nHost: x\r\nX-User-ID: d\r\nX-Tenant-ID: acme",
     );
@@ -298,7 +296,7 @@ fn the_admin_api_needs_the_token_everywhere() {
             assert_eq!(reply.json()["error"], "unauthorized");
         }
     }
-    let basic = common::raw_request(
+    let basic = helpers::raw_request(
         node.addr,
         format!("GET /v1/admin/plans HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {TOKEN}")
             .as_bytes(),

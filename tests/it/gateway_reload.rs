@@ -4,20 +4,19 @@
 //! for want of a key, and a source that cannot be read refuses the reload),
 //! and one from the same source is carried over with its keys.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::echo::Echo;
-use common::jwks::{token, JwksServer};
-use common::{eventually, temp_dir, NodeProcess};
 use crdt_limiter::gateway::identity::hash_key;
 use serde_json::Value;
 
+use crate::helpers::echo::Echo;
+use crate::helpers::jwks::{token, JwksServer};
+use crate::helpers::{self, eventually, temp_dir, NodeProcess};
+
 /// `GET path` on `node` with `headers`: status and JSON body.
 fn get(node: &NodeProcess, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
-    let (status, _, body) = common::echo::get(&format!("http://{}{}", node.addr, path), headers);
+    let (status, _, body) = helpers::echo::get(&format!("http://{}{}", node.addr, path), headers);
     (status, body)
 }
 

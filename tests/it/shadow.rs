@@ -3,11 +3,9 @@
 //! `shadow_limited` in check results), and every decision is counted under
 //! its rule and outcome in `limiter_decisions_total`.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{temp_dir, TestNode};
+use crate::helpers::{temp_dir, TestNode};
 
 /// `per-user`: 3 per user, enforced; `trial`: 1 per user, shadow.
 fn shadow_rules(name: &str) -> PathBuf {

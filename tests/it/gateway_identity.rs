@@ -4,22 +4,21 @@
 //! is a 401 saying why, reaches no upstream and consumes nothing; a present
 //! but invalid token never falls through to the client IP.
 
-mod common;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::echo::{get, Echo};
-use common::{temp_dir, TestNode};
 use crdt_limiter::gateway::identity::hash_key;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
+
+use crate::helpers::echo::{get, Echo};
+use crate::helpers::{self, temp_dir, TestNode};
 
 const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
 
 fn node(echo: &Echo) -> TestNode {
     let dir = temp_dir("gateway-identity");
     let rules = dir.join("rules.toml");
-    std::fs::write(&rules, common::echo::PLAN_RULES).unwrap();
+    std::fs::write(&rules, helpers::echo::PLAN_RULES).unwrap();
     let gateway = dir.join("gateway.toml");
     let text = format!(
         r#"
@@ -214,7 +213,7 @@ fn the_readme_gateway_walkthrough_runs_as_shown() {
     let port = echo.addr.port().to_string();
     std::fs::write(&gateway, example("gateway.toml").replace("9001", &port)).unwrap();
     let secret = "change-me-a-secret-of-32-bytes-or-more";
-    let n = common::NodeProcess::start_with_env(
+    let n = helpers::NodeProcess::start_with_env(
         &[
             "--rules",
             rules.to_str().unwrap(),
@@ -273,7 +272,7 @@ fn the_readme_gateway_walkthrough_runs_as_shown() {
 fn a_node_is_not_ready_before_its_first_jwks_fetch() {
     let echo = Echo::start();
     let dir = temp_dir("gateway-jwks-ready");
-    let mut jwks = common::jwks::JwksServer::start(true);
+    let mut jwks = helpers::jwks::JwksServer::start(true);
     let gateway = dir.join("gateway.toml");
     let text = format!(
         "[identity]\nmethods = [\"jwt\"]\n[identity.jwt]\nalgorithms = [\"RS256\"]\n\
@@ -282,7 +281,7 @@ fn a_node_is_not_ready_before_its_first_jwks_fetch() {
         jwks.url, echo.addr
     );
     std::fs::write(&gateway, text).unwrap();
-    let node = common::NodeProcess::start(&["--gateway", gateway.to_str().unwrap()]);
+    let node = helpers::NodeProcess::start(&["--gateway", gateway.to_str().unwrap()]);
     for _ in 0..5 {
         assert_eq!(node.get("/readyz").status, 503);
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -290,7 +289,7 @@ fn a_node_is_not_ready_before_its_first_jwks_fetch() {
     jwks.release();
     node.wait_ready(std::time::Duration::from_secs(10));
     let url = format!("http://{}/api/x", node.addr);
-    let bearer = format!("Bearer {}", common::jwks::token("ivy"));
+    let bearer = format!("Bearer {}", helpers::jwks::token("ivy"));
     let (status, _, seen) = get(&url, &[("Authorization", &bearer)]);
     assert_eq!(
         (status, &seen["headers"]["x-user-id"]),

@@ -3,14 +3,13 @@
 //! refusal of the HTTP layer is the JSON error with its code, counted in
 //! `limiter_http_refusals_total`. Raw sockets send what clients refuse to.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::TestNode;
 use serde_json::Value;
+
+use crate::helpers::TestNode;
 
 /// What came back on `stream` until it closed (or 10 s passed), and when it closed.
 fn answer(stream: &mut TcpStream) -> (String, Option<Instant>) {

@@ -3,13 +3,11 @@
 //! limit holds across the nodes' gateways as it does on `/protected`, and
 //! nginx sees exactly the requests that were allowed.
 
-mod common;
-
 use std::time::Duration;
 
-use common::cluster::{node, shared_broker, topic};
-use common::proxy::Proxy;
-use common::{eventually, temp_dir, tools, NodeProcess};
+use crate::helpers::cluster::{node, shared_broker, topic};
+use crate::helpers::proxy::Proxy;
+use crate::helpers::{self, eventually, temp_dir, tools, NodeProcess};
 
 /// nginx serving `dir/static` on a free port, counting what it served in `dir/access.log`.
 fn nginx_static(dir: &std::path::Path) -> Proxy {
@@ -99,7 +97,7 @@ fn a_users_limit_holds_across_three_gateways_in_front_of_nginx() {
     );
     assert!(nodes
         .iter()
-        .all(|n| common::raw_request(n.addr, head.as_bytes()).status == 429));
+        .all(|n| helpers::raw_request(n.addr, head.as_bytes()).status == 429));
     // nginx served exactly the allowed requests; bob is untouched.
     assert_eq!(get(&nodes[2], "/docs/guide.txt", "bob").0, 200);
     eventually(Duration::from_secs(5), || served(&dir) == 6);
@@ -114,10 +112,10 @@ fn a_users_limit_holds_across_three_gateways_in_front_of_nginx() {
 fn a_credentials_plan_holds_on_every_node() {
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
-    let echo = common::echo::Echo::start();
+    let echo = helpers::echo::Echo::start();
     let dir = temp_dir("gateway-plans");
     let (rules, gateway) = (dir.join("rules.toml"), dir.join("gateway.toml"));
-    std::fs::write(&rules, common::echo::PLAN_RULES).unwrap();
+    std::fs::write(&rules, helpers::echo::PLAN_RULES).unwrap();
     let secret = "a-cluster-secret-of-at-least-32-bytes";
     std::fs::write(
         &gateway,

@@ -3,12 +3,10 @@
 //! nodes 2 and 3 within a second, in both merge modes, and no state from
 //! before the reset brings the limit back; the reset routes refuse bad calls.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::cluster::{node, shared_broker, topic};
-use common::{eventually, NodeProcess};
+use crate::helpers::cluster::{node, shared_broker, topic};
+use crate::helpers::{eventually, NodeProcess};
 
 const TOKEN: &str = "reset-test-admin-token";
 

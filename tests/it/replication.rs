@@ -2,12 +2,10 @@
 //! topic. `scripts/test.sh` starts the broker and sets CRDT_LIMITER_TEST_BROKERS;
 //! tests that stop and start a broker run their own on a free port.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::cluster::{node, produce_raw, shared_broker, topic, OwnBroker};
-use common::{eventually, NodeProcess};
+use crate::helpers::cluster::{node, produce_raw, shared_broker, topic, OwnBroker};
+use crate::helpers::{self, eventually, NodeProcess};
 
 const RECEIVED: &str = "limiter_sync_received_total";
 const PUBLISHED: &str = "limiter_sync_published_total";
@@ -135,7 +133,7 @@ fn garbage_on_the_topic_is_skipped_and_counted() {
             ["malformed", "unknown_version", "bad_key"]
                 .iter()
                 .map(|kind| {
-                    common::metric(
+                    helpers::metric(
                         &text,
                         &format!("limiter_sync_decode_errors_total{{kind=\"{kind}\"}}"),
                     )
@@ -271,7 +269,7 @@ fn counted_mode_keeps_three_real_nodes_within_10_percent_of_the_limit() {
 /// The README's accuracy table: admitted / allowed for 1, 2 and 3 real nodes in
 /// each mode, 10x the rate round-robin for 20 s. Slow, so not part of the suite:
 /// `scripts/broker.sh start 9092; CRDT_LIMITER_TEST_BROKERS=127.0.0.1:9092 cargo
-/// nextest run --test replication --run-ignored only --no-capture accuracy_table`
+/// nextest run --test it --run-ignored only --no-capture replication::accuracy_table`
 #[test]
 #[ignore]
 fn accuracy_table() {

@@ -3,13 +3,11 @@
 //! actions as the README shows them (`examples/proxies/`), unchanged. The
 //! calls spread over the nodes, and a user's limit holds for the cluster.
 
-mod common;
-
 use std::time::Duration;
 
-use common::cluster::{node, shared_broker, topic};
-use common::proxy::{envoy, envoy_address, example_text, Upstream};
-use common::{temp_dir, tools, NodeProcess};
+use crate::helpers::cluster::{node, shared_broker, topic};
+use crate::helpers::proxy::{envoy, envoy_address, example_text, Upstream};
+use crate::helpers::{temp_dir, tools, NodeProcess};
 
 /// Three nodes serving the rate-limit service with the README's descriptor file.
 fn cluster(name: &str) -> Vec<NodeProcess> {

@@ -1,10 +1,8 @@
 //! Black-box tests of one node's HTTP API: decisions, headers, bad input, routes, metrics.
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestNode;
+use crate::helpers::{self, TestNode};
 
 #[test]
 fn allowed_then_limited_then_allowed_again_after_refill() {
@@ -187,8 +185,14 @@ fn health_readiness_and_metrics() {
     let metrics = node.get("/metrics");
     assert_eq!(metrics.status, 200);
     assert!(metrics.header("content-type").starts_with("text/plain"));
-    assert_eq!(common::metric(&metrics.body, allowed) - allowed_before, 2.0);
-    assert_eq!(common::metric(&metrics.body, limited) - limited_before, 1.0);
+    assert_eq!(
+        helpers::metric(&metrics.body, allowed) - allowed_before,
+        2.0
+    );
+    assert_eq!(
+        helpers::metric(&metrics.body, limited) - limited_before,
+        1.0
+    );
     for name in [
         "# TYPE limiter_decision_duration_seconds histogram",
         "# TYPE limiter_buckets gauge",
@@ -214,7 +218,7 @@ fn full_buckets_are_swept_from_memory() {
     assert!(node.metric("limiter_buckets") >= 1.0);
     // Once refilled, the bucket carries no information; the periodic sweep drops it.
     node.clock.advance(Duration::from_secs(1));
-    common::eventually(Duration::from_secs(5), || {
+    helpers::eventually(Duration::from_secs(5), || {
         node.metric(r#"limiter_evictions_total{reason="idle"}"#) >= 1.0
     });
     assert_eq!(node.protected("henry").json()["remaining"], 1);
@@ -254,7 +258,7 @@ fn a_user_evicted_under_a_flood_of_draining_ids_gets_no_more_than_the_limit() {
 #[test]
 fn admin_limited_lists_the_most_refused_keys_first() {
     const TOKEN: &str = "limited-test-admin-token";
-    let dir = common::temp_dir("limited");
+    let dir = helpers::temp_dir("limited");
     let node = TestNode::start(&[
         "--capacity",
         "1",
@@ -372,7 +376,7 @@ fn with_a_decision_token_the_decision_apis_answer_only_its_holders() {
 #[test]
 fn the_admin_token_scheme_is_read_in_any_case() {
     const TOKEN: &str = "scheme-test-admin-token";
-    let dir = common::temp_dir("scheme");
+    let dir = helpers::temp_dir("scheme");
     let node = TestNode::start(&["--admin-token", TOKEN, "--data-dir", dir.to_str().unwrap()]);
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let head =

@@ -5,15 +5,14 @@
 //! naming the field and change nothing; a revoked key is a 401 that reaches
 //! no upstream.
 
-mod common;
-
 use std::time::Duration;
 
-use common::cluster::{node, shared_broker, topic};
-use common::echo::Echo;
-use common::{eventually, temp_dir, NodeProcess, TestNode};
 use crdt_limiter::gateway::identity::hash_key;
 use serde_json::{json, Value};
+
+use crate::helpers::cluster::{node, shared_broker, topic};
+use crate::helpers::echo::Echo;
+use crate::helpers::{self, eventually, temp_dir, NodeProcess, TestNode};
 
 const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -21,7 +20,7 @@ const TOKEN: &str = "test-admin-token-0123456789";
 /// `key-in-the-gateway-file` listed for erin) in `dir`; the flags that use them.
 fn files(dir: &std::path::Path, echo: &Echo) -> Vec<String> {
     let (rules, gateway) = (dir.join("rules.toml"), dir.join("gateway.toml"));
-    std::fs::write(&rules, common::echo::PLAN_RULES).unwrap();
+    std::fs::write(&rules, helpers::echo::PLAN_RULES).unwrap();
     let text = format!(
         "[identity]\nmethods = [\"api_key\"]\n[identity.api_key]\n\
          keys = [{{ hash = \"{}\", user = \"erin\" }}]\n\
@@ -44,7 +43,7 @@ fn files(dir: &std::path::Path, echo: &Echo) -> Vec<String> {
 
 /// `GET /k/x` on `addr` with `key`: status, the limit header, and the body.
 fn call(addr: std::net::SocketAddr, key: &str) -> (u16, Option<String>, Value) {
-    common::echo::get(&format!("http://{addr}/k/x"), &[("X-API-Key", key)])
+    helpers::echo::get(&format!("http://{addr}/k/x"), &[("X-API-Key", key)])
 }
 
 fn admin(node: &TestNode, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -312,7 +311,7 @@ fn a_key_added_on_one_node_works_on_another_until_revoked() {
     // no hash: skipped and counted on both nodes.
     let hostile_user = format!("{{\"v\":1,\"user\":\"{}\"}}", "u".repeat(300));
     let hostile_key = format!("apikey/{}", hash_key("hostile"));
-    common::cluster::produce_raw(
+    helpers::cluster::produce_raw(
         &brokers,
         &config,
         &[

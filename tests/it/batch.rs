@@ -2,14 +2,13 @@
 //! order, each item seeing what the ones before it took, the same bytes as
 //! `/v1/check`, the bound, and bad input that changes nothing.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Reply, TestNode};
 use serde_json::{json, Value};
+
+use crate::helpers::{Reply, TestNode};
 
 fn checks(node: &TestNode, body: &str) -> Reply {
     node.send("POST", "/v1/checks", None, Some(body))

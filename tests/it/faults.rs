@@ -5,8 +5,6 @@
 //! converges, and a user at their limit is not let through beyond it.
 //! (`scripts/chaos.sh MINUTES` runs a longer randomized version.)
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,8 +13,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
-use common::cluster::{node, topic, OwnBroker};
-use common::{eventually, temp_dir, NodeProcess};
+use crate::helpers::cluster::{node, topic, OwnBroker};
+use crate::helpers::{eventually, temp_dir, NodeProcess};
 
 const TOKEN: &str = "faults-test-admin-token";
 
