@@ -152,16 +152,20 @@ fn sighup_reloads_a_valid_rules_file_and_refuses_an_invalid_one() {
 
     std::fs::write(&file, RULES.replace("CAP", "7")).unwrap();
     node.signal("HUP");
-    helpers::eventually(Duration::from_secs(10), || {
-        node.metric("limiter_rules_reloads_total{outcome=\"applied\"}") == 1.0
-    });
+    helpers::eventually(
+        Duration::from_secs(10),
+        "the new rules file applied",
+        || node.metric("limiter_rules_reloads_total{outcome=\"applied\"}") == 1.0,
+    );
     assert_eq!(limit_for_new_user(&node, "b"), 7);
 
     std::fs::write(&file, RULES.replace("CAP", "0")).unwrap();
     node.signal("HUP");
-    helpers::eventually(Duration::from_secs(10), || {
-        node.metric("limiter_rules_reloads_total{outcome=\"refused\"}") == 1.0
-    });
+    helpers::eventually(
+        Duration::from_secs(10),
+        "the bad rules file refused",
+        || node.metric("limiter_rules_reloads_total{outcome=\"refused\"}") == 1.0,
+    );
     assert_eq!(limit_for_new_user(&node, "c"), 7, "the old rules stay");
     assert_eq!(node.get("/healthz").status, 200);
 }

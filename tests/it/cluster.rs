@@ -65,20 +65,24 @@ fn three_nodes_list_each_other_and_a_stopped_one_turns_gone() {
     // Traffic on every node (a new user each time, emptying their bucket,
     // so every round publishes) until every node sees the two others up.
     let mut sent = 0;
-    eventually(Duration::from_secs(30), || {
-        for (n, id) in nodes.iter().zip(IDS) {
-            sent += 1;
-            let body = format!(r#"{{"user":"{id}-user-{sent}","cost":5}}"#);
-            assert_eq!(n.send("POST", "/v1/check", None, Some(&body)).status, 200);
-        }
-        nodes.iter().zip(IDS).all(|(n, id)| {
-            let view = cluster(n);
-            view["node"]["id"] == id
-                && view["node"]["kafka_connected"] == true
-                && view["node"]["nodes_up"] == 3
-                && IDS.iter().filter(|o| **o != id).all(|o| sees_up(&view, o))
-        })
-    });
+    eventually(
+        Duration::from_secs(30),
+        "every node seeing the two others up",
+        || {
+            for (n, id) in nodes.iter().zip(IDS) {
+                sent += 1;
+                let body = format!(r#"{{"user":"{id}-user-{sent}","cost":5}}"#);
+                assert_eq!(n.send("POST", "/v1/check", None, Some(&body)).status, 200);
+            }
+            nodes.iter().zip(IDS).all(|(n, id)| {
+                let view = cluster(n);
+                view["node"]["id"] == id
+                    && view["node"]["kafka_connected"] == true
+                    && view["node"]["nodes_up"] == 3
+                    && IDS.iter().filter(|o| **o != id).all(|o| sees_up(&view, o))
+            })
+        },
+    );
     let view = cluster(&nodes[0]);
     eprintln!("{}", serde_json::to_string_pretty(&view).unwrap());
     assert_eq!(view["node"]["mode"], "cluster");
@@ -95,7 +99,7 @@ fn three_nodes_list_each_other_and_a_stopped_one_turns_gone() {
     let mut stopped = nodes.pop().unwrap();
     assert!(stopped.terminate(Duration::from_secs(20)).success());
     let left = now_ms();
-    eventually(Duration::from_secs(10), || {
+    eventually(Duration::from_secs(10), "view-c gone on every node", || {
         nodes.iter().all(|n| {
             let view = cluster(n);
             peer(&view, "view-c").is_some_and(|c| c["state"] == "gone")
@@ -131,9 +135,11 @@ fn hostile_peer_ids_come_back_escaped() {
     });
     let key = format!("\u{1}heartbeat {evil}");
     produce_raw(&brokers, &topic, &[(key.as_bytes(), &heartbeat)]);
-    eventually(Duration::from_secs(10), || {
-        peer(&cluster(&watcher), evil).is_some_and(|p| p["state"] == "up")
-    });
+    eventually(
+        Duration::from_secs(10),
+        "the hostile peer ID listed up",
+        || peer(&cluster(&watcher), evil).is_some_and(|p| p["state"] == "up"),
+    );
 }
 
 #[test]

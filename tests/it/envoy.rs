@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use crate::helpers::cluster::{node, shared_broker, topic};
 use crate::helpers::proxy::{envoy, envoy_address, example_text, Upstream};
-use crate::helpers::{temp_dir, tools, NodeProcess};
+use crate::helpers::{eventually, temp_dir, tools, NodeProcess};
+
+/// The admin API's token: the test reads buckets through it.
+const ADMIN: &str = "envoy-cluster-admin-token";
 
 /// Three nodes serving the rate-limit service with the README's descriptor file.
 fn cluster(name: &str) -> Vec<NodeProcess> {
@@ -28,6 +31,8 @@ fn cluster(name: &str) -> Vec<NodeProcess> {
                 config,
                 "--quiet-watermark",
                 "1",
+                "--admin-token",
+                ADMIN,
             ];
             node(&brokers, &topic, id, &extra)
         })
@@ -56,16 +61,20 @@ fn a_users_limit_holds_through_envoy_across_three_nodes() {
     let envoy = envoy(&config, tools::free_port(), &temp_dir("envoy-rls"));
     let alice = [("X-User-ID", "alice")];
 
-    // The file gives each user 5 requests a minute. Spaced out, each call
-    // finds the others' takes replicated, whichever node Envoy asks.
+    // The file gives each user 5 requests a minute. Each call waits for the
+    // take before it to reach every node, so it finds the others' takes
+    // replicated, whichever node Envoy asks.
     for remaining in (0..5).rev() {
         let reply = envoy.request("GET", "/api/orders", &alice);
         assert_eq!(reply.status, 200, "{reply:?}\n{}", envoy.log());
         assert_eq!(reply.body, "upstream");
         assert_eq!(reply.header("x-ratelimit-remaining"), remaining.to_string());
-        std::thread::sleep(Duration::from_millis(150));
+        eventually(Duration::from_secs(10), "the take on every node", || {
+            nodes
+                .iter()
+                .all(|n| n.tokens(ADMIN, "@rls edge user=alice") == Some(remaining))
+        });
     }
-    std::thread::sleep(Duration::from_millis(300));
     // Every node now refuses alice: three calls in a row, one per node.
     for _ in 0..3 {
         let refused = envoy.request("GET", "/api/orders", &alice);

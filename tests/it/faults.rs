@@ -241,6 +241,7 @@ impl Load {
                             admitted.fetch_add(1, Ordering::Relaxed);
                         }
                     }
+                    // Paced, ~30 a second: steady load, not a flood.
                     std::thread::sleep(Duration::from_millis(33));
                 }
             }
@@ -309,10 +310,14 @@ fn ten_broker_replacements_under_load_kill_no_node_and_lose_no_change() {
             }
         }
         // And in the new topic, for whoever reads it next.
-        eventually(Duration::from_secs(10), || {
-            let keys = topic_keys(&cluster.brokers, &cluster.config_topic);
-            changes.iter().all(|c| keys.contains(&c.key()))
-        });
+        eventually(
+            Duration::from_secs(10),
+            "every change in the new config topic",
+            || {
+                let keys = topic_keys(&cluster.brokers, &cluster.config_topic);
+                changes.iter().all(|c| keys.contains(&c.key()))
+            },
+        );
         eprintln!(
             "round {round}: every change on every node and in the topic {:?} after the new broker answered",
             answered.elapsed()
@@ -322,9 +327,11 @@ fn ten_broker_replacements_under_load_kill_no_node_and_lose_no_change() {
         let (a, others) = (round % 3, [(round + 1) % 3, (round + 2) % 3]);
         assert!(check(&cluster.nodes[a], &probe, 10));
         for b in others {
-            eventually(Duration::from_secs(10), || {
-                !check(&cluster.nodes[b], &probe, 1)
-            });
+            eventually(
+                Duration::from_secs(10),
+                "the probe's empty bucket on the other nodes",
+                || !check(&cluster.nodes[b], &probe, 1),
+            );
         }
         cluster.assert_all_alive(&format!("after round {round}"));
     }
@@ -394,9 +401,11 @@ fn a_whole_cluster_restarted_from_its_data_dirs_onto_an_empty_kafka_keeps_every_
         c.make(&cluster.nodes[i]);
     }
     for n in &cluster.nodes {
-        eventually(Duration::from_secs(10), || {
-            changes.iter().all(|c| c.held_by(n))
-        });
+        eventually(
+            Duration::from_secs(10),
+            "every change back on the node",
+            || changes.iter().all(|c| c.held_by(n)),
+        );
     }
     // Every node gone at once, and Kafka rebuilt empty while they are.
     cluster.nodes.clear();
@@ -412,9 +421,11 @@ fn a_whole_cluster_restarted_from_its_data_dirs_onto_an_empty_kafka_keeps_every_
         cluster.nodes.push(n);
     }
     for n in &cluster.nodes {
-        eventually(Duration::from_secs(10), || {
-            changes.iter().all(|c| c.held_by(n))
-        });
+        eventually(
+            Duration::from_secs(10),
+            "every change back on the node",
+            || changes.iter().all(|c| c.held_by(n)),
+        );
     }
     assert!(cluster.nodes[0].metric("limiter_config_republished_total") >= 3.0);
 }
@@ -480,6 +491,7 @@ fn chaos() {
             }
             1 => {
                 broker.script("stop");
+                // The gap (or below, the freeze) is the fault itself.
                 std::thread::sleep(Duration::from_millis(500 + dice.roll(2500)));
                 broker.script("start");
                 "broker replaced after a gap"
@@ -508,20 +520,28 @@ fn chaos() {
         *load.addrs.lock() = cluster.addrs();
         cluster.assert_all_alive(&format!("after {fault} (round {round})"));
         for n in &cluster.nodes {
-            eventually(Duration::from_secs(30), || {
-                changes.iter().all(|c| c.held_by(n))
-            });
+            eventually(
+                Duration::from_secs(30),
+                "every change back on the node",
+                || changes.iter().all(|c| c.held_by(n)),
+            );
         }
-        eventually(Duration::from_secs(30), || {
-            let keys = topic_keys(&cluster.brokers, &cluster.config_topic);
-            changes.iter().all(|c| keys.contains(&c.key()))
-        });
+        eventually(
+            Duration::from_secs(30),
+            "every change in the new config topic",
+            || {
+                let keys = topic_keys(&cluster.brokers, &cluster.config_topic);
+                changes.iter().all(|c| keys.contains(&c.key()))
+            },
+        );
         let probe = format!("chaos-probe{round}");
         assert!(check(&cluster.nodes[0], &probe, 10));
         for b in 1..3 {
-            eventually(Duration::from_secs(30), || {
-                !check(&cluster.nodes[b], &probe, 1)
-            });
+            eventually(
+                Duration::from_secs(30),
+                "the probe's empty bucket on the other nodes",
+                || !check(&cluster.nodes[b], &probe, 1),
+            );
         }
         let entry = tally.entry(fault).or_default();
         entry.times += 1;

@@ -279,9 +279,11 @@ fn a_key_added_on_one_node_works_on_another_until_revoked() {
     let added = std::time::Instant::now();
     let key = made.json()["key"].as_str().unwrap().to_string();
     assert_eq!(call(nodes[0].addr, &key).0, 200);
-    eventually(Duration::from_secs(5), || {
-        call(nodes[1].addr, &key).0 == 200
-    });
+    eventually(
+        Duration::from_secs(5),
+        "the key added on node 1 working on node 2",
+        || call(nodes[1].addr, &key).0 == 200,
+    );
     eprintln!(
         "added on node 1: works on node 2 {:?} after",
         added.elapsed()
@@ -298,9 +300,11 @@ fn a_key_added_on_one_node_works_on_another_until_revoked() {
         200
     );
     let revoked = std::time::Instant::now();
-    eventually(Duration::from_secs(5), || {
-        call(nodes[1].addr, &key).0 == 401
-    });
+    eventually(
+        Duration::from_secs(5),
+        "the key revoked on node 1 refused on node 2",
+        || call(nodes[1].addr, &key).0 == 401,
+    );
     eprintln!(
         "revoked on node 1: refused on node 2 {:?} after",
         revoked.elapsed()
@@ -320,9 +324,11 @@ fn a_key_added_on_one_node_works_on_another_until_revoked() {
         ],
     );
     for n in &nodes {
-        eventually(Duration::from_secs(5), || {
-            n.metric("limiter_config_decode_errors_total") >= 2.0
-        });
+        eventually(
+            Duration::from_secs(5),
+            "both hostile config records refused",
+            || n.metric("limiter_config_decode_errors_total") >= 2.0,
+        );
         assert_eq!(call(n.addr, "hostile").0, 401);
     }
 }

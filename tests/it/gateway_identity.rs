@@ -282,6 +282,7 @@ fn a_node_is_not_ready_before_its_first_jwks_fetch() {
     );
     std::fs::write(&gateway, text).unwrap();
     let node = helpers::NodeProcess::start(&["--gateway", gateway.to_str().unwrap()]);
+    // Not ready, and staying so while the JWKS answer is held.
     for _ in 0..5 {
         assert_eq!(node.get("/readyz").status, 503);
         std::thread::sleep(std::time::Duration::from_millis(50));

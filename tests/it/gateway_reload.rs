@@ -31,7 +31,11 @@ fn reload(node: &NodeProcess, file: &Path, text: &str, outcome: &str) {
     let before = reloads(node, outcome);
     std::fs::write(file, text).unwrap();
     node.signal("HUP");
-    eventually(Duration::from_secs(10), || reloads(node, outcome) > before);
+    eventually(
+        Duration::from_secs(10),
+        &format!("a reload {outcome}"),
+        || reloads(node, outcome) > before,
+    );
 }
 
 fn route(name: &str, prefix: &str, echo: &Echo, identity: &str) -> String {
@@ -85,13 +89,19 @@ fn a_reloaded_gateway_file_changes_routes_keys_and_jwks_or_is_refused_whole() {
     std::fs::write(&file, with_jwks(&jwks.url, "")).unwrap();
     node.signal("HUP");
     // The node asks, and waits; nothing it reads meanwhile may change.
-    std::thread::sleep(Duration::from_millis(300));
+    eventually(
+        Duration::from_secs(10),
+        "the node asking the new JWKS",
+        || jwks.asked() >= 1,
+    );
     assert_eq!(get(&node, "/c/x", &[]).0, 404, "in effect before its keys");
     assert_eq!(reloads(&node, "applied"), applied);
     jwks.release();
-    eventually(Duration::from_secs(10), || {
-        reloads(&node, "applied") > applied
-    });
+    eventually(
+        Duration::from_secs(10),
+        "the reload applied once the JWKS answered",
+        || reloads(&node, "applied") > applied,
+    );
     let bearer = format!("Bearer {}", token("wes"));
     let (status, seen) = get(&node, "/c/x", &[("Authorization", &bearer)]);
     assert_eq!(
@@ -106,7 +116,9 @@ fn a_reloaded_gateway_file_changes_routes_keys_and_jwks_or_is_refused_whole() {
     let asked = jwks.hits();
     let extra = route("d", "/d", &echo, "\"jwt\"");
     reload(&node, &file, &with_jwks(&jwks.url, &extra), "applied");
-    eventually(Duration::from_secs(5), || jwks.hits() > asked);
+    eventually(Duration::from_secs(5), "the JWKS fetched again", || {
+        jwks.hits() > asked
+    });
     assert_eq!(get(&node, "/d/x", &[("Authorization", &bearer)]).0, 200);
 
     // A new JWKS source that cannot be read refuses the reload: the keys in

@@ -95,7 +95,11 @@ fn nginx(dir: &Path, ca: &Ca) -> (Proxy, Ports) {
 /// nginx logs after the node has its answer: `count` once it is at least
 /// `n` and a moment has passed for more (that should not come) to show.
 fn settled(n: usize, count: impl Fn() -> usize) -> usize {
-    eventually(Duration::from_secs(5), || count() >= n);
+    eventually(
+        Duration::from_secs(5),
+        &format!("{n} requests in nginx's log"),
+        || count() >= n,
+    );
     std::thread::sleep(Duration::from_millis(200));
     count()
 }
@@ -368,7 +372,9 @@ fn a_reload_adds_https_upstreams_and_changes_their_trust() {
         let before = node.metric(series);
         std::fs::write(&file, text).unwrap();
         node.signal("HUP");
-        eventually(Duration::from_secs(10), || node.metric(series) > before);
+        eventually(Duration::from_secs(10), "the gateway file reloaded", || {
+            node.metric(series) > before
+        });
     };
     reload(text(Some("ca.pem"), &(plain.clone() + &tls)));
     let reply = node.get("/t/docs/guide.txt");

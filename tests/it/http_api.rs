@@ -218,7 +218,7 @@ fn full_buckets_are_swept_from_memory() {
     assert!(node.metric("limiter_buckets") >= 1.0);
     // Once refilled, the bucket carries no information; the periodic sweep drops it.
     node.clock.advance(Duration::from_secs(1));
-    helpers::eventually(Duration::from_secs(5), || {
+    helpers::eventually(Duration::from_secs(5), "an idle bucket evicted", || {
         node.metric(r#"limiter_evictions_total{reason="idle"}"#) >= 1.0
     });
     assert_eq!(node.protected("henry").json()["remaining"], 1);

@@ -78,6 +78,7 @@ fn joins_and_restarts_take_the_clusters_level(merge: &str) {
     let started = Instant::now();
     let mut admitted = 0;
     for i in 0..60u32 {
+        // Paced, two a second: the rate is the test's.
         if let Some(wait) =
             (started + Duration::from_millis(500) * i).checked_duration_since(Instant::now())
         {
@@ -87,7 +88,18 @@ fn joins_and_restarts_take_the_clusters_level(merge: &str) {
     }
     // Burst 5 plus one every 4 s: about 12 of 60.
     assert!((10..=15).contains(&admitted), "admitted {admitted} of 60");
-    std::thread::sleep(Duration::from_millis(3 * SYNC_MS));
+    // Busy's last spending out: the watcher sees the level busy has (the
+    // waits both report differ by no more than the time between the asks).
+    eventually(
+        Duration::from_secs(10),
+        "busy's level on the watcher",
+        || {
+            let asked = Instant::now();
+            let (_, busy_wait) = check(&busy, "alice", 5);
+            let (_, watcher_wait) = check(&watcher, "alice", 5);
+            busy_wait.abs_diff(watcher_wait) <= asked.elapsed().as_millis() as u64 + 2
+        },
+    );
 
     let joined = node(&brokers, &topic, "joined", &flags);
     joined.wait_ready(Duration::from_secs(30));
@@ -174,7 +186,6 @@ fn hostile_records_are_counted_and_delay_no_user_beyond_one_refill_window() {
             assert_eq!(n.protected(&format!("mallory-{user}")).status, 200);
         }
     }
-    std::thread::sleep(Duration::from_millis(200));
     let ours = Limit::new(5.try_into().unwrap(), Duration::from_secs(1)).unwrap();
     let glacial = Limit::new(
         1.try_into().unwrap(),
@@ -218,20 +229,24 @@ fn hostile_records_are_counted_and_delay_no_user_beyond_one_refill_window() {
     produce_raw(&brokers, &topic, &refs);
 
     for n in &nodes {
-        eventually(Duration::from_secs(10), || {
-            let m = n.get("/metrics").body;
-            let kind = |k: &str| {
-                helpers::metric(
-                    &m,
-                    &format!("limiter_sync_decode_errors_total{{kind=\"{k}\"}}"),
-                )
-            };
-            kind("bad_level") >= 1.0
-                && kind("bad_counter") >= 1.0
-                && kind("future_reset") >= 1.0
-                && helpers::metric(&m, "limiter_sync_clock_skew_clamped_total") >= 1.0
-                && helpers::metric(&m, "limiter_sync_received_total") >= 3.0
-        });
+        eventually(
+            Duration::from_secs(10),
+            "the hostile records counted",
+            || {
+                let m = n.get("/metrics").body;
+                let kind = |k: &str| {
+                    helpers::metric(
+                        &m,
+                        &format!("limiter_sync_decode_errors_total{{kind=\"{k}\"}}"),
+                    )
+                };
+                kind("bad_level") >= 1.0
+                    && kind("bad_counter") >= 1.0
+                    && kind("future_reset") >= 1.0
+                    && helpers::metric(&m, "limiter_sync_clock_skew_clamped_total") >= 1.0
+                    && helpers::metric(&m, "limiter_sync_received_total") >= 3.0
+            },
+        );
     }
     // One refill window (5 s) past empty, one token's time, and the clock-skew
     // tolerance (1 s) a stamp may lie ahead: 7 s at the most.
@@ -249,6 +264,7 @@ fn hostile_records_are_counted_and_delay_no_user_beyond_one_refill_window() {
         longest > 0,
         "no hostile record had any effect: the test shows nothing"
     );
+    // The longest wait a node gave, passed: every user is through again.
     std::thread::sleep(Duration::from_millis(longest + 50));
     for n in &nodes {
         for (user, _) in &records {
@@ -264,6 +280,7 @@ fn round_robin(nodes: &[NodeProcess], user: &str, per_sec: u32, span: Duration) 
     let started = Instant::now();
     let (mut admitted, mut sent) = (0, 0u32);
     while started.elapsed() < span {
+        // Paced at `per_sec`: the rate is the test's.
         if let Some(wait) = (started + gap * sent).checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
@@ -296,7 +313,7 @@ fn partition_run(partition_after_ms: &str) -> (f64, f64, f64) {
         .collect();
     for n in &nodes {
         n.wait_ready(Duration::from_secs(30));
-        eventually(Duration::from_secs(10), || {
+        eventually(Duration::from_secs(10), "three nodes known", || {
             n.metric("limiter_cluster_nodes") == 3.0
         });
     }
@@ -311,7 +328,7 @@ fn partition_run(partition_after_ms: &str) -> (f64, f64, f64) {
     broker.script("resume");
     let after = round_robin(&nodes, "zoe", 200, Duration::from_secs(10));
     for n in &nodes {
-        eventually(Duration::from_secs(10), || {
+        eventually(Duration::from_secs(10), "the partition over", || {
             n.metric("limiter_partitioned") == 0.0
         });
     }

@@ -18,14 +18,16 @@ const CONNECTED: &str = "limiter_kafka_connected";
 /// news arrived.
 fn admitted_until_limited(node: &NodeProcess, user: &str, timeout: Duration) -> u32 {
     let mut admitted = 0;
-    eventually(timeout, || match node.protected(user).status {
-        200 => {
-            admitted += 1;
-            false
-        }
-        status => {
-            assert_eq!(status, 429);
-            true
+    eventually(timeout, &format!("{user} refused"), || {
+        match node.protected(user).status {
+            200 => {
+                admitted += 1;
+                false
+            }
+            status => {
+                assert_eq!(status, 429);
+                true
+            }
         }
     });
     admitted
@@ -60,7 +62,9 @@ fn three_nodes_a_user_exhausted_on_one_is_limited_on_the_others_within_a_second(
     // Someone else is untouched everywhere.
     assert!(nodes.iter().all(|n| n.protected("bob").status == 200));
 
-    eventually(Duration::from_secs(5), || nodes[0].metric(PUBLISHED) >= 1.0);
+    eventually(Duration::from_secs(5), "a record published", || {
+        nodes[0].metric(PUBLISHED) >= 1.0
+    });
     for n in &nodes[1..] {
         assert!(n.metric(RECEIVED) >= 1.0);
         assert!(n.metric("limiter_sync_lag_seconds_count") >= 1.0);
@@ -75,7 +79,9 @@ fn a_killed_and_restarted_node_still_limits_the_user() {
     let first = node(&brokers, &topic, "n1", &[]);
     first.wait_ready(Duration::from_secs(30));
     exhaust(&first, "carol");
-    eventually(Duration::from_secs(5), || first.metric(PUBLISHED) >= 1.0);
+    eventually(Duration::from_secs(5), "a record published", || {
+        first.metric(PUBLISHED) >= 1.0
+    });
     drop(first); // SIGKILL: no goodbye, no final flush
 
     // Same node ID, so the restart must read back its own records.
@@ -97,7 +103,11 @@ fn sigterm_publishes_pending_changes_before_exit() {
     // A sync interval far longer than the test: only the shutdown flush can publish.
     let mut first = node(&brokers, &topic, "n1", &["--sync-interval-ms", "600000"]);
     first.wait_ready(Duration::from_secs(30));
-    eventually(Duration::from_secs(10), || first.metric(CONNECTED) == 1.0);
+    eventually(
+        Duration::from_secs(10),
+        "the node connected to Kafka",
+        || first.metric(CONNECTED) == 1.0,
+    );
     exhaust(&first, "dave");
     assert_eq!(first.metric(PUBLISHED), 0.0);
     assert_eq!(first.terminate(Duration::from_secs(20)).code(), Some(0));
@@ -128,7 +138,7 @@ fn garbage_on_the_topic_is_skipped_and_counted() {
     );
 
     for n in [&n1, &n2] {
-        eventually(Duration::from_secs(5), || {
+        eventually(Duration::from_secs(5), "the 5 bad records counted", || {
             let text = n.get("/metrics").body;
             ["malformed", "unknown_version", "bad_key"]
                 .iter()
@@ -168,8 +178,14 @@ fn a_node_started_with_the_broker_down_serves_then_converges_once_it_is_up() {
     exhaust(&n1, "grace");
 
     broker.script("start");
-    eventually(Duration::from_secs(15), || n1.metric(CONNECTED) == 1.0);
-    eventually(Duration::from_secs(10), || n1.metric(PUBLISHED) >= 1.0);
+    eventually(
+        Duration::from_secs(15),
+        "n1 connected to the late broker",
+        || n1.metric(CONNECTED) == 1.0,
+    );
+    eventually(Duration::from_secs(10), "a record published", || {
+        n1.metric(PUBLISHED) >= 1.0
+    });
     let n2 = node(&broker.address(), &topic, "n2", &[]);
     n2.wait_ready(Duration::from_secs(30));
     assert_eq!(n2.protected("grace").status, 429);
@@ -182,12 +198,18 @@ fn losing_the_broker_mid_run_fails_no_request_and_changes_flow_when_it_returns()
     let topic = topic("lost");
     let n1 = node(&broker.address(), &topic, "n1", &[]);
     n1.wait_ready(Duration::from_secs(30));
-    eventually(Duration::from_secs(10), || n1.metric(CONNECTED) == 1.0);
+    eventually(Duration::from_secs(10), "n1 connected to Kafka", || {
+        n1.metric(CONNECTED) == 1.0
+    });
 
     // The broker stops answering (frozen, as behind a network partition) but
     // keeps its data, as a real Kafka broker does across an outage.
     broker.script("pause");
-    eventually(Duration::from_secs(15), || n1.metric(CONNECTED) == 0.0);
+    eventually(
+        Duration::from_secs(15),
+        "n1 seeing the broker frozen",
+        || n1.metric(CONNECTED) == 0.0,
+    );
     // Every request is still answered, from local state; changes wait (each
     // user spends past what quiet replication keeps to the node).
     exhaust(&n1, "heidi");
@@ -199,14 +221,20 @@ fn losing_the_broker_mid_run_fails_no_request_and_changes_flow_when_it_returns()
     assert_eq!(n1.metric("limiter_sync_pending"), 51.0);
 
     broker.script("resume");
-    eventually(Duration::from_secs(15), || n1.metric(CONNECTED) == 1.0);
-    eventually(Duration::from_secs(5), || {
-        n1.metric("limiter_sync_pending") == 0.0
+    eventually(Duration::from_secs(15), "n1 connected again", || {
+        n1.metric(CONNECTED) == 1.0
     });
+    eventually(
+        Duration::from_secs(5),
+        "n1's pending changes published",
+        || n1.metric("limiter_sync_pending") == 0.0,
+    );
     let n2 = node(&broker.address(), &topic, "n2", &[]);
     n2.wait_ready(Duration::from_secs(30));
     // heidi's six requests coalesce into one record, plus one per other user's three.
-    eventually(Duration::from_secs(15), || n2.metric(RECEIVED) >= 51.0);
+    eventually(Duration::from_secs(15), "n1's 51 records on n2", || {
+        n2.metric(RECEIVED) >= 51.0
+    });
     assert_eq!(n2.protected("heidi").status, 429);
 }
 
@@ -226,6 +254,7 @@ fn round_robin(
     let (mut admitted, mut sent) = (0, 0u32);
     let mut last = started;
     while started.elapsed().as_secs_f64() < seconds {
+        // Paced at `per_sec`: the rate is the test's.
         let slot = started + gap * sent;
         if let Some(wait) = slot.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
@@ -331,7 +360,11 @@ fn a_plan_change_on_one_node_reaches_the_others_and_survives_restarts() {
     // The node that made the change answers with it at once.
     assert_eq!(limit_of(&nodes[0], "alice"), 100);
     for n in &nodes[1..] {
-        eventually(Duration::from_secs(5), || limit_of(n, "alice") == 100);
+        eventually(
+            Duration::from_secs(5),
+            "alice's new plan on every node",
+            || limit_of(n, "alice") == 100,
+        );
     }
     eprintln!(
         "plan change visible on all nodes {:?} after the ack",
@@ -356,9 +389,11 @@ fn a_plan_change_on_one_node_reaches_the_others_and_survives_restarts() {
         ],
     );
     for n in &nodes {
-        eventually(Duration::from_secs(5), || {
-            n.metric("limiter_config_decode_errors_total") >= 3.0
-        });
+        eventually(
+            Duration::from_secs(5),
+            "the 3 garbage config records counted",
+            || n.metric("limiter_config_decode_errors_total") >= 3.0,
+        );
         assert_eq!(limit_of(n, "bob"), 10, "garbage changed bob's plan");
     }
 
@@ -397,7 +432,9 @@ fn an_admin_change_the_broker_does_not_take_is_refused_and_can_be_repeated() {
     ];
     let n1 = node(&broker.address(), &topic, "n1", &extra);
     n1.wait_ready(Duration::from_secs(30));
-    eventually(Duration::from_secs(10), || n1.metric(CONNECTED) == 1.0);
+    eventually(Duration::from_secs(10), "n1 connected to Kafka", || {
+        n1.metric(CONNECTED) == 1.0
+    });
 
     broker.script("pause");
     let put = || {
@@ -415,7 +452,9 @@ fn an_admin_change_the_broker_does_not_take_is_refused_and_can_be_repeated() {
     assert_eq!(limit_of(&n1, "alice"), 10);
 
     broker.script("resume");
-    eventually(Duration::from_secs(15), || n1.metric(CONNECTED) == 1.0);
+    eventually(Duration::from_secs(15), "n1 connected again", || {
+        n1.metric(CONNECTED) == 1.0
+    });
     let repeated = put();
     assert_eq!(repeated.status, 200, "{repeated:?}");
     assert_eq!(limit_of(&n1, "alice"), 100);

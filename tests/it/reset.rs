@@ -66,9 +66,11 @@ fn reset_lets_a_limited_user_through_everywhere(merge: &str, path: &str) {
     for _ in 0..5 {
         assert_eq!(nodes[1].protected("alice").status, 200);
     }
-    eventually(Duration::from_secs(10), || {
-        nodes.iter().all(|n| n.protected("alice").status == 429)
-    });
+    eventually(
+        Duration::from_secs(10),
+        "alice refused on every node",
+        || nodes.iter().all(|n| n.protected("alice").status == 429),
+    );
 
     let started = Instant::now();
     let reply = nodes[0].send(
@@ -95,9 +97,12 @@ fn reset_lets_a_limited_user_through_everywhere(merge: &str, path: &str) {
     // the larger); node 2's drained state from before the reset (the latest
     // it had published) never comes back.
     let left = if merge == "counted" { 3 } else { 4 };
-    eventually(Duration::from_secs(5), || {
-        nodes.iter().all(|n| tokens(n, "alice") == left)
-    });
+    eventually(
+        Duration::from_secs(5),
+        "the reset's level on every node",
+        || nodes.iter().all(|n| tokens(n, "alice") == left),
+    );
+    // And it stays: a moment for a late state from before the reset to arrive.
     std::thread::sleep(Duration::from_millis(300));
     assert!(nodes.iter().all(|n| tokens(n, "alice") == left));
 }

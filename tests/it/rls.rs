@@ -315,25 +315,33 @@ fn the_descriptor_files_reload_when_they_change_and_a_bad_one_is_refused() {
         CONFIG.replace("requests_per_unit: 3", "requests_per_unit: 30"),
     )
     .unwrap();
-    helpers::eventually(Duration::from_secs(10), || {
-        let response = rls.ask(&[&[("user", "b")]]);
-        response.statuses[0]
-            .current_limit
-            .as_ref()
-            .unwrap()
-            .requests_per_unit
-            == 30
-    });
+    helpers::eventually(
+        Duration::from_secs(10),
+        "the changed descriptor file in effect",
+        || {
+            let response = rls.ask(&[&[("user", "b")]]);
+            response.statuses[0]
+                .current_limit
+                .as_ref()
+                .unwrap()
+                .requests_per_unit
+                == 30
+        },
+    );
     std::fs::write(
         &file,
         "domain: edge\ndescriptors: [{key: user, rate_limit: {unit: fortnight}}]",
     )
     .unwrap();
-    helpers::eventually(Duration::from_secs(10), || {
-        rls.node
-            .metric(r#"limiter_rls_config_reloads_total{outcome="refused"}"#)
-            == 1.0
-    });
+    helpers::eventually(
+        Duration::from_secs(10),
+        "the bad descriptor file refused",
+        || {
+            rls.node
+                .metric(r#"limiter_rls_config_reloads_total{outcome="refused"}"#)
+                == 1.0
+        },
+    );
     let response = rls.ask(&[&[("user", "c")]]);
     assert_eq!(
         response.statuses[0]

@@ -80,10 +80,14 @@ fn a_rules_refusals_show_on_the_page_within_seconds() {
         assert_eq!(node.protected("erin").status, expected);
     }
     // The sampler runs once a second.
-    eventually(Duration::from_secs(5), || {
-        let page = node.get("/status").body;
-        attribute(&page, "data-rule=\"default\"", "data-refused-60s").as_deref() == Some("3")
-    });
+    eventually(
+        Duration::from_secs(5),
+        "three refusals on the status page",
+        || {
+            let page = node.get("/status").body;
+            attribute(&page, "data-rule=\"default\"", "data-refused-60s").as_deref() == Some("3")
+        },
+    );
     let page = node.get("/status").body;
     let row = |a| attribute(&page, "data-rule=\"default\"", a);
     assert_eq!(row("data-decisions-60s").as_deref(), Some("5"));

@@ -47,6 +47,7 @@ pub struct JwksServer {
     pub url: String,
     release: Option<Sender<()>>,
     down: Arc<AtomicBool>,
+    asked: Arc<AtomicUsize>,
     hits: Arc<AtomicUsize>,
 }
 
@@ -57,11 +58,12 @@ impl JwksServer {
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (release, released) = channel::<()>();
         let document = document();
-        let (down, hits) = (
+        let (down, asked, hits) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
         );
-        let (is_down, hit) = (Arc::clone(&down), Arc::clone(&hits));
+        let (is_down, ask, hit) = (Arc::clone(&down), Arc::clone(&asked), Arc::clone(&hits));
         std::thread::spawn(move || {
             for (n, stream) in listener.incoming().enumerate() {
                 let Ok(mut stream) = stream else { continue };
@@ -73,6 +75,7 @@ impl JwksServer {
                         Ok(k) => got.extend_from_slice(&buf[..k]),
                     }
                 }
+                ask.fetch_add(1, Ordering::SeqCst);
                 if n == 0 && hold_first {
                     let _ = released.recv();
                 }
@@ -93,6 +96,7 @@ impl JwksServer {
             url: format!("http://{addr}/jwks.json"),
             release: Some(release),
             down,
+            asked,
             hits,
         }
     }
@@ -100,6 +104,11 @@ impl JwksServer {
     /// Answers 503 from now on (or again the document).
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Requests received so far, the held one included.
+    pub fn asked(&self) -> usize {
+        self.asked.load(Ordering::SeqCst)
     }
 
     /// Requests answered so far.

@@ -61,7 +61,7 @@ impl TestNode {
             stop: Some(stop),
             thread: Some(thread),
         };
-        eventually(Duration::from_secs(10), || {
+        eventually(Duration::from_secs(10), "the node ready", || {
             node.get("/readyz").status == 200
         });
         node
@@ -245,14 +245,15 @@ pub fn metric(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Polls `condition` until it holds; panics after `timeout`.
-pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) {
+/// Polls `condition` every 20 ms until it holds; after `timeout`, panics
+/// naming `what` was awaited (and, through `track_caller`, the line asking).
+/// The way to wait for something another thread or process does: a fixed
+/// sleep is too short on a loaded machine and too long everywhere else.
+#[track_caller]
+pub fn eventually(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {timeout:?}"
-        );
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -326,8 +327,11 @@ impl NodeProcess {
         }
     }
 
+    #[track_caller]
     pub fn wait_ready(&self, timeout: Duration) {
-        eventually(timeout, || self.get("/readyz").status == 200);
+        eventually(timeout, "the node ready", || {
+            self.get("/readyz").status == 200
+        });
     }
 
     pub fn protected(&self, user: &str) -> Reply {
@@ -350,6 +354,22 @@ impl NodeProcess {
     /// `method path` with an optional bearer token and JSON body.
     pub fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
         send(&self.agent, self.addr, method, path, token, body)
+    }
+
+    /// The tokens left in bucket `key` as this node sees it, through the
+    /// admin API (`admin_token`); `None` while the node has no such bucket.
+    /// Asking spends nothing, so tests wait on it for replication.
+    pub fn tokens(&self, admin_token: &str, key: &str) -> Option<u64> {
+        let path = format!(
+            "/v1/admin/buckets/{}",
+            key.replace('%', "%25").replace(' ', "%20")
+        );
+        let reply = self.send("GET", &path, Some(admin_token), None);
+        match reply.status {
+            200 => Some(reply.json()["tokens"].as_u64().unwrap()),
+            404 if reply.json()["error"] == "unknown_bucket" => None,
+            _ => panic!("GET {path}: {reply:?}"),
+        }
     }
 
     /// Sends `signal` (e.g. `HUP`) to the process.
