@@ -15,7 +15,7 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 export CRDT_LIMITER_CHAOS_MINUTES=$minutes
 if [ -n "${2:-}" ]; then export CRDT_LIMITER_CHAOS_SEED=$2; fi
-# Its own broker (tests/faults.rs starts one through scripts/broker.sh,
+# Its own broker (tests/it/faults.rs starts one through scripts/broker.sh,
 # which installs tansu when missing).
-exec cargo nextest run --locked --test faults chaos --run-ignored only \
+exec cargo nextest run --locked --test it faults::chaos --run-ignored only \
   --no-capture

@@ -13,5 +13,5 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 scripts/broker.sh start "$port"
 trap 'scripts/broker.sh stop "$port" >/dev/null' EXIT
 CRDT_LIMITER_TEST_BROKERS="127.0.0.1:$port" \
-  cargo test --locked --test status_page -- --ignored --exact screenshot
+  cargo test --locked --test it -- --ignored --exact status_page::screenshot
 echo "screenshot.sh: wrote docs/status.png"

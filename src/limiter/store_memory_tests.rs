@@ -15,7 +15,7 @@ fn rss_kb() -> u64 {
         .expect("a VmRSS line")
 }
 
-/// As `scripts/perf.sh` measures a node: a token an hour, room for 2,000,000
+/// As `scripts/perf.sh memory` measures a node: a token an hour, room for 2,000,000
 /// keys, 1,000,000 users each spending one token. Prints bytes per key; it
 /// asserts nothing, since other tests running in the same process would
 /// disturb the figure (hence ignored, run alone).
