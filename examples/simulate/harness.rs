@@ -71,18 +71,6 @@ struct InFlight {
     value: Option<Vec<u8>>,
 }
 
-/// A small deterministic generator (xorshift).
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self, sides: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % sides
-    }
-}
-
 const START_NS: u64 = 1_800_000_000_000_000_000;
 const MS: u64 = 1_000_000;
 
@@ -98,7 +86,7 @@ pub fn run(setup: &Setup, traffic: Traffic) -> Report {
         })
         .collect();
     let ids: Vec<String> = (0..setup.nodes).map(|i| format!("n{i}")).collect();
-    let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
+    let mut dice = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     let mut report = Report {
         allowed: f64::from(setup.limit.capacity())
             + f64::from(setup.seconds) / setup.limit.interval().as_secs_f64(),
@@ -119,8 +107,8 @@ pub fn run(setup: &Setup, traffic: Traffic) -> Report {
             owed -= 1000;
             let (node, user) = match traffic {
                 Traffic::Uniform { users, .. } => (
-                    dice.roll(setup.nodes as u64) as usize,
-                    format!("u{}", dice.roll(u64::from(users))),
+                    dice.u64(..setup.nodes as u64) as usize,
+                    format!("u{}", dice.u64(..u64::from(users))),
                 ),
                 Traffic::Hot { .. } => {
                     next_node = (next_node + 1) % setup.nodes;

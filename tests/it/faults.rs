@@ -430,18 +430,6 @@ fn a_whole_cluster_restarted_from_its_data_dirs_onto_an_empty_kafka_keeps_every_
     assert!(cluster.nodes[0].metric("limiter_config_republished_total") >= 3.0);
 }
 
-/// A small deterministic generator (xorshift), so a chaos run can be replayed from its seed.
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self, sides: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % sides
-    }
-}
-
 /// How often a fault came and how long the cluster took to recover from it.
 #[derive(Default)]
 struct Tally {
@@ -470,7 +458,7 @@ fn chaos() {
             now.unwrap().as_nanos() as u64 | 1
         });
     eprintln!("chaos: {minutes} minutes, seed {seed} (CRDT_LIMITER_CHAOS_SEED={seed} replays it)");
-    let mut dice = Dice(seed);
+    let mut dice = fastrand::Rng::with_seed(seed);
     let broker = OwnBroker::reserve();
     broker.script("start");
     let mut cluster = Cluster::start(broker.address(), "chaos");
@@ -481,9 +469,9 @@ fn chaos() {
     let mut round = 0;
     while Instant::now() < end {
         let made = change(round);
-        made.make(&cluster.nodes[dice.roll(3) as usize]);
+        made.make(&cluster.nodes[dice.u64(..3) as usize]);
         changes.push(made);
-        let fault = match dice.roll(5) {
+        let fault = match dice.u64(..5) {
             0 => {
                 broker.script("stop");
                 broker.script("start");
@@ -492,22 +480,22 @@ fn chaos() {
             1 => {
                 broker.script("stop");
                 // The gap (or below, the freeze) is the fault itself.
-                std::thread::sleep(Duration::from_millis(500 + dice.roll(2500)));
+                std::thread::sleep(Duration::from_millis(500 + dice.u64(..2500)));
                 broker.script("start");
                 "broker replaced after a gap"
             }
             2 => {
                 broker.script("pause");
-                std::thread::sleep(Duration::from_millis(1000 + dice.roll(4000)));
+                std::thread::sleep(Duration::from_millis(1000 + dice.u64(..4000)));
                 broker.script("resume");
                 "broker frozen"
             }
             3 => {
-                cluster.kill_and_restart(dice.roll(3) as usize);
+                cluster.kill_and_restart(dice.u64(..3) as usize);
                 "node killed (SIGKILL)"
             }
             _ => {
-                let i = dice.roll(3) as usize;
+                let i = dice.u64(..3) as usize;
                 assert_eq!(
                     cluster.nodes[i].terminate(Duration::from_secs(15)).code(),
                     Some(0)
