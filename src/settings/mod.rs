@@ -22,6 +22,7 @@ mod flags;
 mod http;
 mod proxies;
 mod replication;
+mod tls;
 
 pub use crate::replication::ReplicationSettings;
 pub use crate::rls::files::DescriptorSource;
@@ -29,6 +30,7 @@ use flags::Cli;
 use http::token;
 pub use http::{HttpSettings, Secret};
 use replication::replication;
+pub use tls::TlsSettings;
 
 /// A setting that was refused, and why; the message names the setting as a
 /// user would set it.
@@ -94,6 +96,8 @@ pub struct Config {
     pub node_id: Option<String>,
     /// Who may ask for decisions, and what clients owe.
     pub http: HttpSettings,
+    /// TLS on the listeners; plaintext where unset.
+    pub tls: TlsSettings,
 }
 
 /// A rules file and its validated rules.
@@ -159,6 +163,7 @@ impl Config {
         let node_id = replication::given_node_id(&cli)?;
         let replication = replication(&cli)?;
         let limit = limit(&cli)?;
+        let tls = tls::tls(&cli)?;
         let listen = listen(&cli.listen)?;
         let max_keys = positive("max-keys", cli.max_keys)?;
         let workers = match cli.workers {
@@ -197,6 +202,7 @@ impl Config {
             shadow: cli.shadow,
             node_id,
             http,
+            tls,
         })
     }
 }
