@@ -214,6 +214,10 @@ pub(super) struct Cli {
     )]
     pub(super) admin_token: Option<String>,
 
+    /// File whose first line is the admin token (instead of --admin-token), kept out of `ps`.
+    #[arg(long, env = "LIMITER_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub(super) admin_token_file: Option<PathBuf>,
+
     /// Directory where a node keeps admin changes: without Kafka the log itself (required for
     /// the admin API then); with Kafka a copy, put back into a config topic that lost them.
     #[arg(long, env = "LIMITER_DATA_DIR", value_name = "DIR")]

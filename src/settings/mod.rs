@@ -27,7 +27,7 @@ mod tls;
 pub use crate::replication::ReplicationSettings;
 pub use crate::rls::files::DescriptorSource;
 use flags::Cli;
-use http::token;
+use http::token_or_file;
 pub use http::{HttpSettings, Secret};
 use replication::replication;
 pub use tls::TlsSettings;
@@ -79,7 +79,7 @@ pub struct Config {
     /// The rules file and what it held at start; `None`: one per-user limit.
     pub rules: Option<RulesSource>,
     /// The admin API's bearer token; `None`: no admin API.
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Where a node keeps admin changes (the log without Kafka, a copy with it).
     pub data_dir: Option<PathBuf>,
     /// Where to serve the Envoy rate-limit service; `None`: not served.
@@ -158,7 +158,11 @@ impl Config {
     }
 
     fn merge(mut cli: Cli) -> Result<Self, ConfigError> {
-        let admin_token = token("admin-token", cli.admin_token.take())?;
+        let admin_token = token_or_file(
+            ["admin-token", "admin-token-file"],
+            cli.admin_token.take(),
+            cli.admin_token_file.take(),
+        )?;
         let http = http::http(&cli, admin_token.as_deref())?;
         let node_id = replication::given_node_id(&cli)?;
         let replication = replication(&cli)?;
@@ -193,7 +197,7 @@ impl Config {
             sweep_interval: Duration::from_secs(1),
             replication,
             rules,
-            admin_token,
+            admin_token: admin_token.map(Secret::new),
             data_dir: cli.data_dir,
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
             descriptors: proxies::source(cli.rls_config)?,
