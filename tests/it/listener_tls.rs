@@ -198,6 +198,20 @@ fn a_client_that_never_handshakes_is_closed_in_bounded_time() {
 }
 
 #[test]
+fn a_late_head_on_a_kept_alive_tls_connection_is_answered_408() {
+    let (dir, ca) = (temp_dir("tls-late-head"), Ca::new("test CA"));
+    let mut flags = https_flags(&dir, &ca);
+    flags.extend(["--head-timeout-ms".into(), "500".into()]);
+    let node = LoggedNode::start(&dir, &strs(&flags));
+    let mut https = Https::connect(node.addr, client(&ca.pem, None)).unwrap();
+    assert_eq!(https.get("/healthz").unwrap().0, 200);
+    // Half a head, then nothing: the timeout's JSON 408, over TLS.
+    let (status, body) = https.send_raw(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+    assert_eq!(status, 408, "{body}");
+    assert!(body.contains("head_timeout"), "{body}");
+}
+
+#[test]
 fn bad_tls_files_refuse_the_start_naming_the_setting() {
     let (dir, ca) = (temp_dir("tls-bad"), Ca::new("test CA"));
     let flags = https_flags(&dir, &ca);

@@ -113,9 +113,14 @@ impl Transport for TcpStream {
 }
 
 impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
-    /// Nothing: a TLS record cannot go out without waiting on the session,
-    /// so a late head on a TLS connection is closed unanswered.
-    fn try_answer(&mut self, _: &[u8]) {}
+    /// Into the session and on to the socket as far as it takes it now; a
+    /// no-op waker, as the connection ends right after and nothing waits.
+    fn try_answer(&mut self, bytes: &[u8]) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if let Poll::Ready(Ok(_)) = Pin::new(&mut *self).poll_write(&mut cx, bytes) {
+            let _ = Pin::new(self).poll_flush(&mut cx);
+        }
+    }
 }
 
 impl<IO: Transport> Connection<IO> {

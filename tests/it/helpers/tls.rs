@@ -156,7 +156,12 @@ impl Https {
     /// `GET path`, kept alive: the status and the body.
     pub fn get(&mut self, path: &str) -> std::io::Result<(u16, String)> {
         let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
-        self.0.write_all(head.as_bytes())?;
+        self.send_raw(head.as_bytes())
+    }
+
+    /// Sends `bytes` as they are; the status and the body of the answer.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<(u16, String)> {
+        self.0.write_all(bytes)?;
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
