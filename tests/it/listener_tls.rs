@@ -5,7 +5,8 @@
 //! handshakes served nothing; bad files refusing the start by setting; and
 //! the admin token read from a file, never in the log; and Envoy calling
 //! the rate-limit service over TLS and mTLS (`transport_socket` on its
-//! limiter cluster), a user seeing 200 then 429 through it.
+//! limiter cluster), a user seeing 200 then 429 through it, and Envoy still
+//! served after the gRPC certificate is rotated on disk.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -404,6 +405,23 @@ fn envoy_calls_the_rate_limit_service_over_tls() {
     let envoy = envoy_over_tls(&dir, &node, &app, &envoy_transport_socket(&dir, false));
     five_then_refused(&envoy, &node);
     assert_eq!(app.hits(), 5, "the refused request never reaches the app");
+
+    // The gRPC certificate rotated on disk: reloaded, and Envoy still served.
+    ca.leaf(&dir, "grpc", &["localhost"]);
+    let metrics = format!("http://{}/metrics", node.addr);
+    let applied = r#"limiter_tls_reloads_total{listener="grpc",outcome="applied"}"#;
+    eventually(
+        Duration::from_secs(15),
+        "the gRPC certificate reloaded",
+        || {
+            metric(
+                &String::from_utf8_lossy(&curl(&metrics, &[]).stdout),
+                applied,
+            ) >= 1.0
+        },
+    );
+    let bob = envoy.request("GET", "/api/orders", &[("X-User-ID", "bob")]);
+    assert_eq!(bob.status, 200, "{bob:?}\n{}", envoy.log());
 }
 
 #[test]
