@@ -18,6 +18,7 @@
 //! - [`policy_log`]: where live rule changes are made durable — the port, its record
 //!   format, and the file adapter for a node without Kafka.
 //! - [`telemetry`]: Prometheus metrics.
+//! - [`tls`]: TLS on the node's own listeners (HTTP, gRPC), certificates reloaded as they change.
 //! - [`gateway`]: gateway mode's core — routes to upstreams, their balancing, what
 //!   `https://` upstreams are verified against, and the caller's identity (header,
 //!   API key, JWT, client IP).
@@ -41,5 +42,6 @@ pub mod replication;
 pub mod rls;
 pub mod settings;
 pub mod telemetry;
+pub mod tls;
 
 pub use node::run;

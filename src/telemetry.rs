@@ -49,6 +49,7 @@ const CONFIG_DECODE_ERRORS: &str = "limiter_config_decode_errors_total";
 const CONFIG_REPUBLISHED: &str = "limiter_config_republished_total";
 const RULES_RELOADS: &str = "limiter_rules_reloads_total";
 const GATEWAY_RELOADS: &str = "limiter_gateway_reloads_total";
+const TLS_RELOADS: &str = "limiter_tls_reloads_total";
 const HTTP_REQUESTS: &str = "http_requests_total";
 const HTTP_SECONDS: &str = "http_request_duration_seconds";
 
@@ -186,6 +187,10 @@ fn describe_config() {
         GATEWAY_RELOADS,
         "Gateway-file reloads (SIGHUP), by outcome (applied, refused)."
     );
+    describe_counter!(
+        TLS_RELOADS,
+        "TLS certificate reloads (files changed, or SIGHUP), by listener (http, grpc) and outcome (applied, refused)."
+    );
 }
 
 /// Handles to every metric this node records.
@@ -271,6 +276,15 @@ impl Telemetry {
     pub fn gateway_reload(&self, applied: bool) {
         let outcome = if applied { "applied" } else { "refused" };
         self.local(|| metrics::counter!(GATEWAY_RELOADS, "outcome" => outcome).increment(1));
+    }
+
+    /// A reload of a listener's TLS files, applied or refused.
+    pub fn tls_reload(&self, listener: &'static str, applied: bool) {
+        let outcome = if applied { "applied" } else { "refused" };
+        self.local(|| {
+            metrics::counter!(TLS_RELOADS, "listener" => listener, "outcome" => outcome)
+                .increment(1);
+        });
     }
 
     /// A rules-file reload, applied or refused.

@@ -22,6 +22,7 @@ use crate::replication::Replication;
 use crate::rls::{self, RlsServer};
 use crate::settings::Config;
 use crate::telemetry::Telemetry;
+use crate::tls::{Alpn, ListenerTls};
 use reload::{keep_gateway, spawn_reloads};
 
 mod reload;
@@ -45,16 +46,17 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
+    let [http_tls, grpc_tls] = listener_tls(&config)?;
     let mut parts = build(&config, &clock)?;
     spawn_reloads(&config, &parts);
-    let rls = start_rls(&config, &parts, &clock)?;
     let gateway = config
         .gateway
         .clone()
         .map(|g| Arc::new(LiveGateway::new(g)));
     let state = app_state(&config, &mut parts, &clock, gateway.clone());
+    let rls = start_rls(&config, &parts, &clock, grpc_tls.clone())?;
     let addr = listener.local_addr()?;
-    let settings = server_settings(&config, &parts);
+    let settings = server_settings(&config, &parts, http_tls.clone());
     let server = http_api::server::serve(listener, settings, move || {
         let app = App::new().app_data(state.clone());
         // Each worker its own client: its own pool of upstream connections.
@@ -83,6 +85,7 @@ pub async fn run(
         let telemetry = Arc::clone(&parts.telemetry);
         periodic.push(actix_web::rt::spawn(keep_gateway(gateway, telemetry)));
     }
+    periodic.extend(watch_tls([http_tls, grpc_tls], &parts.telemetry));
     log_serving(&config, addr);
     let result = server.await;
     periodic.iter().for_each(|task| task.abort());
@@ -96,8 +99,38 @@ pub async fn run(
     result
 }
 
+/// TLS of the HTTP and gRPC listeners, each `None` when plaintext; a
+/// handshake has as long as a request head.
+fn listener_tls(config: &Config) -> std::io::Result<[Option<Arc<ListenerTls>>; 2]> {
+    let load = |listener, files: &Option<crate::tls::TlsFiles>, alpn| {
+        files
+            .clone()
+            .map(|files| ListenerTls::load(listener, files, alpn, config.http.head_timeout))
+            .transpose()
+            .map_err(|e| std::io::Error::other(format!("--{}: {e}", e.setting)))
+    };
+    Ok([
+        load("http", &config.tls.http, Alpn::Http1)?,
+        load("grpc", &config.tls.grpc, Alpn::H2)?,
+    ])
+}
+
+/// A task per TLS listener reloading its files when they change.
+fn watch_tls(
+    tls: [Option<Arc<ListenerTls>>; 2],
+    telemetry: &Arc<Telemetry>,
+) -> impl Iterator<Item = actix_web::rt::task::JoinHandle<()>> + '_ {
+    tls.into_iter()
+        .flatten()
+        .map(|tls| actix_web::rt::spawn(crate::tls::watch::watch(tls, Arc::clone(telemetry))))
+}
+
 /// The HTTP server's workers and the bounds on what clients owe.
-fn server_settings(config: &Config, parts: &Parts) -> ServerSettings {
+fn server_settings(
+    config: &Config,
+    parts: &Parts,
+    tls: Option<Arc<ListenerTls>>,
+) -> ServerSettings {
     let http = &config.http;
     ServerSettings {
         workers: config.workers.get(),
@@ -110,6 +143,7 @@ fn server_settings(config: &Config, parts: &Parts) -> ServerSettings {
         max_connections: http.max_connections.get(),
         head_timeout: http.head_timeout,
         shutdown_timeout: 10,
+        tls,
     }
 }
 
@@ -254,6 +288,7 @@ fn start_rls(
     config: &Config,
     parts: &Parts,
     clock: &Arc<dyn Clock>,
+    tls: Option<Arc<ListenerTls>>,
 ) -> std::io::Result<Option<RlsServer>> {
     let Some(addr) = config.grpc_listen else {
         return Ok(None);
@@ -278,7 +313,7 @@ fn start_rls(
             .clone()
             .map(|token| Box::new(token) as Box<dyn rls::DecisionToken>),
     );
-    RlsServer::start(listener, limiter, config.workers.get()).map(Some)
+    RlsServer::start(listener, limiter, config.workers.get(), tls).map(Some)
 }
 
 /// The periodic work beside the server: housekeeping and the per-rule sampler.

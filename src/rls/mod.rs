@@ -13,13 +13,17 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitServiceServer;
+use futures_util::FutureExt;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
+
+use crate::tls::ListenerTls;
 
 pub use service::{DecisionToken, Limiter};
 
 pub mod files;
 mod service;
+mod tls;
 
 /// A running rate-limit service; stopped by [`RlsServer::stop`].
 pub struct RlsServer {
@@ -29,13 +33,16 @@ pub struct RlsServer {
 }
 
 impl RlsServer {
-    /// Serves `limiter` on `listener` with `workers` threads of its own.
+    /// Serves `limiter` on `listener` with `workers` threads of its own,
+    /// over `tls` if given.
     pub fn start(
         listener: std::net::TcpListener,
         limiter: Limiter,
         workers: usize,
+        tls: Option<Arc<ListenerTls>>,
     ) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
+        let over_tls = tls.is_some();
         listener.set_nonblocking(true)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
@@ -46,11 +53,11 @@ impl RlsServer {
         let thread = std::thread::Builder::new()
             .name("rls-server".into())
             .spawn(move || {
-                runtime.block_on(serve(listener, limiter, stopped));
+                runtime.block_on(serve(listener, limiter, tls, stopped));
                 // Calls still running after the grace period are dropped.
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })?;
-        tracing::info!(grpc = %addr, "serving the Envoy rate-limit service");
+        tracing::info!(grpc = %addr, tls = over_tls, "serving the Envoy rate-limit service");
         Ok(Self {
             addr,
             stop: Arc::new(stop),
@@ -85,7 +92,12 @@ impl RlsServer {
 /// that never does must not hold the node up.
 pub const GRACE: Duration = Duration::from_secs(10);
 
-async fn serve(listener: std::net::TcpListener, limiter: Limiter, stopped: watch::Receiver<bool>) {
+async fn serve(
+    listener: std::net::TcpListener,
+    limiter: Limiter,
+    tls: Option<Arc<ListenerTls>>,
+    stopped: watch::Receiver<bool>,
+) {
     let incoming = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => TcpIncoming::from(listener).with_nodelay(Some(true)),
         Err(error) => {
@@ -96,11 +108,20 @@ async fn serve(listener: std::net::TcpListener, limiter: Limiter, stopped: watch
     let stop_signal = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let served = tonic::transport::Server::builder().serve_with_incoming_shutdown(
-        RateLimitServiceServer::new(limiter),
-        incoming,
-        stop_signal(stopped.clone()),
-    );
+    let service = RateLimitServiceServer::new(limiter);
+    let server = tonic::transport::Server::builder();
+    let served = match tls {
+        None => server
+            .serve_with_incoming_shutdown(service, incoming, stop_signal(stopped.clone()))
+            .boxed(),
+        Some(tls) => server
+            .serve_with_incoming_shutdown(
+                service,
+                tls::incoming(incoming, tls),
+                stop_signal(stopped.clone()),
+            )
+            .boxed(),
+    };
     let deadline = async {
         stop_signal(stopped).await;
         tokio::time::sleep(GRACE).await;

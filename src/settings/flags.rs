@@ -214,6 +214,10 @@ pub(super) struct Cli {
     )]
     pub(super) admin_token: Option<String>,
 
+    /// File whose first line is the admin token (instead of --admin-token), kept out of `ps`.
+    #[arg(long, env = "LIMITER_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub(super) admin_token_file: Option<PathBuf>,
+
     /// Directory where a node keeps admin changes: without Kafka the log itself (required for
     /// the admin API then); with Kafka a copy, put back into a config topic that lost them.
     #[arg(long, env = "LIMITER_DATA_DIR", value_name = "DIR")]
@@ -304,4 +308,33 @@ pub(super) struct Cli {
         default_value_t = 10_000
     )]
     pub(super) max_connections: usize,
+
+    // TLS on the node's listeners; unset: plaintext. Read again when the
+    // files change and on SIGHUP.
+    /// Certificate chain (PEM) to serve HTTPS with on --listen; needs --tls-key-file.
+    #[arg(long, env = "LIMITER_TLS_CERT_FILE", value_name = "FILE")]
+    pub(super) tls_cert_file: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert-file.
+    #[arg(long, env = "LIMITER_TLS_KEY_FILE", value_name = "FILE")]
+    pub(super) tls_key_file: Option<PathBuf>,
+
+    /// CA certificates (PEM) HTTPS clients must present a certificate from (mTLS).
+    /// Unset: no client certificate asked.
+    #[arg(long, env = "LIMITER_TLS_CLIENT_CA_FILE", value_name = "FILE")]
+    pub(super) tls_client_ca_file: Option<PathBuf>,
+
+    /// Certificate chain (PEM) to serve the rate-limit service (gRPC) over TLS with;
+    /// needs --grpc-tls-key-file. Unset: plaintext gRPC (the HTTP TLS files do not apply).
+    #[arg(long, env = "LIMITER_GRPC_TLS_CERT_FILE", value_name = "FILE")]
+    pub(super) grpc_tls_cert_file: Option<PathBuf>,
+
+    /// Private key (PEM) of --grpc-tls-cert-file.
+    #[arg(long, env = "LIMITER_GRPC_TLS_KEY_FILE", value_name = "FILE")]
+    pub(super) grpc_tls_key_file: Option<PathBuf>,
+
+    /// CA certificates (PEM) gRPC clients must present a certificate from (mTLS).
+    /// Unset: no client certificate asked.
+    #[arg(long, env = "LIMITER_GRPC_TLS_CLIENT_CA_FILE", value_name = "FILE")]
+    pub(super) grpc_tls_client_ca_file: Option<PathBuf>,
 }

@@ -63,8 +63,11 @@ impl Default for HttpSettings {
 /// The HTTP settings from the flags and the file; the decision token must
 /// differ from `admin_token`.
 pub(super) fn http(cli: &Cli, admin_token: Option<&str>) -> Result<HttpSettings, ConfigError> {
-    let decision_token =
-        decision_token(cli.decision_token.clone(), cli.decision_token_file.clone())?;
+    let decision_token = token_or_file(
+        ["decision-token", "decision-token-file"],
+        cli.decision_token.clone(),
+        cli.decision_token_file.clone(),
+    )?;
     if decision_token.is_some() && decision_token.as_deref() == admin_token {
         return Err(ConfigError::new(
             "decision-token",
@@ -84,28 +87,27 @@ pub(super) fn http(cli: &Cli, admin_token: Option<&str>) -> Result<HttpSettings,
 }
 
 /// The token given, or read from the file given (its first line, so a
-/// trailing newline does not count); not both.
-fn decision_token(
+/// trailing newline does not count); not both. `settings`: the token's and
+/// the file's setting names.
+pub(super) fn token_or_file(
+    [setting, file_setting]: [&'static str; 2],
     given: Option<String>,
     file: Option<PathBuf>,
 ) -> Result<Option<String>, ConfigError> {
     let Some(path) = file else {
-        return token("decision-token", given);
+        return token(setting, given);
     };
     if given.is_some() {
         return Err(ConfigError::new(
-            "decision-token-file",
-            "set the decision token or its file, not both",
+            file_setting,
+            format!("set --{setting} or its file, not both"),
         ));
     }
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        ConfigError::new(
-            "decision-token-file",
-            format!("cannot read {}: {e}", path.display()),
-        )
+        ConfigError::new(file_setting, format!("cannot read {}: {e}", path.display()))
     })?;
     let first = text.lines().next().unwrap_or_default().to_string();
-    token("decision-token-file", Some(first))
+    token(file_setting, Some(first))
 }
 
 /// A token short or with spaces or control characters is refused: it would

@@ -22,13 +22,15 @@ mod flags;
 mod http;
 mod proxies;
 mod replication;
+mod tls;
 
 pub use crate::replication::ReplicationSettings;
 pub use crate::rls::files::DescriptorSource;
 use flags::Cli;
-use http::token;
+use http::token_or_file;
 pub use http::{HttpSettings, Secret};
 use replication::replication;
+pub use tls::TlsSettings;
 
 /// A setting that was refused, and why; the message names the setting as a
 /// user would set it.
@@ -77,7 +79,7 @@ pub struct Config {
     /// The rules file and what it held at start; `None`: one per-user limit.
     pub rules: Option<RulesSource>,
     /// The admin API's bearer token; `None`: no admin API.
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Where a node keeps admin changes (the log without Kafka, a copy with it).
     pub data_dir: Option<PathBuf>,
     /// Where to serve the Envoy rate-limit service; `None`: not served.
@@ -94,6 +96,8 @@ pub struct Config {
     pub node_id: Option<String>,
     /// Who may ask for decisions, and what clients owe.
     pub http: HttpSettings,
+    /// TLS on the listeners; plaintext where unset.
+    pub tls: TlsSettings,
 }
 
 /// A rules file and its validated rules.
@@ -154,11 +158,16 @@ impl Config {
     }
 
     fn merge(mut cli: Cli) -> Result<Self, ConfigError> {
-        let admin_token = token("admin-token", cli.admin_token.take())?;
+        let admin_token = token_or_file(
+            ["admin-token", "admin-token-file"],
+            cli.admin_token.take(),
+            cli.admin_token_file.take(),
+        )?;
         let http = http::http(&cli, admin_token.as_deref())?;
         let node_id = replication::given_node_id(&cli)?;
         let replication = replication(&cli)?;
         let limit = limit(&cli)?;
+        let tls = tls::tls(&cli)?;
         let listen = listen(&cli.listen)?;
         let max_keys = positive("max-keys", cli.max_keys)?;
         let workers = match cli.workers {
@@ -188,7 +197,7 @@ impl Config {
             sweep_interval: Duration::from_secs(1),
             replication,
             rules,
-            admin_token,
+            admin_token: admin_token.map(Secret::new),
             data_dir: cli.data_dir,
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
             descriptors: proxies::source(cli.rls_config)?,
@@ -197,6 +206,7 @@ impl Config {
             shadow: cli.shadow,
             node_id,
             http,
+            tls,
         })
     }
 }

@@ -275,3 +275,24 @@ fn a_secret_from_the_file_never_shows_in_help() {
     };
     assert!(help.contains("[default: 42]"), "{help}");
 }
+
+#[test]
+fn the_admin_token_comes_from_its_file_and_never_shows_in_debug() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin");
+    let token = "admin-file-token-0123456789";
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    let file = path.to_str().unwrap();
+    let c = load(&["--admin-token-file", file, "--data-dir", "/tmp"]).unwrap();
+    assert_eq!(c.admin_token.as_ref().unwrap().as_bytes(), token.as_bytes());
+    assert!(
+        !format!("{c:?}").contains(token),
+        "the token shows in Debug"
+    );
+    let both = ["--admin-token-file", file, "--admin-token", token];
+    let said = refused(&both);
+    assert!(said.contains("`admin-token-file`"), "{said}");
+    assert!(!said.contains(token), "{said}");
+    std::fs::write(&path, "short\n").unwrap();
+    assert!(refused(&["--admin-token-file", file]).contains("at least 16"));
+}

@@ -298,3 +298,47 @@ fn a_node_is_not_ready_before_its_first_jwks_fetch() {
         "{seen}"
     );
 }
+
+#[test]
+fn a_jwt_secret_from_a_file_is_read_again_on_sighup_and_never_logged() {
+    let echo = Echo::start();
+    let dir = temp_dir("gateway-secret-file");
+    let (secret_file, gateway) = (dir.join("jwt-secret"), dir.join("gateway.toml"));
+    let (old, new) = (SECRET, "the-rotated-secret-of-at-least-32-bytes");
+    std::fs::write(&secret_file, format!("{old}\n")).unwrap();
+    let text = format!(
+        "[identity.jwt]\nalgorithms = [\"HS256\"]\nsecret_file = {:?}\n\
+         issuer = \"https://issuer.test\"\naudience = \"api\"\n\
+         [[routes]]\nname = \"tokens\"\nprefix = \"/t\"\nupstreams = [\"http://{}\"]\nidentity = [\"jwt\"]\n",
+        secret_file.display(),
+        echo.addr
+    );
+    std::fs::write(&gateway, text).unwrap();
+    let n = helpers::tls::LoggedNode::start(&dir, &["--gateway", gateway.to_str().unwrap()]);
+    let url = format!("http://{}/t/x", n.addr);
+    let bearer =
+        |secret: &str| format!("Bearer {}", token(claims("ann", None, 3600, "api"), secret));
+    assert_eq!(
+        get(&url, &[("Authorization", &bearer(old))]).0,
+        200,
+        "{}",
+        n.log()
+    );
+    assert_eq!(get(&url, &[("Authorization", &bearer(new))]).0, 401);
+
+    std::fs::write(&secret_file, format!("{new}\n")).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &n.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    helpers::eventually(std::time::Duration::from_secs(10), "the new secret", || {
+        get(&url, &[("Authorization", &bearer(new))]).0 == 200
+    });
+    assert_eq!(get(&url, &[("Authorization", &bearer(old))]).0, 401);
+    let log = n.log();
+    assert!(
+        !log.contains(old) && !log.contains(new),
+        "a secret in the log:\n{log}"
+    );
+}

@@ -9,45 +9,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-
 use crate::helpers::proxy::Proxy;
+use crate::helpers::tls::Ca;
 use crate::helpers::{eventually, temp_dir, tools, NodeProcess, TestNode};
-
-/// A CA, PEM, and what signs with it.
-struct Ca {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Ca {
-    /// A CA named `name` (two CAs of one name would be told apart only by
-    /// their signatures).
-    fn new(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let key = KeyPair::generate().unwrap();
-        let pem = params.self_signed(&key).unwrap().pem();
-        Self {
-            pem,
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf for `names` (DNS names or IP addresses) signed by this CA,
-    /// written as `dir/NAME.pem` and `dir/NAME.key`.
-    fn leaf(&self, dir: &Path, name: &str, names: &[&str]) {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
-        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-    }
-}
 
 /// nginx ports: HTTPS with a certificate for localhost and 127.0.0.1, HTTPS
 /// with one for another name only, and plain HTTP.
@@ -308,7 +272,7 @@ fn a_ca_file_that_is_missing_or_not_certificates_stops_the_start() {
     std::fs::write(dir.join("empty.pem"), "").unwrap();
     std::fs::write(
         dir.join("key.pem"),
-        KeyPair::generate().unwrap().serialize_pem(),
+        rcgen::KeyPair::generate().unwrap().serialize_pem(),
     )
     .unwrap();
     for (ca, why) in [

@@ -17,7 +17,7 @@
 //!
 //! [identity.jwt]
 //! algorithms = ["HS256", "RS256"]      # default: HS256 with a secret, RS256 and ES256 with a JWKS
-//! secret_env = "JWT_SECRET"            # or `secret = "…"` (HS256; at least 32 bytes)
+//! secret_env = "JWT_SECRET"            # or `secret = "…"` or `secret_file = "…"` (HS256; at least 32 bytes)
 //! jwks_url = "https://id.example.com/.well-known/jwks.json"   # or `jwks_file = "…"`
 //! jwks_refresh_secs = 300
 //! leeway_secs = 30

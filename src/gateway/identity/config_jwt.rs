@@ -1,5 +1,5 @@
 //! `[identity.jwt]` as written, validated into a [`JwtVerifier`]: algorithms,
-//! the HS256 secret (inline or from an environment variable), the JWKS file
+//! the HS256 secret (inline, from an environment variable or from a file), the JWKS file
 //! or URL, and the claim rules.
 
 use std::fmt;
@@ -52,6 +52,9 @@ pub struct JwtConfig {
     /// The environment variable holding the HS256 secret.
     #[serde(default)]
     pub secret_env: Option<String>,
+    /// A file whose first line is the HS256 secret (read again with the gateway file).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
     /// A JWKS file.
     #[serde(default)]
     pub jwks_file: Option<PathBuf>,
@@ -90,6 +93,7 @@ impl fmt::Debug for JwtConfig {
             .field("algorithms", &self.algorithms)
             .field("secret", &self.secret.as_ref().map(|_| ".."))
             .field("secret_env", &self.secret_env)
+            .field("secret_file", &self.secret_file)
             .field("jwks_file", &self.jwks_file)
             .field("jwks_url", &self.jwks_url)
             .finish_non_exhaustive()
@@ -98,6 +102,18 @@ impl fmt::Debug for JwtConfig {
 
 fn err(field: &str, reason: impl ToString) -> IdentityConfigError {
     IdentityConfigError::new(format!("jwt.{field}"), reason)
+}
+
+/// The first line of the secret file at `path` (a trailing newline is not
+/// part of the secret); the error names the file, never what it holds.
+fn first_line(path: &std::path::Path) -> Result<String, IdentityConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        err(
+            "secret_file",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
 }
 
 impl JwtConfig {
@@ -142,13 +158,20 @@ impl JwtConfig {
         &self,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Secret>, IdentityConfigError> {
-        let (field, secret) = match (&self.secret, &self.secret_env) {
-            (Some(_), Some(_)) => {
-                return Err(err("secret", "set `secret` or `secret_env`, not both"))
-            }
-            (None, None) => return Ok(None),
-            (Some(secret), None) => ("secret", secret.clone()),
-            (None, Some(var)) => (
+        let given = [
+            self.secret.is_some(),
+            self.secret_env.is_some(),
+            self.secret_file.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err(err(
+                "secret",
+                "set one of `secret`, `secret_env` or `secret_file`",
+            ));
+        }
+        let (field, secret) = match (&self.secret, &self.secret_env, &self.secret_file) {
+            (Some(secret), _, _) => ("secret", secret.clone()),
+            (_, Some(var), _) => (
                 "secret_env",
                 env(var).ok_or_else(|| {
                     err(
@@ -157,6 +180,8 @@ impl JwtConfig {
                     )
                 })?,
             ),
+            (_, _, Some(path)) => ("secret_file", first_line(path)?),
+            (None, None, None) => return Ok(None),
         };
         if secret.len() < MIN_SECRET_BYTES {
             return Err(err(

@@ -214,3 +214,20 @@ fn debug_never_shows_the_secret() {
     let identifier = config.validate(TrustedProxies::default(), no_env).unwrap();
     assert!(!format!("{identifier:?}").contains(SECRET));
 }
+
+#[test]
+fn a_secret_file_gives_its_first_line_and_is_one_of_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret");
+    std::fs::write(&path, format!("{SECRET}\n")).unwrap();
+    let file = format!("[jwt]\nsecret_file = {:?}", path.display().to_string());
+    assert!(validate(&file).is_ok());
+    std::fs::write(&path, "short\n").unwrap();
+    assert_eq!(field_of(&file), "identity.jwt.secret_file");
+    let both = format!("{file}\nsecret = \"{SECRET}\"");
+    assert_eq!(field_of(&both), "identity.jwt.secret");
+    let missing = "[jwt]\nsecret_file = \"/nonexistent/secret\"";
+    assert_eq!(field_of(missing), "identity.jwt.secret_file");
+    let config = IdentityConfig::from_toml(&file).unwrap();
+    assert!(!format!("{config:?}").contains("short"));
+}

@@ -10,14 +10,15 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use crate::http_api::wire::error::ApiError;
-use crate::http_api::wire::tokens::{bearer, same};
+use crate::http_api::wire::tokens::bearer;
 use crate::http_api::AppState;
 use crate::policy_log::PolicyLog;
+use crate::settings::Secret;
 
 /// The admin API's settings.
 pub struct Admin {
     /// The bearer token.
-    pub token: String,
+    pub token: Secret,
     /// Where changes are committed.
     pub log: Arc<dyn PolicyLog>,
     /// Held while an API-key change is checked and committed, so two calls
@@ -26,7 +27,7 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub fn new(token: String, log: Arc<dyn PolicyLog>) -> Self {
+    pub fn new(token: Secret, log: Arc<dyn PolicyLog>) -> Self {
         Self {
             token,
             log,
@@ -61,7 +62,7 @@ impl FromRequest for Authorized {
 impl Admin {
     /// Whether `presented` is the admin token.
     pub(crate) fn accepts(&self, presented: &[u8]) -> bool {
-        same(presented, self.token.as_bytes())
+        self.token.matches(presented)
     }
 }
 

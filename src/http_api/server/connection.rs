@@ -5,6 +5,9 @@
 //! for ever), and the parser's own empty-bodied refusals are answered as
 //! the JSON error ([`head_refusal`](super::head_refusal)), which needs the
 //! start of each request as read: the first [`WINDOW`] bytes are kept.
+//!
+//! A connection is generic over its transport ([`Transport`]): a plain TCP
+//! stream, or TLS over one, so the plaintext server pays nothing for TLS.
 
 use std::future::Future;
 use std::io::{self, Write};
@@ -57,12 +60,21 @@ impl Limits {
         }
     }
 
-    /// `io` as a connection, with its peer; `None` past the cap, when it is
-    /// answered 503 (if its socket takes the answer at once) and closed.
-    pub fn admit(self: &Arc<Self>, io: TcpStream) -> Option<(Connection, Option<SocketAddr>)> {
+    /// A place under the cap, held until the [`Seat`] is dropped; `None`
+    /// past the cap (counted as refused).
+    pub fn seat(self: &Arc<Self>) -> Option<Seat> {
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.max {
             self.open.fetch_sub(1, Ordering::AcqRel);
             self.telemetry.http_refusal(Refusal::ConnectionCap);
+            return None;
+        }
+        Some(Seat(Arc::clone(self)))
+    }
+
+    /// `io` as a connection, with its peer; `None` past the cap, when it is
+    /// answered 503 (if its socket takes the answer at once) and closed.
+    pub fn admit(self: &Arc<Self>, io: TcpStream) -> Option<(Connection, Option<SocketAddr>)> {
+        let Some(seat) = self.seat() else {
             let busy = ApiError::TooManyConnections { max: self.max };
             // Best effort, never waiting: the point is to spend nothing on
             // it. Straight to the socket (tokio would wait for it to be
@@ -72,19 +84,58 @@ impl Limits {
                 let _ = socket.shutdown(std::net::Shutdown::Write);
             }
             return None;
-        }
+        };
         let peer = io.peer_addr().ok();
-        let connection = Connection {
+        Some((Connection::new(io, seat), peer))
+    }
+}
+
+/// A connection's place under `--max-connections`, given back when dropped.
+pub struct Seat(Arc<Limits>);
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What a connection is carried over.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// Writes `bytes` if the transport takes them at once, never waiting:
+    /// a last answer before the connection is closed.
+    fn try_answer(&mut self, bytes: &[u8]);
+}
+
+impl Transport for TcpStream {
+    fn try_answer(&mut self, bytes: &[u8]) {
+        let _ = self.try_write(bytes);
+    }
+}
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    /// Into the session and on to the socket as far as it takes it now; a
+    /// no-op waker, as the connection ends right after and nothing waits.
+    fn try_answer(&mut self, bytes: &[u8]) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if let Poll::Ready(Ok(_)) = Pin::new(&mut *self).poll_write(&mut cx, bytes) {
+            let _ = Pin::new(self).poll_flush(&mut cx);
+        }
+    }
+}
+
+impl<IO: Transport> Connection<IO> {
+    /// `io` as a connection holding `seat`.
+    pub fn new(io: IO, seat: Seat) -> Self {
+        Connection {
             io,
-            limits: Arc::clone(self),
+            seat,
             window: Vec::new(),
             phase: Phase::Between,
             first: true,
             timer: None,
             flushed: true,
             replacing: None,
-        };
-        Some((connection, peer))
+        }
     }
 }
 
@@ -101,9 +152,10 @@ enum Phase {
 }
 
 /// A client connection (see the module).
-pub struct Connection {
-    io: TcpStream,
-    limits: Arc<Limits>,
+pub struct Connection<IO = TcpStream> {
+    io: IO,
+    /// Its place under the cap, and the settings every connection shares.
+    seat: Seat,
     /// The first [`WINDOW`] bytes of the request being read.
     window: Vec<u8>,
     phase: Phase,
@@ -126,13 +178,7 @@ struct Replacement {
     replaces: usize,
 }
 
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.limits.open.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl Connection {
+impl<IO: Transport> Connection<IO> {
     /// Follows the request through `bytes`, just read.
     fn read(&mut self, bytes: &[u8]) {
         if self.phase == Phase::Between {
@@ -157,7 +203,7 @@ impl Connection {
     }
 
     fn arm_timer(&mut self) {
-        let deadline = Instant::now() + self.limits.head_timeout;
+        let deadline = Instant::now() + self.seat.0.head_timeout;
         match &mut self.timer {
             Some(timer) => timer.as_mut().reset(deadline),
             None => self.timer = Some(Box::pin(sleep_until(deadline))),
@@ -174,12 +220,12 @@ impl Connection {
         if timer.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        self.limits.telemetry.http_refusal(Refusal::HeadTimeout);
+        self.seat.0.telemetry.http_refusal(Refusal::HeadTimeout);
         if self.flushed {
             let late = ApiError::HeadTimeout {
-                timeout_ms: u64::try_from(self.limits.head_timeout.as_millis()).unwrap_or(u64::MAX),
+                timeout_ms: u64::try_from(self.seat.0.head_timeout.as_millis()).unwrap_or(u64::MAX),
             };
-            let _ = self.io.try_write(&answer(&late, None));
+            self.io.try_answer(&answer(&late, None));
         }
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -191,11 +237,11 @@ impl Connection {
     /// shows the parser's refusal (and not an upstream's bare answer).
     fn replacement(&self, kind: Canned, date: &[u8]) -> Option<Vec<u8>> {
         let ctx = Explain {
-            forward_auth_user: &self.limits.forward_auth_user,
-            head_timeout: self.limits.head_timeout,
+            forward_auth_user: &self.seat.0.forward_auth_user,
+            head_timeout: self.seat.0.head_timeout,
         };
         let error = explain(kind, &self.window, &ctx)?;
-        let telemetry = &self.limits.telemetry;
+        let telemetry = &self.seat.0.telemetry;
         telemetry.http_refusal(match kind {
             Canned::Malformed => Refusal::MalformedHead,
             Canned::TooLarge => Refusal::HeadTooLarge,
@@ -260,7 +306,7 @@ fn head_ends(newline: &mut u8, mut bytes: &[u8]) -> bool {
     }
 }
 
-impl AsyncRead for Connection {
+impl<IO: Transport> AsyncRead for Connection<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -279,7 +325,7 @@ impl AsyncRead for Connection {
     }
 }
 
-impl AsyncWrite for Connection {
+impl<IO: Transport> AsyncWrite for Connection<IO> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -6,7 +6,7 @@
 //! the bare TCP stream, which `HttpServer` offers no way to wrap.
 
 use std::fmt;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,10 @@ use actix_web::rt::net::TcpStream;
 pub mod connection;
 pub mod head_refusal;
 
-use connection::Limits;
+use connection::{Connection, Limits};
+use tokio_rustls::server::TlsStream;
+
+use crate::tls::ListenerTls;
 
 /// Connections past the cap a worker holds at once while it refuses them.
 const REFUSED_AT_ONCE: usize = 1024;
@@ -39,6 +42,66 @@ pub struct ServerSettings {
     pub head_timeout: Duration,
     /// Seconds requests in flight have to finish once the server stops.
     pub shutdown_timeout: u64,
+    /// HTTPS; `None`: plaintext.
+    pub tls: Option<Arc<ListenerTls>>,
+}
+
+fn past_cap() -> DispatchError {
+    DispatchError::Io(std::io::Error::other("past --max-connections"))
+}
+
+/// A TLS connection: its place under the cap first (so handshakes count
+/// against it too; one past it is closed, as no plaintext answer can be
+/// read by a TLS client), then the handshake, within the head timeout.
+async fn accept_tls(
+    limits: Arc<Limits>,
+    tls: Arc<ListenerTls>,
+    io: TcpStream,
+) -> Result<
+    (
+        Connection<TlsStream<TcpStream>>,
+        Protocol,
+        Option<SocketAddr>,
+    ),
+    DispatchError,
+> {
+    let seat = limits.seat().ok_or_else(past_cap)?;
+    let peer = io.peer_addr().ok();
+    match tls.accept(io).await {
+        Ok(stream) => Ok((Connection::new(stream, seat), Protocol::Http1, peer)),
+        Err(error) => {
+            tracing::debug!(%error, ?peer, "TLS handshake failed");
+            Err(DispatchError::Io(error))
+        }
+    }
+}
+
+/// Listens with the HTTP service of one worker over the connections
+/// `$accept` makes: a macro, as the service's type (generic over the
+/// transport) cannot be named.
+macro_rules! listen {
+    ($builder:ident, $listener:ident, [$shutdown:ident, $head_timeout:ident, $addr:ident, $factory:ident], $accept:expr) => {
+        $builder.listen("crdt-limiter-http", $listener, move || {
+            let shutdown = $shutdown.clone();
+            let http = HttpService::build()
+                // As HttpServer does: idle kept-alive connections close at once on stop.
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout($head_timeout)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr($addr)
+                .finish(map_config(
+                    $factory()
+                        .into_factory()
+                        .map_err(|err| err.into().error_response()),
+                    move |_| AppConfig::default(),
+                ));
+            fn_service($accept).and_then(http)
+        })?
+    };
 }
 
 /// Serves the app `factory` makes (one per worker) on `listener`, until
@@ -69,37 +132,28 @@ where
         .shutdown_timeout(settings.shutdown_timeout);
     let shutdown = builder.graceful_shutdown_signal();
     let (limits, head_timeout) = (settings.limits, settings.head_timeout);
-    let builder = builder.listen("crdt-limiter-http", listener, move || {
-        let shutdown = shutdown.clone();
-        let http = HttpService::build()
-            // As HttpServer does: idle kept-alive connections close at once on stop.
-            .graceful_shutdown_signal(move || {
-                let shutdown = shutdown.clone();
-                async move { shutdown.notified().await }
-            })
-            .keep_alive(KeepAlive::default())
-            .client_request_timeout(head_timeout)
-            .client_disconnect_timeout(Duration::from_secs(1))
-            .local_addr(addr)
-            .finish(map_config(
-                factory()
-                    .into_factory()
-                    .map_err(|err| err.into().error_response()),
-                move |_| AppConfig::default(),
-            ));
-        let limits = Arc::clone(&limits);
-        fn_service(move |io: TcpStream| {
-            let admitted = limits.admit(io);
-            async move {
-                match admitted {
-                    Some((connection, peer)) => Ok((connection, Protocol::Http1, peer)),
-                    None => Err(DispatchError::Io(std::io::Error::other(
-                        "past --max-connections",
-                    ))),
+    let builder = match settings.tls {
+        None => listen!(
+            builder,
+            listener,
+            [shutdown, head_timeout, addr, factory],
+            {
+                let limits = Arc::clone(&limits);
+                move |io: TcpStream| {
+                    let admitted = limits.admit(io).map(|(c, peer)| (c, Protocol::Http1, peer));
+                    std::future::ready(admitted.ok_or_else(past_cap))
                 }
             }
-        })
-        .and_then(http)
-    })?;
+        ),
+        Some(tls) => listen!(
+            builder,
+            listener,
+            [shutdown, head_timeout, addr, factory],
+            {
+                let (limits, tls) = (Arc::clone(&limits), Arc::clone(&tls));
+                move |io: TcpStream| accept_tls(Arc::clone(&limits), Arc::clone(&tls), io)
+            }
+        ),
+    };
     Ok(builder.run())
 }

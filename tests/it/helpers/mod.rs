@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod echo;
 pub mod jwks;
 pub mod proxy;
+pub mod tls;
 pub mod tools;
 
 use std::collections::HashMap;
