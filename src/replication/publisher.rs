@@ -39,7 +39,7 @@ impl ClientContext for Delivery {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::debug!(%error, reason, "kafka producer error; librdkafka retries");
+        self.0.failures.report(&error, reason);
     }
 }
 
