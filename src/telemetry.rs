@@ -158,7 +158,7 @@ fn describe_sync() {
     );
     describe_counter!(
         KAFKA_ERRORS,
-        "Kafka connections refused for a cause the operator must fix, by cause: tls_ca, tls_client_cert, tls, sasl."
+        "Kafka connections refused for a cause the operator must fix, by cause: tls_ca, tls_client_cert, tls_closed, tls, sasl."
     );
     describe_counter!(
         KAFKA_TOPIC_LOST,
@@ -267,7 +267,7 @@ impl Telemetry {
         self.local(|| metrics::counter!(CONFIG_REPUBLISHED).increment(records as u64));
     }
 
-    /// A Kafka failure the operator must fix (`tls_ca`, `tls_client_cert`, `tls`, `sasl`).
+    /// A Kafka failure the operator must fix (`tls_ca`, `tls_client_cert`, `tls_closed`, `tls`, `sasl`).
     pub fn kafka_error(&self, cause: &'static str) {
         self.local(|| metrics::counter!(KAFKA_ERRORS, "cause" => cause).increment(1));
     }

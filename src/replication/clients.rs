@@ -21,7 +21,7 @@ pub(super) struct Quiet(pub(super) Arc<Failures>);
 
 impl ClientContext for Quiet {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        quiet_log(level, facility, message);
+        self.0.log(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

@@ -19,7 +19,6 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::oneshot;
 
-use super::clients::quiet_log;
 use super::failures::Failures;
 
 /// Where a send hears of its delivery: the record's offset, or why not.
@@ -30,7 +29,7 @@ pub(super) struct Deliveries(Arc<Failures>);
 
 impl ClientContext for Deliveries {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        quiet_log(level, facility, message);
+        self.0.log(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

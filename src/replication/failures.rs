@@ -7,7 +7,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use super::clients::quiet_log;
 
 use crate::telemetry::Telemetry;
 
@@ -18,6 +21,11 @@ pub(super) enum Cause {
     TlsCa,
     /// The broker refused the node's client certificate (or its absence).
     TlsClientCert,
+    /// The broker closed the connection right after the TLS handshake, with
+    /// no alert: what a TLS proxy in front of it (nginx) does with a client
+    /// certificate it did not get or trust, and also with a broker it cannot
+    /// reach; librdkafka only logs it.
+    TlsClosed,
     /// Another TLS failure: a broker not speaking TLS, an unreadable key.
     Tls,
     /// The broker refused the SASL login.
@@ -25,13 +33,20 @@ pub(super) enum Cause {
 }
 
 impl Cause {
-    const ALL: [Cause; 4] = [Cause::TlsCa, Cause::TlsClientCert, Cause::Tls, Cause::Sasl];
+    const ALL: [Cause; 5] = [
+        Cause::TlsCa,
+        Cause::TlsClientCert,
+        Cause::TlsClosed,
+        Cause::Tls,
+        Cause::Sasl,
+    ];
 
     /// The metric's `cause` label.
     pub(super) fn label(self) -> &'static str {
         match self {
             Cause::TlsCa => "tls_ca",
             Cause::TlsClientCert => "tls_client_cert",
+            Cause::TlsClosed => "tls_closed",
             Cause::Tls => "tls",
             Cause::Sasl => "sasl",
         }
@@ -42,6 +57,7 @@ impl Cause {
         match self {
             Cause::TlsCa => "the broker's certificate is not trusted: set --kafka-ca-file to the CA that signed it",
             Cause::TlsClientCert => "the broker refused this node's client certificate: set --kafka-cert-file and --kafka-key-file to a pair signed by a CA the broker trusts",
+            Cause::TlsClosed => "the broker closed the connection right after the TLS handshake: it may want a client certificate it did not get or does not trust (--kafka-cert-file, --kafka-key-file), or a TLS proxy in front of it cannot reach it",
             Cause::Tls => "TLS to the broker failed: check --kafka-security-protocol matches the listener, and the certificate files",
             Cause::Sasl => "the broker refused the SASL login: check --kafka-sasl-mechanism, --kafka-sasl-username and the password",
         }
@@ -79,6 +95,15 @@ pub(super) fn cause(code: Option<RDKafkaErrorCode>, reason: &str) -> Option<Caus
     None
 }
 
+/// The cause a librdkafka log line tells and no error callback does: a TLS
+/// connection the broker closed before answering the first request.
+pub(super) fn logged_cause(facility: &str, message: &str) -> Option<Cause> {
+    let closed = facility == "FAIL"
+        && message.contains("SSL connection closed by peer")
+        && message.contains("state APIVERSION_QUERY");
+    closed.then_some(Cause::TlsClosed)
+}
+
 /// Where every client's context reports its errors.
 pub(super) struct Failures {
     telemetry: Arc<Telemetry>,
@@ -104,6 +129,19 @@ impl Failures {
             }
             return;
         };
+        self.count(cause, reason);
+    }
+
+    /// librdkafka's own log line, to a quiet log (see [`quiet_log`]); one
+    /// that tells a cause is counted and logged as such.
+    pub(super) fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match logged_cause(facility, message) {
+            Some(cause) => self.count(cause, message),
+            None => quiet_log(level, facility, message),
+        }
+    }
+
+    fn count(&self, cause: Cause, reason: &str) {
         self.telemetry.kafka_error(cause.label());
         let index = Cause::ALL.iter().position(|c| *c == cause).unwrap_or(0);
         if !self.logged[index].swap(true, Ordering::Relaxed) {

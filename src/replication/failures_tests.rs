@@ -21,6 +21,15 @@ fn a_refused_client_certificate_is_the_client_cert() {
 }
 
 #[test]
+fn a_tls_connection_closed_before_any_answer_is_told_by_the_log() {
+    let closed = "ssl://127.0.0.1:42201/bootstrap: Disconnected: SSL connection closed by peer (after 0ms in state APIVERSION_QUERY)";
+    assert_eq!(logged_cause("FAIL", closed), Some(Cause::TlsClosed));
+    let later = "ssl://127.0.0.1:42201/0: Disconnected: SSL connection closed by peer (after 5012ms in state UP)";
+    assert_eq!(logged_cause("FAIL", later), None);
+    assert_eq!(logged_cause("BROKER", closed), None);
+}
+
+#[test]
 fn a_refused_login_is_sasl() {
     let reason = "sasl_plaintext://127.0.0.1:9092/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512";
     assert_eq!(

@@ -25,7 +25,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::broker::Which;
-use super::clients::{client_config, quiet_log};
+use super::clients::client_config;
 use super::failures::Failures;
 use super::topic_id::{self, Described, TopicId};
 use super::Shared;
@@ -52,7 +52,7 @@ pub(super) struct Watch {
 
 impl ClientContext for Watch {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        quiet_log(level, facility, message);
+        self.failures.log(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
