@@ -219,8 +219,16 @@ pub fn check_option(key: &str, value: &str) -> Result<(), OptionError> {
 pub(super) fn apply(security: &KafkaSecurity, config: &mut ClientConfig) {
     config.set("security.protocol", security.protocol.name());
     let path = |p: &PathBuf| p.to_string_lossy().into_owned();
-    if let Some(ca) = &security.ca_file {
-        config.set("ssl.ca.location", path(ca));
+    match &security.ca_file {
+        Some(ca) => {
+            config.set("ssl.ca.location", path(ca));
+        }
+        // OpenSSL is linked statically, its own default CA directory is
+        // not the system's: librdkafka's probe finds the system's bundle.
+        None if security.protocol.tls() => {
+            config.set("ssl.ca.location", "probe");
+        }
+        None => {}
     }
     if let Some((cert, key)) = &security.client_cert {
         config

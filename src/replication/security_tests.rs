@@ -85,3 +85,17 @@ fn apply_sets_what_the_settings_say() {
     assert_eq!(config.get("socket.timeout.ms"), Some("30000"));
     assert_eq!(config.get("ssl.certificate.location"), None);
 }
+
+#[test]
+fn tls_without_a_ca_file_uses_the_systems_cas() {
+    let security = KafkaSecurity {
+        protocol: Protocol::Ssl,
+        ..Default::default()
+    };
+    let mut config = ClientConfig::new();
+    apply(&security, &mut config);
+    assert_eq!(config.get("ssl.ca.location"), Some("probe"));
+    let mut plain = ClientConfig::new();
+    apply(&KafkaSecurity::default(), &mut plain);
+    assert_eq!(plain.get("ssl.ca.location"), None);
+}
