@@ -29,15 +29,6 @@ impl ClientContext for Quiet {
     }
 }
 
-pub(super) fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
-    match level {
-        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
-            tracing::error!(facility, "librdkafka: {message}")
-        }
-        _ => tracing::debug!(facility, "librdkafka: {message}"),
-    }
-}
-
 /// The settings of the policy topic's producer: durable before acknowledged.
 pub(super) fn config_producer(settings: &ReplicationSettings) -> ClientConfig {
     let mut config = client_config(settings);

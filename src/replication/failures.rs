@@ -10,8 +10,6 @@ use std::sync::Arc;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use super::clients::quiet_log;
-
 use crate::telemetry::Telemetry;
 
 /// Why a secured connection failed.
@@ -149,6 +147,16 @@ impl Failures {
         } else {
             tracing::debug!(cause = cause.label(), reason, "kafka client error");
         }
+    }
+}
+
+/// librdkafka's lines to debug, except the severe ones.
+fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
+            tracing::error!(facility, "librdkafka: {message}")
+        }
+        _ => tracing::debug!(facility, "librdkafka: {message}"),
     }
 }
 
