@@ -85,20 +85,21 @@ impl Mechanism {
     }
 }
 
-/// A password from the settings; `Debug` never shows it, so neither do logs.
+/// A setting's value that may be a secret (a password, an option such as
+/// `ssl.key.password`); `Debug` never shows it, so neither do logs.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
+pub struct Hidden(String);
 
-impl Password {
-    /// A password of this text.
+impl Hidden {
+    /// A hidden value of this text.
     pub fn new(text: String) -> Self {
         Self(text)
     }
 }
 
-impl fmt::Debug for Password {
+impl fmt::Debug for Hidden {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(..)")
+        f.write_str("Hidden(..)")
     }
 }
 
@@ -110,7 +111,7 @@ pub struct Sasl {
     /// The user.
     pub username: String,
     /// The user's password.
-    pub password: Password,
+    pub password: Hidden,
 }
 
 /// Everything about how the node's Kafka clients connect, beyond the brokers.
@@ -124,8 +125,9 @@ pub struct KafkaSecurity {
     pub client_cert: Option<(PathBuf, PathBuf)>,
     /// The SASL login; set exactly when the protocol is a SASL one.
     pub sasl: Option<Sasl>,
-    /// Further librdkafka properties, none of them one the node owns.
-    pub options: Vec<(String, String)>,
+    /// Further librdkafka properties, none of them one the node owns; their
+    /// values hidden, as some are secrets.
+    pub options: Vec<(String, Hidden)>,
 }
 
 impl Default for KafkaSecurity {
@@ -242,7 +244,7 @@ pub(super) fn apply(security: &KafkaSecurity, config: &mut ClientConfig) {
             .set("sasl.password", &sasl.password.0);
     }
     for (key, value) in &security.options {
-        config.set(key, value);
+        config.set(key, &value.0);
     }
 }
 

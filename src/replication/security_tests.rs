@@ -28,7 +28,7 @@ fn a_password_never_shows_in_debug() {
     let sasl = Sasl {
         mechanism: Mechanism::ScramSha512,
         username: "limiter".into(),
-        password: Password::new("hunter2-very-secret".into()),
+        password: Hidden::new("hunter2-very-secret".into()),
     };
     let shown = format!(
         "{:?}",
@@ -72,9 +72,9 @@ fn apply_sets_what_the_settings_say() {
         sasl: Some(Sasl {
             mechanism: Mechanism::ScramSha256,
             username: "limiter".into(),
-            password: Password::new("pw".into()),
+            password: Hidden::new("pw".into()),
         }),
-        options: vec![("socket.timeout.ms".into(), "30000".into())],
+        options: vec![("socket.timeout.ms".into(), Hidden::new("30000".into()))],
     };
     let mut config = ClientConfig::new();
     apply(&security, &mut config);

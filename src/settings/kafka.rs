@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Cli, ConfigError};
 use crate::replication::security::{
-    check_option, KafkaSecurity, Mechanism, Password, Protocol, Sasl,
+    check_option, Hidden, KafkaSecurity, Mechanism, Protocol, Sasl,
 };
 
 /// How the node's Kafka clients connect. Checked even without brokers, so a
@@ -142,7 +142,7 @@ fn sasl(cli: &Cli, protocol: Protocol) -> Result<Option<Sasl>, ConfigError> {
     Ok(Some(Sasl {
         mechanism,
         username,
-        password: Password::new(password),
+        password: Hidden::new(password),
     }))
 }
 
@@ -175,7 +175,7 @@ fn password(cli: &Cli) -> Result<Option<String>, ConfigError> {
 }
 
 /// `KEY=VALUE` options, each one librdkafka takes and the node does not own.
-fn options(given: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
+fn options(given: &[String]) -> Result<Vec<(String, Hidden)>, ConfigError> {
     given
         .iter()
         .map(|option| {
@@ -188,7 +188,7 @@ fn options(given: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
             let key = key.trim();
             check_option(key, value)
                 .map_err(|e| ConfigError::new("kafka-option", e.to_string()))?;
-            Ok((key.to_string(), value.to_string()))
+            Ok((key.to_string(), Hidden::new(value.to_string())))
         })
         .collect()
 }

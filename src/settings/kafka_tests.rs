@@ -1,7 +1,7 @@
 //! Unit tests of the Kafka security settings: what is taken, and refusals
 //! that name the setting to change.
 
-use crate::replication::security::{Mechanism, Protocol};
+use crate::replication::security::{Hidden, Mechanism, Protocol};
 use crate::settings::{Config, LoadError};
 
 const BROKERS: &[&str] = &["--kafka-brokers", "127.0.0.1:9092"];
@@ -171,7 +171,12 @@ fn the_password_comes_from_its_file_and_never_shows() {
 fn options_pass_through_except_those_the_node_owns() {
     let c = load(&["--kafka-option", "socket.timeout.ms=30000"]).unwrap();
     let options = c.replication.unwrap().security.options;
-    assert_eq!(options, [("socket.timeout.ms".into(), "30000".into())]);
+    assert_eq!(
+        options,
+        [("socket.timeout.ms".into(), Hidden::new("30000".into()))]
+    );
+    let secret = load(&["--kafka-option", "ssl.key.password=key-secret"]).unwrap();
+    assert!(!format!("{secret:?}").contains("key-secret"));
     for owned in [
         "group.id=x",
         "enable.auto.commit=true",
