@@ -12,11 +12,12 @@
 ARG RUST_VERSION=1
 
 FROM rust:${RUST_VERSION}-bookworm AS build
-# rdkafka compiles its bundled librdkafka with ./configure and make; zlib is the
-# only codec it enables. The rust image carries most of these already: listing
-# them keeps the build working if it slims down.
+# rdkafka compiles its bundled librdkafka with ./configure and make, and the
+# OpenSSL it links (TLS, SASL/SCRAM) from source, whose Configure is perl; zlib
+# is the only codec it enables. The rust image carries most of these already:
+# listing them keeps the build working if it slims down.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends make gcc g++ pkg-config zlib1g-dev \
+    && apt-get install -y --no-install-recommends make perl gcc g++ pkg-config zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -38,6 +38,7 @@ const SYNC_DECODE_ERRORS: &str = "limiter_sync_decode_errors_total";
 const SYNC_CLAMPED: &str = "limiter_sync_clock_skew_clamped_total";
 const KAFKA_CONNECTED: &str = "limiter_kafka_connected";
 const KAFKA_TOPIC_LOST: &str = "limiter_kafka_topic_lost_total";
+const KAFKA_ERRORS: &str = "limiter_kafka_errors_total";
 const SYNC_PENDING: &str = "limiter_sync_pending";
 const BOOTSTRAP_SECONDS: &str = "limiter_bootstrap_duration_seconds";
 const PARTITIONED: &str = "limiter_partitioned";
@@ -157,6 +158,10 @@ fn describe_sync() {
         "1 while the broker answers, 0 while the node decides on its own."
     );
     describe_counter!(
+        KAFKA_ERRORS,
+        "Kafka connections refused for a cause the operator must fix, by cause: tls_ca, tls_client_cert, tls_closed, tls, sasl."
+    );
+    describe_counter!(
         KAFKA_TOPIC_LOST,
         "Topics this node had read that came back re-created (a Kafka rebuilt empty or restored), by topic (state, config)."
     );
@@ -265,6 +270,11 @@ impl Telemetry {
     /// Config records put back into the config topic.
     pub fn config_republished(&self, records: usize) {
         self.local(|| metrics::counter!(CONFIG_REPUBLISHED).increment(records as u64));
+    }
+
+    /// A Kafka failure the operator must fix (`tls_ca`, `tls_client_cert`, `tls_closed`, `tls`, `sasl`).
+    pub fn kafka_error(&self, cause: &'static str) {
+        self.local(|| metrics::counter!(KAFKA_ERRORS, "cause" => cause).increment(1));
     }
 
     /// A topic this node had read came back re-created; `topic` is `state` or `config`.

@@ -3,36 +3,29 @@
 //! log. (The state producer is in [`publisher`](super::publisher), the
 //! readers in [`reader`](super::reader).)
 
+use std::sync::Arc;
+
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::KafkaError;
 use rdkafka::ClientContext;
 
-use super::ReplicationSettings;
+use super::failures::Failures;
+use super::{security, ReplicationSettings};
 
 /// librdkafka reports every refused connection and every end of partition
 /// (how bootstrap knows it is done) as an error; the connected gauge and one
 /// warning per change of state say the same more usefully, so its own lines go
-/// to debug, except the severe ones.
-pub(super) struct Quiet;
+/// to debug, except the severe ones and those the operator must fix (see
+/// [`Failures`]).
+pub(super) struct Quiet(pub(super) Arc<Failures>);
 
 impl ClientContext for Quiet {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        quiet_log(level, facility, message);
+        self.0.log(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
-            tracing::debug!(%error, reason, "kafka client error; librdkafka retries");
-        }
-    }
-}
-
-pub(super) fn quiet_log(level: RDKafkaLogLevel, facility: &str, message: &str) {
-    match level {
-        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
-            tracing::error!(facility, "librdkafka: {message}")
-        }
-        _ => tracing::debug!(facility, "librdkafka: {message}"),
+        self.0.report(&error, reason);
     }
 }
 
@@ -58,5 +51,7 @@ pub(super) fn client_config(settings: &ReplicationSettings) -> ClientConfig {
         .set("client.id", format!("crdt-limiter-{}", settings.node_id))
         .set("socket.keepalive.enable", "true")
         .set("reconnect.backoff.max.ms", "1000");
+    // TLS, SASL and passthrough options: every client, the admin one too.
+    security::apply(&settings.security, &mut config);
     config
 }

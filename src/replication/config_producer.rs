@@ -19,21 +19,21 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::oneshot;
 
-use super::clients::quiet_log;
+use super::failures::Failures;
 
 /// Where a send hears of its delivery: the record's offset, or why not.
 type Reply = Mutex<Option<oneshot::Sender<Result<i64, KafkaError>>>>;
 
 /// Hands each delivery report to the send waiting for it.
-pub(super) struct Deliveries;
+pub(super) struct Deliveries(Arc<Failures>);
 
 impl ClientContext for Deliveries {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        quiet_log(level, facility, message);
+        self.0.log(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::debug!(%error, reason, "config producer error; librdkafka retries");
+        self.0.report(&error, reason);
     }
 }
 
@@ -57,14 +57,22 @@ pub(super) struct ConfigProducer {
     topic: String,
     producer: ArcSwap<BaseProducer<Deliveries>>,
     config: ClientConfig,
+    failures: Arc<Failures>,
 }
 
 impl ConfigProducer {
-    pub(super) fn new(topic: String, config: ClientConfig) -> Result<Self, KafkaError> {
+    pub(super) fn new(
+        topic: String,
+        config: ClientConfig,
+        failures: Arc<Failures>,
+    ) -> Result<Self, KafkaError> {
         Ok(Self {
             topic,
-            producer: ArcSwap::from_pointee(config.create_with_context(Deliveries)?),
+            producer: ArcSwap::from_pointee(
+                config.create_with_context(Deliveries(Arc::clone(&failures)))?,
+            ),
             config,
+            failures,
         })
     }
 
@@ -141,7 +149,10 @@ impl ConfigProducer {
     /// sequence belongs to the topic and broker it was made for); returns
     /// whether it did.
     pub(super) fn renew(&self, why: &str) -> bool {
-        match self.config.create_with_context(Deliveries) {
+        match self
+            .config
+            .create_with_context(Deliveries(Arc::clone(&self.failures)))
+        {
             Ok(producer) => {
                 tracing::warn!(why, "replaced the config producer");
                 self.producer.store(Arc::new(producer));

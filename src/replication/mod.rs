@@ -28,6 +28,7 @@ mod cluster;
 pub mod codec;
 mod config_producer;
 mod consumer;
+mod failures;
 mod link;
 mod membership;
 mod options;
@@ -35,6 +36,7 @@ pub mod peer_stats;
 pub mod policy_topic;
 mod publisher;
 mod reader;
+pub mod security;
 mod supervisor;
 pub mod topic_id;
 
@@ -56,6 +58,7 @@ use broker::Broker;
 use clients::{client_config, config_producer, Quiet};
 pub use cluster::{ClusterSnapshot, ClusterView, PeerSnapshot};
 use consumer::{consume, Readers};
+use failures::Failures;
 pub use options::ReplicationSettings;
 use policy_topic::consume_config;
 pub use policy_topic::PolicyTopic;
@@ -90,6 +93,8 @@ pub(super) struct Shared {
     cluster: Arc<ClusterView>,
     /// The broker and the topics' identities, as the supervisor last saw them.
     broker: Broker,
+    /// Where every client reports errors the operator must fix.
+    failures: Arc<Failures>,
 }
 
 impl Shared {
@@ -178,6 +183,7 @@ impl Replication {
             store,
             policy: Arc::clone(ledger.policy()),
             clock: Arc::clone(&clock),
+            failures: Failures::new(Arc::clone(&telemetry)),
             telemetry,
             ready,
             state_ready: AtomicBool::new(false),
@@ -190,12 +196,13 @@ impl Replication {
             broker: Broker::default(),
         });
         let producer = Arc::new(state_producer(&shared)?);
-        let admin: AdminClient<Quiet> =
-            client_config(&shared.settings).create_with_context(Quiet)?;
+        let admin: AdminClient<Quiet> = client_config(&shared.settings)
+            .create_with_context(Quiet(Arc::clone(&shared.failures)))?;
         let (applied_tx, applied_rx) = tokio::sync::watch::channel(-1);
         let policy_topic = Arc::new(PolicyTopic::new(
             shared.settings.config_topic.clone(),
             config_producer(&shared.settings),
+            Arc::clone(&shared.failures),
             applied_rx,
             ledger,
             Arc::clone(&shared.clock),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::security::KafkaSecurity;
 use crate::limiter::{MergeMode, Quiet};
 
 /// Validated replication settings.
@@ -35,4 +36,8 @@ pub struct ReplicationSettings {
     pub quiet: Quiet,
     /// Threads reading the state topic, each a share of its partitions.
     pub readers: usize,
+    /// How the clients connect: TLS, SASL, passthrough options.
+    pub security: KafkaSecurity,
+    /// `min.insync.replicas` of the topics this node creates; `None`: the broker's default.
+    pub min_insync_replicas: Option<i32>,
 }

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 use super::broker::Which;
 use super::config_producer::ConfigProducer;
+use super::failures::Failures;
 use super::reader::{read, Part, Records};
 use super::Shared;
 use crate::clock::Clock;
@@ -53,13 +54,14 @@ impl PolicyTopic {
     pub(super) fn new(
         topic: String,
         producer_config: ClientConfig,
+        failures: Arc<Failures>,
         applied: watch::Receiver<i64>,
         ledger: Arc<Ledger>,
         clock: Arc<dyn Clock>,
         telemetry: Arc<Telemetry>,
     ) -> Result<Self, KafkaError> {
         Ok(Self {
-            producer: ConfigProducer::new(topic, producer_config)?,
+            producer: ConfigProducer::new(topic, producer_config, failures)?,
             applied,
             ledger,
             clock,

@@ -10,7 +10,7 @@ use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, ProducerContext};
 use rdkafka::ClientContext;
 
-use super::clients::{client_config, quiet_log};
+use super::clients::client_config;
 use super::codec::{self, Envelope, Heartbeat};
 use super::membership::{heartbeat_every, heartbeat_key, HEARTBEAT_PREFIX};
 use super::Shared;
@@ -35,11 +35,11 @@ pub(super) struct Delivery(pub(super) Arc<Shared>);
 
 impl ClientContext for Delivery {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        quiet_log(level, facility, message);
+        self.0.failures.log(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::debug!(%error, reason, "kafka producer error; librdkafka retries");
+        self.0.failures.report(&error, reason);
     }
 }
 

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::config::RDKafkaLogLevel;
@@ -24,7 +25,8 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::broker::Which;
-use super::clients::{client_config, quiet_log};
+use super::clients::client_config;
+use super::failures::Failures;
 use super::topic_id::{self, Described, TopicId};
 use super::Shared;
 
@@ -45,11 +47,12 @@ pub(super) trait Records {
 /// connection is flagged so the session ends before the client reconnects.
 pub(super) struct Watch {
     lost: AtomicBool,
+    failures: Arc<Failures>,
 }
 
 impl ClientContext for Watch {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        quiet_log(level, facility, message);
+        self.failures.log(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -60,9 +63,7 @@ impl ClientContext for Watch {
         ) {
             self.lost.store(true, Ordering::Release);
         }
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
-            tracing::debug!(%error, reason, "kafka reader error");
-        }
+        self.failures.report(&error, reason);
     }
 }
 
@@ -155,6 +156,7 @@ fn open(shared: &Shared, group: &str, topic: &str) -> Option<BaseConsumer<Watch>
         .set("reconnect.backoff.ms", "1000")
         .create_with_context(Watch {
             lost: AtomicBool::new(false),
+            failures: Arc::clone(&shared.failures),
         });
     match created {
         Ok(reader) => Some(reader),

@@ -138,12 +138,16 @@ async fn create_topic(
     settings: &ReplicationSettings,
     admin: &AdminClient<Quiet>,
 ) {
-    let topic = NewTopic::new(
+    let mut topic = NewTopic::new(
         name,
         partitions,
         TopicReplication::Fixed(settings.replication_factor),
     )
     .set("cleanup.policy", "compact");
+    let min_insync = settings.min_insync_replicas.map(|n| n.to_string());
+    if let Some(n) = &min_insync {
+        topic = topic.set("min.insync.replicas", n);
+    }
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
     match admin.create_topics([&topic], &options).await {
         Ok(results) => {

@@ -337,4 +337,57 @@ pub(super) struct Cli {
     /// Unset: no client certificate asked.
     #[arg(long, env = "LIMITER_GRPC_TLS_CLIENT_CA_FILE", value_name = "FILE")]
     pub(super) grpc_tls_client_ca_file: Option<PathBuf>,
+
+    // Kafka security (issue 26): how the node's Kafka clients connect.
+    /// How the node connects to Kafka: plaintext, ssl, sasl_plaintext or sasl_ssl.
+    #[arg(
+        long,
+        env = "LIMITER_KAFKA_SECURITY_PROTOCOL",
+        value_name = "PROTOCOL",
+        default_value = "plaintext"
+    )]
+    pub(super) kafka_security_protocol: String,
+
+    /// CA certificates (PEM) the brokers' certificates are checked against (ssl, sasl_ssl).
+    /// Unset: the system's CAs.
+    #[arg(long, env = "LIMITER_KAFKA_CA_FILE", value_name = "FILE")]
+    pub(super) kafka_ca_file: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mutual TLS, with --kafka-key-file.
+    #[arg(long, env = "LIMITER_KAFKA_CERT_FILE", value_name = "FILE")]
+    pub(super) kafka_cert_file: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM), with --kafka-cert-file.
+    #[arg(long, env = "LIMITER_KAFKA_KEY_FILE", value_name = "FILE")]
+    pub(super) kafka_key_file: Option<PathBuf>,
+
+    /// SASL mechanism (sasl_plaintext, sasl_ssl): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+    #[arg(long, env = "LIMITER_KAFKA_SASL_MECHANISM", value_name = "MECHANISM")]
+    pub(super) kafka_sasl_mechanism: Option<String>,
+
+    /// SASL user name.
+    #[arg(long, env = "LIMITER_KAFKA_SASL_USERNAME", value_name = "USER")]
+    pub(super) kafka_sasl_username: Option<String>,
+
+    /// SASL password (prefer --kafka-sasl-password-file: a flag shows in the process list).
+    #[arg(
+        long,
+        env = "LIMITER_KAFKA_SASL_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub(super) kafka_sasl_password: Option<String>,
+
+    /// File whose first line is the SASL password (instead of --kafka-sasl-password).
+    #[arg(long, env = "LIMITER_KAFKA_SASL_PASSWORD_FILE", value_name = "FILE")]
+    pub(super) kafka_sasl_password_file: Option<PathBuf>,
+
+    /// A librdkafka property for every Kafka client, KEY=VALUE; repeatable. Keys the node
+    /// sets itself (group.id, bootstrap.servers, the security keys above…) are refused.
+    #[arg(long, env = "LIMITER_KAFKA_OPTION", value_name = "KEY=VALUE")]
+    pub(super) kafka_option: Vec<String>,
+
+    /// min.insync.replicas of the topics this node creates. Unset: the broker's default.
+    #[arg(long, env = "LIMITER_KAFKA_MIN_INSYNC_REPLICAS", value_name = "N")]
+    pub(super) kafka_min_insync_replicas: Option<i32>,
 }

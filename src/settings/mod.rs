@@ -20,6 +20,7 @@ use crate::policy::{rules_file, RuleSet};
 mod file;
 mod flags;
 mod http;
+mod kafka;
 mod proxies;
 mod replication;
 mod tls;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Cli, ConfigError};
+use super::{kafka, Cli, ConfigError};
 use crate::limiter::{MergeMode, Quiet};
 use crate::replication::ReplicationSettings;
 
@@ -12,6 +12,8 @@ pub(super) fn replication(cli: &Cli) -> Result<Option<ReplicationSettings>, Conf
     let merge = merge_mode(&cli.merge)?;
     let quiet = Quiet::new(cli.quiet_watermark)
         .map_err(|e| ConfigError::new("quiet-watermark", e.to_string()))?;
+    let security = kafka::security(cli)?;
+    let min_insync_replicas = kafka::min_insync_replicas(cli)?;
     let Some(brokers) = cli.kafka_brokers.clone() else {
         return Ok(None);
     };
@@ -39,6 +41,8 @@ pub(super) fn replication(cli: &Cli) -> Result<Option<ReplicationSettings>, Conf
         config_topic,
         quiet,
         readers: readers(cli.reader_threads, partitions)?,
+        security,
+        min_insync_replicas,
     }))
 }
 

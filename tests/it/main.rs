@@ -23,6 +23,7 @@ mod gateway_reload;
 mod gateway_tls;
 mod http_api;
 mod http_limits;
+mod kafka_security;
 mod layout;
 mod listener_tls;
 mod membership;

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod echo;
 pub mod jwks;
 pub mod proxy;
+pub mod secure_kafka;
 pub mod tls;
 pub mod tools;
 
@@ -266,6 +267,8 @@ pub struct NodeProcess {
     /// The Envoy rate-limit service's address, with `--grpc-listen`.
     pub grpc: Option<SocketAddr>,
     agent: ureq::Agent,
+    /// What the node has logged so far, line by line.
+    log: Arc<parking_lot::Mutex<Vec<String>>>,
 }
 
 impl NodeProcess {
@@ -301,6 +304,8 @@ impl NodeProcess {
             let rest = line.split_once(key)?.1;
             rest.split_whitespace().next()?.parse().ok()
         };
+        // Every line is kept for `logged`, those before the address too.
+        let log = Arc::new(parking_lot::Mutex::new(Vec::new()));
         // The rate-limit service (if any) logs its address before the HTTP server does.
         let mut grpc = None;
         let addr = lines
@@ -308,15 +313,19 @@ impl NodeProcess {
             .map_while(Result::ok)
             .find_map(|line| {
                 grpc = grpc.or_else(|| value(&line, "grpc="));
-                value(&line, " addr=")
+                let addr = value(&line, " addr=");
+                log.lock().push(line);
+                addr
             })
             .expect("the node logs the address it serves on");
         // Keep draining the log so the node never blocks on a full pipe; echo it
         // so a failing test shows what the node said.
+        let kept = Arc::clone(&log);
         std::thread::spawn(move || {
-            lines
-                .map_while(Result::ok)
-                .for_each(|l| eprintln!("[node] {l}"))
+            lines.map_while(Result::ok).for_each(|l| {
+                eprintln!("[node] {l}");
+                kept.lock().push(l);
+            })
         });
         Self {
             child,
@@ -325,7 +334,14 @@ impl NodeProcess {
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(10))
                 .build(),
+            log,
         }
+    }
+
+    /// The lines the node has logged so far that contain `text`.
+    pub fn logged(&self, text: &str) -> Vec<String> {
+        let log = self.log.lock();
+        log.iter().filter(|l| l.contains(text)).cloned().collect()
     }
 
     #[track_caller]

@@ -1,0 +1,139 @@
+//! A secured Kafka of a test's own: tansu (with SASL if asked) behind nginx's
+//! `stream` module terminating TLS (with client certificates if asked), tansu
+//! advertising nginx's address; certificates made here with `rcgen`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+use super::proxy::Proxy;
+use super::{temp_dir, tools};
+
+/// A CA, written as `dir/NAME-ca.pem`, and what signs with it.
+pub struct Ca {
+    pub file: PathBuf,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    pub fn new(dir: &Path, name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let file = dir.join(format!("{name}-ca.pem"));
+        std::fs::write(&file, params.self_signed(&key).unwrap().pem()).unwrap();
+        Self {
+            file,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf for `names` signed by this CA: `(dir/NAME.pem, dir/NAME.key)`.
+    pub fn leaf(&self, dir: &Path, name: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(names).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let (cert_file, key_file) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&cert_file, cert.pem()).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        (cert_file, key_file)
+    }
+}
+
+/// How the test's Kafka is secured.
+#[derive(Clone, Copy, Default)]
+pub struct Shape {
+    /// nginx terminates TLS in front of tansu.
+    pub tls: bool,
+    /// nginx requires a client certificate signed by the test CA.
+    pub mutual: bool,
+    /// tansu requires a SASL login.
+    pub sasl: bool,
+}
+
+/// tansu, and nginx in front of it when TLS is asked for; stopped when dropped.
+pub struct SecureKafka {
+    pub dir: PathBuf,
+    /// What clients bootstrap from: nginx's port with TLS, else tansu's.
+    pub brokers: String,
+    /// The CA that signed the broker's (nginx's) certificate.
+    pub ca: Ca,
+    _tansu: Proxy,
+    _nginx: Option<Proxy>,
+}
+
+impl SecureKafka {
+    pub fn start(name: &str, shape: Shape) -> Self {
+        let dir = temp_dir(&format!("kafka-sec-{name}"));
+        let ca = Ca::new(&dir, "test");
+        let (tansu_port, tls_port) = (tools::free_port(), tools::free_port());
+        let advertised = if shape.tls { tls_port } else { tansu_port };
+        let mut command = Command::new(tansu());
+        command.args([
+            "broker",
+            "--listener-url",
+            &format!("tcp://127.0.0.1:{tansu_port}"),
+            "--advertised-listener-url",
+            &format!("tcp://127.0.0.1:{advertised}"),
+            "--storage-engine",
+            "memory://tansu/",
+        ]);
+        if shape.sasl {
+            command.arg("--authentication");
+        }
+        let tansu = Proxy::start("tansu", command, tansu_port, &dir);
+        let nginx = shape
+            .tls
+            .then(|| nginx(&dir, &ca, shape.mutual, tls_port, tansu_port));
+        Self {
+            brokers: format!("127.0.0.1:{advertised}"),
+            dir,
+            ca,
+            _tansu: tansu,
+            _nginx: nginx,
+        }
+    }
+}
+
+/// The tansu `scripts/broker.sh` installs (`cargo install tansu`).
+fn tansu() -> PathBuf {
+    let installed = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tansu"));
+    installed
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "tansu".into())
+}
+
+/// nginx's `stream` module on `tls_port`, TLS with a certificate for
+/// 127.0.0.1 and localhost, forwarding to tansu; with `mutual`, only for
+/// clients with a certificate the test CA signed.
+fn nginx(dir: &Path, ca: &Ca, mutual: bool, tls_port: u16, tansu_port: u16) -> Proxy {
+    let (cert, key) = ca.leaf(dir, "broker", &["127.0.0.1", "localhost"]);
+    let verify = if mutual {
+        format!(
+            "ssl_verify_client on; ssl_client_certificate {};",
+            ca.file.display()
+        )
+    } else {
+        String::new()
+    };
+    let d = dir.display();
+    let config = format!(
+        "load_module {module};\ndaemon off;\nmaster_process off;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log info;\nevents {{}}\n\
+         stream {{\n  server {{\n    listen 127.0.0.1:{tls_port} ssl;\n    \
+         ssl_certificate {cert};\n    ssl_certificate_key {key};\n    {verify}\n    \
+         proxy_pass 127.0.0.1:{tansu_port};\n  }}\n}}\n",
+        module = tools::path("nginx-stream").display(),
+        cert = cert.display(),
+        key = key.display(),
+    );
+    std::fs::write(dir.join("nginx.conf"), config).unwrap();
+    Proxy::nginx(dir, tls_port)
+}
