@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
@@ -35,15 +34,7 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsErro
         path: path.to_path_buf(),
         reason,
     };
-    let text = std::fs::read(path).map_err(|e| refuse(e.to_string()))?;
-    let certs = CertificateDer::pem_slice_iter(&text)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| refuse(format!("not PEM: {e}")))?;
-    if certs.is_empty() {
-        return Err(refuse(
-            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
-        ));
-    }
+    let certs = crate::tls::pem_certificates(path).map_err(|e| refuse(e.to_string()))?;
     // Checked now, so a file the root store would refuse stops the start.
     let mut store = RootCertStore::empty();
     for (i, cert) in certs.iter().enumerate() {

@@ -165,19 +165,36 @@ fn read_certs(
     setting: &'static str,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let refuse = |reason: String| TlsError {
+    pem_certificates(path).map_err(|e| TlsError {
         setting,
         path: path.to_path_buf(),
-        reason,
-    };
-    let text = std::fs::read(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
+        reason: e.to_string(),
+    })
+}
+
+/// Why a file of PEM certificates was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum PemError {
+    /// The file could not be read.
+    #[error("cannot read: {0}")]
+    Unreadable(std::io::Error),
+    /// Something in it is not PEM.
+    #[error("not PEM: {0}")]
+    NotPem(rustls::pki_types::pem::Error),
+    /// It holds no certificate.
+    #[error("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
+    Empty,
+}
+
+/// The PEM certificates in the file at `path`, at least one: a listener's
+/// chain, a client CA, or the gateway's upstream CAs.
+pub fn pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, PemError> {
+    let text = std::fs::read(path).map_err(PemError::Unreadable)?;
     let certs = CertificateDer::pem_slice_iter(&text)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| refuse(format!("not PEM: {e}")))?;
+        .map_err(PemError::NotPem)?;
     if certs.is_empty() {
-        return Err(refuse(
-            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
-        ));
+        return Err(PemError::Empty);
     }
     Ok(certs)
 }

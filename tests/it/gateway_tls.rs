@@ -276,7 +276,7 @@ fn a_ca_file_that_is_missing_or_not_certificates_stops_the_start() {
     )
     .unwrap();
     for (ca, why) in [
-        ("missing.pem", "No such file"),
+        ("missing.pem", "cannot read: No such file"),
         ("empty.pem", "holds no PEM certificate"),
         ("key.pem", "holds no PEM certificate"),
     ] {
