@@ -44,8 +44,9 @@ fn replicate(kafka: &SecureKafka, flags: &[&str]) {
     assert_eq!(nodes[0].metric("limiter_kafka_connected"), 1.0);
 }
 
-/// A node that cannot get in: it says `cause` in its metric, logs what to fix
-/// (naming `setting`) once, and keeps deciding locally.
+/// A node that cannot get in: it says `cause` in its metric and in
+/// `/v1/cluster`, logs what to fix (naming `setting`) once, and keeps
+/// deciding locally.
 fn refused(kafka: &SecureKafka, flags: &[&str], cause: &str, setting: &str) {
     let extra = [flags, &["--bootstrap-timeout-ms", "500"]].concat();
     let n = node(&kafka.brokers, &topic("sec-refused"), "r", &extra);
@@ -62,6 +63,12 @@ fn refused(kafka: &SecureKafka, flags: &[&str], cause: &str, setting: &str) {
     assert_eq!(lines.len(), 1, "logged once: {lines:?}");
     assert!(lines[0].contains("ERROR"), "{lines:?}");
     assert_eq!(n.metric("limiter_kafka_connected"), 0.0);
+    // The same cause in `/v1/cluster`, for whoever looks there first.
+    let view: serde_json::Value = n.get("/v1/cluster").json();
+    assert_eq!(view["node"]["kafka_connected"], false, "{view}");
+    assert_eq!(view["node"]["kafka_problem"]["cause"], cause, "{view}");
+    let fix = view["node"]["kafka_problem"]["fix"].as_str().unwrap_or("");
+    assert!(fix.contains(setting), "{view}");
     let statuses: Vec<u16> = (0..6).map(|_| n.protected("bob").status).collect();
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
 }
