@@ -147,8 +147,13 @@ fn a_node_without_a_client_certificate_is_refused_by_mutual_tls() {
 
 /// Flags of a SCRAM-SHA-512 login as `limiter`, the password in a file.
 fn scram(kafka: &SecureKafka, protocol: &str) -> Vec<String> {
+    scram_as(kafka, protocol, "not-known-to-tansu")
+}
+
+/// SCRAM-SHA-512 as `limiter` with `password` (from a file).
+fn scram_as(kafka: &SecureKafka, protocol: &str, password: &str) -> Vec<String> {
     let file = kafka.dir.join("kafka-password");
-    std::fs::write(&file, "not-known-to-tansu\n").unwrap();
+    std::fs::write(&file, format!("{password}\n")).unwrap();
     [
         "--kafka-security-protocol",
         protocol,
@@ -194,4 +199,31 @@ fn scram_over_tls_reaches_the_brokers_login_check() {
     flags.extend(["--kafka-ca-file".into(), path(&kafka.ca.file).into()]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     refused(&kafka, &flags, "sasl", "--kafka-sasl-username");
+}
+
+/// A SCRAM-SHA-512 login accepted, plaintext and behind TLS: needs a tansu
+/// with SQL storage (in-memory storage keeps no users), whose path is in
+/// `CRDT_LIMITER_SQL_TANSU`; `scripts/sasl.sh` installs it and runs this.
+#[test]
+#[ignore = "needs a tansu with SQL storage: scripts/sasl.sh"]
+fn scram_login_accepted_and_nodes_replicate() {
+    let tansu = std::env::var_os("CRDT_LIMITER_SQL_TANSU")
+        .expect("CRDT_LIMITER_SQL_TANSU: the tansu built with SQL storage");
+    let tansu = Path::new(&tansu);
+    let password = "limiter-scram-password-0123";
+    for (protocol, tls) in [("sasl_plaintext", false), ("sasl_ssl", true)] {
+        let shape = Shape {
+            tls,
+            sasl: true,
+            ..Default::default()
+        };
+        let name = format!("scram-ok-{protocol}");
+        let kafka = SecureKafka::start_with_user(&name, shape, tansu, ("limiter", password));
+        let mut flags = scram_as(&kafka, protocol, password);
+        if tls {
+            flags.extend(["--kafka-ca-file".into(), path(&kafka.ca.file).into()]);
+        }
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        replicate(&kafka, &flags);
+    }
 }
