@@ -1,7 +1,7 @@
 //! Reloads while the node runs: the rules and descriptor files on SIGHUP (and
-//! the descriptor files when they change), and the gateway file on SIGHUP.
-//! A valid file replaces what it configures; an invalid one is refused and
-//! logged, and what is in effect stays.
+//! the descriptor files when they change), the gateway file and the token
+//! files on SIGHUP. A valid file replaces what it configures; an invalid one
+//! is refused and logged, and what is in effect stays.
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use crate::gateway::identity::jwks::Jwks;
 use crate::gateway::live::{KeysAfterReload, LiveGateway};
 use crate::policy::Policy;
 use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
-use crate::settings::{load_rules, Config, RulesSource};
+use crate::settings::{load_rules, Config, RulesSource, Secret};
 use crate::telemetry::Telemetry;
 
 /// Reloads of the rules and descriptor files: on SIGHUP, and when the descriptor files change.
@@ -26,6 +26,15 @@ pub(super) fn spawn_reloads(config: &Config, parts: &Parts) {
         Arc::clone(&parts.policy),
         Arc::clone(&parts.telemetry),
     ));
+    let secrets: Vec<Secret> = [&config.admin_token, &config.http.decision_token]
+        .into_iter()
+        .flatten()
+        .filter(|secret| secret.file_setting().is_some())
+        .cloned()
+        .collect();
+    if !secrets.is_empty() {
+        actix_web::rt::spawn(reload_secrets_on_hangup(secrets));
+    }
     if let Some(source) = config.descriptors.clone() {
         actix_web::rt::spawn(watch_descriptors(
             source,
@@ -62,6 +71,33 @@ async fn reload_on_hangup(
         }
         if let Some(descriptors) = &descriptors {
             descriptors.notify_one();
+        }
+    }
+}
+
+/// Reads the token files again on every SIGHUP, so rotating a token needs no
+/// restart (the clones every check holds share the new value). Listens only
+/// when a token comes from a file: otherwise SIGHUP keeps its meaning.
+async fn reload_secrets_on_hangup(secrets: Vec<Secret>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGHUP; token files will not be read again");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        for secret in &secrets {
+            let file = secret.file_setting().unwrap_or_default();
+            match secret.reload() {
+                Ok(()) => tracing::info!(setting = file, "token file read again"),
+                Err(error) => tracing::error!(
+                    setting = error.setting,
+                    reason = %error.reason,
+                    "token file refused; the token in effect stays"
+                ),
+            }
         }
     }
 }

@@ -27,8 +27,20 @@ pub struct ClusterView {
     merge: MergeMode,
     gone_after: Duration,
     connected: AtomicBool,
+    /// The latest refusal only the operator can fix, since the broker last
+    /// answered: shown until it answers again.
+    problem: Mutex<Option<KafkaProblem>>,
     partitioned: AtomicBool,
     peers: Mutex<HashMap<String, PeerStats>>,
+}
+
+/// Why the broker refuses this node, and what to fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KafkaProblem {
+    /// The `cause` label of `limiter_kafka_errors_total`.
+    pub cause: &'static str,
+    /// What the operator should check.
+    pub fix: &'static str,
 }
 
 /// The view at one instant.
@@ -42,6 +54,8 @@ pub struct ClusterSnapshot {
     pub gone_after: Duration,
     /// Whether the broker answers.
     pub kafka_connected: bool,
+    /// Why the broker refuses this node, if it does (cleared once it answers).
+    pub kafka_problem: Option<KafkaProblem>,
     /// Whether this node has stopped hearing its own heartbeat.
     pub partitioned: bool,
     /// Peers heard within the last `FORGET_AFTER_GONE` × `gone_after`, by ID.
@@ -80,6 +94,7 @@ impl ClusterView {
             merge,
             gone_after,
             connected: AtomicBool::new(false),
+            problem: Mutex::new(None),
             partitioned: AtomicBool::new(false),
             peers: Mutex::new(HashMap::new()),
         }
@@ -126,6 +141,14 @@ impl ClusterView {
     /// Whether the broker answers.
     pub fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Relaxed);
+        if connected {
+            *self.problem.lock() = None;
+        }
+    }
+
+    /// The broker refused this node, for `problem`.
+    pub(super) fn refused(&self, problem: KafkaProblem) {
+        *self.problem.lock() = Some(problem);
     }
 
     /// Whether this node counts itself cut off.
@@ -164,6 +187,7 @@ impl ClusterView {
             merge: self.merge,
             gone_after: self.gone_after,
             kafka_connected: self.connected.load(Ordering::Relaxed),
+            kafka_problem: *self.problem.lock(),
             partitioned: self.partitioned.load(Ordering::Relaxed),
             peers,
         }

@@ -64,3 +64,19 @@ fn hostile_ids_keep_at_most_max_peers_and_the_freshest() {
     assert!(s.peers.iter().any(|p| p.id.starts_with("hostile-9999-")));
     assert!(!s.peers.iter().any(|p| p.id.starts_with("hostile-0-")));
 }
+
+#[test]
+fn a_kafka_problem_shows_until_the_broker_answers_again() {
+    let v = view();
+    let problem = KafkaProblem {
+        cause: "tls_ca",
+        fix: "trust the broker's CA",
+    };
+    v.refused(problem);
+    v.set_connected(false);
+    assert_eq!(v.snapshot(at(T0)).kafka_problem, Some(problem));
+    v.set_connected(true);
+    let s = v.snapshot(at(T0));
+    assert!(s.kafka_connected);
+    assert_eq!(s.kafka_problem, None);
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
+use super::cluster::{ClusterView, KafkaProblem};
 use crate::telemetry::Telemetry;
 
 /// Why a secured connection failed.
@@ -105,14 +106,17 @@ pub(super) fn logged_cause(facility: &str, message: &str) -> Option<Cause> {
 /// Where every client's context reports its errors.
 pub(super) struct Failures {
     telemetry: Arc<Telemetry>,
+    /// Shows the latest cause in `GET /v1/cluster` until the broker answers.
+    cluster: Arc<ClusterView>,
     /// Whether each cause has been logged at `error` already.
     logged: [AtomicBool; Cause::ALL.len()],
 }
 
 impl Failures {
-    pub(super) fn new(telemetry: Arc<Telemetry>) -> Arc<Self> {
+    pub(super) fn new(telemetry: Arc<Telemetry>, cluster: Arc<ClusterView>) -> Arc<Self> {
         Arc::new(Self {
             telemetry,
+            cluster,
             logged: Default::default(),
         })
     }
@@ -141,6 +145,10 @@ impl Failures {
 
     fn count(&self, cause: Cause, reason: &str) {
         self.telemetry.kafka_error(cause.label());
+        self.cluster.refused(KafkaProblem {
+            cause: cause.label(),
+            fix: cause.fix(),
+        });
         let index = Cause::ALL.iter().position(|c| *c == cause).unwrap_or(0);
         if !self.logged[index].swap(true, Ordering::Relaxed) {
             tracing::error!(cause = cause.label(), reason, "kafka: {}", cause.fix());

@@ -56,7 +56,7 @@ use crate::policy_log::Ledger;
 use crate::telemetry::Telemetry;
 use broker::Broker;
 use clients::{client_config, config_producer, Quiet};
-pub use cluster::{ClusterSnapshot, ClusterView, PeerSnapshot};
+pub use cluster::{ClusterSnapshot, ClusterView, KafkaProblem, PeerSnapshot};
 use consumer::{consume, Readers};
 use failures::Failures;
 pub use options::ReplicationSettings;
@@ -183,7 +183,7 @@ impl Replication {
             store,
             policy: Arc::clone(ledger.policy()),
             clock: Arc::clone(&clock),
-            failures: Failures::new(Arc::clone(&telemetry)),
+            failures: Failures::new(Arc::clone(&telemetry), Arc::clone(&cluster)),
             telemetry,
             ready,
             state_ready: AtomicBool::new(false),

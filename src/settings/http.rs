@@ -6,34 +6,80 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use subtle::ConstantTimeEq;
 
 use super::{positive, Cli, Config, ConfigError, MIN_ADMIN_TOKEN};
 
-/// A secret from the settings; never shown (not even by `Debug`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A secret from the settings; never shown (not even by `Debug`). Clones
+/// share it, so one read again from its file on SIGHUP ([`Secret::reload`])
+/// is what every check compares against from then on.
+#[derive(Clone)]
+pub struct Secret {
+    current: Arc<ArcSwap<String>>,
+    /// The file it was read from, and that file's setting name.
+    file: Option<(&'static str, PathBuf)>,
+}
 
 impl Secret {
     /// A secret of this text (checked by whoever reads it from the settings).
     pub fn new(text: String) -> Self {
-        Self(text)
+        Self {
+            current: Arc::new(ArcSwap::from_pointee(text)),
+            file: None,
+        }
     }
 
-    /// Its bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
+    /// A secret read from the file `path` of setting `setting`.
+    pub(super) fn from_file(text: String, setting: &'static str, path: PathBuf) -> Self {
+        Self {
+            file: Some((setting, path)),
+            ..Self::new(text)
+        }
+    }
+
+    /// Its bytes now.
+    pub fn as_bytes(&self) -> Vec<u8> {
+        self.current.load().as_bytes().to_vec()
     }
 
     /// Whether `presented` is this secret, compared in constant time
     /// (`subtle`), so timing tells a caller nothing about how much of a
     /// guess was right (only whether its length was).
     pub fn matches(&self, presented: &[u8]) -> bool {
-        presented.ct_eq(self.0.as_bytes()).into()
+        presented.ct_eq(self.current.load().as_bytes()).into()
+    }
+
+    /// The setting of the file it was read from, if it was.
+    pub fn file_setting(&self) -> Option<&'static str> {
+        self.file.as_ref().map(|(setting, _)| *setting)
+    }
+
+    /// Reads its file again: a valid token replaces it; an unreadable file
+    /// or a bad token (empty, short) is refused, naming the setting and
+    /// never the content, and the secret stays. Not from a file: nothing.
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        let Some((setting, path)) = &self.file else {
+            return Ok(());
+        };
+        let text = token_or_file(["", setting], None, Some(path.clone()))?;
+        let text = text.ok_or_else(|| ConfigError::new(setting, "empty"))?;
+        self.current.store(Arc::new(text));
+        Ok(())
     }
 }
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.matches(other.current.load().as_bytes())
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -63,10 +109,11 @@ impl Default for HttpSettings {
 /// The HTTP settings from the flags and the file; the decision token must
 /// differ from `admin_token`.
 pub(super) fn http(cli: &Cli, admin_token: Option<&str>) -> Result<HttpSettings, ConfigError> {
+    let file = cli.decision_token_file.clone();
     let decision_token = token_or_file(
         ["decision-token", "decision-token-file"],
         cli.decision_token.clone(),
-        cli.decision_token_file.clone(),
+        file.clone(),
     )?;
     if decision_token.is_some() && decision_token.as_deref() == admin_token {
         return Err(ConfigError::new(
@@ -79,7 +126,10 @@ pub(super) fn http(cli: &Cli, admin_token: Option<&str>) -> Result<HttpSettings,
         ms => Ok(Duration::from_millis(ms)),
     };
     Ok(HttpSettings {
-        decision_token: decision_token.map(Secret),
+        decision_token: decision_token.map(|token| match file {
+            Some(path) => Secret::from_file(token, "decision-token-file", path),
+            None => Secret::new(token),
+        }),
         head_timeout: millis("head-timeout-ms", cli.head_timeout_ms)?,
         body_timeout: millis("body-timeout-ms", cli.body_timeout_ms)?,
         max_connections: positive("max-connections", cli.max_connections)?,

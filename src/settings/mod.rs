@@ -159,10 +159,11 @@ impl Config {
     }
 
     fn merge(mut cli: Cli) -> Result<Self, ConfigError> {
+        let admin_file = cli.admin_token_file.take();
         let admin_token = token_or_file(
             ["admin-token", "admin-token-file"],
             cli.admin_token.take(),
-            cli.admin_token_file.take(),
+            admin_file.clone(),
         )?;
         let http = http::http(&cli, admin_token.as_deref())?;
         let node_id = replication::given_node_id(&cli)?;
@@ -198,7 +199,10 @@ impl Config {
             sweep_interval: Duration::from_secs(1),
             replication,
             rules,
-            admin_token: admin_token.map(Secret::new),
+            admin_token: admin_token.map(|token| match admin_file {
+                Some(path) => Secret::from_file(token, "admin-token-file", path),
+                None => Secret::new(token),
+            }),
             data_dir: cli.data_dir,
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
             descriptors: proxies::source(cli.rls_config)?,

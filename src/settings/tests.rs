@@ -296,3 +296,26 @@ fn the_admin_token_comes_from_its_file_and_never_shows_in_debug() {
     std::fs::write(&path, "short\n").unwrap();
     assert!(refused(&["--admin-token-file", file]).contains("at least 16"));
 }
+
+#[test]
+fn a_token_file_read_again_replaces_the_token_unless_the_new_one_is_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin");
+    let (old, new) = (
+        "admin-token-before-0123456789",
+        "admin-token-after-0123456789",
+    );
+    std::fs::write(&path, format!("{old}\n")).unwrap();
+    let file = path.to_str().unwrap();
+    let c = load(&["--admin-token-file", file, "--data-dir", "/tmp"]).unwrap();
+    let held = c.admin_token.clone().unwrap();
+    std::fs::write(&path, format!("{new}\n")).unwrap();
+    c.admin_token.as_ref().unwrap().reload().unwrap();
+    assert!(held.matches(new.as_bytes()) && !held.matches(old.as_bytes()));
+    for bad in ["", "short\n"] {
+        std::fs::write(&path, bad).unwrap();
+        let error = held.reload().unwrap_err();
+        assert_eq!(error.setting, "admin-token-file");
+        assert!(held.matches(new.as_bytes()), "a bad file kept the token");
+    }
+}

@@ -44,8 +44,9 @@ fn replicate(kafka: &SecureKafka, flags: &[&str]) {
     assert_eq!(nodes[0].metric("limiter_kafka_connected"), 1.0);
 }
 
-/// A node that cannot get in: it says `cause` in its metric, logs what to fix
-/// (naming `setting`) once, and keeps deciding locally.
+/// A node that cannot get in: it says `cause` in its metric and in
+/// `/v1/cluster`, logs what to fix (naming `setting`) once, and keeps
+/// deciding locally.
 fn refused(kafka: &SecureKafka, flags: &[&str], cause: &str, setting: &str) {
     let extra = [flags, &["--bootstrap-timeout-ms", "500"]].concat();
     let n = node(&kafka.brokers, &topic("sec-refused"), "r", &extra);
@@ -62,6 +63,12 @@ fn refused(kafka: &SecureKafka, flags: &[&str], cause: &str, setting: &str) {
     assert_eq!(lines.len(), 1, "logged once: {lines:?}");
     assert!(lines[0].contains("ERROR"), "{lines:?}");
     assert_eq!(n.metric("limiter_kafka_connected"), 0.0);
+    // The same cause in `/v1/cluster`, for whoever looks there first.
+    let view: serde_json::Value = n.get("/v1/cluster").json();
+    assert_eq!(view["node"]["kafka_connected"], false, "{view}");
+    assert_eq!(view["node"]["kafka_problem"]["cause"], cause, "{view}");
+    let fix = view["node"]["kafka_problem"]["fix"].as_str().unwrap_or("");
+    assert!(fix.contains(setting), "{view}");
     let statuses: Vec<u16> = (0..6).map(|_| n.protected("bob").status).collect();
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
 }
@@ -140,8 +147,13 @@ fn a_node_without_a_client_certificate_is_refused_by_mutual_tls() {
 
 /// Flags of a SCRAM-SHA-512 login as `limiter`, the password in a file.
 fn scram(kafka: &SecureKafka, protocol: &str) -> Vec<String> {
+    scram_as(kafka, protocol, "not-known-to-tansu")
+}
+
+/// SCRAM-SHA-512 as `limiter` with `password` (from a file).
+fn scram_as(kafka: &SecureKafka, protocol: &str, password: &str) -> Vec<String> {
     let file = kafka.dir.join("kafka-password");
-    std::fs::write(&file, "not-known-to-tansu\n").unwrap();
+    std::fs::write(&file, format!("{password}\n")).unwrap();
     [
         "--kafka-security-protocol",
         protocol,
@@ -187,4 +199,31 @@ fn scram_over_tls_reaches_the_brokers_login_check() {
     flags.extend(["--kafka-ca-file".into(), path(&kafka.ca.file).into()]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     refused(&kafka, &flags, "sasl", "--kafka-sasl-username");
+}
+
+/// A SCRAM-SHA-512 login accepted, plaintext and behind TLS: needs a tansu
+/// with SQL storage (in-memory storage keeps no users), whose path is in
+/// `CRDT_LIMITER_SQL_TANSU`; `scripts/sasl.sh` installs it and runs this.
+#[test]
+#[ignore = "needs a tansu with SQL storage: scripts/sasl.sh"]
+fn scram_login_accepted_and_nodes_replicate() {
+    let tansu = std::env::var_os("CRDT_LIMITER_SQL_TANSU")
+        .expect("CRDT_LIMITER_SQL_TANSU: the tansu built with SQL storage");
+    let tansu = Path::new(&tansu);
+    let password = "limiter-scram-password-0123";
+    for (protocol, tls) in [("sasl_plaintext", false), ("sasl_ssl", true)] {
+        let shape = Shape {
+            tls,
+            sasl: true,
+            ..Default::default()
+        };
+        let name = format!("scram-ok-{protocol}");
+        let kafka = SecureKafka::start_with_user(&name, shape, tansu, ("limiter", password));
+        let mut flags = scram_as(&kafka, protocol, password);
+        if tls {
+            flags.extend(["--kafka-ca-file".into(), path(&kafka.ca.file).into()]);
+        }
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        replicate(&kafka, &flags);
+    }
 }

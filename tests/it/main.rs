@@ -32,6 +32,7 @@ mod replication;
 mod reset;
 mod rls;
 mod rules;
+mod secrets;
 mod shadow;
 mod simulate;
 mod status;

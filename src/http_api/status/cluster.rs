@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::http_api::AppState;
 use crate::limiter::MergeMode;
-use crate::replication::{ClusterSnapshot, PeerSnapshot};
+use crate::replication::{ClusterSnapshot, KafkaProblem, PeerSnapshot};
 
 /// The answer.
 #[derive(Debug, Serialize)]
@@ -31,6 +31,9 @@ pub(super) struct Node {
     /// `min-max` or `counted`; `null` when standalone.
     pub merge: Option<&'static str>,
     pub kafka_connected: bool,
+    /// Why the broker refuses this node (a certificate, a login), since it
+    /// last answered; `null` when none, and once it answers again.
+    pub kafka_problem: Option<Problem>,
     /// Ready: the topics were read (or the bootstrap timeout passed).
     pub bootstrap_done: bool,
     pub buckets: usize,
@@ -55,6 +58,24 @@ pub(super) struct Peer {
     pub heartbeats_per_sec: f64,
     /// Over its last 256 records; `null` before any was read after bootstrap.
     pub lag_ms: Option<Lag>,
+}
+
+/// A refusal only the operator can fix.
+#[derive(Debug, Serialize)]
+pub(super) struct Problem {
+    /// The `cause` label of `limiter_kafka_errors_total`.
+    pub cause: &'static str,
+    /// What to check.
+    pub fix: &'static str,
+}
+
+impl From<KafkaProblem> for Problem {
+    fn from(p: KafkaProblem) -> Self {
+        Self {
+            cause: p.cause,
+            fix: p.fix,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -107,6 +128,7 @@ fn view(state: &AppState, snapshot: Option<ClusterSnapshot>) -> Cluster {
         version: env!("CARGO_PKG_VERSION"),
         merge: None,
         kafka_connected: false,
+        kafka_problem: None,
         bootstrap_done: state.ready.load(Ordering::Acquire),
         buckets: state.store.len(),
         sync_pending: state.store.pending_changes(),
@@ -124,6 +146,7 @@ fn view(state: &AppState, snapshot: Option<ClusterSnapshot>) -> Cluster {
     node.mode = "cluster";
     node.merge = Some(merge_name(snapshot.merge));
     node.kafka_connected = snapshot.kafka_connected;
+    node.kafka_problem = snapshot.kafka_problem.map(Problem::from);
     node.partitioned = snapshot.partitioned;
     node.nodes_up = snapshot.nodes_up();
     node.peer_gone_after_ms = u64::try_from(snapshot.gone_after.as_millis()).ok();

@@ -137,6 +137,7 @@ fn page(keys: Keys) -> Page<'static> {
         version: "0.1.0",
         merge: Some("counted"),
         kafka_connected: true,
+        kafka_problem: None,
         bootstrap_done: true,
         buckets: 12,
         sync_pending: 3,

@@ -71,24 +71,53 @@ pub struct SecureKafka {
 
 impl SecureKafka {
     pub fn start(name: &str, shape: Shape) -> Self {
+        Self::start_with(name, shape, &tansu(), None)
+    }
+
+    /// With `tansu` built with SQL storage (which keeps SCRAM users): the
+    /// SCRAM-SHA-512 `user` (name, password) is created with authentication
+    /// off, then tansu is restarted with it on (`shape.sasl`).
+    pub fn start_with_user(name: &str, shape: Shape, tansu: &Path, user: (&str, &str)) -> Self {
+        Self::start_with(name, shape, tansu, Some(user))
+    }
+
+    fn start_with(name: &str, shape: Shape, bin: &Path, user: Option<(&str, &str)>) -> Self {
         let dir = temp_dir(&format!("kafka-sec-{name}"));
         let ca = Ca::new(&dir, "test");
         let (tansu_port, tls_port) = (tools::free_port(), tools::free_port());
         let advertised = if shape.tls { tls_port } else { tansu_port };
-        let mut command = Command::new(tansu());
-        command.args([
-            "broker",
-            "--listener-url",
-            &format!("tcp://127.0.0.1:{tansu_port}"),
-            "--advertised-listener-url",
-            &format!("tcp://127.0.0.1:{advertised}"),
-            "--storage-engine",
-            "memory://tansu/",
-        ]);
-        if shape.sasl {
-            command.arg("--authentication");
+        let broker = |authentication: bool| {
+            let mut command = Command::new(bin);
+            command.current_dir(&dir).args([
+                "broker",
+                "--listener-url",
+                &format!("tcp://127.0.0.1:{tansu_port}"),
+                "--advertised-listener-url",
+                &format!("tcp://127.0.0.1:{advertised}"),
+                "--storage-engine",
+                if user.is_some() {
+                    "sqlite://tansu.db"
+                } else {
+                    "memory://tansu/"
+                },
+            ]);
+            if authentication {
+                command.arg("--authentication");
+            }
+            Proxy::start("tansu", command, tansu_port, &dir)
+        };
+        if let Some((name, password)) = user {
+            let open = broker(false);
+            let created = Command::new(bin)
+                .args(["user", "create", "--mechanism", "scram512", "--broker"])
+                .arg(format!("tcp://127.0.0.1:{tansu_port}"))
+                .args([name, password])
+                .status()
+                .unwrap();
+            assert!(created.success(), "tansu user create failed");
+            drop(open);
         }
-        let tansu = Proxy::start("tansu", command, tansu_port, &dir);
+        let tansu = broker(shape.sasl);
         let nginx = shape
             .tls
             .then(|| nginx(&dir, &ca, shape.mutual, tls_port, tansu_port));
