@@ -319,3 +319,49 @@ fn the_metrics_table_names_every_metric_the_node_registers() {
          in the table but not registered: {unknown:?}"
     );
 }
+
+/// Whether `line` is a test attribute as the README's count greps for it:
+/// `#[test]`, `#[tokio::test]`, `#[actix_rt::test]` or `#[actix_web::test]`.
+fn is_test_attribute(line: &str) -> bool {
+    let line = line.trim_start();
+    [
+        "#[test",
+        "#[tokio::test",
+        "#[actix_rt::test",
+        "#[actix_web::test",
+    ]
+    .iter()
+    .any(|a| line.starts_with(a))
+}
+
+fn count_tests(dir: &Path) -> usize {
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            count += count_tests(&path);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            count += read(&path).lines().filter(|l| is_test_attribute(l)).count();
+        }
+    }
+    count
+}
+
+/// The README's test count is the one its grep gives today: a stale count is
+/// worse than none.
+#[test]
+fn the_readmes_test_count_is_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let counted = count_tests(&root.join("src")) + count_tests(&root.join("tests"));
+    let readme = read(&root.join("README.md"));
+    let said = readme
+        .split("The suite has ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .expect("README.md says \"The suite has N test functions\"");
+    assert_eq!(
+        said, counted,
+        "README.md says the suite has {said} test functions; there are {counted}"
+    );
+}
