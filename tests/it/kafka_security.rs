@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::helpers::cluster::{node, topic};
-use crate::helpers::secure_kafka::{Ca, SecureKafka, Shape};
+use crate::helpers::secure_kafka::{SecureKafka, Shape};
+use crate::helpers::tls::Ca;
 use crate::helpers::{eventually, NodeProcess};
 
 const ADMIN: &str = "kafka-security-admin-token";
@@ -82,7 +83,7 @@ fn two_nodes_replicate_through_tls() {
             ..Default::default()
         },
     );
-    let ca = path(&kafka.ca.file);
+    let ca = path(&kafka.ca_file);
     replicate(
         &kafka,
         &["--kafka-security-protocol", "ssl", "--kafka-ca-file", ca],
@@ -98,12 +99,12 @@ fn a_node_trusting_another_ca_says_so_and_keeps_deciding() {
             ..Default::default()
         },
     );
-    let other = Ca::new(&kafka.dir, "other");
+    let other_file = Ca::new("other").write(&kafka.dir, "other-ca");
     let flags = [
         "--kafka-security-protocol",
         "ssl",
         "--kafka-ca-file",
-        path(&other.file),
+        path(&other_file),
     ];
     refused(&kafka, &flags, "tls_ca", "--kafka-ca-file");
 }
@@ -116,8 +117,8 @@ fn two_nodes_replicate_through_mutual_tls() {
         ..Default::default()
     };
     let kafka = SecureKafka::start("mtls", shape);
-    let (cert, key) = kafka.ca.leaf(&kafka.dir, "node", &["limiter-node"]);
-    let ca = path(&kafka.ca.file);
+    let (cert, key) = kafka.ca.leaf_files(&kafka.dir, "node", &["limiter-node"]);
+    let ca = path(&kafka.ca_file);
     let tls = ["--kafka-security-protocol", "ssl", "--kafka-ca-file", ca];
     let cert = [
         "--kafka-cert-file",
@@ -140,7 +141,7 @@ fn a_node_without_a_client_certificate_is_refused_by_mutual_tls() {
         "--kafka-security-protocol",
         "ssl",
         "--kafka-ca-file",
-        path(&kafka.ca.file),
+        path(&kafka.ca_file),
     ];
     refused(&kafka, &flags, "tls_closed", "--kafka-cert-file");
 }
@@ -196,7 +197,7 @@ fn scram_over_tls_reaches_the_brokers_login_check() {
     };
     let kafka = SecureKafka::start("sasl-ssl", shape);
     let mut flags = scram(&kafka, "sasl_ssl");
-    flags.extend(["--kafka-ca-file".into(), path(&kafka.ca.file).into()]);
+    flags.extend(["--kafka-ca-file".into(), path(&kafka.ca_file).into()]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     refused(&kafka, &flags, "sasl", "--kafka-sasl-username");
 }
@@ -221,7 +222,7 @@ fn scram_login_accepted_and_nodes_replicate() {
         let kafka = SecureKafka::start_with_user(&name, shape, tansu, ("limiter", password));
         let mut flags = scram_as(&kafka, protocol, password);
         if tls {
-            flags.extend(["--kafka-ca-file".into(), path(&kafka.ca.file).into()]);
+            flags.extend(["--kafka-ca-file".into(), path(&kafka.ca_file).into()]);
         }
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         replicate(&kafka, &flags);

@@ -5,47 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-
 use super::proxy::Proxy;
+use super::tls::Ca;
 use super::{temp_dir, tools};
-
-/// A CA, written as `dir/NAME-ca.pem`, and what signs with it.
-pub struct Ca {
-    pub file: PathBuf,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Ca {
-    pub fn new(dir: &Path, name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let key = KeyPair::generate().unwrap();
-        let file = dir.join(format!("{name}-ca.pem"));
-        std::fs::write(&file, params.self_signed(&key).unwrap().pem()).unwrap();
-        Self {
-            file,
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf for `names` signed by this CA: `(dir/NAME.pem, dir/NAME.key)`.
-    pub fn leaf(&self, dir: &Path, name: &str, names: &[&str]) -> (PathBuf, PathBuf) {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(names).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        let (cert_file, key_file) = (
-            dir.join(format!("{name}.pem")),
-            dir.join(format!("{name}.key")),
-        );
-        std::fs::write(&cert_file, cert.pem()).unwrap();
-        std::fs::write(&key_file, key.serialize_pem()).unwrap();
-        (cert_file, key_file)
-    }
-}
 
 /// How the test's Kafka is secured.
 #[derive(Clone, Copy, Default)]
@@ -65,6 +27,8 @@ pub struct SecureKafka {
     pub brokers: String,
     /// The CA that signed the broker's (nginx's) certificate.
     pub ca: Ca,
+    /// That CA's certificate, as a file.
+    pub ca_file: PathBuf,
     _tansu: Proxy,
     _nginx: Option<Proxy>,
 }
@@ -83,7 +47,8 @@ impl SecureKafka {
 
     fn start_with(name: &str, shape: Shape, bin: &Path, user: Option<(&str, &str)>) -> Self {
         let dir = temp_dir(&format!("kafka-sec-{name}"));
-        let ca = Ca::new(&dir, "test");
+        let ca = Ca::new("test");
+        let ca_file = ca.write(&dir, "test-ca");
         let (tansu_port, tls_port) = (tools::free_port(), tools::free_port());
         let advertised = if shape.tls { tls_port } else { tansu_port };
         let broker = |authentication: bool| {
@@ -120,11 +85,12 @@ impl SecureKafka {
         let tansu = broker(shape.sasl);
         let nginx = shape
             .tls
-            .then(|| nginx(&dir, &ca, shape.mutual, tls_port, tansu_port));
+            .then(|| nginx(&dir, (&ca, &ca_file), shape.mutual, tls_port, tansu_port));
         Self {
             brokers: format!("127.0.0.1:{advertised}"),
             dir,
             ca,
+            ca_file,
             _tansu: tansu,
             _nginx: nginx,
         }
@@ -142,12 +108,13 @@ fn tansu() -> PathBuf {
 /// nginx's `stream` module on `tls_port`, TLS with a certificate for
 /// 127.0.0.1 and localhost, forwarding to tansu; with `mutual`, only for
 /// clients with a certificate the test CA signed.
-fn nginx(dir: &Path, ca: &Ca, mutual: bool, tls_port: u16, tansu_port: u16) -> Proxy {
-    let (cert, key) = ca.leaf(dir, "broker", &["127.0.0.1", "localhost"]);
+fn nginx(dir: &Path, ca: (&Ca, &Path), mutual: bool, tls_port: u16, tansu_port: u16) -> Proxy {
+    let (ca, ca_file) = ca;
+    let (cert, key) = ca.leaf_files(dir, "broker", &["127.0.0.1", "localhost"]);
     let verify = if mutual {
         format!(
             "ssl_verify_client on; ssl_client_certificate {};",
-            ca.file.display()
+            ca_file.display()
         )
     } else {
         String::new()

@@ -49,6 +49,15 @@ impl Ca {
         cert.pem()
     }
 
+    /// A leaf as [`Ca::leaf`] writes it: `(dir/NAME.pem, dir/NAME.key)`.
+    pub fn leaf_files(&self, dir: &Path, name: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+        self.leaf(dir, name, names);
+        (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        )
+    }
+
     /// Writes the CA certificate as `dir/NAME.pem`; returns its path.
     pub fn write(&self, dir: &Path, name: &str) -> PathBuf {
         let path = dir.join(format!("{name}.pem"));
