@@ -12,27 +12,27 @@ use crate::replication::security::{
 /// How the node's Kafka clients connect. Checked even without brokers, so a
 /// bad value never waits for the day they are set.
 pub(super) fn security(cli: &Cli) -> Result<KafkaSecurity, ConfigError> {
-    let protocol = Protocol::parse(&cli.kafka_security_protocol).ok_or_else(|| {
+    let protocol = Protocol::parse(&cli.kafka.kafka_security_protocol).ok_or_else(|| {
         ConfigError::new(
             "kafka-security-protocol",
             format!(
                 "`{}` is not plaintext, ssl, sasl_plaintext or sasl_ssl",
-                cli.kafka_security_protocol
+                cli.kafka.kafka_security_protocol
             ),
         )
     })?;
     Ok(KafkaSecurity {
         protocol,
-        ca_file: tls_file("kafka-ca-file", cli.kafka_ca_file.as_ref(), protocol)?,
+        ca_file: tls_file("kafka-ca-file", cli.kafka.kafka_ca_file.as_ref(), protocol)?,
         client_cert: client_cert(cli, protocol)?,
         sasl: sasl(cli, protocol)?,
-        options: options(&cli.kafka_option)?,
+        options: options(&cli.kafka.kafka_option)?,
     })
 }
 
 /// `min.insync.replicas` for new topics: at least 1, at most the replication factor.
 pub(super) fn min_insync_replicas(cli: &Cli) -> Result<Option<i32>, ConfigError> {
-    match cli.kafka_min_insync_replicas {
+    match cli.kafka.kafka_min_insync_replicas {
         Some(n) if n < 1 || n > cli.topic_replication => Err(ConfigError::new(
             "kafka-min-insync-replicas",
             format!(
@@ -73,8 +73,16 @@ fn readable(setting: &'static str, path: &Path) -> Result<(), ConfigError> {
 
 /// The client certificate and its key: both or neither.
 fn client_cert(cli: &Cli, protocol: Protocol) -> Result<Option<(PathBuf, PathBuf)>, ConfigError> {
-    let cert = tls_file("kafka-cert-file", cli.kafka_cert_file.as_ref(), protocol)?;
-    let key = tls_file("kafka-key-file", cli.kafka_key_file.as_ref(), protocol)?;
+    let cert = tls_file(
+        "kafka-cert-file",
+        cli.kafka.kafka_cert_file.as_ref(),
+        protocol,
+    )?;
+    let key = tls_file(
+        "kafka-key-file",
+        cli.kafka.kafka_key_file.as_ref(),
+        protocol,
+    )?;
     match (cert, key) {
         (Some(cert), Some(key)) => Ok(Some((cert, key))),
         (None, None) => Ok(None),
@@ -91,11 +99,11 @@ fn client_cert(cli: &Cli, protocol: Protocol) -> Result<Option<(PathBuf, PathBuf
 
 /// The SASL login: exactly with a SASL protocol, and then complete.
 fn sasl(cli: &Cli, protocol: Protocol) -> Result<Option<Sasl>, ConfigError> {
-    let password = password(cli)?;
+    let (flags, password) = (&cli.kafka, password(cli)?);
     if !protocol.sasl() {
         let given = [
-            ("kafka-sasl-mechanism", cli.kafka_sasl_mechanism.is_some()),
-            ("kafka-sasl-username", cli.kafka_sasl_username.is_some()),
+            ("kafka-sasl-mechanism", flags.kafka_sasl_mechanism.is_some()),
+            ("kafka-sasl-username", flags.kafka_sasl_username.is_some()),
             ("kafka-sasl-password", password.is_some()),
         ];
         if let Some((setting, _)) = given.into_iter().find(|(_, set)| *set) {
@@ -106,7 +114,7 @@ fn sasl(cli: &Cli, protocol: Protocol) -> Result<Option<Sasl>, ConfigError> {
         }
         return Ok(None);
     }
-    let name = cli.kafka_sasl_mechanism.as_deref().ok_or_else(|| {
+    let name = flags.kafka_sasl_mechanism.as_deref().ok_or_else(|| {
         ConfigError::new(
             "kafka-sasl-mechanism",
             format!(
@@ -121,7 +129,7 @@ fn sasl(cli: &Cli, protocol: Protocol) -> Result<Option<Sasl>, ConfigError> {
             format!("`{name}` is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
         )
     })?;
-    let username = match cli.kafka_sasl_username.clone() {
+    let username = match flags.kafka_sasl_username.clone() {
         Some(user) if !user.is_empty() => user,
         _ => {
             return Err(ConfigError::new(
@@ -148,7 +156,10 @@ fn sasl(cli: &Cli, protocol: Protocol) -> Result<Option<Sasl>, ConfigError> {
 
 /// The password given, or the first line of its file; not both, not empty.
 fn password(cli: &Cli) -> Result<Option<String>, ConfigError> {
-    let (setting, password) = match (&cli.kafka_sasl_password, &cli.kafka_sasl_password_file) {
+    let (setting, password) = match (
+        &cli.kafka.kafka_sasl_password,
+        &cli.kafka.kafka_sasl_password_file,
+    ) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::new(
                 "kafka-sasl-password-file",

@@ -21,9 +21,9 @@ pub(super) fn tls(cli: &Cli) -> Result<TlsSettings, ConfigError> {
     let http = files(
         ["tls-cert-file", "tls-key-file", "tls-client-ca-file"],
         [
-            cli.tls_cert_file.clone(),
-            cli.tls_key_file.clone(),
-            cli.tls_client_ca_file.clone(),
+            cli.tls.tls_cert_file.clone(),
+            cli.tls.tls_key_file.clone(),
+            cli.tls.tls_client_ca_file.clone(),
         ],
         Alpn::Http1,
     )?;
@@ -34,9 +34,9 @@ pub(super) fn tls(cli: &Cli) -> Result<TlsSettings, ConfigError> {
             "grpc-tls-client-ca-file",
         ],
         [
-            cli.grpc_tls_cert_file.clone(),
-            cli.grpc_tls_key_file.clone(),
-            cli.grpc_tls_client_ca_file.clone(),
+            cli.tls.grpc_tls_cert_file.clone(),
+            cli.tls.grpc_tls_key_file.clone(),
+            cli.tls.grpc_tls_client_ca_file.clone(),
         ],
         Alpn::H2,
     )?;

@@ -6,6 +6,12 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+mod kafka;
+mod tls;
+
+pub(in crate::settings) use kafka::KafkaFlags;
+pub(in crate::settings) use tls::TlsFlags;
+
 /// The command line. A setting with a default holds it here; one without is
 /// an `Option` (unset means off, or a value worked out at start).
 #[derive(Debug, Parser)]
@@ -309,85 +315,9 @@ pub(super) struct Cli {
     )]
     pub(super) max_connections: usize,
 
-    // TLS on the node's listeners; unset: plaintext. Read again when the
-    // files change and on SIGHUP.
-    /// Certificate chain (PEM) to serve HTTPS with on --listen; needs --tls-key-file.
-    #[arg(long, env = "LIMITER_TLS_CERT_FILE", value_name = "FILE")]
-    pub(super) tls_cert_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(in crate::settings) tls: TlsFlags,
 
-    /// Private key (PEM) of --tls-cert-file.
-    #[arg(long, env = "LIMITER_TLS_KEY_FILE", value_name = "FILE")]
-    pub(super) tls_key_file: Option<PathBuf>,
-
-    /// CA certificates (PEM) HTTPS clients must present a certificate from (mTLS).
-    /// Unset: no client certificate asked.
-    #[arg(long, env = "LIMITER_TLS_CLIENT_CA_FILE", value_name = "FILE")]
-    pub(super) tls_client_ca_file: Option<PathBuf>,
-
-    /// Certificate chain (PEM) to serve the rate-limit service (gRPC) over TLS with;
-    /// needs --grpc-tls-key-file. Unset: plaintext gRPC (the HTTP TLS files do not apply).
-    #[arg(long, env = "LIMITER_GRPC_TLS_CERT_FILE", value_name = "FILE")]
-    pub(super) grpc_tls_cert_file: Option<PathBuf>,
-
-    /// Private key (PEM) of --grpc-tls-cert-file.
-    #[arg(long, env = "LIMITER_GRPC_TLS_KEY_FILE", value_name = "FILE")]
-    pub(super) grpc_tls_key_file: Option<PathBuf>,
-
-    /// CA certificates (PEM) gRPC clients must present a certificate from (mTLS).
-    /// Unset: no client certificate asked.
-    #[arg(long, env = "LIMITER_GRPC_TLS_CLIENT_CA_FILE", value_name = "FILE")]
-    pub(super) grpc_tls_client_ca_file: Option<PathBuf>,
-
-    // Kafka security (issue 26): how the node's Kafka clients connect.
-    /// How the node connects to Kafka: plaintext, ssl, sasl_plaintext or sasl_ssl.
-    #[arg(
-        long,
-        env = "LIMITER_KAFKA_SECURITY_PROTOCOL",
-        value_name = "PROTOCOL",
-        default_value = "plaintext"
-    )]
-    pub(super) kafka_security_protocol: String,
-
-    /// CA certificates (PEM) the brokers' certificates are checked against (ssl, sasl_ssl).
-    /// Unset: the system's CAs.
-    #[arg(long, env = "LIMITER_KAFKA_CA_FILE", value_name = "FILE")]
-    pub(super) kafka_ca_file: Option<PathBuf>,
-
-    /// Client certificate (PEM) for mutual TLS, with --kafka-key-file.
-    #[arg(long, env = "LIMITER_KAFKA_CERT_FILE", value_name = "FILE")]
-    pub(super) kafka_cert_file: Option<PathBuf>,
-
-    /// The client certificate's private key (PEM), with --kafka-cert-file.
-    #[arg(long, env = "LIMITER_KAFKA_KEY_FILE", value_name = "FILE")]
-    pub(super) kafka_key_file: Option<PathBuf>,
-
-    /// SASL mechanism (sasl_plaintext, sasl_ssl): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-    #[arg(long, env = "LIMITER_KAFKA_SASL_MECHANISM", value_name = "MECHANISM")]
-    pub(super) kafka_sasl_mechanism: Option<String>,
-
-    /// SASL user name.
-    #[arg(long, env = "LIMITER_KAFKA_SASL_USERNAME", value_name = "USER")]
-    pub(super) kafka_sasl_username: Option<String>,
-
-    /// SASL password (prefer --kafka-sasl-password-file: a flag shows in the process list).
-    #[arg(
-        long,
-        env = "LIMITER_KAFKA_SASL_PASSWORD",
-        value_name = "PASSWORD",
-        hide_env_values = true
-    )]
-    pub(super) kafka_sasl_password: Option<String>,
-
-    /// File whose first line is the SASL password (instead of --kafka-sasl-password).
-    #[arg(long, env = "LIMITER_KAFKA_SASL_PASSWORD_FILE", value_name = "FILE")]
-    pub(super) kafka_sasl_password_file: Option<PathBuf>,
-
-    /// A librdkafka property for every Kafka client, KEY=VALUE; repeatable. Keys the node
-    /// sets itself (group.id, bootstrap.servers, the security keys above…) are refused.
-    #[arg(long, env = "LIMITER_KAFKA_OPTION", value_name = "KEY=VALUE")]
-    pub(super) kafka_option: Vec<String>,
-
-    /// min.insync.replicas of the topics this node creates. Unset: the broker's default.
-    #[arg(long, env = "LIMITER_KAFKA_MIN_INSYNC_REPLICAS", value_name = "N")]
-    pub(super) kafka_min_insync_replicas: Option<i32>,
+    #[command(flatten)]
+    pub(in crate::settings) kafka: KafkaFlags,
 }
