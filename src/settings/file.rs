@@ -67,7 +67,7 @@ fn check_alone(command: &Command) -> Result<(), String> {
 }
 
 /// clap's message without its `error: ` prefix and usage hints.
-pub(super) fn first_line(message: &str) -> String {
+fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or_default();
     line.strip_prefix("error: ").unwrap_or(line).to_string()
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,11 +153,14 @@ pub(super) fn token_or_file(
             format!("set --{setting} or its file, not both"),
         ));
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        ConfigError::new(file_setting, format!("cannot read {}: {e}", path.display()))
-    })?;
-    let first = text.lines().next().unwrap_or_default().to_string();
-    token(file_setting, Some(first))
+    token(file_setting, Some(first_line_of(file_setting, &path)?))
+}
+
+/// The first line of a secret's file, so a trailing newline does not count.
+pub(super) fn first_line_of(setting: &'static str, path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(setting, format!("cannot read {}: {e}", path.display())))?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
 }
 
 /// A token short or with spaces or control characters is refused: it would

@@ -168,14 +168,8 @@ fn password(cli: &Cli) -> Result<Option<String>, ConfigError> {
         }
         (Some(given), None) => ("kafka-sasl-password", given.clone()),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::new(
-                    "kafka-sasl-password-file",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            let first = text.lines().next().unwrap_or_default().to_string();
-            ("kafka-sasl-password-file", first)
+            let setting = "kafka-sasl-password-file";
+            (setting, super::http::first_line_of(setting, path)?)
         }
         (None, None) => return Ok(None),
     };
