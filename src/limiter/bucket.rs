@@ -5,9 +5,16 @@
 //! interval`. Refill is then a saturating addition of elapsed nanoseconds — no
 //! division, no rounding, no drift however often or rarely a bucket is touched —
 //! and every timing answer (`retry_after`, `reset`) is exact to the nanosecond.
+//!
+//! A window limit (see `window`) keeps the same state with one token worth
+//! 1 ns, so its level is its count of requests left; its "refill" is a step
+//! to full when a later window begins, still monotone and composable, so the
+//! merge and every bound below keep working on levels.
 
 use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
+
+use super::window::Algorithm;
 
 /// An instant as nanoseconds since the Unix epoch (wall clock: nodes compare stamps).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,6 +65,12 @@ pub enum LimitError {
         "the bucket would take longer than 100 years to refill from empty (capacity / refill rate)"
     )]
     WindowTooLong,
+    /// A window limit was asked for without a window algorithm.
+    #[error("not a window algorithm")]
+    NotAWindow,
+    /// A calendar window of a unit shorter than a day.
+    #[error("a calendar window is a day, week, month or year")]
+    NotCalendar,
 }
 
 /// A bucket's shape: how many tokens it holds and how fast it earns them.
@@ -65,6 +78,7 @@ pub enum LimitError {
 pub struct Limit {
     capacity: NonZeroU32,
     interval_ns: NonZeroU64,
+    algorithm: Algorithm,
 }
 
 impl Limit {
@@ -79,7 +93,29 @@ impl Limit {
         Ok(Self {
             capacity,
             interval_ns,
+            algorithm: Algorithm::TokenBucket,
         })
+    }
+
+    /// At most `capacity` requests per window of `algorithm` (a window algorithm).
+    pub fn windowed(capacity: NonZeroU32, algorithm: Algorithm) -> Result<Self, LimitError> {
+        match algorithm {
+            Algorithm::TokenBucket => return Err(LimitError::NotAWindow),
+            Algorithm::Calendar(unit, _) if !unit.is_calendar() => {
+                return Err(LimitError::NotCalendar)
+            }
+            _ => {}
+        }
+        Ok(Self {
+            capacity,
+            interval_ns: NonZeroU64::MIN,
+            algorithm,
+        })
+    }
+
+    /// How the limit counts.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
     }
 
     /// Tokens the bucket holds when full (the burst).
@@ -87,14 +123,18 @@ impl Limit {
         self.capacity.get()
     }
 
-    /// Time to earn one token.
+    /// Time to earn one token (1 ns for a window: its level is a count).
     pub fn interval(&self) -> Duration {
         Duration::from_nanos(self.interval_ns.get())
     }
 
-    /// Time to refill from empty to full.
+    /// Time to refill from empty to full: for a window limit, the longest
+    /// its window can last.
     pub fn window(&self) -> Duration {
-        Duration::from_nanos(self.full_level() as u64)
+        match self.algorithm.longest() {
+            Some(longest) => longest,
+            None => Duration::from_nanos(self.full_level() as u64),
+        }
     }
 
     /// The level of a full bucket. Fits in `i64` by construction.
@@ -180,6 +220,13 @@ impl BucketState {
 
     /// The level refilled to `at` (no refill for an `at` before the stamp).
     pub fn level_at(&self, limit: &Limit, at: Stamp) -> i64 {
+        if limit.algorithm.is_window() {
+            return if limit.algorithm.is_later_window(self.stamp, at) {
+                limit.full_level()
+            } else {
+                self.level.min(limit.full_level())
+            };
+        }
         let elapsed = i64::try_from(at.saturating_since(self.stamp)).unwrap_or(i64::MAX);
         self.level.saturating_add(elapsed).min(limit.full_level())
     }
@@ -248,6 +295,9 @@ impl BucketState {
     /// Takes `cost` tokens at `now` if the bucket holds them; otherwise takes nothing.
     pub fn take(&mut self, limit: &Limit, cost: u32, now: Stamp) -> Decision {
         self.advance(limit, now);
+        if let Some(end) = limit.algorithm.window_end(now) {
+            return self.take_window(limit, cost, end.saturating_since(now));
+        }
         let need = limit.level_of(cost);
         let full = limit.full_level();
         if self.level >= need {
@@ -266,6 +316,27 @@ impl BucketState {
     }
 }
 
+impl BucketState {
+    /// A window's take: every timing answer is the window's end, `left` from now.
+    fn take_window(&mut self, limit: &Limit, cost: u32, left: u64) -> Decision {
+        let need = limit.level_of(cost);
+        let reset = Duration::from_nanos(left);
+        if self.level >= need {
+            self.level -= need;
+            Decision::Allowed {
+                remaining: limit.tokens_in(self.level),
+                reset,
+            }
+        } else {
+            Decision::Limited {
+                remaining: limit.tokens_in(self.level),
+                retry_after: reset,
+                reset,
+            }
+        }
+    }
+}
+
 fn nanos_until(target: i64, level: i64) -> Duration {
     Duration::from_nanos(u64::try_from(target.saturating_sub(level)).unwrap_or(0))
 }
@@ -277,3 +348,7 @@ fn duration_nanos(d: Duration) -> u64 {
 #[cfg(test)]
 #[path = "bucket_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "bucket_window_tests.rs"]
+mod window_tests;

@@ -49,6 +49,19 @@ pub fn merge_counted(
     remote_spent: &[Entry],
     reserve: &mut u32,
 ) {
+    let algorithm = limit.algorithm();
+    if algorithm.is_window() {
+        // A window's count is its own: move to the later window first, and
+        // debit only spending stated in that same window. Growth a record
+        // from an earlier window states is absorbed (never debited later)
+        // but belongs to a window that is over.
+        let at = local.stamp().max(remote.stamp());
+        *local = local.refilled_to(limit, at);
+        if algorithm.is_later_window(remote.stamp(), at) {
+            spent.absorb(remote_spent, u64::MAX);
+            return;
+        }
+    }
     // One record moves a bucket by at most one refill window, whatever it
     // claims; growth past that is debited by later records.
     let budget = u64::from(*reserve).saturating_add(u64::from(limit.capacity()));

@@ -9,6 +9,7 @@ pub mod rate;
 pub mod refusals;
 pub mod spent;
 pub mod store;
+pub mod window;
 
 pub use bucket::{BucketState, Decision, Limit, LimitError, Stamp};
 pub use merge::{clamp_future, merge, merge_counted, node_key, rescale, MergeMode, Replica};
@@ -16,3 +17,4 @@ pub use quiet::Quiet;
 pub use rate::parse_rate;
 pub use spent::{Entry, Spent};
 pub use store::{Change, Evictions, Replicated, Store};
+pub use window::{Algorithm, Tz, Unit};

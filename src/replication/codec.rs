@@ -12,6 +12,8 @@
 //! writes version 4 only while a reset is live, and otherwise what it wrote
 //! before (version 1 for min-max), so nodes can be upgraded one at a time:
 //! an older node skips (and counts) only the records of recent resets.
+//! Version 5 is version 4 with a window limit's algorithm, written for
+//! window keys only (older nodes skip just those).
 //!
 //! Every field is checked before it is believed: the limit must be one a node
 //! could run, the level within one full bucket of debt and no more than full,
@@ -23,6 +25,8 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use window::WireAlgorithm;
 
 use crate::limiter::spent::{Entry, MAX_COUNT, PUBLISHED_ENTRIES};
 use crate::limiter::{BucketState, Limit, Stamp};
@@ -38,6 +42,9 @@ pub const VERSION_COUNTED: u8 = 3;
 
 /// Either state with the instant of the reset it follows.
 pub const VERSION_RESET: u8 = 4;
+
+/// Version 4 with a window limit's algorithm.
+pub const VERSION_WINDOW: u8 = 5;
 
 /// A heartbeat: "this node is alive and reads the topic".
 pub const VERSION_HEARTBEAT: u8 = 16;
@@ -118,6 +125,15 @@ struct WireV4 {
     spent: Option<Vec<WireEntry>>,
 }
 
+/// Version 5: version 4 and the window algorithm.
+#[derive(Debug, Serialize, Deserialize)]
+struct WireV5 {
+    base: WireV1,
+    algorithm: WireAlgorithm,
+    reset_ns: u64,
+    spent: Option<Vec<WireEntry>>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct WireEntry {
     node: u64,
@@ -169,8 +185,8 @@ impl DecodeError {
     }
 }
 
-/// Encodes an envelope: version 4 if it follows a reset, else version 3 if
-/// it carries a counter, else version 1.
+/// Encodes an envelope: version 5 for a window limit, else version 4 if it
+/// follows a reset, else version 3 if it carries a counter, else version 1.
 pub fn encode(envelope: &Envelope) -> Vec<u8> {
     let base = WireV1 {
         node_id: envelope.node_id.clone(),
@@ -190,6 +206,16 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
             })
             .collect()
     });
+    if let Some(algorithm) = WireAlgorithm::of(envelope.limit.algorithm()) {
+        let reset_ns = envelope.reset.as_unix_nanos();
+        let v5 = WireV5 {
+            base,
+            algorithm,
+            reset_ns,
+            spent,
+        };
+        return versioned(VERSION_WINDOW, &v5);
+    }
     match (envelope.reset.as_unix_nanos(), spent) {
         (0, None) => versioned(VERSION, &base),
         (0, Some(spent)) => versioned(VERSION_COUNTED, &WireV3 { base, spent }),
@@ -244,6 +270,7 @@ fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     let (version, body) = version_of(bytes)?;
     let mut reset = 0;
+    let mut algorithm = None;
     let (wire, spent) = match version {
         VERSION => (parse::<WireV1>(body)?, None),
         VERSION_COUNTED_V2 => {
@@ -265,13 +292,22 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
             reset = v4.reset_ns;
             (v4.base, v4.spent.map(entries))
         }
+        VERSION_WINDOW => {
+            let v5 = parse::<WireV5>(body)?;
+            reset = v5.reset_ns;
+            algorithm = Some(v5.algorithm.algorithm()?);
+            (v5.base, v5.spent.map(entries))
+        }
         other => return Err(DecodeError::UnknownVersion(other)),
     };
     check_node_id(&wire.node_id)?;
     let capacity =
         NonZeroU32::new(wire.capacity).ok_or_else(|| DecodeError::Limit("zero capacity".into()))?;
-    let limit = Limit::new(capacity, Duration::from_nanos(wire.interval_ns))
-        .map_err(|e| DecodeError::Limit(e.to_string()))?;
+    let limit = match algorithm {
+        Some(algorithm) => Limit::windowed(capacity, algorithm),
+        None => Limit::new(capacity, Duration::from_nanos(wire.interval_ns)),
+    }
+    .map_err(|e| DecodeError::Limit(e.to_string()))?;
     let state = BucketState::from_parts(wire.level, Stamp::from_unix_nanos(wire.stamp_ns));
     if state.bounded(&limit) != state {
         let full = BucketState::full(&limit, state.stamp()).level();
@@ -341,6 +377,8 @@ fn check_counter(spent: &[Entry]) -> Result<(), DecodeError> {
     }
     Ok(())
 }
+
+mod window;
 
 #[cfg(test)]
 #[path = "codec_tests.rs"]

@@ -62,6 +62,57 @@ fn states_after_a_reset_round_trip_as_version_4() {
 }
 
 #[test]
+fn window_states_round_trip_as_version_5_and_bucket_states_keep_their_versions() {
+    use crate::limiter::{Algorithm, Tz, Unit};
+    let month = Algorithm::Calendar(Unit::Month, Tz::America__New_York);
+    for algorithm in [Algorithm::FixedWindow(Unit::Minute), month] {
+        let mut e = envelope();
+        e.limit = Limit::windowed(NonZeroU32::new(30).unwrap(), algorithm).unwrap();
+        e.state = BucketState::from_parts(-4, e.state.stamp());
+        e.spent = Some(vec![entry(7, 3, 5)]);
+        let bytes = encode(&e);
+        assert_eq!(bytes[0], VERSION_WINDOW);
+        assert_eq!(decode(&bytes), Ok(e.clone()));
+        e.reset = Stamp::from_unix_nanos(42);
+        assert_eq!(decode(&encode(&e)), Ok(e));
+    }
+    assert_eq!(
+        encode(&envelope())[0],
+        VERSION,
+        "a bucket's record is what older nodes read"
+    );
+}
+
+#[test]
+fn window_records_naming_an_unknown_zone_unit_or_kind_are_refused() {
+    use crate::limiter::{Algorithm, Unit};
+    let mut e = envelope();
+    e.limit = Limit::windowed(
+        NonZeroU32::new(3).unwrap(),
+        Algorithm::FixedWindow(Unit::Day),
+    )
+    .unwrap();
+    e.state = BucketState::from_parts(1, e.state.stamp());
+    let good = encode(&e);
+    // Calendar kind (2), month (5), and a zone that does not exist.
+    let mut bad = good.clone();
+    let tail = bad.len() - 4; // unit, zone length 0, reset 0, no counter
+    bad[tail - 1] = 2;
+    bad[tail] = 5;
+    bad[tail + 1] = 3;
+    bad.splice(tail + 2..tail + 2, *b"Mars");
+    bad[tail + 1] = 4;
+    assert!(
+        matches!(decode(&bad), Err(DecodeError::Limit(_))),
+        "{:?}",
+        decode(&bad)
+    );
+    let mut bad_unit = good.clone();
+    bad_unit[tail] = 9;
+    assert!(matches!(decode(&bad_unit), Err(DecodeError::Limit(_))));
+}
+
+#[test]
 fn version_2_records_of_older_nodes_are_read_as_history() {
     // What an older node wrote: its `crdts` GCounter, serialized as is.
     #[derive(Serialize)]
