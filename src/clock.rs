@@ -32,6 +32,8 @@ pub struct SystemClock {
     offset_ns: AtomicI64,
     /// Monotonic nanoseconds since start at the last resync.
     synced_at_ns: AtomicU64,
+    /// How far the clock is set from the wall clock on purpose (`--clock-start`).
+    shift_ns: i64,
 }
 
 impl SystemClock {
@@ -47,6 +49,19 @@ impl SystemClock {
             started: at,
             offset_ns: AtomicI64::new(0),
             synced_at_ns: AtomicU64::new(0),
+            shift_ns: 0,
+        }
+    }
+
+    /// A clock that reads `start` now and runs on from there at the wall
+    /// clock's pace, following the wall clock's steps as [`SystemClock::new`]
+    /// does (for tests and drills: a node started just before a boundary).
+    pub fn starting_at(start: Stamp) -> Self {
+        let wall = wall_now();
+        let shift = i128::from(start.as_unix_nanos()) - i128::from(wall.as_unix_nanos());
+        Self {
+            shift_ns: i64::try_from(shift).unwrap_or(0),
+            ..Self::anchored(start, Instant::now())
         }
     }
 
@@ -84,7 +99,10 @@ impl Clock for SystemClock {
     }
 
     fn resync(&self) {
-        self.follow(wall_now());
+        let wall = wall_now()
+            .as_unix_nanos()
+            .saturating_add_signed(self.shift_ns);
+        self.follow(Stamp::from_unix_nanos(wall));
     }
 }
 

@@ -47,3 +47,14 @@ fn after_a_step_the_clock_follows_at_most_one_percent_and_never_back() {
         );
     }
 }
+
+#[test]
+fn a_clock_started_at_an_instant_reads_it_and_stays_there_on_resync() {
+    // Ten seconds before February in New York, whatever the wall clock says.
+    let start = Stamp::from_unix_nanos(1_769_921_990_000_000_000);
+    let clock = SystemClock::starting_at(start);
+    clock.resync();
+    let read = clock.now().saturating_since(start);
+    assert!(read < 5_000_000_000, "read {read} ns after the start");
+    assert!(clock.now() >= start, "never before the start");
+}

@@ -43,10 +43,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let clock = match config.clock_start {
+        Some(start) => {
+            tracing::warn!(
+                start_ns = start.as_unix_nanos(),
+                "the clock starts at --clock-start, not the wall clock: for tests and drills only"
+            );
+            SystemClock::starting_at(start)
+        }
+        None => SystemClock::new(),
+    };
     let served = actix_web::rt::System::new().block_on(crdt_limiter::run(
         listener,
         config,
-        Arc::new(SystemClock::new()),
+        Arc::new(clock),
         shutdown_signal(),
     ));
     match served {

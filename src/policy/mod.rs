@@ -27,6 +27,7 @@ use decide::{as_shadow, decide, Hit};
 use descriptors::{DescriptorSet, KEY_PREFIX};
 pub use rules::{IpNet, KeyKind, Match, NameError, Request, Rule, RuleLimit, RuleSet, RulesError};
 
+pub mod algorithm;
 pub mod api_keys;
 mod buckets;
 pub mod change;

@@ -30,9 +30,12 @@ use std::num::NonZeroU32;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+use super::algorithm::AlgorithmKind;
 use super::{IpNet, KeyKind, Match, Rule, RuleLimit, RuleSet, RulesError};
 use crate::limiter::rate::{RateText, RATE_HINT};
-use crate::limiter::Limit;
+use crate::limiter::{Limit, Tz};
+
+mod window;
 
 /// Why a rules file is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -45,17 +48,23 @@ pub enum RulesFileError {
     Rules(#[from] RulesError),
 }
 
-/// Parses and validates a rules file's text.
+/// Parses and validates a rules file's text, calendar windows in UTC unless named.
 pub fn parse(text: &str) -> Result<RuleSet, RulesFileError> {
+    parse_in(text, Tz::UTC)
+}
+
+/// Parses and validates a rules file's text, calendar windows that name no
+/// `time_zone` in `zone` (the node's `--time-zone`).
+pub fn parse_in(text: &str, zone: Tz) -> Result<RuleSet, RulesFileError> {
     let table: Table = text
         .parse()
         .map_err(|e: toml::de::Error| RulesFileError::Toml(e.message().to_string()))?;
-    Ok(from_table(table)?)
+    Ok(from_table(table, zone)?)
 }
 
-fn from_table(mut table: Table) -> Result<RuleSet, RulesError> {
+fn from_table(mut table: Table, zone: Tz) -> Result<RuleSet, RulesError> {
     let default_plan = take_str(&mut table, "", "default_plan")?;
-    let plans = take_plans(&mut table)?;
+    let plans = take_plans(&mut table, zone)?;
     let users = take_users(&mut table)?;
     let rules = match table.remove("rules") {
         None => Vec::new(),
@@ -63,7 +72,7 @@ fn from_table(mut table: Table) -> Result<RuleSet, RulesError> {
             .into_iter()
             .enumerate()
             .map(|(i, rule)| match rule {
-                Value::Table(rule) => parse_rule(i, rule),
+                Value::Table(rule) => parse_rule(i, rule, zone),
                 _ => Err(RulesError::at(
                     format!("rule #{}", i + 1),
                     "name",
@@ -82,7 +91,7 @@ fn from_table(mut table: Table) -> Result<RuleSet, RulesError> {
     RuleSet::new(rules, plans, default_plan, users)
 }
 
-fn parse_rule(index: usize, mut rule: Table) -> Result<Rule, RulesError> {
+fn parse_rule(index: usize, mut rule: Table, zone: Tz) -> Result<Rule, RulesError> {
     let name = take_str(&mut rule, &format!("rule #{}", index + 1), "name")?
         .ok_or_else(|| RulesError::at(format!("rule #{}", index + 1), "name", "required"))?;
     let place = format!("rule \"{name}\"");
@@ -100,7 +109,7 @@ fn parse_rule(index: usize, mut rule: Table) -> Result<Rule, RulesError> {
             format!("`{key}` is not one of {}", KeyKind::NAMES),
         )
     })?;
-    let limit = take_rule_limit(&mut rule, &place)?;
+    let limit = take_rule_limit(&mut rule, &place, zone)?;
     let shadow = match rule.remove("shadow") {
         None => false,
         Some(Value::Boolean(shadow)) => shadow,
@@ -128,7 +137,7 @@ fn parse_rule(index: usize, mut rule: Table) -> Result<Rule, RulesError> {
 }
 
 /// `[plans.NAME]` tables, each a limit.
-fn take_plans(table: &mut Table) -> Result<Vec<(String, Limit)>, RulesError> {
+fn take_plans(table: &mut Table, zone: Tz) -> Result<Vec<(String, Limit)>, RulesError> {
     Ok(match table.remove("plans") {
         None => Vec::new(),
         Some(Value::Table(plans)) => plans
@@ -142,7 +151,7 @@ fn take_plans(table: &mut Table) -> Result<Vec<(String, Limit)>, RulesError> {
                         "a plan is a table with capacity and refill_per_sec",
                     ));
                 };
-                let limit = take_limit(&mut plan, &place)?
+                let limit = take_limit(&mut plan, &place, zone)?
                     .ok_or_else(|| RulesError::at(&place, "capacity", "required"))?;
                 no_more(plan, &place)?;
                 Ok((name, limit))
@@ -177,9 +186,9 @@ fn take_users(table: &mut Table) -> Result<Vec<(String, String)>, RulesError> {
 }
 
 /// `limit = "plan"`, or a fixed `capacity` and `refill_per_sec`.
-fn take_rule_limit(rule: &mut Table, place: &str) -> Result<RuleLimit, RulesError> {
+fn take_rule_limit(rule: &mut Table, place: &str, zone: Tz) -> Result<RuleLimit, RulesError> {
     let plan = take_str(rule, place, "limit")?;
-    let fixed = take_limit(rule, place)?;
+    let fixed = take_limit(rule, place, zone)?;
     Ok(match (plan.as_deref(), fixed) {
         (Some("plan"), None) => RuleLimit::UserPlan,
         (Some("plan"), Some(_)) => {
@@ -260,8 +269,13 @@ fn parse_match(mut table: Table, place: &str) -> Result<Match, RulesError> {
     })
 }
 
-/// `capacity` and `refill_per_sec`, both or neither.
-fn take_limit(table: &mut Table, place: &str) -> Result<Option<Limit>, RulesError> {
+/// `capacity` and `refill_per_sec`, both or neither; or with an
+/// `algorithm` of windows, `capacity` and `window`.
+fn take_limit(table: &mut Table, place: &str, zone: Tz) -> Result<Option<Limit>, RulesError> {
+    let kind = window::take_kind(table, place)?;
+    if kind != AlgorithmKind::TokenBucket {
+        return window::take_window(table, place, kind, zone).map(Some);
+    }
     let capacity = table.remove("capacity");
     let rate = table.remove("refill_per_sec");
     let (capacity, rate) = match (capacity, rate) {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::policy::algorithm::AlgorithmDefaults;
 use crate::policy::descriptors::yaml::{self, DescriptorError};
 use crate::policy::descriptors::DescriptorSet;
 
@@ -20,6 +21,8 @@ pub struct DescriptorSource {
     /// The files as they were just before they were read: a change after
     /// that is noticed.
     pub stamp: FilesStamp,
+    /// The algorithm and zone of limits that name none (node settings).
+    pub defaults: AlgorithmDefaults,
 }
 
 /// Names, sizes and modification times of the descriptor files.
@@ -37,7 +40,10 @@ pub enum DescriptorFilesError {
 }
 
 /// Reads and validates the descriptor files at `path`.
-pub fn load_descriptors(path: &Path) -> Result<DescriptorSet, DescriptorFilesError> {
+pub fn load_descriptors(
+    path: &Path,
+    defaults: AlgorithmDefaults,
+) -> Result<DescriptorSet, DescriptorFilesError> {
     let mut texts = Vec::new();
     for file in files(path).map_err(DescriptorFilesError::Unreadable)? {
         let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -45,11 +51,10 @@ pub fn load_descriptors(path: &Path) -> Result<DescriptorSet, DescriptorFilesErr
         })?;
         texts.push((file.display().to_string(), text));
     }
-    let set = yaml::parse(
-        texts
-            .iter()
-            .map(|(name, text)| (name.as_str(), text.as_str())),
-    )?;
+    let texts = texts
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()));
+    let set = yaml::parse_with(texts, defaults)?;
     Ok(set)
 }
 

@@ -14,9 +14,11 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::gateway::Gateway;
 use crate::limiter::rate::parse_rate;
-use crate::limiter::Limit;
+use crate::limiter::{Limit, Stamp, Tz};
+use crate::policy::algorithm::AlgorithmDefaults;
 use crate::policy::{rules_file, RuleSet};
 
+mod algorithms;
 mod file;
 mod flags;
 mod http;
@@ -99,6 +101,10 @@ pub struct Config {
     pub http: HttpSettings,
     /// TLS on the listeners; plaintext where unset.
     pub tls: TlsSettings,
+    /// The algorithm and zone of limits that name none.
+    pub algorithms: AlgorithmDefaults,
+    /// For tests and drills: the instant the node's clock starts at; `None`: the wall clock.
+    pub clock_start: Option<Stamp>,
 }
 
 /// A rules file and its validated rules.
@@ -108,6 +114,8 @@ pub struct RulesSource {
     pub path: PathBuf,
     /// The rules it held when read.
     pub rules: RuleSet,
+    /// The zone of its calendar windows that name none (`--time-zone`).
+    pub zone: Tz,
 }
 
 /// Shortest admin token accepted: guessing it must be hopeless.
@@ -176,10 +184,15 @@ impl Config {
             Some(n) => positive("workers", n)?,
             None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
         };
-        let rules = match cli.rules {
+        let algorithms = algorithms::defaults(&cli)?;
+        let clock_start = algorithms::clock_start(&cli)?;
+        let zone = algorithms.time_zone;
+        let rules = match cli.rules.take() {
             Some(path) => Some(RulesSource {
-                rules: load_rules(&path).map_err(|e| ConfigError::new("rules", e.to_string()))?,
+                rules: load_rules(&path, zone)
+                    .map_err(|e| ConfigError::new("rules", e.to_string()))?,
                 path,
+                zone,
             }),
             None => None,
         };
@@ -205,11 +218,13 @@ impl Config {
             }),
             data_dir: cli.data_dir,
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
-            descriptors: proxies::source(cli.rls_config)?,
+            descriptors: proxies::source(cli.rls_config.take(), algorithms)?,
             forward_auth_user_header: proxies::user_header(&cli.forward_auth_user_header)?,
             gateway: proxies::gateway(cli.gateway, &cli.trusted_proxies)?,
             shadow: cli.shadow,
             node_id,
+            clock_start,
+            algorithms,
             http,
             tls,
         })
@@ -265,13 +280,13 @@ pub enum RulesLoadError {
 }
 
 /// Reads and validates the rules file at `path`.
-pub fn load_rules(path: &Path) -> Result<RuleSet, RulesLoadError> {
+pub fn load_rules(path: &Path, zone: Tz) -> Result<RuleSet, RulesLoadError> {
     let shown = || path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| RulesLoadError::Unreadable {
         path: shown(),
         source,
     })?;
-    rules_file::parse(&text).map_err(|source| RulesLoadError::Invalid {
+    rules_file::parse_in(&text, zone).map_err(|source| RulesLoadError::Invalid {
         path: shown(),
         source,
     })

@@ -13,6 +13,7 @@ use actix_web::http::header::HeaderName;
 use super::ConfigError;
 use crate::gateway::identity::TrustedProxies;
 use crate::gateway::Gateway;
+use crate::policy::algorithm::AlgorithmDefaults;
 use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
 
 /// The forward-auth user header: a valid header name.
@@ -53,15 +54,19 @@ pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, Co
     .transpose()
 }
 
-pub(super) fn source(path: Option<PathBuf>) -> Result<Option<DescriptorSource>, ConfigError> {
+pub(super) fn source(
+    path: Option<PathBuf>,
+    defaults: AlgorithmDefaults,
+) -> Result<Option<DescriptorSource>, ConfigError> {
     path.map(|path| {
         let stamp = descriptor_stamp(&path);
-        let set =
-            load_descriptors(&path).map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
+        let set = load_descriptors(&path, defaults)
+            .map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
         Ok(DescriptorSource {
             path,
             set: Arc::new(set),
             stamp,
+            defaults,
         })
     })
     .transpose()

@@ -319,3 +319,24 @@ fn a_token_file_read_again_replaces_the_token_unless_the_new_one_is_bad() {
         assert!(held.matches(new.as_bytes()), "a bad file kept the token");
     }
 }
+
+#[test]
+fn window_settings_default_and_are_refused_naming_the_setting() {
+    let config = load(&[]).unwrap();
+    assert_eq!(config.algorithms, AlgorithmDefaults::default());
+    assert_eq!(config.clock_start, None);
+    let config = load(&[
+        "--rls-algorithm",
+        "fixed-window",
+        "--time-zone",
+        "Asia/Tokyo",
+    ])
+    .unwrap();
+    assert_eq!(config.algorithms.time_zone, chrono_tz::Asia::Tokyo);
+    assert!(refused(&["--rls-algorithm", "leaky"]).contains("rls-algorithm"));
+    assert!(refused(&["--time-zone", "Moon/Base"]).contains("time-zone"));
+    assert!(refused(&["--clock-start", "yesterday"]).contains("clock-start"));
+    let config = load(&["--clock-start", "2026-01-31T23:59:50-05:00"]).unwrap();
+    let start = config.clock_start.unwrap().as_unix_nanos();
+    assert_eq!(start, 1_769_921_990_000_000_000);
+}

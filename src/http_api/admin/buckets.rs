@@ -29,7 +29,7 @@ pub(super) async fn get_bucket(
         .ok_or_else(|| ApiError::UnknownBucket(key.clone()))?;
     let interval = view.limit.interval().as_nanos() as f64;
     let level = view.state.level();
-    Ok(HttpResponse::Ok().json(json!({
+    let mut body = json!({
         "key": key,
         "rule": &*view.rule,
         "limit": limit_json(&view.limit),
@@ -37,7 +37,13 @@ pub(super) async fn get_bucket(
         "level": level as f64 / interval,
         "level_ns": level,
         "stamp_unix_ms": view.state.stamp().as_unix_nanos() / 1_000_000,
-    })))
+    });
+    // A window's level is a count, not refill time: say when it starts again instead.
+    if let Some(end) = view.limit.algorithm().window_end(now) {
+        body["level_ns"] = Value::Null;
+        body["window_end_unix_ms"] = json!(end.as_unix_nanos() / 1_000_000);
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// `DELETE /v1/admin/buckets/{key}`: resets the bucket to full, cluster-wide.

@@ -4,29 +4,63 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::limiter::Limit;
+use crate::limiter::{Algorithm, Limit};
 use crate::policy::{Match, RuleLimit, RuleSet};
 
-/// A limit as shown: burst and refill rate.
+/// A limit as shown: a bucket's burst and refill rate, or a window's quota,
+/// unit and zone (a window has no refill rate).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct LimitRow {
-    /// Tokens a bucket holds when full.
+    /// Tokens a bucket holds when full; requests a window admits.
     pub capacity: u32,
-    /// Tokens added per second.
-    pub refill_per_sec: f64,
+    /// Tokens added per second; `None` for a window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refill_per_sec: Option<f64>,
+    /// The window, for a window limit.
+    #[serde(flatten)]
+    pub window: Option<WindowRow>,
+}
+
+/// A window limit's algorithm, unit and zone as written in the rules file.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct WindowRow {
+    /// `fixed_window` or `calendar`.
+    pub algorithm: &'static str,
+    /// `second` … `year`.
+    pub window: &'static str,
+    /// A calendar window's IANA zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<&'static str>,
 }
 
 impl From<&Limit> for LimitRow {
     fn from(limit: &Limit) -> Self {
+        let window = match limit.algorithm() {
+            Algorithm::TokenBucket => None,
+            Algorithm::FixedWindow(unit) => Some(WindowRow {
+                algorithm: "fixed_window",
+                window: unit.name(),
+                time_zone: None,
+            }),
+            Algorithm::Calendar(unit, tz) => Some(WindowRow {
+                algorithm: "calendar",
+                window: unit.name(),
+                time_zone: Some(tz.name()),
+            }),
+        };
         Self {
             capacity: limit.capacity(),
-            refill_per_sec: 1e9 / limit.interval().as_nanos() as f64,
+            refill_per_sec: window
+                .is_none()
+                .then(|| 1e9 / limit.interval().as_nanos() as f64),
+            window,
         }
     }
 }
 
 impl LimitRow {
-    /// `{"capacity": N, "refill_per_sec": R}`.
+    /// `{"capacity": N, "refill_per_sec": R}`, or for a window
+    /// `{"capacity": N, "algorithm": A, "window": U, "time_zone": Z}`.
     pub fn json(&self) -> Value {
         serde_json::to_value(self).expect("a number and a finite float")
     }

@@ -211,11 +211,16 @@ pub(super) fn rate(per_sec: f64) -> String {
 }
 
 fn write_limit(out: &mut String, limit: &LimitRow) -> fmt::Result {
+    // Names of units and IANA zones: nothing to escape.
+    let refill = match (limit.refill_per_sec, limit.window) {
+        (Some(per_sec), _) => rate(per_sec),
+        (None, Some(w)) => format!("per {} {}", w.window, w.time_zone.unwrap_or("(epoch)")),
+        (None, None) => String::new(),
+    };
     write!(
         out,
-        "<td class=\"n\">{}</td><td class=\"n\">{}</td>",
+        "<td class=\"n\">{}</td><td class=\"n\">{refill}</td>",
         limit.capacity,
-        rate(limit.refill_per_sec)
     )
 }
 

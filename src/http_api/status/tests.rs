@@ -156,7 +156,8 @@ fn page(keys: Keys) -> Page<'static> {
     };
     let limit = LimitRow {
         capacity: 5,
-        refill_per_sec: 0.5,
+        refill_per_sec: Some(0.5),
+        window: None,
     };
     let rule = |name: &'static str| RuleRow {
         name,

@@ -66,6 +66,20 @@ impl Unit {
         })
     }
 
+    /// The limiter's unit of the same name (window algorithms).
+    pub fn window_unit(self) -> crate::limiter::Unit {
+        use crate::limiter::Unit as W;
+        match self {
+            Self::Second => W::Second,
+            Self::Minute => W::Minute,
+            Self::Hour => W::Hour,
+            Self::Day => W::Day,
+            Self::Week => W::Week,
+            Self::Month => W::Month,
+            Self::Year => W::Year,
+        }
+    }
+
     /// Its length; a month is 30 days and a year 365, as in envoyproxy/ratelimit.
     pub fn length(self) -> Duration {
         const DAY: u64 = 24 * 3600;

@@ -26,6 +26,7 @@ use super::{
     KEY_PREFIX, MAX_KEY, MAX_VALUE_IN_KEY,
 };
 use crate::limiter::Limit;
+use crate::policy::algorithm::{parse_zone, window_limit, AlgorithmDefaults, AlgorithmKind};
 
 /// Deepest nesting of descriptors accepted.
 const MAX_DEPTH: usize = 16;
@@ -65,6 +66,10 @@ struct RawRateLimit {
     unlimited: bool,
     name: Option<String>,
     replaces: Option<Vec<RawReplaces>>,
+    /// Our extension: token_bucket, fixed_window or calendar (else the node's `--rls-algorithm`).
+    algorithm: Option<String>,
+    /// Our extension: the IANA zone of a calendar window (else the node's `--time-zone`).
+    time_zone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,11 +88,20 @@ pub struct DescriptorError(pub String);
 pub fn parse<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<DescriptorSet, DescriptorError> {
-    parse_files(files).map_err(DescriptorError)
+    parse_with(files, AlgorithmDefaults::default())
+}
+
+/// [`parse`], limits that name no algorithm or zone taking `defaults`.
+pub fn parse_with<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    defaults: AlgorithmDefaults,
+) -> Result<DescriptorSet, DescriptorError> {
+    parse_files(files, defaults).map_err(DescriptorError)
 }
 
 fn parse_files<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    defaults: AlgorithmDefaults,
 ) -> Result<DescriptorSet, String> {
     let mut set = DescriptorSet::default();
     for (name, text) in files {
@@ -107,6 +121,7 @@ fn parse_files<'a>(
             path: domain.clone(),
             depth: 0,
             key_len: KEY_PREFIX.len() + escaped_len(&domain),
+            defaults,
         };
         load_level(&place, &mut level, root.descriptors.unwrap_or_default())?;
         set.domains.insert(domain.into(), level);
@@ -122,6 +137,8 @@ struct Place<'a> {
     depth: usize,
     /// The longest bucket key a request can make down to here.
     key_len: usize,
+    /// The node's algorithm and zone for limits that name none.
+    defaults: AlgorithmDefaults,
 }
 
 impl Place<'_> {
@@ -189,6 +206,7 @@ fn place_of<'a>(
         path,
         depth: parent.depth + 1,
         key_len: parent.key_len + 2 + escaped_len(&key) + value_len,
+        defaults: parent.defaults,
     };
     if key.is_empty() {
         return Err(place.error("key: required, and not empty"));
@@ -251,7 +269,7 @@ fn load_limit(
         }
         (false, Some(unit)) => {
             let unit = unit?;
-            (unit, bucket(place, unit, requests_per_unit)?)
+            (unit, bucket(place, &rate, unit, requests_per_unit)?)
         }
     };
     let name = rate.name.filter(|n| !n.is_empty());
@@ -277,11 +295,42 @@ fn load_limit(
     })
 }
 
-/// `requests_per_unit` tokens, refilled evenly over the unit.
-fn bucket(place: &Place<'_>, unit: Unit, requests: u32) -> Result<LimitKind, String> {
+/// `requests_per_unit` tokens, refilled evenly over the unit; or as many
+/// requests per window of the unit, under the algorithm the limit (or the node) names.
+fn bucket(
+    place: &Place<'_>,
+    rate: &RawRateLimit,
+    unit: Unit,
+    requests: u32,
+) -> Result<LimitKind, String> {
+    let kind = match rate.algorithm.as_deref() {
+        None => place.defaults.rls,
+        Some(text) => AlgorithmKind::parse(text).ok_or_else(|| {
+            place.error(format!(
+                "rate_limit.algorithm: \"{text}\" is not one of {}",
+                AlgorithmKind::NAMES
+            ))
+        })?,
+    };
+    let zone = match rate.time_zone.as_deref() {
+        None => place.defaults.time_zone,
+        Some(_) if kind != AlgorithmKind::Calendar => {
+            return Err(place.error("rate_limit.time_zone: only with algorithm: calendar"))
+        }
+        Some(name) => parse_zone(name).ok_or_else(|| {
+            place.error(format!(
+                "rate_limit.time_zone: \"{name}\" is not an IANA time zone such as America/New_York"
+            ))
+        })?,
+    };
     let Some(capacity) = NonZeroU32::new(requests) else {
         return Ok(LimitKind::Blocked);
     };
+    if kind != AlgorithmKind::TokenBucket {
+        return window_limit(kind, capacity, unit.window_unit(), zone)
+            .map(LimitKind::Bucket)
+            .map_err(|e| place.error(format!("rate_limit.unit: {e}")));
+    }
     let interval = Duration::from_nanos((unit.length().as_nanos() / u128::from(requests)) as u64);
     Limit::new(capacity, interval)
         .map(LimitKind::Bucket)

@@ -247,6 +247,30 @@ pub(super) struct Cli {
     #[arg(long, env = "LIMITER_RLS_CONFIG", value_name = "PATH")]
     pub(super) rls_config: Option<PathBuf>,
 
+    /// Algorithm of RLS descriptor limits that name none: token-bucket, fixed-window
+    /// (windows aligned as envoyproxy/ratelimit aligns them) or calendar.
+    #[arg(
+        long,
+        env = "LIMITER_RLS_ALGORITHM",
+        value_name = "ALGORITHM",
+        default_value = "token-bucket"
+    )]
+    pub(super) rls_algorithm: String,
+
+    /// IANA time zone of calendar windows that name none (America/New_York).
+    #[arg(
+        long,
+        env = "LIMITER_TIME_ZONE",
+        value_name = "ZONE",
+        default_value = "UTC"
+    )]
+    pub(super) time_zone: String,
+
+    /// For tests and drills only: the instant (RFC 3339) the node's clock reads at start,
+    /// running on from there. Unset: the wall clock.
+    #[arg(long, env = "LIMITER_CLOCK_START", value_name = "INSTANT")]
+    pub(super) clock_start: Option<String>,
+
     /// Header that names the user on /v1/forward-auth (what the proxy's auth layer sets).
     #[arg(
         long,

@@ -1,0 +1,78 @@
+//! The algorithm a configured limit names (`algorithm`, `time_zone`, in the
+//! rules file and in the RLS YAML alike) and the node-wide defaults for
+//! limits that name none, turned into a [`Limit`].
+
+use std::num::NonZeroU32;
+use std::str::FromStr;
+
+use crate::limiter::{Algorithm, Limit, LimitError, Tz, Unit};
+
+/// An algorithm as written, before its unit and zone are known.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AlgorithmKind {
+    /// Tokens refilled evenly (the default).
+    #[default]
+    TokenBucket,
+    /// Requests per window aligned on the epoch, as envoyproxy/ratelimit counts.
+    FixedWindow,
+    /// Requests per local calendar day, week, month or year.
+    Calendar,
+}
+
+impl AlgorithmKind {
+    /// Every algorithm as written in a file.
+    pub const NAMES: &'static str = "token_bucket, fixed_window, calendar";
+
+    /// Parses a name with `_` or `-` between words, in any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text.to_ascii_lowercase().replace('-', "_").as_str() {
+            "token_bucket" => Self::TokenBucket,
+            "fixed_window" => Self::FixedWindow,
+            "calendar" => Self::Calendar,
+            _ => return None,
+        })
+    }
+}
+
+/// What a limit that names no algorithm or no zone gets (node settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlgorithmDefaults {
+    /// For RLS descriptor limits that name no algorithm (`--rls-algorithm`).
+    pub rls: AlgorithmKind,
+    /// For calendar windows that name no zone (`--time-zone`).
+    pub time_zone: Tz,
+}
+
+impl Default for AlgorithmDefaults {
+    fn default() -> Self {
+        Self {
+            rls: AlgorithmKind::TokenBucket,
+            time_zone: Tz::UTC,
+        }
+    }
+}
+
+/// A named IANA time zone (`America/New_York`, `UTC`); `None` if unknown.
+pub fn parse_zone(text: &str) -> Option<Tz> {
+    Tz::from_str(text).ok()
+}
+
+/// The window limit of `capacity` requests per `unit` under `kind` (not a
+/// token bucket), calendar windows in `time_zone`.
+pub fn window_limit(
+    kind: AlgorithmKind,
+    capacity: NonZeroU32,
+    unit: Unit,
+    time_zone: Tz,
+) -> Result<Limit, LimitError> {
+    let algorithm = match kind {
+        AlgorithmKind::TokenBucket => Algorithm::TokenBucket,
+        AlgorithmKind::FixedWindow => Algorithm::FixedWindow(unit),
+        AlgorithmKind::Calendar => Algorithm::Calendar(unit, time_zone),
+    };
+    Limit::windowed(capacity, algorithm)
+}
+
+#[cfg(test)]
+#[path = "algorithm_tests.rs"]
+mod tests;
