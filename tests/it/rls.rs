@@ -352,3 +352,40 @@ fn the_descriptor_files_reload_when_they_change_and_a_bad_one_is_refused() {
         30
     );
 }
+
+#[test]
+fn fixed_windows_count_down_and_reset_at_the_window_end_like_upstream() {
+    let mut rls = Rls::start("rls-fixed-window", &["--rls-algorithm", "fixed-window"]);
+    // The node's clock stands at 1_700_000_000 s: 20 s into its minute, 40 s to go.
+    for round in 0..2 {
+        for remaining in [2, 1, 0] {
+            let response = rls.ask(&[&[("user", "alice")]]);
+            assert!(ok(&response), "round {round}");
+            let status = &response.statuses[0];
+            assert_eq!(status.limit_remaining, remaining);
+            let reset = status.duration_until_reset.unwrap();
+            assert_eq!((reset.seconds, reset.nanos), (40, 0));
+        }
+        // count + hits > requests_per_unit: over, until the window's end.
+        let refused = rls.ask(&[&[("user", "alice")]]);
+        assert_eq!(refused.overall_code, Code::OverLimit as i32);
+        assert_eq!(refused.statuses[0].limit_remaining, 0);
+        assert_eq!(
+            refused.statuses[0].duration_until_reset.unwrap().seconds,
+            40
+        );
+        assert_eq!(refused.response_headers_to_add[0].value, "40");
+        // Nothing comes back within the window, all of it at the next.
+        rls.node.clock.advance(Duration::from_secs(39));
+        assert!(!ok(&rls.ask(&[&[("user", "alice")]])));
+        rls.node.clock.advance(Duration::from_secs(21));
+    }
+    // A request of more hits than remain is refused (count + hits > limit, as
+    // upstream decides) and, unlike upstream's counter, takes nothing.
+    assert!(!ok(&rls
+        .call(request("edge", &[&[("user", "bob")]], 4))
+        .unwrap()));
+    assert!(ok(&rls
+        .call(request("edge", &[&[("user", "bob")]], 3))
+        .unwrap()));
+}
