@@ -8,6 +8,7 @@ pub mod quiet;
 pub mod rate;
 pub mod refusals;
 pub mod spent;
+pub mod stamp;
 pub mod store;
 pub mod window;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{Datelike, Days, LocalResult, Months, NaiveDate, TimeZone};
 pub use chrono_tz::Tz;
 
-use super::bucket::Stamp;
+use super::stamp::Stamp;
 
 const SEC: u64 = 1_000_000_000;
 const DAY: u64 = 86_400;

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use window::WireAlgorithm;
 
 use crate::limiter::spent::{Entry, MAX_COUNT, PUBLISHED_ENTRIES};
-use crate::limiter::{BucketState, Limit, Stamp};
+use crate::limiter::{Algorithm, BucketState, Limit, Stamp};
 
 /// The envelope version of a min-max state.
 pub const VERSION: u8 = 1;
@@ -301,13 +301,7 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
         other => return Err(DecodeError::UnknownVersion(other)),
     };
     check_node_id(&wire.node_id)?;
-    let capacity =
-        NonZeroU32::new(wire.capacity).ok_or_else(|| DecodeError::Limit("zero capacity".into()))?;
-    let limit = match algorithm {
-        Some(algorithm) => Limit::windowed(capacity, algorithm),
-        None => Limit::new(capacity, Duration::from_nanos(wire.interval_ns)),
-    }
-    .map_err(|e| DecodeError::Limit(e.to_string()))?;
+    let limit = limit_of(&wire, algorithm)?;
     let state = BucketState::from_parts(wire.level, Stamp::from_unix_nanos(wire.stamp_ns));
     if state.bounded(&limit) != state {
         let full = BucketState::full(&limit, state.stamp()).level();
@@ -328,6 +322,18 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
         spent,
         reset: Stamp::from_unix_nanos(reset),
     })
+}
+
+/// The limit a record states: a bucket's capacity and interval, or a
+/// window's capacity and algorithm (version 5).
+fn limit_of(wire: &WireV1, algorithm: Option<Algorithm>) -> Result<Limit, DecodeError> {
+    let capacity =
+        NonZeroU32::new(wire.capacity).ok_or_else(|| DecodeError::Limit("zero capacity".into()))?;
+    match algorithm {
+        Some(algorithm) => Limit::windowed(capacity, algorithm),
+        None => Limit::new(capacity, Duration::from_nanos(wire.interval_ns)),
+    }
+    .map_err(|e| DecodeError::Limit(e.to_string()))
 }
 
 fn entries(wire: Vec<WireEntry>) -> Vec<Entry> {

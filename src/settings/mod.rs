@@ -187,15 +187,7 @@ impl Config {
         let algorithms = algorithms::defaults(&cli)?;
         let clock_start = algorithms::clock_start(&cli)?;
         let zone = algorithms.time_zone;
-        let rules = match cli.rules.take() {
-            Some(path) => Some(RulesSource {
-                rules: load_rules(&path, zone)
-                    .map_err(|e| ConfigError::new("rules", e.to_string()))?,
-                path,
-                zone,
-            }),
-            None => None,
-        };
+        let rules = rules_source(cli.rules.take(), zone)?;
         if admin_token.is_some() && replication.is_none() && cli.data_dir.is_none() {
             return Err(ConfigError::new(
                 "data-dir",
@@ -229,6 +221,13 @@ impl Config {
             tls,
         })
     }
+}
+
+/// The rules file at `path`, read and validated, calendar windows in `zone` unless named.
+fn rules_source(path: Option<PathBuf>, zone: Tz) -> Result<Option<RulesSource>, ConfigError> {
+    let Some(path) = path else { return Ok(None) };
+    let rules = load_rules(&path, zone).map_err(|e| ConfigError::new("rules", e.to_string()))?;
+    Ok(Some(RulesSource { path, rules, zone }))
 }
 
 /// The default limit: every user's bucket when no rules file says otherwise.
