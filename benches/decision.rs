@@ -2,7 +2,8 @@
 //! several threads at once; a counted replicating node; the same through the rules (none, and three
 //! matching rules); plus building the HTTP responses of `/protected` and `/v1/check` for a decision;
 //! and new keys at the cap: with a sweep running beside them, and on a replicating node whose broker
-//! is away; and a `/v1/checks` batch of 1,000 distinct users (parse, validate, decide, write).
+//! is away; and a `/v1/checks` batch of 1,000 distinct users (parse, validate, decide, write);
+//! and one hot key under each algorithm (token bucket, fixed window, calendar window in a zone).
 
 use std::hint::black_box;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -15,7 +16,7 @@ use crdt_limiter::http_api::decide::{batch, check, protected};
 use crdt_limiter::http_api::wire::request::parse_body;
 use crdt_limiter::http_api::wire::tokens::DecisionAccess;
 use crdt_limiter::http_api::AppState;
-use crdt_limiter::limiter::{Limit, MergeMode, Store};
+use crdt_limiter::limiter::{Algorithm, Limit, MergeMode, Store, Tz, Unit};
 use crdt_limiter::policy::{rules_file, Policy, Request, RuleSet};
 use crdt_limiter::telemetry::Telemetry;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -279,5 +280,40 @@ fn batched(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_thread, contended, new_keys, batched);
+/// One hot key that is never refused, under each algorithm: what a window's
+/// end costs a decision (epoch arithmetic, or the thread's cached calendar period).
+fn algorithms(c: &mut Criterion) {
+    let clock = SystemClock::new();
+    let mut group = c.benchmark_group("algorithm");
+    group.throughput(Throughput::Elements(1));
+    let most = NonZeroU32::new(u32::MAX).unwrap();
+    let calendar = Algorithm::Calendar(Unit::Day, Tz::America__New_York);
+    let limits = [
+        (
+            "token_bucket",
+            Limit::new(most, Duration::from_nanos(1)).unwrap(),
+        ),
+        (
+            "fixed_window",
+            Limit::windowed(most, Algorithm::FixedWindow(Unit::Day)).unwrap(),
+        ),
+        ("calendar_day", Limit::windowed(most, calendar).unwrap()),
+    ];
+    for (name, limit) in limits {
+        let store = Store::new(limit, NonZeroUsize::new(1000).unwrap());
+        group.bench_function(name, |b| {
+            b.iter(|| store.check(black_box("hot-user"), 1, clock.now()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    single_thread,
+    contended,
+    new_keys,
+    batched,
+    algorithms
+);
 criterion_main!(benches);

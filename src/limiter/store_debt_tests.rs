@@ -326,3 +326,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_window_evicted_under_pressure_comes_back_with_its_count_until_the_window_ends() {
+    use crate::limiter::{Algorithm, Unit};
+    let minute = Algorithm::FixedWindow(Unit::Minute);
+    let limit = Limit::windowed(NonZeroU32::new(10).unwrap(), minute).unwrap();
+    let s = Store::new(limit, NonZeroUsize::new(4).unwrap());
+    // T0 is 20 s into its minute.
+    assert_eq!(admitted(&s, "alice", 5, at(T0)), 5);
+    flood(&s, 0, 8, at(T0));
+    assert!(s.get("alice").is_none(), "alice was the fullest: evicted");
+    assert_eq!(
+        admitted(&s, "alice", 20, at(T0 + 30 * SEC)),
+        5,
+        "the same window"
+    );
+    flood(&s, 8, 8, at(T0 + 30 * SEC));
+    assert_eq!(
+        admitted(&s, "alice", 20, at(T0 + 40 * SEC)),
+        10,
+        "the next window"
+    );
+}

@@ -113,7 +113,13 @@ impl Store {
         if let Some(owed) = self.resets.owed_since(key, now) {
             full_at = owed;
         }
-        let missing = i64::try_from(full_at.saturating_since(now)).unwrap_or(i64::MAX);
+        let missing = match limit.algorithm().window_end(now) {
+            // A window's own debt is its count past the window's end (see
+            // `remember_debt`); an instant within the window is no debt of
+            // this window (an earlier window's, or another limit's).
+            Some(end) => i64::try_from(full_at.saturating_since(end)).unwrap_or(i64::MAX),
+            None => i64::try_from(full_at.saturating_since(now)).unwrap_or(i64::MAX),
+        };
         BucketState::from_parts(limit.full_level().saturating_sub(missing), now).bounded(limit)
     }
 
@@ -128,7 +134,12 @@ impl Store {
         // At most one bucket of debt, as a record may carry: a debt outlives
         // the bucket by at most two windows, so a reset outlives it.
         let most = slot.limit.full_level().saturating_mul(2);
-        let full_at = now.saturating_add(Duration::from_nanos(missing.min(most) as u64));
+        let owed = Duration::from_nanos(missing.min(most) as u64);
+        // A window is full again at its end, whatever it owes: written as
+        // its end plus its count (a nanosecond per request), so the bound
+        // is still a time to full for every reader and the count comes back.
+        let from = slot.limit.algorithm().window_end(now).unwrap_or(now);
+        let full_at = from.saturating_add(owed);
         self.debts.owe(key, full_at);
         self.resets.owe(key, full_at, now);
     }
