@@ -163,25 +163,35 @@ impl Decision {
     }
 }
 
-/// One bucket's state: its level (banked refill time, see the module doc) as of `stamp`.
+/// One bucket's state: its level (banked refill time, see the module doc) as of `stamp`;
+/// for a sliding window also the previous window's count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BucketState {
     level: i64,
     stamp: Stamp,
+    /// Requests counted in the window before the stamp's (sliding windows; else 0).
+    prev: i64,
 }
 
 impl BucketState {
     /// A full bucket as of `now`: what an unseen key has.
     pub fn full(limit: &Limit, now: Stamp) -> Self {
-        Self {
-            level: limit.full_level(),
-            stamp: now,
-        }
+        Self::from_parts(limit.full_level(), now)
     }
 
     /// A state from its raw parts (as received from a peer).
     pub fn from_parts(level: i64, stamp: Stamp) -> Self {
-        Self { level, stamp }
+        Self {
+            level,
+            stamp,
+            prev: 0,
+        }
+    }
+
+    /// A sliding window's state: `level` left in the stamp's window, `prev`
+    /// counted in the one before.
+    pub fn from_sliding(level: i64, prev: i64, stamp: Stamp) -> Self {
+        Self { level, stamp, prev }
     }
 
     /// The level as of `stamp`, in nanoseconds of refill time.
@@ -194,14 +204,21 @@ impl BucketState {
         self.stamp
     }
 
-    /// The level refilled to `at` (no refill for an `at` before the stamp).
+    /// A sliding window's count in the window before the stamp's (0 for the others).
+    pub fn prev(&self) -> i64 {
+        self.prev
+    }
+
+    /// The same state said as of `stamp` (a peer's stamp clamped).
+    pub fn with_stamp(self, stamp: Stamp) -> Self {
+        Self { stamp, ..self }
+    }
+
+    /// The level refilled to `at` (no refill for an `at` before the stamp):
+    /// what a request at `at` could take.
     pub fn level_at(&self, limit: &Limit, at: Stamp) -> i64 {
         if limit.algorithm.is_window() {
-            return if limit.algorithm.is_later_window(self.stamp, at) {
-                limit.full_level()
-            } else {
-                self.level.min(limit.full_level())
-            };
+            return self.window_level_at(limit, at);
         }
         let elapsed = i64::try_from(at.saturating_since(self.stamp)).unwrap_or(i64::MAX);
         self.level.saturating_add(elapsed).min(limit.full_level())
@@ -219,9 +236,13 @@ impl BucketState {
 
     /// This state refilled to `at`: the same bucket, described as of a later instant.
     pub fn refilled_to(&self, limit: &Limit, at: Stamp) -> Self {
+        if limit.algorithm.sliding().is_some() {
+            return self.slid_to(limit, at);
+        }
         Self {
             level: self.level_at(limit, at),
             stamp: self.stamp.max(at),
+            prev: 0,
         }
     }
 
@@ -231,7 +252,7 @@ impl BucketState {
     /// to catch up: the bucket is never stuck, and at most the skew's worth of
     /// refill is forgone.
     fn advance(&mut self, limit: &Limit, now: Stamp) {
-        self.level = self.level_at(limit, now);
+        *self = self.refilled_to(limit, now);
         self.stamp = now;
     }
 
@@ -251,11 +272,17 @@ impl BucketState {
     }
 
     /// This state as any one record may state it: at most full, at most one
-    /// full bucket of debt. What a node publishes and what it believes of a peer.
+    /// full bucket of debt (and a previous count of at most a full window).
+    /// What a node publishes and what it believes of a peer.
     pub fn bounded(self, limit: &Limit) -> Self {
+        let full = limit.full_level();
         Self {
-            level: self.level.clamp(-limit.full_level(), limit.full_level()),
+            level: self.level.clamp(-full, full),
             stamp: self.stamp,
+            prev: match limit.algorithm.sliding() {
+                Some(_) => self.prev.clamp(0, full),
+                None => 0,
+            },
         }
     }
 
@@ -272,7 +299,7 @@ impl BucketState {
     pub fn take(&mut self, limit: &Limit, cost: u32, now: Stamp) -> Decision {
         self.advance(limit, now);
         if let Some(end) = limit.algorithm.window_end(now) {
-            return self.take_window(limit, cost, end.saturating_since(now));
+            return self.take_window(limit, cost, now, end);
         }
         let need = limit.level_of(cost);
         let full = limit.full_level();
@@ -292,30 +319,11 @@ impl BucketState {
     }
 }
 
-impl BucketState {
-    /// A window's take: every timing answer is the window's end, `left` from now.
-    fn take_window(&mut self, limit: &Limit, cost: u32, left: u64) -> Decision {
-        let need = limit.level_of(cost);
-        let reset = Duration::from_nanos(left);
-        if self.level >= need {
-            self.level -= need;
-            Decision::Allowed {
-                remaining: limit.tokens_in(self.level),
-                reset,
-            }
-        } else {
-            Decision::Limited {
-                remaining: limit.tokens_in(self.level),
-                retry_after: reset,
-                reset,
-            }
-        }
-    }
-}
-
 fn nanos_until(target: i64, level: i64) -> Duration {
     Duration::from_nanos(u64::try_from(target.saturating_sub(level)).unwrap_or(0))
 }
+
+mod windowed;
 
 #[cfg(test)]
 #[path = "bucket_tests.rs"]
@@ -324,3 +332,7 @@ mod tests;
 #[cfg(test)]
 #[path = "bucket_window_tests.rs"]
 mod window_tests;
+
+#[cfg(test)]
+#[path = "bucket_sliding_tests.rs"]
+mod sliding_tests;

@@ -58,7 +58,15 @@ pub fn merge_counted(
         let at = local.stamp().max(remote.stamp());
         *local = local.refilled_to(limit, at);
         if algorithm.is_later_window(remote.stamp(), at) {
-            spent.absorb(remote_spent, u64::MAX);
+            // A sliding window still weighs the window just before its own.
+            let previous = algorithm.window_end(remote.stamp()) == algorithm.window_start(at);
+            if algorithm.sliding().is_some() && previous {
+                let new = spent.absorb(remote_spent, u64::from(limit.capacity()));
+                local.count_previous(limit, limit.level_of(new.min(u64::from(u32::MAX)) as u32));
+                *local = merge(limit, *local, remote);
+            } else {
+                spent.absorb(remote_spent, u64::MAX);
+            }
             return;
         }
     }
@@ -103,8 +111,9 @@ pub fn merge_counted(
 /// ```
 pub fn merge(limit: &Limit, a: BucketState, b: BucketState) -> BucketState {
     let at = a.stamp().max(b.stamp());
-    let level = a.level_at(limit, at).min(b.level_at(limit, at));
-    BucketState::from_parts(level, at)
+    let (a, b) = (a.refilled_to(limit, at), b.refilled_to(limit, at));
+    // A sliding window's previous count joins by max (0 for the others).
+    BucketState::from_sliding(a.level().min(b.level()), a.prev().max(b.prev()), at)
 }
 
 /// Pulls a stamp more than `tolerance` ahead of `now` back to `now + tolerance`,
@@ -113,7 +122,7 @@ pub fn merge(limit: &Limit, a: BucketState, b: BucketState) -> BucketState {
 pub fn clamp_future(state: BucketState, now: Stamp, tolerance: Duration) -> (BucketState, bool) {
     let latest = now.saturating_add(tolerance);
     if state.stamp() > latest {
-        (BucketState::from_parts(state.level(), latest), true)
+        (state.with_stamp(latest), true)
     } else {
         (state, false)
     }

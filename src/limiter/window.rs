@@ -85,6 +85,9 @@ pub enum Algorithm {
     TokenBucket,
     /// `capacity` requests per window of the unit's fixed length, aligned on the epoch.
     FixedWindow(Unit),
+    /// As a fixed window, with the previous window's count weighted by how
+    /// much of it the last `length` still covers: `prev × (1 − elapsed/W) + current`.
+    SlidingWindow(Unit),
     /// `capacity` requests per local calendar day, week (from Monday), month or year.
     Calendar(Unit, Tz),
 }
@@ -99,7 +102,7 @@ impl Algorithm {
     pub fn window_end(&self, at: Stamp) -> Option<Stamp> {
         match *self {
             Self::TokenBucket => None,
-            Self::FixedWindow(unit) => Some(fixed_bounds(unit, at).1),
+            Self::FixedWindow(unit) | Self::SlidingWindow(unit) => Some(fixed_bounds(unit, at).1),
             Self::Calendar(unit, tz) => Some(calendar_bounds(unit, tz, at).1),
         }
     }
@@ -108,7 +111,7 @@ impl Algorithm {
     pub fn window_start(&self, at: Stamp) -> Option<Stamp> {
         match *self {
             Self::TokenBucket => None,
-            Self::FixedWindow(unit) => Some(fixed_bounds(unit, at).0),
+            Self::FixedWindow(unit) | Self::SlidingWindow(unit) => Some(fixed_bounds(unit, at).0),
             Self::Calendar(unit, tz) => Some(calendar_bounds(unit, tz, at).0),
         }
     }
@@ -118,13 +121,23 @@ impl Algorithm {
         self.window_end(earlier).is_some_and(|end| later >= end)
     }
 
-    /// The longest a window can last: the fixed length, or a calendar
+    /// The length of a sliding window (`None` for the others).
+    pub fn sliding(&self) -> Option<Duration> {
+        match *self {
+            Self::SlidingWindow(unit) => Some(unit.length()),
+            _ => None,
+        }
+    }
+
+    /// The longest a window's spending counts: the fixed length (two for a
+    /// sliding window, whose previous window still counts), or a calendar
     /// period with a daylight-saving hour added (a zone's offset changes at
     /// most once in a day).
     pub fn longest(&self) -> Option<Duration> {
         match *self {
             Self::TokenBucket => None,
             Self::FixedWindow(unit) => Some(unit.length()),
+            Self::SlidingWindow(unit) => Some(unit.length() * 2),
             Self::Calendar(unit, _) => {
                 let days = match unit {
                     Unit::Week => 7,

@@ -15,19 +15,22 @@ pub enum AlgorithmKind {
     TokenBucket,
     /// Requests per window aligned on the epoch, as envoyproxy/ratelimit counts.
     FixedWindow,
+    /// Fixed windows with the previous one's count weighted in.
+    SlidingWindow,
     /// Requests per local calendar day, week, month or year.
     Calendar,
 }
 
 impl AlgorithmKind {
     /// Every algorithm as written in a file.
-    pub const NAMES: &'static str = "token_bucket, fixed_window, calendar";
+    pub const NAMES: &'static str = "token_bucket, fixed_window, sliding_window, calendar";
 
     /// Parses a name with `_` or `-` between words, in any case.
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text.to_ascii_lowercase().replace('-', "_").as_str() {
             "token_bucket" => Self::TokenBucket,
             "fixed_window" => Self::FixedWindow,
+            "sliding_window" => Self::SlidingWindow,
             "calendar" => Self::Calendar,
             _ => return None,
         })
@@ -68,6 +71,7 @@ pub fn window_limit(
     let algorithm = match kind {
         AlgorithmKind::TokenBucket => Algorithm::TokenBucket,
         AlgorithmKind::FixedWindow => Algorithm::FixedWindow(unit),
+        AlgorithmKind::SlidingWindow => Algorithm::SlidingWindow(unit),
         AlgorithmKind::Calendar => Algorithm::Calendar(unit, time_zone),
     };
     Limit::windowed(capacity, algorithm)

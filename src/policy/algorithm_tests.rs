@@ -26,6 +26,9 @@ fn a_rule_names_a_fixed_or_calendar_window() {
     .unwrap();
     assert_eq!(fixed.algorithm(), Algorithm::FixedWindow(Unit::Hour));
     assert_eq!(fixed.capacity(), 100);
+    let body = "capacity = 100\nalgorithm = \"sliding_window\"\nwindow = \"minute\"";
+    let sliding = rule_limit(body, Tz::UTC).unwrap();
+    assert_eq!(sliding.algorithm(), Algorithm::SlidingWindow(Unit::Minute));
     let calendar = "capacity = 30\nalgorithm = \"calendar\"\nwindow = \"month\"\n\
                     time_zone = \"America/New_York\"";
     let month = rule_limit(calendar, Tz::UTC).unwrap();
@@ -132,7 +135,7 @@ fn rls_window_mistakes_are_refused_naming_the_key() {
     let zone =
         refused("{ unit: day, requests_per_unit: 1, algorithm: calendar, time_zone: Nowhere }");
     assert!(zone.contains("rate_limit.time_zone"), "{zone}");
-    let kind = refused("{ unit: day, requests_per_unit: 1, algorithm: sliding }");
+    let kind = refused("{ unit: day, requests_per_unit: 1, algorithm: leaky }");
     assert!(kind.contains("rate_limit.algorithm"), "{kind}");
     let zone_on_bucket = refused("{ unit: day, requests_per_unit: 1, time_zone: UTC }");
     assert!(
@@ -143,6 +146,8 @@ fn rls_window_mistakes_are_refused_naming_the_key() {
 
 #[test]
 fn names_parse_with_dashes_or_underscores() {
+    let sliding = Some(AlgorithmKind::SlidingWindow);
+    assert_eq!(AlgorithmKind::parse("sliding-window"), sliding);
     assert_eq!(
         AlgorithmKind::parse("fixed-window"),
         Some(AlgorithmKind::FixedWindow)

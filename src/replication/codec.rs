@@ -130,6 +130,8 @@ struct WireV4 {
 struct WireV5 {
     base: WireV1,
     algorithm: WireAlgorithm,
+    /// A sliding window's previous count (0 for the others).
+    previous: i64,
     reset_ns: u64,
     spent: Option<Vec<WireEntry>>,
 }
@@ -211,6 +213,7 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
         let v5 = WireV5 {
             base,
             algorithm,
+            previous: envelope.state.prev(),
             reset_ns,
             spent,
         };
@@ -271,6 +274,7 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     let (version, body) = version_of(bytes)?;
     let mut reset = 0;
     let mut algorithm = None;
+    let mut previous = 0;
     let (wire, spent) = match version {
         VERSION => (parse::<WireV1>(body)?, None),
         VERSION_COUNTED_V2 => {
@@ -296,13 +300,15 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
             let v5 = parse::<WireV5>(body)?;
             reset = v5.reset_ns;
             algorithm = Some(v5.algorithm.algorithm()?);
+            previous = v5.previous;
             (v5.base, v5.spent.map(entries))
         }
         other => return Err(DecodeError::UnknownVersion(other)),
     };
     check_node_id(&wire.node_id)?;
     let limit = limit_of(&wire, algorithm)?;
-    let state = BucketState::from_parts(wire.level, Stamp::from_unix_nanos(wire.stamp_ns));
+    let stamp = Stamp::from_unix_nanos(wire.stamp_ns);
+    let state = BucketState::from_sliding(wire.level, previous, stamp);
     if state.bounded(&limit) != state {
         let full = BucketState::full(&limit, state.stamp()).level();
         return Err(DecodeError::Level {

@@ -76,6 +76,12 @@ fn window_states_round_trip_as_version_5_and_bucket_states_keep_their_versions()
         e.reset = Stamp::from_unix_nanos(42);
         assert_eq!(decode(&encode(&e)), Ok(e));
     }
+    // A sliding window's previous count travels too.
+    let mut e = envelope();
+    let sliding = Algorithm::SlidingWindow(Unit::Hour);
+    e.limit = Limit::windowed(NonZeroU32::new(30).unwrap(), sliding).unwrap();
+    e.state = BucketState::from_sliding(12, 25, e.state.stamp());
+    assert_eq!(decode(&encode(&e)), Ok(e));
     assert_eq!(
         encode(&envelope())[0],
         VERSION,
@@ -85,31 +91,45 @@ fn window_states_round_trip_as_version_5_and_bucket_states_keep_their_versions()
 
 #[test]
 fn window_records_naming_an_unknown_zone_unit_or_kind_are_refused() {
-    use crate::limiter::{Algorithm, Unit};
-    let mut e = envelope();
-    e.limit = Limit::windowed(
-        NonZeroU32::new(3).unwrap(),
-        Algorithm::FixedWindow(Unit::Day),
-    )
-    .unwrap();
-    e.state = BucketState::from_parts(1, e.state.stamp());
-    let good = encode(&e);
-    // Calendar kind (2), month (5), and a zone that does not exist.
-    let mut bad = good.clone();
-    let tail = bad.len() - 4; // unit, zone length 0, reset 0, no counter
-    bad[tail - 1] = 2;
-    bad[tail] = 5;
-    bad[tail + 1] = 3;
-    bad.splice(tail + 2..tail + 2, *b"Mars");
-    bad[tail + 1] = 4;
+    let record = |kind: u8, unit: u8, zone: &str, previous: i64| {
+        let algorithm = WireAlgorithm {
+            kind,
+            unit,
+            time_zone: zone.into(),
+        };
+        let (base, reset_ns, spent) = (wire(1), 0, None);
+        let v5 = WireV5 {
+            base,
+            algorithm,
+            previous,
+            reset_ns,
+            spent,
+        };
+        decode(&raw(VERSION_WINDOW, &v5))
+    };
     assert!(
-        matches!(decode(&bad), Err(DecodeError::Limit(_))),
-        "{:?}",
-        decode(&bad)
+        record(2, 5, "America/New_York", 0).is_ok(),
+        "a calendar month"
     );
-    let mut bad_unit = good.clone();
-    bad_unit[tail] = 9;
-    assert!(matches!(decode(&bad_unit), Err(DecodeError::Limit(_))));
+    assert!(
+        record(3, 1, "", 4).is_ok(),
+        "a sliding minute with its previous count"
+    );
+    for (kind, unit, zone) in [
+        (2, 5, "Mars/Olympus"),
+        (1, 9, ""),
+        (7, 1, ""),
+        (1, 1, "UTC"),
+    ] {
+        let refused = record(kind, unit, zone, 0);
+        assert!(matches!(refused, Err(DecodeError::Limit(_))), "{refused:?}");
+    }
+    let long = "A".repeat(65);
+    assert!(matches!(record(2, 5, &long, 0), Err(DecodeError::Limit(_))));
+    assert!(matches!(
+        record(3, 1, "", 11),
+        Err(DecodeError::Level { .. })
+    ));
 }
 
 #[test]

@@ -12,7 +12,7 @@ pub(super) fn defaults(cli: &Cli) -> Result<AlgorithmDefaults, ConfigError> {
         ConfigError::new(
             "rls-algorithm",
             format!(
-                "`{}` is not one of token-bucket, fixed-window, calendar",
+                "`{}` is not one of token-bucket, fixed-window, sliding-window, calendar",
                 cli.rls_algorithm
             ),
         )

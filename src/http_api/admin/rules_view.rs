@@ -24,7 +24,7 @@ pub struct LimitRow {
 /// A window limit's algorithm, unit and zone as written in the rules file.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct WindowRow {
-    /// `fixed_window` or `calendar`.
+    /// `fixed_window`, `sliding_window` or `calendar`.
     pub algorithm: &'static str,
     /// `second` … `year`.
     pub window: &'static str,
@@ -39,6 +39,11 @@ impl From<&Limit> for LimitRow {
             Algorithm::TokenBucket => None,
             Algorithm::FixedWindow(unit) => Some(WindowRow {
                 algorithm: "fixed_window",
+                window: unit.name(),
+                time_zone: None,
+            }),
+            Algorithm::SlidingWindow(unit) => Some(WindowRow {
+                algorithm: "sliding_window",
                 window: unit.name(),
                 time_zone: None,
             }),

@@ -28,7 +28,7 @@ pub(super) fn take_kind(table: &mut Table, place: &str) -> Result<AlgorithmKind,
                 return Err(RulesError::at(
                     place,
                     field,
-                    "only with algorithm = \"fixed_window\" or \"calendar\"",
+                    "only with a window algorithm (fixed_window, sliding_window, calendar)",
                 ));
             }
         }

@@ -13,6 +13,7 @@ const MAX_ZONE: usize = 64;
 
 const FIXED: u8 = 1;
 const CALENDAR: u8 = 2;
+const SLIDING: u8 = 3;
 
 const UNITS: [Unit; 7] = [
     Unit::Second,
@@ -27,9 +28,9 @@ const UNITS: [Unit; 7] = [
 /// A window algorithm as carried on the topic: kind, unit, and the zone's IANA name.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct WireAlgorithm {
-    kind: u8,
-    unit: u8,
-    time_zone: String,
+    pub(super) kind: u8,
+    pub(super) unit: u8,
+    pub(super) time_zone: String,
 }
 
 impl WireAlgorithm {
@@ -38,6 +39,7 @@ impl WireAlgorithm {
         let (kind, unit, time_zone) = match algorithm {
             Algorithm::TokenBucket => return None,
             Algorithm::FixedWindow(unit) => (FIXED, unit, String::new()),
+            Algorithm::SlidingWindow(unit) => (SLIDING, unit, String::new()),
             Algorithm::Calendar(unit, tz) => (CALENDAR, unit, tz.name().to_string()),
         };
         let unit = UNITS.iter().position(|u| *u == unit).unwrap_or(0) as u8;
@@ -56,6 +58,7 @@ impl WireAlgorithm {
             .ok_or_else(|| bad("unknown unit"))?;
         match self.kind {
             FIXED if self.time_zone.is_empty() => Ok(Algorithm::FixedWindow(unit)),
+            SLIDING if self.time_zone.is_empty() => Ok(Algorithm::SlidingWindow(unit)),
             CALENDAR if self.time_zone.len() <= MAX_ZONE => Tz::from_str(&self.time_zone)
                 .map(|tz| Algorithm::Calendar(unit, tz))
                 .map_err(|_| bad("unknown time zone")),

@@ -248,7 +248,7 @@ pub(super) struct Cli {
     pub(super) rls_config: Option<PathBuf>,
 
     /// Algorithm of RLS descriptor limits that name none: token-bucket, fixed-window
-    /// (windows aligned as envoyproxy/ratelimit aligns them) or calendar.
+    /// (windows aligned as envoyproxy/ratelimit aligns them), sliding-window or calendar.
     #[arg(
         long,
         env = "LIMITER_RLS_ALGORITHM",
