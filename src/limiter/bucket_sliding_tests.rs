@@ -97,11 +97,11 @@ fn a_sliding_window_never_admits_more_than_its_quota_in_any_window_length() {
     );
 }
 
-fn entry(node: u64, count: u64) -> Entry {
+fn entry(node: u64, count: u64, since: u64) -> Entry {
     Entry {
         node,
         count,
-        since: at(EDGE - 300 * SEC),
+        since: at(since),
     }
 }
 
@@ -113,27 +113,20 @@ fn counted_mode_counts_a_peers_previous_window_in_the_previous_count() {
     let mut local = BucketState::full(&l, at(EDGE + 30 * SEC));
     // A peer spent 6 in the last minute, heard of only now (half its weight left).
     let late = BucketState::from_parts(4, at(EDGE - SEC));
-    merge_counted(
-        &l,
-        &mut local,
-        &mut spent,
-        late,
-        &[entry(7, 6)],
-        &mut reserve,
-    );
+    let last_minute = [entry(7, 6, EDGE - 50 * SEC)];
+    merge_counted(&l, &mut local, &mut spent, late, &last_minute, &mut reserve);
     assert_eq!((local.level(), local.prev()), (10, 6));
     assert_eq!(local.tokens_at(&l, at(EDGE + 30 * SEC)), 7);
     // Spending two windows old counts no more.
     let old = BucketState::from_parts(0, at(EDGE - 61 * SEC));
-    merge_counted(
-        &l,
-        &mut local,
-        &mut spent,
-        old,
-        &[entry(8, 10)],
-        &mut reserve,
-    );
+    let two_ago = [entry(8, 10, EDGE - 100 * SEC)];
+    merge_counted(&l, &mut local, &mut spent, old, &two_ago, &mut reserve);
     assert_eq!((local.level(), local.prev()), (10, 6));
+    // One record with both windows' spending puts each where it fell.
+    let both = [entry(9, 2, EDGE + 31 * SEC), entry(10, 1, EDGE - 2 * SEC)];
+    let now = BucketState::from_sliding(8, 7, at(EDGE + 32 * SEC));
+    merge_counted(&l, &mut local, &mut spent, now, &both, &mut reserve);
+    assert_eq!((local.level(), local.prev()), (8, 7));
 }
 
 fn arb_state() -> impl Strategy<Value = BucketState> {

@@ -116,31 +116,36 @@ fn merging_window_states_keeps_the_later_windows_count() {
     assert_eq!(merge(&l, new, fewer), fewer);
 }
 
-fn entry(node: u64, count: u64) -> Entry {
+/// Generation `node` of a peer, begun `since` seconds from the boundary
+/// (a window's spending is counted under a generation begun in it).
+fn entry(node: u64, count: u64, since: i64) -> Entry {
+    let since = EDGE.checked_add_signed(since * SEC as i64).unwrap();
     Entry {
         node,
         count,
-        since: at(EDGE - 100 * SEC),
+        since: at(since),
     }
+}
+
+fn receive(
+    l: &Limit,
+    local: &mut BucketState,
+    spent: &mut Spent,
+    remote: BucketState,
+    e: &[Entry],
+) {
+    merge_counted(l, local, spent, remote, e, &mut 0);
 }
 
 #[test]
 fn counted_merge_never_debits_an_earlier_windows_spending_from_the_current_one() {
     let l = fixed(10, Unit::Minute);
     let mut spent = Spent::new(at(EDGE - 200 * SEC));
-    let mut reserve = 0;
     // This node is in the new window with 8 left.
     let mut local = BucketState::from_parts(8, at(EDGE + 5 * SEC));
     // A peer's record from the old window, delivered late: 6 spent there.
     let late = BucketState::from_parts(4, at(EDGE - SEC));
-    merge_counted(
-        &l,
-        &mut local,
-        &mut spent,
-        late,
-        &[entry(7, 6)],
-        &mut reserve,
-    );
+    receive(&l, &mut local, &mut spent, late, &[entry(7, 6, -30)]);
     assert_eq!(
         local.level(),
         8,
@@ -148,33 +153,42 @@ fn counted_merge_never_debits_an_earlier_windows_spending_from_the_current_one()
     );
     // The peer then spends 2 in the new window: only those are debited.
     let now = BucketState::from_parts(8, at(EDGE + 6 * SEC));
-    merge_counted(
+    receive(
         &l,
         &mut local,
         &mut spent,
         now,
-        &[entry(7, 8)],
-        &mut reserve,
+        &[entry(8, 2, 6), entry(7, 6, -30)],
     );
     assert_eq!(local.level(), 6);
+}
+
+#[test]
+fn spending_kept_quiet_over_the_boundary_is_debited_only_as_far_as_it_fell_in_this_window() {
+    let l = fixed(10, Unit::Minute);
+    let mut spent = Spent::new(at(EDGE - 200 * SEC));
+    let mut local = BucketState::full(&l, at(EDGE + 2 * SEC));
+    // One record, sent in the new window, carries 3 spent just before the
+    // boundary (an older generation, grown unheard) and 2 just after.
+    let remote = BucketState::from_parts(8, at(EDGE + 3 * SEC));
+    receive(
+        &l,
+        &mut local,
+        &mut spent,
+        remote,
+        &[entry(2, 2, 1), entry(1, 3, -1)],
+    );
+    assert_eq!(local.level(), 8);
 }
 
 #[test]
 fn counted_merge_moves_an_old_local_state_to_the_remote_window_before_debiting() {
     let l = fixed(10, Unit::Minute);
     let mut spent = Spent::new(at(EDGE - 200 * SEC));
-    let mut reserve = 0;
     // This node spent its whole old window; a peer spends 3 in the new one.
     let mut local = BucketState::from_parts(0, at(EDGE - SEC));
     let remote = BucketState::from_parts(7, at(EDGE + SEC));
-    merge_counted(
-        &l,
-        &mut local,
-        &mut spent,
-        remote,
-        &[entry(9, 3)],
-        &mut reserve,
-    );
+    receive(&l, &mut local, &mut spent, remote, &[entry(9, 3, 1)]);
     assert_eq!((local.level(), local.stamp()), (7, at(EDGE + SEC)));
 }
 

@@ -49,26 +49,8 @@ pub fn merge_counted(
     remote_spent: &[Entry],
     reserve: &mut u32,
 ) {
-    let algorithm = limit.algorithm();
-    if algorithm.is_window() {
-        // A window's count is its own: move to the later window first, and
-        // debit only spending stated in that same window. Growth a record
-        // from an earlier window states is absorbed (never debited later)
-        // but belongs to a window that is over.
-        let at = local.stamp().max(remote.stamp());
-        *local = local.refilled_to(limit, at);
-        if algorithm.is_later_window(remote.stamp(), at) {
-            // A sliding window still weighs the window just before its own.
-            let previous = algorithm.window_end(remote.stamp()) == algorithm.window_start(at);
-            if algorithm.sliding().is_some() && previous {
-                let new = spent.absorb(remote_spent, u64::from(limit.capacity()));
-                local.count_previous(limit, limit.level_of(new.min(u64::from(u32::MAX)) as u32));
-                *local = merge(limit, *local, remote);
-            } else {
-                spent.absorb(remote_spent, u64::MAX);
-            }
-            return;
-        }
+    if limit.algorithm().is_window() {
+        return merge_window_counted(limit, local, spent, remote, remote_spent, reserve);
     }
     // One record moves a bucket by at most one refill window, whatever it
     // claims; growth past that is debited by later records.
@@ -80,6 +62,49 @@ pub fn merge_counted(
         i64::try_from(u128::from(new - covered) * limit.interval().as_nanos()).unwrap_or(i64::MAX);
     local.debit(limit, debit);
     *local = merge(limit, *local, remote);
+}
+
+/// [`merge_counted`] for a window limit. A window's count is its own: the
+/// local state moves to the later stamp's window first, and a peer's
+/// spending is debited only as far as it fell in that window (its
+/// generations begin anew in each window), or for a sliding window counted
+/// in the previous count as far as it fell in the window before. Spending of
+/// windows that are over is taken as known, never debited.
+fn merge_window_counted(
+    limit: &Limit,
+    local: &mut BucketState,
+    spent: &mut Spent,
+    remote: BucketState,
+    remote_spent: &[Entry],
+    reserve: &mut u32,
+) {
+    let algorithm = limit.algorithm();
+    let at = local.stamp().max(remote.stamp());
+    *local = local.refilled_to(limit, at);
+    let current = algorithm.window_start(at).unwrap_or(at);
+    let previous = match algorithm.sliding() {
+        Some(length) => {
+            Stamp::from_unix_nanos(current.as_unix_nanos().saturating_sub(duration_ns(length)))
+        }
+        None => current,
+    };
+    let budget = u64::from(*reserve).saturating_add(u64::from(limit.capacity()));
+    let (new, before) = spent.absorb_windows(remote_spent, budget, previous, current);
+    let covered = new.min(u64::from(*reserve));
+    *reserve -= covered as u32;
+    local.debit(
+        limit,
+        limit.level_of((new - covered).min(u64::from(u32::MAX)) as u32),
+    );
+    local.count_previous(
+        limit,
+        limit.level_of(before.min(u64::from(u32::MAX)) as u32),
+    );
+    *local = merge(limit, *local, remote);
+}
+
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Merges two views of one bucket under `limit`.

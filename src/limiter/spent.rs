@@ -99,6 +99,22 @@ impl Spent {
         own.count = own.count.saturating_add(u64::from(tokens));
     }
 
+    /// [`Spent::record`] for a window limit whose window began at `window`
+    /// (`None`: not a window): a window's spending is counted under a
+    /// generation of its own.
+    pub fn record_in(
+        &mut self,
+        window: Option<Stamp>,
+        tokens: u32,
+        now: Stamp,
+        generation: impl FnOnce() -> u64,
+    ) {
+        if let Some(start) = window {
+            self.end_own_before(start);
+        }
+        self.record(tokens, now, generation);
+    }
+
     /// Takes back `tokens` this node recorded a moment ago (the request was
     /// refused by another rule after all). A peer that already saw the higher
     /// count keeps it, and so skips exactly that many of our later tokens: no
@@ -116,24 +132,50 @@ impl Spent {
     /// hostile count cannot mask a generation's real growth). `own` entries
     /// echoed back by peers are ignored: this node knows its own count best.
     pub fn absorb(&mut self, remote: &[Entry], budget: u64) -> u64 {
-        let mut new = 0u64;
+        let epoch = Stamp::default();
+        self.absorb_windows(remote, budget, epoch, epoch).0
+    }
+
+    /// [`Spent::absorb`] for a window limit, whose nodes begin a generation
+    /// in each window they spend in (see [`Spent::end_own_before`]): a
+    /// generation's spending all falls in the window it began in. Returns the
+    /// new spending of generations begun at or after `current` (this
+    /// window's) and of those begun at or after `previous` (the window
+    /// before); older generations' growth is taken as known, not news: their
+    /// window is over.
+    pub fn absorb_windows(
+        &mut self,
+        remote: &[Entry],
+        budget: u64,
+        previous: Stamp,
+        current: Stamp,
+    ) -> (u64, u64) {
+        let mut new = [0u64; 3];
         for entry in remote {
             if self.own.is_some_and(|own| own.node == entry.node) {
                 continue;
             }
-            let room = budget - new;
+            let room = budget - new[0] - new[1];
+            let window = if entry.since >= current {
+                0
+            } else if entry.since >= previous {
+                1
+            } else {
+                2
+            };
             match self.others.iter().position(|e| e.node == entry.node) {
                 Some(i) => {
                     let known = self.others[i].count;
                     if entry.count > known {
-                        // Growth of a generation from before the reset was forgiven.
-                        let forgiven = entry.since < self.reset;
+                        // Growth of a generation from before the reset was
+                        // forgiven, and of one whose window is over is known.
+                        let forgiven = entry.since < self.reset || window == 2;
                         let taken = if forgiven {
                             entry.count - known
                         } else {
                             (entry.count - known).min(room)
                         };
-                        new += if forgiven { 0 } else { taken };
+                        new[window] += if forgiven { 0 } else { taken };
                         self.others[i].count = known + taken;
                         self.others[..=i].rotate_right(1);
                     }
@@ -141,9 +183,9 @@ impl Spent {
                 None => {
                     // Begun after we started tracking the key: all of it is news.
                     let mut adopted = *entry;
-                    if entry.since >= self.baseline {
+                    if entry.since >= self.baseline && window < 2 {
                         let taken = entry.count.min(room);
-                        new += taken;
+                        new[window] += taken;
                         adopted.count = taken;
                     }
                     self.others.insert(0, adopted);
@@ -153,7 +195,21 @@ impl Spent {
                 }
             }
         }
-        new
+        (new[0], new[1])
+    }
+
+    /// Ends this node's own generation if it began before `start` (a window
+    /// limit's new window): what it spends from now on is counted under a
+    /// new one, so each generation's spending falls in one window.
+    pub fn end_own_before(&mut self, start: Stamp) {
+        if self.own.is_some_and(|own| own.since < start) {
+            if let Some(own) = self.own.take() {
+                self.others.insert(0, own);
+                if self.others.len() >= MAX_ENTRIES {
+                    self.forget_oldest();
+                }
+            }
+        }
     }
 
     /// Drops the least recently grown entry. Should it come back, it must be

@@ -226,7 +226,9 @@ impl Store {
             }
             if counted {
                 let generation = || self.next_generation();
-                slot.own_spent(limit, now).record(cost, now, generation);
+                let window = limit.algorithm().window_start(now);
+                slot.own_spent(limit, now)
+                    .record_in(window, cost, now, generation);
             }
             if share > 1 {
                 slot.charge_share(limit, cost, share);

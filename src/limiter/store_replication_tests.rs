@@ -176,3 +176,38 @@ fn a_failed_tombstone_is_sent_again() {
     assert_eq!(s.sweep(at(T0 + SEC)), 1);
     assert_eq!(s.take_changes(at(T0 + SEC)), vec![("frank".into(), None)]);
 }
+
+#[test]
+fn a_window_spent_across_its_boundary_is_debited_on_peers_only_for_the_new_window() {
+    use crate::limiter::{Algorithm, Quiet, Unit};
+    let minute = Algorithm::FixedWindow(Unit::Minute);
+    let window = Limit::windowed(NonZeroU32::new(10).unwrap(), minute).unwrap();
+    let store = |me| {
+        Store::replicated(
+            window,
+            NonZeroUsize::new(100).unwrap(),
+            MergeMode::Counted,
+            me,
+        )
+        .with_quiet(Quiet::new(0.5).unwrap())
+    };
+    let (a, b) = (store(1), store(2));
+    // T0 + 40 s is a minute boundary. a spends 3 just before it, kept quiet
+    // (far from the quota), then 6 just after, and publishes once (the
+    // window's level fell below the watermark).
+    let edge = T0 + 40 * SEC;
+    for _ in 0..3 {
+        assert!(a.check("k", 1, at(edge - SEC)).is_allowed());
+    }
+    for _ in 0..6 {
+        assert!(a.check("k", 1, at(edge + SEC)).is_allowed());
+    }
+    b.check("k", 1, at(edge + SEC));
+    for (key, change) in a.take_changes(at(edge + 2 * SEC)) {
+        let state = change.unwrap();
+        b.merge_remote(&key, &state, &window, at(edge + 2 * SEC));
+    }
+    // b: its own 1 and a's 6 of this window; a's 3 were the last window's.
+    let left = b.view("k", &window, at(edge + 2 * SEC)).unwrap();
+    assert_eq!(left.tokens_at(&window, at(edge + 2 * SEC)), 3);
+}
