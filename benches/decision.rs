@@ -3,7 +3,7 @@
 //! matching rules); plus building the HTTP responses of `/protected` and `/v1/check` for a decision;
 //! and new keys at the cap: with a sweep running beside them, and on a replicating node whose broker
 //! is away; and a `/v1/checks` batch of 1,000 distinct users (parse, validate, decide, write);
-//! and one hot key under each algorithm (token bucket, fixed window, calendar window in a zone).
+//! and one hot key under each algorithm (token bucket, fixed, calendar in a zone, sliding window).
 
 use std::hint::black_box;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -288,6 +288,7 @@ fn algorithms(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let most = NonZeroU32::new(u32::MAX).unwrap();
     let calendar = Algorithm::Calendar(Unit::Day, Tz::America__New_York);
+    let sliding = Algorithm::SlidingWindow(Unit::Day);
     let limits = [
         (
             "token_bucket",
@@ -298,6 +299,7 @@ fn algorithms(c: &mut Criterion) {
             Limit::windowed(most, Algorithm::FixedWindow(Unit::Day)).unwrap(),
         ),
         ("calendar_day", Limit::windowed(most, calendar).unwrap()),
+        ("sliding_window", Limit::windowed(most, sliding).unwrap()),
     ];
     for (name, limit) in limits {
         let store = Store::new(limit, NonZeroUsize::new(1000).unwrap());
