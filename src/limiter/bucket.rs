@@ -113,6 +113,12 @@ impl Limit {
         }
     }
 
+    /// The window `RateLimit-Policy` names (`w=`): the time to refill from
+    /// empty, or a window's length (a calendar period's longest).
+    pub fn policy_window(&self) -> Duration {
+        self.algorithm.sliding().unwrap_or_else(|| self.window())
+    }
+
     /// The level of a full bucket. Fits in `i64` by construction.
     pub(crate) fn full_level(&self) -> i64 {
         (u64::from(self.capacity.get()) * self.interval_ns.get()) as i64

@@ -51,6 +51,17 @@ fn the_previous_windows_count_weighs_what_the_window_still_covers() {
 }
 
 #[test]
+fn a_sliding_window_names_its_length_but_counts_two() {
+    let l = sliding(10);
+    assert_eq!(l.policy_window(), Duration::from_secs(60));
+    assert_eq!(
+        l.window(),
+        Duration::from_secs(120),
+        "the previous window still counts"
+    );
+}
+
+#[test]
 fn a_full_window_waits_into_the_next_for_its_weight_to_fall() {
     let l = sliding(10);
     let mut s = BucketState::full(&l, at(EDGE + SEC));

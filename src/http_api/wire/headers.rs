@@ -37,7 +37,7 @@ pub fn insert_rate_headers(
     buf.extend_from_slice(b";q=");
     write_int(buf, u64::from(verdict.limit.capacity()));
     buf.extend_from_slice(b";w=");
-    write_int(buf, ceil_secs(verdict.limit.window()).max(1));
+    write_int(buf, ceil_secs(verdict.limit.policy_window()).max(1));
     let policy = header_value(buf.split().freeze());
     quoted_rule(buf);
     buf.extend_from_slice(b";r=");
