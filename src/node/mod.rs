@@ -302,7 +302,7 @@ fn start_rls(
             format!("grpc-listen: cannot listen on {addr}: {e}"),
         )
     })?;
-    let limiter = rls::limiter(
+    let mut limiter = rls::limiter(
         Arc::clone(&parts.store),
         Arc::clone(&parts.policy),
         Arc::clone(clock),
@@ -313,6 +313,7 @@ fn start_rls(
             .clone()
             .map(|token| Box::new(token) as Box<dyn rls::DecisionToken>),
     );
+    limiter.response_metadata = config.rls_response_metadata;
     RlsServer::start(listener, limiter, config.workers.get(), tls).map(Some)
 }
 

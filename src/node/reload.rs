@@ -111,7 +111,9 @@ async fn reload_rules(source: &RulesSource, policy: &Policy, telemetry: &Telemet
 
 async fn reload_descriptors(source: &DescriptorSource, policy: &Policy, telemetry: &Telemetry) {
     let apply = |set| policy.replace_descriptors(Arc::new(set));
-    if let Some(applied) = reload("descriptor files", &source.path, load_descriptors, apply).await {
+    let domains = source.domains;
+    let load = move |path: &std::path::Path| load_descriptors(path, domains);
+    if let Some(applied) = reload("descriptor files", &source.path, load, apply).await {
         telemetry.rls_config_reload(applied);
     }
 }
@@ -122,7 +124,7 @@ async fn reload_descriptors(source: &DescriptorSource, policy: &Policy, telemetr
 async fn reload<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
     what: &'static str,
     path: &std::path::Path,
-    load: fn(&std::path::Path) -> Result<T, E>,
+    load: impl FnOnce(&std::path::Path) -> Result<T, E> + Send + 'static,
     apply: impl FnOnce(T),
 ) -> Option<bool> {
     let owned = path.to_path_buf();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::policy::descriptors::yaml::{self, DescriptorError};
+use crate::policy::descriptors::yaml::{self, DescriptorError, Domains};
 use crate::policy::descriptors::DescriptorSet;
 
 /// The descriptor files and what they held when read.
@@ -15,6 +15,8 @@ use crate::policy::descriptors::DescriptorSet;
 pub struct DescriptorSource {
     /// A file or a directory (read again on SIGHUP and when it changes).
     pub path: PathBuf,
+    /// Whether a domain may be configured in several files (`--rls-merge-domains`).
+    pub domains: Domains,
     /// The limits they held.
     pub set: Arc<DescriptorSet>,
     /// The files as they were just before they were read: a change after
@@ -36,8 +38,12 @@ pub enum DescriptorFilesError {
     Invalid(#[from] DescriptorError),
 }
 
-/// Reads and validates the descriptor files at `path`.
-pub fn load_descriptors(path: &Path) -> Result<DescriptorSet, DescriptorFilesError> {
+/// Reads and validates the descriptor files at `path`, a domain in several
+/// files as `domains` says (merged in file-name order).
+pub fn load_descriptors(
+    path: &Path,
+    domains: Domains,
+) -> Result<DescriptorSet, DescriptorFilesError> {
     let mut texts = Vec::new();
     for file in files(path).map_err(DescriptorFilesError::Unreadable)? {
         let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -49,6 +55,7 @@ pub fn load_descriptors(path: &Path) -> Result<DescriptorSet, DescriptorFilesErr
         texts
             .iter()
             .map(|(name, text)| (name.as_str(), text.as_str())),
+        domains,
     )?;
     Ok(set)
 }

@@ -22,6 +22,7 @@ use crate::tls::ListenerTls;
 pub use service::{DecisionToken, Limiter};
 
 pub mod files;
+mod metadata;
 mod service;
 mod tls;
 
@@ -151,5 +152,6 @@ pub fn limiter(
         clock,
         metrics: crate::telemetry::RlsMetrics::new(telemetry),
         token,
+        response_metadata: false,
     }
 }

@@ -87,6 +87,8 @@ pub struct Config {
     pub grpc_listen: Option<SocketAddr>,
     /// The rate-limit service's descriptor files; `None`: no descriptor limits.
     pub descriptors: Option<DescriptorSource>,
+    /// The rate-limit service answers with dynamic metadata.
+    pub rls_response_metadata: bool,
     /// The header that names the user on `/v1/forward-auth` (and gateway routes).
     pub forward_auth_user_header: HeaderName,
     /// Gateway mode's routes; `None`: no gateway.
@@ -205,7 +207,8 @@ impl Config {
             }),
             data_dir: cli.data_dir,
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
-            descriptors: proxies::source(cli.rls_config)?,
+            descriptors: proxies::source(cli.rls_config, cli.rls_merge_domains)?,
+            rls_response_metadata: cli.rls_response_metadata,
             forward_auth_user_header: proxies::user_header(&cli.forward_auth_user_header)?,
             gateway: proxies::gateway(cli.gateway, &cli.trusted_proxies)?,
             shadow: cli.shadow,

@@ -13,6 +13,7 @@ use actix_web::http::header::HeaderName;
 use super::ConfigError;
 use crate::gateway::identity::TrustedProxies;
 use crate::gateway::Gateway;
+use crate::policy::descriptors::yaml::Domains;
 use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
 
 /// The forward-auth user header: a valid header name.
@@ -53,13 +54,23 @@ pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, Co
     .transpose()
 }
 
-pub(super) fn source(path: Option<PathBuf>) -> Result<Option<DescriptorSource>, ConfigError> {
+/// The descriptor files, read and validated now; with `merge`, a domain may
+/// be configured in several of them.
+pub(super) fn source(
+    path: Option<PathBuf>,
+    merge: bool,
+) -> Result<Option<DescriptorSource>, ConfigError> {
+    let domains = match merge {
+        true => Domains::Merge,
+        false => Domains::Unique,
+    };
     path.map(|path| {
         let stamp = descriptor_stamp(&path);
-        let set =
-            load_descriptors(&path).map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
+        let set = load_descriptors(&path, domains)
+            .map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
         Ok(DescriptorSource {
             path,
+            domains,
             set: Arc::new(set),
             stamp,
         })

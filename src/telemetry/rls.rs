@@ -1,6 +1,7 @@
 //! Metrics of the Envoy rate-limit service: requests by outcome, and
 //! descriptors by configured limit and outcome, with series bounded by the
-//! descriptor files (plus at most [`MAX_DETAILED`] for `detailed_metric`).
+//! descriptor files (plus at most [`MAX_DETAILED`] named by the request's
+//! values: `detailed_metric`, `value_to_metric`, overrides).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -87,8 +88,9 @@ impl RlsMetrics {
     }
 
     /// Counts one descriptor under its limit's statistics name, or under
-    /// `detailed` (the name with the request's values) for `detailed_metric`
-    /// while fewer than [`MAX_DETAILED`] such names exist.
+    /// `detailed` (the name with the request's values: `detailed_metric`,
+    /// `value_to_metric`, an override) while fewer than [`MAX_DETAILED`]
+    /// such names exist.
     pub fn descriptor(
         &self,
         limit: Option<&DescriptorLimit>,
@@ -97,7 +99,7 @@ impl RlsMetrics {
     ) {
         let configured = limit.map_or("none", |l| &*l.path);
         let label = match detailed {
-            Some(detailed) if limit.is_some_and(|l| l.detailed_metric) => detailed,
+            Some(detailed) => detailed,
             _ => configured,
         };
         if let Some(series) = self.descriptors.get(label) {
