@@ -6,6 +6,7 @@
 //! value wins where two disagree, maps merge key by key).
 
 use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
+use envoy_types::pb::envoy::r#type::v3::RateLimitUnit;
 use envoy_types::pb::envoy::service::ratelimit::v3::RateLimitRequest;
 use envoy_types::pb::google::protobuf::{value::Kind, ListValue, Struct, Value};
 
@@ -56,8 +57,8 @@ fn descriptor(descriptor: &RateLimitDescriptor) -> Value {
     fields.fields.insert("entries".into(), value(list));
     if let Some(limit) = &descriptor.limit {
         // As Go prints the message: envoyproxy/ratelimit writes it so.
-        let unit = super::service::override_unit(limit.unit)
-            .map_or_else(|| "UNKNOWN".into(), |u| u.name().to_ascii_uppercase());
+        let unit = RateLimitUnit::try_from(limit.unit)
+            .map_or_else(|_| limit.unit.to_string(), |u| u.as_str_name().into());
         let text = format!("requests_per_unit:{} unit:{unit}", limit.requests_per_unit);
         fields
             .fields

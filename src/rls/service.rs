@@ -257,7 +257,7 @@ fn limit_override(i: usize, limit: &RateLimitOverride) -> Result<(u32, Unit), St
 
 /// An override's unit: Envoy's `RateLimitUnit`, read as envoyproxy/ratelimit
 /// reads it (as the response's unit, so 7 is a week).
-pub(super) fn override_unit(unit: i32) -> Option<Unit> {
+fn override_unit(unit: i32) -> Option<Unit> {
     Some(match unit {
         1 => Unit::Second,
         2 => Unit::Minute,
