@@ -112,3 +112,7 @@ fn json(from: &serde_json::Value) -> Kind {
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "metadata_tests.rs"]
+mod tests;
