@@ -182,13 +182,26 @@ fn drop_replaced(out: &mut [DescriptorVerdict], hits: &mut Vec<Hit>) {
 }
 
 /// Quota-mode limits of a request: how many, and how many are over.
-#[derive(Default)]
 struct Quota {
     total: usize,
     over: usize,
 }
 
 impl Quota {
+    /// The quota-mode limits among `verdicts` (an unlimited one is never over), none over yet.
+    fn of(verdicts: &[DescriptorVerdict]) -> Self {
+        let unlimited = |v: &DescriptorVerdict| {
+            matches!(v.limit.as_ref().map(|l| l.kind), Some(LimitKind::Unlimited))
+        };
+        Self {
+            total: verdicts
+                .iter()
+                .filter(|v| is_quota(v) && !unlimited(v))
+                .count(),
+            over: 0,
+        }
+    }
+
     /// Whether they refuse the request: there are some and all are over.
     fn refuses(&self) -> bool {
         self.total > 0 && self.over == self.total
@@ -214,16 +227,7 @@ fn decide_all(
     out: &mut [DescriptorVerdict],
     now: Stamp,
 ) -> bool {
-    let mut quota = Quota {
-        total: out
-            .iter()
-            .filter(|v| {
-                is_quota(v)
-                    && !matches!(v.limit.as_ref().map(|l| l.kind), Some(LimitKind::Unlimited))
-            })
-            .count(),
-        over: 0,
-    };
+    let mut quota = Quota::of(out);
     let mut blocked = unbucketed(out, &mut quota);
     blocked |= probe(store, keys, hits, out, &mut quota, now);
     let split = enforced_first(hits);

@@ -190,3 +190,15 @@ fn metadata_must_be_a_map_and_share_threshold_a_wildcard() {
     assert_eq!(metadata["a"]["b"][1], "x");
     assert_eq!(metadata["2"], true);
 }
+
+#[test]
+fn wildcards_match_within_their_key_only() {
+    // envoyproxy/ratelimit matches `key_value` against `key_pattern`, so key
+    // `a` with value `b_c*` also matches key `a_b`; here a key is a key.
+    let set = one("domain: d\ndescriptors:\n  - {key: a, value: \"b_c*\", rate_limit: {unit: second, requests_per_unit: 1}}\n  - {key: \"k*\", rate_limit: {unit: second, requests_per_unit: 1}}");
+    assert!(found(&set, "d", &[("a", "b_c1")]).is_some());
+    assert!(found(&set, "d", &[("a_b", "c1")]).is_none());
+    // A `*` in a key is the key's own text, not a wildcard.
+    assert!(found(&set, "d", &[("k*", "v")]).is_some());
+    assert!(found(&set, "d", &[("kx", "v")]).is_none());
+}
