@@ -344,10 +344,10 @@ fn prometheus_scrapes_every_node() {
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .any(|v| v.starts_with("./deploy/prometheus.yml:/etc/prometheus/prometheus.yml"));
-    assert!(mounted, "prometheus does not mount deploy/prometheus.yml");
+        .any(|v| v.starts_with("./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml"));
+    assert!(mounted, "prometheus does not mount deploy/prometheus/prometheus.yml");
 
-    let config = yaml("deploy/prometheus.yml");
+    let config = yaml("deploy/prometheus/prometheus.yml");
     let mut targets = BTreeSet::new();
     for job in config["scrape_configs"].as_sequence().unwrap() {
         let path = job["metrics_path"].as_str().unwrap_or("/metrics");
