@@ -344,8 +344,13 @@ fn prometheus_scrapes_every_node() {
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .any(|v| v.starts_with("./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml"));
-    assert!(mounted, "prometheus does not mount deploy/prometheus/prometheus.yml");
+        .any(|v| {
+            v.starts_with("./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml")
+        });
+    assert!(
+        mounted,
+        "prometheus does not mount deploy/prometheus/prometheus.yml"
+    );
 
     let config = yaml("deploy/prometheus/prometheus.yml");
     let mut targets = BTreeSet::new();
