@@ -30,6 +30,14 @@ const ONLY_ON_FAULTS: [&str; 2] = [
     "limiter_kafka_errors_total",
     "limiter_sync_publish_failures_total",
 ];
+/// Alerts a healthy cluster never fires, besides the outage's.
+const HEALTHY_QUIET: [&str; 5] = [
+    "LimiterKafkaRefused",
+    "LimiterBootstrapStuck",
+    "LimiterSyncPublishGivingUp",
+    "LimiterEvictingUnderPressure",
+    "LimiterBucketsNearCap",
+];
 /// How long Prometheus gets for each step (scrape, evaluate, alert): seconds
 /// at 1 s intervals, so this only bounds a test that is failing.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -110,6 +118,41 @@ fn dashboard_exprs() -> Vec<String> {
                 .replace("$instance", ".+")
         })
         .collect()
+}
+
+/// Importable as is: Grafana asks for nothing but the data source, which
+/// every query takes from the dashboard's own variable.
+#[test]
+fn the_dashboard_takes_its_data_source_from_a_variable() {
+    let text = std::fs::read_to_string(Path::new(ROOT).join(DASHBOARD)).unwrap();
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    assert!(dashboard.get("__inputs").is_none(), "no import-time inputs");
+    assert_eq!(dashboard["uid"], "crdt-limiter");
+    let variables = dashboard["templating"]["list"].as_array().unwrap();
+    let source = variables.iter().find(|v| v["type"] == "datasource");
+    assert_eq!(
+        source.expect("a data source variable")["query"],
+        "prometheus"
+    );
+    let mut ids = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        assert!(
+            ids.insert(panel["id"].as_u64().unwrap()),
+            "{panel}: id reused"
+        );
+        let grid = &panel["gridPos"];
+        let right = grid["x"].as_u64().unwrap() + grid["w"].as_u64().unwrap();
+        assert!(
+            right <= 24,
+            "{}: past the grid's 24 columns",
+            panel["title"]
+        );
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            for source in [&panel["datasource"], &target["datasource"]] {
+                assert_eq!(source["uid"], "${datasource}", "{}", panel["title"]);
+            }
+        }
+    }
 }
 
 /// Freezes the broker (SIGSTOP) until dropped, so a failing test thaws it too.
@@ -225,6 +268,26 @@ fn start_nodes(broker: &OwnBroker, state_topic: &str) -> Vec<NodeProcess> {
     nodes
 }
 
+/// Every dashboard expression returns data from `prometheus`.
+fn every_dashboard_expression_returns_data(prometheus: &Prometheus) {
+    let exprs = dashboard_exprs();
+    // A fallback to 0 ("none is healthy") only where the metric appears
+    // with a fault this test does not cause, lest it hide a wrong name.
+    for expr in exprs.iter().filter(|e| e.contains("or vector(0)")) {
+        assert!(
+            ONLY_ON_FAULTS.iter().any(|m| expr.contains(m)),
+            "{expr}: falls back to 0 for a metric this test can show"
+        );
+    }
+    until("every dashboard expression returns data", || {
+        let empty: Vec<&String> = exprs
+            .iter()
+            .filter(|e| prometheus.query(e).is_empty())
+            .collect();
+        (!empty.is_empty()).then(|| format!("no data: {empty:#?}"))
+    });
+}
+
 #[test]
 fn prometheus_graphs_the_dashboard_and_alerts_on_bad_records_and_a_frozen_broker() {
     // A broker of the test's own: freezing the shared one would stall other tests.
@@ -252,7 +315,9 @@ fn prometheus_graphs_the_dashboard_and_alerts_on_bad_records_and_a_frozen_broker
         alerts_differ(&prometheus, &["LimiterDecodeErrors"], &instances, true)
     });
     let outage = ["LimiterKafkaDisconnected", "LimiterPartitioned"];
-    if let Some(wrong) = alerts_differ(&prometheus, &outage, &instances, false) {
+    // Not the load-dependent ones (lag, slow bootstrap) on a shared machine.
+    let healthy = [&outage[..], &HEALTHY_QUIET].concat();
+    if let Some(wrong) = alerts_differ(&prometheus, &healthy, &instances, false) {
         panic!("a healthy cluster alerts: {wrong}");
     }
 
@@ -266,22 +331,7 @@ fn prometheus_graphs_the_dashboard_and_alerts_on_bad_records_and_a_frozen_broker
         || alerts_differ(&prometheus, &outage, &instances, false),
     );
 
-    let exprs = dashboard_exprs();
-    // A fallback to 0 ("none is healthy") only where the metric appears
-    // with a fault this test does not cause, lest it hide a wrong name.
-    for expr in exprs.iter().filter(|e| e.contains("or vector(0)")) {
-        assert!(
-            ONLY_ON_FAULTS.iter().any(|m| expr.contains(m)),
-            "{expr}: falls back to 0 for a metric this test can show"
-        );
-    }
-    until("every dashboard expression returns data", || {
-        let empty: Vec<&String> = exprs
-            .iter()
-            .filter(|e| prometheus.query(e).is_empty())
-            .collect();
-        (!empty.is_empty()).then(|| format!("no data: {empty:#?}"))
-    });
+    every_dashboard_expression_returns_data(&prometheus);
     // Prometheus first, then the nodes, then the broker: nothing is left running.
     drop(prometheus);
     drop(nodes);
