@@ -75,6 +75,25 @@ fn every_alert_fires_and_stays_quiet_in_promtools_unit_tests() {
     assert!(untested.is_empty(), "no unit test fires {untested:?}");
 }
 
+#[test]
+fn every_alert_is_explained_in_the_operations_guide() {
+    let rules = std::fs::read_to_string(Path::new(ROOT).join(RULES)).unwrap();
+    let guide = std::fs::read_to_string(Path::new(ROOT).join("docs/operations.md")).unwrap();
+    let section = guide
+        .split("\n## ")
+        .find(|s| s.starts_with("Alerts and dashboards"))
+        .expect("an Alerts and dashboards section");
+    let missing: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .filter(|alert| !section.contains(&format!("| `{alert}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no row in the alerts table: {missing:?}"
+    );
+}
+
 /// The shipped rules with every `for:` cut to 2 s: production waits minutes
 /// before paging, a test can watch pending turn to firing in seconds. The
 /// expressions themselves are the shipped ones.
