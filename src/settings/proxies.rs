@@ -13,7 +13,7 @@ use actix_web::http::header::HeaderName;
 use super::ConfigError;
 use crate::gateway::identity::TrustedProxies;
 use crate::gateway::Gateway;
-use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
+use crate::rls::files::{load_descriptors, DescriptorSource};
 
 /// The forward-auth user header: a valid header name.
 pub(super) fn user_header(name: &str) -> Result<HeaderName, ConfigError> {
@@ -55,13 +55,11 @@ pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, Co
 
 pub(super) fn source(path: Option<PathBuf>) -> Result<Option<DescriptorSource>, ConfigError> {
     path.map(|path| {
-        let stamp = descriptor_stamp(&path);
         let set =
             load_descriptors(&path).map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
         Ok(DescriptorSource {
             path,
             set: Arc::new(set),
-            stamp,
         })
     })
     .transpose()
