@@ -84,15 +84,8 @@ pub async fn run(
         handle.stop(true).await;
     });
     let mut periodic = Vec::from(spawn_periodic(&config, &parts, clock));
-    let reloader = Reloader::new(
-        Arc::clone(&parts.policy),
-        Arc::clone(&parts.telemetry),
-        gateway,
-    );
-    // SIGHUP keeps its default meaning on a node with no file to reload.
-    let hangups = (!watched.is_empty()).then(watch::hangups).flatten();
-    let keep = watch::keep_config(watched, reloader, hangups, config.config_poll);
-    periodic.push(actix_web::rt::spawn(keep));
+    let reloader = Reloader::new(&parts, gateway);
+    periodic.push(watch::spawn(watched, reloader, config.config_poll));
     periodic.extend(watch_tls([http_tls, grpc_tls], &parts.telemetry));
     log_serving(&config, addr);
     let result = server.await;

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::Parts;
 use crate::gateway::identity::jwks::Jwks;
 use crate::gateway::live::{KeysAfterReload, LiveGateway};
 use crate::policy::Policy;
@@ -74,15 +75,11 @@ pub(super) struct Reloader {
 
 impl Reloader {
     /// Starts refreshing `gateway`'s JWKS, if it has one.
-    pub(super) fn new(
-        policy: Arc<Policy>,
-        telemetry: Arc<Telemetry>,
-        gateway: Option<Arc<LiveGateway>>,
-    ) -> Self {
+    pub(super) fn new(parts: &Parts, gateway: Option<Arc<LiveGateway>>) -> Self {
         let refresher = gateway.as_ref().and_then(|g| refresh(g.peek().jwks()));
         Self {
-            policy,
-            telemetry,
+            policy: Arc::clone(&parts.policy),
+            telemetry: Arc::clone(&parts.telemetry),
             gateway,
             refresher,
         }

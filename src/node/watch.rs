@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
+use actix_web::rt::task::JoinHandle;
+
 use super::reload::Reloader;
 use crate::config_files::{digest, stamp, Digest, Stamp};
 use crate::rls::files::descriptor_files;
@@ -88,9 +90,21 @@ pub(super) fn watched(config: &Config) -> Vec<Watched> {
         .collect()
 }
 
+/// Starts the task keeping the configuration files (see the module). SIGHUP
+/// is listened for from now on, if there is a file to reload: otherwise it
+/// keeps its default meaning.
+pub(super) fn spawn(
+    watched: Vec<Watched>,
+    reloader: Reloader,
+    poll: Option<Duration>,
+) -> JoinHandle<()> {
+    let hangups = (!watched.is_empty()).then(hangups).flatten();
+    actix_web::rt::spawn(keep_config(watched, reloader, hangups, poll))
+}
+
 /// SIGHUP, listened for from now on (so one sent as soon as the node serves
 /// is not lost); `None` if it cannot be (logged).
-pub(super) fn hangups() -> Option<Signal> {
+fn hangups() -> Option<Signal> {
     match signal(SignalKind::hangup()) {
         Ok(hangups) => Some(hangups),
         Err(error) => {
@@ -103,7 +117,7 @@ pub(super) fn hangups() -> Option<Signal> {
 /// Reloads `watched` when they change (every `poll`; `None`: never) and
 /// all of them on SIGHUP; runs until aborted (keeping the gateway's JWKS
 /// refresher, which `reloader` holds, running).
-pub(super) async fn keep_config(
+async fn keep_config(
     mut watched: Vec<Watched>,
     mut reloader: Reloader,
     mut hangups: Option<Signal>,
