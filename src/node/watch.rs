@@ -74,19 +74,17 @@ fn files(file: ConfigFile, path: &Path) -> Vec<PathBuf> {
 /// The files of `config` to watch, as they are now (blocking: call before
 /// the node is built, so a change while it starts is seen).
 pub(super) fn watched(config: &Config) -> Vec<Watched> {
-    let rules = config.rules.as_ref().map(|r| (ConfigFile::Rules, &r.path));
-    let gateway = config.gateway.as_ref().and_then(|g| g.source());
+    let rules = config.rules.as_ref().map(|r| (ConfigFile::Rules, &*r.path));
     let rls = config
         .descriptors
         .as_ref()
-        .map(|d| (ConfigFile::Rls, &d.path));
-    let gateway = gateway.map(|path| (ConfigFile::Gateway, path.to_path_buf()));
-    rules
+        .map(|d| (ConfigFile::Rls, &*d.path));
+    let gateway = config.gateway.as_ref().and_then(|g| g.source());
+    let gateway = gateway.map(|path| (ConfigFile::Gateway, path));
+    [rules, rls, gateway]
         .into_iter()
-        .chain(rls)
-        .map(|(file, path)| (file, path.clone()))
-        .chain(gateway)
-        .map(|(file, path)| Watched::new(file, path))
+        .flatten()
+        .map(|(file, path)| Watched::new(file, path.to_path_buf()))
         .collect()
 }
 
