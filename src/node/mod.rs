@@ -1,6 +1,7 @@
 //! The composition root: builds a node from its settings — store, policy,
 //! replication or the file log, the HTTP server — runs it until shutdown, and
-//! does the periodic work beside it (housekeeping; reloads in `reload.rs`).
+//! does the periodic work beside it (housekeeping; reloads in `reload.rs`,
+//! watching the configuration files in `watch.rs`).
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -23,9 +24,10 @@ use crate::rls::{self, RlsServer};
 use crate::settings::Config;
 use crate::telemetry::Telemetry;
 use crate::tls::{Alpn, ListenerTls};
-use reload::{keep_gateway, spawn_reloads};
+use reload::{spawn_secret_reloads, Reloader};
 
 mod reload;
+mod watch;
 
 /// The parts of a running node that outlive start-up.
 struct Parts {
@@ -47,8 +49,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
     let [http_tls, grpc_tls] = listener_tls(&config)?;
+    let watched = watch::watched(&config);
     let mut parts = build(&config, &clock)?;
-    spawn_reloads(&config, &parts);
+    spawn_secret_reloads(&config);
     let gateway = config
         .gateway
         .clone()
@@ -81,10 +84,9 @@ pub async fn run(
         handle.stop(true).await;
     });
     let mut periodic = Vec::from(spawn_periodic(&config, &parts, clock));
-    if let Some(gateway) = gateway {
-        let telemetry = Arc::clone(&parts.telemetry);
-        periodic.push(actix_web::rt::spawn(keep_gateway(gateway, telemetry)));
-    }
+    let domains = config.descriptors.as_ref().map(|d| d.domains).unwrap_or_default();
+    let reloader = Reloader::new(&parts, gateway, domains);
+    periodic.push(watch::spawn(watched, reloader, config.config_poll));
     periodic.extend(watch_tls([http_tls, grpc_tls], &parts.telemetry));
     log_serving(&config, addr);
     let result = server.await;

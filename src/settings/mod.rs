@@ -73,6 +73,11 @@ pub struct Config {
     pub workers: NonZeroUsize,
     /// Log filter.
     pub log: String,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+    /// How often the rules, gateway and descriptor files are checked for a
+    /// change; `None`: only on SIGHUP.
+    pub config_poll: Option<Duration>,
     /// How often full buckets are swept from memory.
     pub sweep_interval: Duration,
     /// Kafka replication; `None` for a standalone node.
@@ -103,10 +108,19 @@ pub struct Config {
     pub tls: TlsSettings,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (`message` among them).
+    Json,
+}
+
 /// A rules file and its validated rules.
 #[derive(Clone, Debug)]
 pub struct RulesSource {
-    /// Where it is (read again on SIGHUP).
+    /// Where it is (read again when it changes, and on SIGHUP).
     pub path: PathBuf,
     /// The rules it held when read.
     pub rules: RuleSet,
@@ -197,6 +211,8 @@ impl Config {
             max_keys,
             workers,
             log: cli.log,
+            log_format: cli.log_format,
+            config_poll: config_poll(cli.config_poll_ms)?,
             // Not a setting: how often full buckets leave memory.
             sweep_interval: Duration::from_secs(1),
             replication,
@@ -226,6 +242,19 @@ fn limit(cli: &Cli) -> Result<Limit, ConfigError> {
     let interval = parse_rate(&cli.refill_per_sec)
         .map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))?;
     Limit::new(capacity, interval).map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))
+}
+
+/// How often configuration files are checked: off (0), else at least 100 ms
+/// (checking costs a few `stat` calls, but a busy loop of them is a mistake).
+fn config_poll(ms: u64) -> Result<Option<Duration>, ConfigError> {
+    match ms {
+        0 => Ok(None),
+        1..100 => Err(ConfigError::new(
+            "config-poll-ms",
+            "must be 0 (off) or at least 100",
+        )),
+        _ => Ok(Some(Duration::from_millis(ms))),
+    }
 }
 
 /// A count of at least one.
@@ -270,10 +299,11 @@ pub enum RulesLoadError {
 /// Reads and validates the rules file at `path`.
 pub fn load_rules(path: &Path) -> Result<RuleSet, RulesLoadError> {
     let shown = || path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| RulesLoadError::Unreadable {
-        path: shown(),
-        source,
-    })?;
+    let text =
+        crate::config_files::read_text(path).map_err(|source| RulesLoadError::Unreadable {
+            path: shown(),
+            source,
+        })?;
     rules_file::parse(&text).map_err(|source| RulesLoadError::Invalid {
         path: shown(),
         source,

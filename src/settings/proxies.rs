@@ -14,7 +14,7 @@ use super::ConfigError;
 use crate::gateway::identity::TrustedProxies;
 use crate::gateway::Gateway;
 use crate::policy::descriptors::yaml::Domains;
-use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
+use crate::rls::files::{load_descriptors, DescriptorSource};
 
 /// The forward-auth user header: a valid header name.
 pub(super) fn user_header(name: &str) -> Result<HeaderName, ConfigError> {
@@ -65,14 +65,12 @@ pub(super) fn source(
         false => Domains::Unique,
     };
     path.map(|path| {
-        let stamp = descriptor_stamp(&path);
         let set = load_descriptors(&path, domains)
             .map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
         Ok(DescriptorSource {
             path,
             domains,
             set: Arc::new(set),
-            stamp,
         })
     })
     .transpose()

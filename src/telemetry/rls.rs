@@ -14,26 +14,11 @@ use crate::policy::descriptors::{DescriptorLimit, Outcome};
 
 const REQUESTS: &str = "limiter_rls_requests_total";
 const DESCRIPTORS: &str = "limiter_rls_descriptors_total";
-const RELOADS: &str = "limiter_rls_config_reloads_total";
 
 /// Most `descriptor` label values made from requests' values
 /// (`detailed_metric`); past it, those descriptors count under their
 /// configured name.
 pub const MAX_DETAILED: usize = 1000;
-
-impl Telemetry {
-    /// A reload of the descriptor files, applied or refused.
-    pub fn rls_config_reload(&self, applied: bool) {
-        let outcome = if applied { "applied" } else { "refused" };
-        self.local(|| {
-            describe_counter!(
-                RELOADS,
-                "Reloads of the rate-limit service's descriptor files, by outcome."
-            );
-            metrics::counter!(RELOADS, "outcome" => outcome).increment(1)
-        });
-    }
-}
 
 /// What became of one `ShouldRateLimit` call.
 #[derive(Clone, Copy, Debug)]

@@ -26,6 +26,8 @@ mod http_limits;
 mod kafka_security;
 mod layout;
 mod listener_tls;
+mod live_config;
+mod log_format;
 mod membership;
 mod prometheus;
 mod proxies;

@@ -75,6 +75,27 @@ pub(super) struct Cli {
     )]
     pub(super) log: String,
 
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
+    #[arg(
+        long,
+        env = "LIMITER_LOG_FORMAT",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t = super::LogFormat::Text
+    )]
+    pub(super) log_format: super::LogFormat,
+
+    /// How often the rules, gateway and descriptor files are checked for a change on disk
+    /// (a ConfigMap update too), in ms; a change is reloaded as on SIGHUP. 0: only SIGHUP,
+    /// else at least 100.
+    #[arg(
+        long,
+        env = "LIMITER_CONFIG_POLL_MS",
+        value_name = "MS",
+        default_value_t = 1_000
+    )]
+    pub(super) config_poll_ms: u64,
+
     /// Kafka bootstrap servers (host:port,...); turns replication on. Unset: standalone node.
     #[arg(long, env = "LIMITER_KAFKA_BROKERS", value_name = "HOSTS")]
     pub(super) kafka_brokers: Option<String>,
@@ -193,7 +214,7 @@ pub(super) struct Cli {
     pub(super) merge: String,
 
     /// Rules file (TOML): plans, per-route, per-tenant, per-IP and global limits. Unset: one
-    /// per-user limit from --capacity and --refill-per-sec. SIGHUP reloads it.
+    /// per-user limit from --capacity and --refill-per-sec. Reloaded when it changes, and on SIGHUP.
     #[arg(long, env = "LIMITER_RULES", value_name = "FILE")]
     pub(super) rules: Option<PathBuf>,
 
@@ -286,7 +307,7 @@ pub(super) struct Cli {
     pub(super) forward_auth_user_header: String,
 
     /// Gateway file: routes to upstreams; with it, allowed requests on those routes are
-    /// forwarded (gateway mode). Unset: no gateway.
+    /// forwarded (gateway mode). Unset: no gateway. Reloaded when it changes, and on SIGHUP.
     #[arg(long, env = "LIMITER_GATEWAY", value_name = "FILE")]
     pub(super) gateway: Option<PathBuf>,
 
