@@ -310,7 +310,25 @@ fn starts_answers_and_drains(overlay: &'static str) {
     if overlay != "standalone" {
         assert_eq!(pod.var("LIMITER_KAFKA_SASL_USERNAME"), Some("limiter"));
     }
+    configmap_changes_reach_the_node(&pod, &node);
     drains_within_the_grace_period(&rendered, &mut node);
+}
+
+/// A changed RLS ConfigMap, swapped into the directory mount as the kubelet
+/// does, is read again by the running node (a subPath mount never changes).
+fn configmap_changes_reach_the_node(pod: &Pod, node: &NodeProcess) {
+    let dir = pod.mount("/etc/crdt-limiter/rls");
+    let text = std::fs::read_to_string(dir.join("ratelimit.yaml")).unwrap();
+    let applied = r#"limiter_rls_config_reloads_total{outcome="applied"}"#;
+    let before = node.metric(applied);
+    pod::swap(
+        dir,
+        "ratelimit.yaml",
+        &format!("{text}\n# changed in the ConfigMap\n"),
+    );
+    crate::helpers::eventually(Duration::from_secs(10), "the swapped RLS file read", || {
+        node.metric(applied) > before
+    });
 }
 
 /// SIGTERM after preStop: the node must exit 0 before the kubelet's SIGKILL.

@@ -75,6 +75,12 @@ impl Pod {
         }
     }
 
+    /// Where `mount_path` is laid out here.
+    pub fn mount(&self, mount_path: &str) -> &Path {
+        let found = self.mounts.iter().find(|(path, _)| path == mount_path);
+        &found.unwrap_or_else(|| panic!("no mount {mount_path}")).1
+    }
+
     pub fn var(&self, name: &str) -> Option<&str> {
         self.env
             .iter()
@@ -128,6 +134,20 @@ fn mounts_files(dir: &Path, files: &Option<Vec<(String, Vec<u8>)>>) {
         std::os::unix::fs::symlink(format!("..data/{key}"), dir.join(key)).unwrap();
     }
     std::os::unix::fs::symlink(stamp, dir.join("..data")).unwrap();
+}
+
+/// A ConfigMap changed as the kubelet changes it: its files in a new
+/// timestamped directory, then `..data` pointed there in one rename.
+pub fn swap(dir: &Path, key: &str, text: &str) {
+    let stamp = dir.join("..2026_12_05_00_01_00.000000002");
+    std::fs::create_dir(&stamp).unwrap();
+    for entry in std::fs::read_dir(dir.join("..data")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), stamp.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(stamp.join(key), text).unwrap();
+    std::os::unix::fs::symlink(stamp.file_name().unwrap(), dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
 }
 
 /// A variable's value: as written, or from the pod's name, its CPU limit or
