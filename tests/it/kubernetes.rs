@@ -21,8 +21,8 @@ use crate::helpers::{tools, NodeProcess};
 use pod::Pod;
 use render::{str_of, Rendered, ADMIN_TOKEN, DECISION_TOKEN, OVERLAYS};
 
-/// Custom resources: no schema of Kubernetes' own; each is checked by a
-/// test of its own here (what it points at must exist).
+/// Custom resources: no schema of Kubernetes' own; validated against their
+/// CRDs' schemas instead, and what they point at checked by a test here.
 const CUSTOM_KINDS: [&str; 1] = ["ServiceMonitor"];
 
 #[test]
@@ -49,6 +49,10 @@ fn every_overlay_renders_and_every_object_validates_against_kubernetes_1_37() {
                 "{overlay}: {kind}/{name}: {report}"
             );
         }
+        let custom: Vec<&Value> = (rendered.objects.iter())
+            .filter(|o| CUSTOM_KINDS.contains(&str_of(&o["kind"])))
+            .collect();
+        render::validate_custom_resources(overlay, &custom);
         let kinds = rendered.kinds();
         let replicated = overlay != "standalone";
         for (kind, wanted) in [

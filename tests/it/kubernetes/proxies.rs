@@ -171,6 +171,7 @@ fn the_istio_envoyfilters_envoy_parts_validate_in_envoy_and_ask_the_grpc_service
             &"EnvoyFilter".into()
         )
     );
+    super::render::validate_custom_resources("istio.yaml", &[filter]);
     let patches = filter["spec"]["configPatches"].as_sequence().unwrap();
     let patch = |applies_to: &str| {
         let found = patches.iter().find(|p| p["applyTo"] == applies_to);

@@ -113,6 +113,30 @@ impl Rendered {
     }
 }
 
+/// Validates custom resources against their CRDs' schemas: node running
+/// `crds.mjs` over the @kubernetes-models packages `scripts/tools.sh` installs.
+pub fn validate_custom_resources(what: &str, objects: &[&Value]) {
+    use std::io::Write;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/kubernetes/crds.mjs");
+    let mut child = Command::new("node")
+        .arg(script)
+        .arg(tools::path("crd-models"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node (scripts/tools.sh install crd-models installs it)");
+    let json = serde_json::to_vec(objects).unwrap();
+    child.stdin.take().unwrap().write_all(&json).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{what}: {report}");
+    assert_eq!(
+        report.matches("PASSED ").count(),
+        objects.len(),
+        "{what}: {report}"
+    );
+}
+
 /// Each document of a multi-document YAML text.
 pub fn documents(text: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(text)
