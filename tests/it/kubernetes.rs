@@ -268,6 +268,15 @@ fn starts_answers_and_drains(overlay: &'static str) {
         .collect();
     // Loopback on free ports instead of 0.0.0.0:8000 and :8081.
     let mut node = NodeProcess::start_with_env(&["--grpc-listen", "127.0.0.1:0"], &env);
+    answers_its_probes(&rendered, &node);
+    reads_the_mounted_secrets(overlay, &pod, &node);
+    configmap_changes_reach_the_node(&pod, &node);
+    drains_within_the_grace_period(&rendered, &mut node);
+}
+
+/// The probes' paths, the ServiceMonitor's, and the gRPC port answer.
+fn answers_its_probes(rendered: &Rendered, node: &NodeProcess) {
+    let overlay = rendered.overlay;
     let container = rendered.container();
     let live = str_of(&container["livenessProbe"]["httpGet"]["path"]);
     assert_eq!(node.get(live).status, 200, "{overlay}: {live}");
@@ -282,6 +291,10 @@ fn starts_answers_and_drains(overlay: &'static str) {
         node.grpc.is_some(),
         "{overlay}: the rate-limit service serves"
     );
+}
+
+/// The token files and the gateway's JWT secret were read from the Secrets.
+fn reads_the_mounted_secrets(overlay: &str, pod: &Pod, node: &NodeProcess) {
     // The Secrets' token files were read: the admin API is on, decisions need the token.
     assert_eq!(
         node.send("GET", "/v1/admin/rules", Some(ADMIN_TOKEN), None)
@@ -314,8 +327,6 @@ fn starts_answers_and_drains(overlay: &'static str) {
     if overlay != "standalone" {
         assert_eq!(pod.var("LIMITER_KAFKA_SASL_USERNAME"), Some("limiter"));
     }
-    configmap_changes_reach_the_node(&pod, &node);
-    drains_within_the_grace_period(&rendered, &mut node);
 }
 
 /// A changed RLS ConfigMap, swapped into the directory mount as the kubelet
