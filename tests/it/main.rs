@@ -24,6 +24,7 @@ mod gateway_tls;
 mod http_api;
 mod http_limits;
 mod kafka_security;
+mod kubernetes;
 mod layout;
 mod listener_tls;
 mod live_config;
