@@ -31,6 +31,7 @@ mod proxies;
 mod replication;
 mod reset;
 mod rls;
+mod rls_conformance;
 mod rules;
 mod secrets;
 mod shadow;
