@@ -12,3 +12,5 @@ mod corpus;
 mod corpus_errors;
 mod corpus_features;
 mod harness;
+mod integration;
+mod token_bucket;
