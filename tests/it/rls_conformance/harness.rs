@@ -3,7 +3,7 @@
 //! make a node behave as envoyproxy/ratelimit (named once, here).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
@@ -13,6 +13,9 @@ use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_client::R
 use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
 
 use crate::helpers::{temp_dir, NodeProcess};
+
+/// A descriptor's entries (key, value), as a table writes them.
+pub type Entries = &'static [(&'static str, &'static str)];
 
 /// Fixed windows, as envoyproxy/ratelimit counts (branch `windows`).
 pub const FIXED_WINDOW: &[&str] = &["--rls-algorithm", "fixed-window"];
@@ -190,14 +193,4 @@ pub fn refused_at_start(source: &str, config: &Path, extra: &[&str]) -> String {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!status.success(), "{source}: exit {status} with\n{text}");
     text
-}
-
-/// Whether `program` runs (`program --version`); the scripts' tools.
-pub fn runs(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }

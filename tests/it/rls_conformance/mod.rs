@@ -13,4 +13,7 @@ mod corpus_errors;
 mod corpus_features;
 mod harness;
 mod integration;
+mod scripts;
+mod stack;
+mod statsd;
 mod token_bucket;
