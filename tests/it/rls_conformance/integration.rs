@@ -15,7 +15,7 @@ use crate::helpers::eventually;
 const RUNTIME: &str = "test/integration/runtime/current/ratelimit";
 
 /// The node serving a copy of upstream's runtime `config/` directory.
-fn runtime_node(name: &str, extra: &[&str]) -> (Rls, std::path::PathBuf) {
+pub fn runtime_node(name: &str, extra: &[&str]) -> (Rls, std::path::PathBuf) {
     let files = ["another.yaml", "basic.yaml", "share_threshold.yaml"]
         .map(|f| format!("{RUNTIME}/config/{f}"));
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
@@ -50,7 +50,7 @@ fn expect(step: &str, status: &Status, code: Code, limit: (u32, Unit), remaining
 
 /// `testBasicBaseConfig`, its first steps: an unknown domain, then one hit
 /// on `basic` (50 a second), counted under `basic.key1`.
-fn first_steps(rls: &Rls) {
+pub fn first_steps(rls: &Rls) {
     let unknown = rls.one("TestBasicConfig foo", "foo", &[("hello", "world")], 1);
     assert_eq!(
         (unknown.code, unknown.limit, unknown.remaining),
@@ -73,7 +73,7 @@ fn first_steps(rls: &Rls) {
 
 /// `testBasicBaseConfig`, the 25 hits on 20 a minute: the 21st and later are
 /// over, each counted.
-fn twenty_five_hits(rls: &Rls) {
+pub fn twenty_five_hits(rls: &Rls) {
     for i in 0..25u32 {
         let step = format!("TestBasicConfig key2 hit {}", i + 1);
         let status = rls.one(&step, "another", &[("key2", "12345")], 1);
@@ -147,34 +147,28 @@ fn integration_basic_config_counts_as_upstream_in_fixed_windows() {
 
 /// `TestShareThreshold`: every value under a shared wildcard spends one
 /// window; without `share_threshold` each value has its own.
-#[test]
-fn integration_share_threshold_shares_one_window() {
-    let (rls, _dir) = runtime_node("share", &fixed_window_flags());
+pub fn share_threshold(rls: &Rls) {
     let domain = "share-threshold-test";
     for i in 1..=10 {
         let step = format!("TestShareThreshold files/a.pdf hit {i}");
         let status = rls.one(&step, domain, &[("files", "files/a.pdf")], 1);
         assert!(matches!(status.code, Code::Ok | Code::OverLimit), "{step}");
     }
-    let other = rls.one(
-        "TestShareThreshold files/b.csv",
-        domain,
-        &[("files", "files/b.csv")],
-        1,
-    );
-    expect(
-        "TestShareThreshold files/b.csv",
-        &other,
-        Code::OverLimit,
-        (10, Unit::Hour),
-        0,
-    );
+    let step = "TestShareThreshold files/b.csv";
+    let other = rls.one(step, domain, &[("files", "files/b.csv")], 1);
+    expect(step, &other, Code::OverLimit, (10, Unit::Hour), 0);
     for i in 0..10 {
         let value = format!("files_no_share/{i}-unique");
         let step = format!("TestShareThreshold {value}");
         let status = rls.one(&step, domain, &[("files_no_share", &value)], 1);
         expect(&step, &status, Code::Ok, (10, Unit::Hour), 9);
     }
+}
+
+#[test]
+fn integration_share_threshold_shares_one_window() {
+    let (rls, _dir) = runtime_node("share", &fixed_window_flags());
+    share_threshold(&rls);
 }
 
 /// `TestBasicReloadConfig`: a file added to the directory is loaded (its
