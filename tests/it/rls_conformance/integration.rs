@@ -27,7 +27,7 @@ pub fn runtime_node(name: &str, extra: &[&str]) -> (Rls, std::path::PathBuf) {
 }
 
 /// What upstream expects of one status: code, limit, remaining; the reset is
-/// within the unit (a fixed window ends within it).
+/// within the unit (a window ends, or a bucket refills a token, within it).
 #[track_caller]
 fn expect(step: &str, status: &Status, code: Code, limit: (u32, Unit), remaining: u32) {
     let seen = (status.code, status.limit(), status.remaining);

@@ -173,13 +173,16 @@ impl Stack {
     }
 }
 
-/// `bash SCRIPT` with curl reading `curl_home`'s `.curlrc`, no proxy from the
+/// `bash -x SCRIPT` with curl reading `curl_home`'s `.curlrc`, no proxy from the
 /// environment, killed after `timeout`: its exit code (None: killed) and output.
 fn run_bounded(script: &Path, curl_home: &Path, timeout: Duration) -> (Option<i32>, String) {
     let log = curl_home.join("script.log");
     let out = std::fs::File::create(&log).unwrap();
     let mut command = Command::new("bash");
+    // -x traces each command to the output: a failure shows the step (the
+    // curl and its headers) that went wrong, the script unchanged.
     command
+        .arg("-x")
         .arg(script)
         .env("CURL_HOME", curl_home)
         .current_dir(curl_home);
