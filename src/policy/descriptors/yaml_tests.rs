@@ -7,7 +7,7 @@ use crate::policy::descriptors::{DescriptorSet, KEY_PREFIX};
 
 /// envoyproxy/ratelimit's `examples/ratelimit/config/example.yaml`, unchanged.
 const UPSTREAM_EXAMPLE: &str =
-    include_str!("../../../tests/fixtures/envoyproxy-ratelimit/example.yaml");
+    include_str!("../../../tests/fixtures/envoyproxy-ratelimit/examples/ratelimit/config/example.yaml");
 
 /// The descriptors of envoyproxy/ratelimit's `test/config/wildcard.yaml`.
 const WILDCARD: &str = r#"
