@@ -84,7 +84,11 @@ pub async fn run(
         handle.stop(true).await;
     });
     let mut periodic = Vec::from(spawn_periodic(&config, &parts, clock));
-    let domains = config.descriptors.as_ref().map(|d| d.domains).unwrap_or_default();
+    let domains = config
+        .descriptors
+        .as_ref()
+        .map(|d| d.domains)
+        .unwrap_or_default();
     let reloader = Reloader::new(&parts, gateway, domains);
     periodic.push(watch::spawn(watched, reloader, config.config_poll));
     periodic.extend(watch_tls([http_tls, grpc_tls], &parts.telemetry));

@@ -6,8 +6,9 @@ use super::{parse, Domains};
 use crate::policy::descriptors::{DescriptorSet, KEY_PREFIX};
 
 /// envoyproxy/ratelimit's `examples/ratelimit/config/example.yaml`, unchanged.
-const UPSTREAM_EXAMPLE: &str =
-    include_str!("../../../tests/fixtures/envoyproxy-ratelimit/examples/ratelimit/config/example.yaml");
+const UPSTREAM_EXAMPLE: &str = include_str!(
+    "../../../tests/fixtures/envoyproxy-ratelimit/examples/ratelimit/config/example.yaml"
+);
 
 /// The descriptors of envoyproxy/ratelimit's `test/config/wildcard.yaml`.
 const WILDCARD: &str = r#"

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use super::{ok, request, Rls};
 
 /// envoyproxy/ratelimit's `examples/ratelimit/config/example.yaml`, unchanged.
-const UPSTREAM_EXAMPLE: &str = include_str!("../../fixtures/envoyproxy-ratelimit/examples/ratelimit/config/example.yaml");
+const UPSTREAM_EXAMPLE: &str =
+    include_str!("../../fixtures/envoyproxy-ratelimit/examples/ratelimit/config/example.yaml");
 
 /// Asks `domain` about one-entry descriptors `(key, value, hits_addend)`.
 fn ask(
