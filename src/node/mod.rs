@@ -17,6 +17,7 @@ use crate::http_api::server::ServerSettings;
 use crate::http_api::wire::tokens::DecisionAccess;
 use crate::http_api::{self, Admin, AppState};
 use crate::limiter::{node_key, Store};
+use crate::policy::descriptors::yaml::Domains;
 use crate::policy::{Policy, RuleSet};
 use crate::policy_log::{open_ledger, Cleared, FileLog, Ledger, PolicyLog};
 use crate::replication::Replication;
@@ -84,12 +85,7 @@ pub async fn run(
         handle.stop(true).await;
     });
     let mut periodic = Vec::from(spawn_periodic(&config, &parts, clock));
-    let domains = config
-        .descriptors
-        .as_ref()
-        .map(|d| d.domains)
-        .unwrap_or_default();
-    let reloader = Reloader::new(&parts, gateway, domains);
+    let reloader = Reloader::new(&parts, gateway, descriptor_domains(&config));
     periodic.push(watch::spawn(watched, reloader, config.config_poll));
     periodic.extend(watch_tls([http_tls, grpc_tls], &parts.telemetry));
     log_serving(&config, addr);
@@ -103,6 +99,15 @@ pub async fn run(
         let _ = actix_web::rt::task::spawn_blocking(move || replication.shutdown()).await;
     }
     result
+}
+
+/// How the descriptor files share a domain, for their reloads.
+fn descriptor_domains(config: &Config) -> Domains {
+    config
+        .descriptors
+        .as_ref()
+        .map(|d| d.domains)
+        .unwrap_or_default()
 }
 
 /// TLS of the HTTP and gRPC listeners, each `None` when plaintext; a

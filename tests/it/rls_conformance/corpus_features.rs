@@ -10,7 +10,7 @@ use envoy_types::pb::google::protobuf::value::Kind;
 use envoy_types::pb::google::protobuf::Struct;
 
 use super::corpus::{replay, serving, Lookup};
-use super::harness::{request, Entries, Status};
+use super::harness::{request, Entries, Status, RESPONSE_METADATA};
 
 const fn at(entries: Entries, rpu: u32, stats: &'static str) -> Lookup {
     Lookup {
@@ -119,7 +119,7 @@ fn metadata_text(metadata: &Struct, path: &[&str]) -> Option<String> {
 /// `%DYNAMIC_METADATA(envoy.filters.http.ratelimit:metadata:…)%`).
 #[test]
 fn metadata_yaml_returns_each_limits_metadata() {
-    let rls = serving("metadata.yaml", &[]);
+    let rls = serving("metadata.yaml", &[RESPONSE_METADATA]);
     let cases: &[(Entries, u32, &[&str], &str)] = &[
         (
             &[("key1", "value1"), ("subkey1", "something")],

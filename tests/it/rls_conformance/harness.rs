@@ -26,6 +26,8 @@ pub const CLOCK_START: &str = "--clock-start";
 pub const WINDOW_START: &str = "2030-01-01T00:00:00Z";
 /// One domain from several files, as upstream merges them (branch `rlsconfig`).
 pub const MERGE_DOMAINS: &str = "--rls-merge-domains";
+/// Answers carry dynamic metadata (upstream's `RESPONSE_DYNAMIC_METADATA`).
+pub const RESPONSE_METADATA: &str = "--rls-response-metadata";
 
 /// The flags of a node counting in fixed windows from a window's start.
 pub fn fixed_window_flags() -> Vec<&'static str> {
