@@ -87,6 +87,18 @@ fn a_call_refused_by_one_descriptor_spends_none_of_the_others() {
         let response = rls.call(&format!("key2+key3 hit {i}"), request("another", &both, 1));
         let want = if i > 10 { Code::OverLimit } else { Code::Ok };
         assert_eq!(response.overall_code, want as i32, "key2+key3 hit {i}");
+        if i > 10 {
+            // key2 reports the ten it still holds: the refused call took none.
+            let statuses = &response.statuses;
+            assert_eq!(
+                statuses[0].limit_remaining, 10,
+                "key2 at hit {i}: {statuses:?}"
+            );
+            assert_eq!(
+                statuses[1].limit_remaining, 0,
+                "key3 at hit {i}: {statuses:?}"
+            );
+        }
     }
     let key2 = rls.one("key2 alone", "another", &[("key2", "together")], 1);
     assert_eq!((key2.code, key2.remaining), (Code::Ok, 9), "{key2:?}");
