@@ -20,6 +20,7 @@ mod http;
 mod minute;
 mod rls;
 mod rules;
+pub mod traces;
 pub use http::{Refusal, ROUTES};
 pub use minute::{RuleMinute, SLOTS as MINUTE_SLOTS};
 pub use rls::{RlsMetrics, RlsOutcome};

@@ -144,6 +144,7 @@ pub fn limiter(
     clock: Arc<dyn crate::clock::Clock>,
     telemetry: Arc<crate::telemetry::Telemetry>,
     token: Option<Box<dyn DecisionToken>>,
+    traces: Option<Arc<crate::telemetry::traces::Traces>>,
 ) -> Limiter {
     Limiter {
         store,
@@ -151,5 +152,6 @@ pub fn limiter(
         clock,
         metrics: crate::telemetry::RlsMetrics::new(telemetry),
         token,
+        traces,
     }
 }

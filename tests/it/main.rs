@@ -37,3 +37,4 @@ mod shadow;
 mod simulate;
 mod status;
 mod status_page;
+mod tracing;

@@ -20,11 +20,14 @@ use crate::gateway::path::canonical;
 use crate::gateway::routes::Route;
 use crate::gateway::Gateway;
 use crate::http_api::decide::protected::respond;
+use crate::http_api::traced::{answered, RequestHeaders};
 use crate::http_api::wire::error::ApiError;
 use crate::http_api::AppState;
 use crate::limiter::Decision;
-use crate::policy::Request;
+use crate::policy::{Request, Verdict};
+use crate::telemetry::traces::RequestSpan;
 use forward::{content_length, forward, Clients, Forwarding};
+use opentelemetry::KeyValue;
 
 /// The request's headers as the identity layer reads them.
 struct HeaderMapView<'h>(&'h HeaderMap);
@@ -35,13 +38,33 @@ impl Headers for HeaderMapView<'_> {
     }
 }
 
-/// Serves every path the API does not: a gateway route's, or a JSON 404.
+/// Serves every path the API does not: a gateway route's, or a JSON 404;
+/// in a span of its own when traces are on.
 pub async fn gateway(
     req: HttpRequest,
     payload: web::Payload,
     peer: Option<PeerAddr>,
     state: web::Data<AppState>,
     clients: Option<web::Data<Clients>>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(traces) = &state.traces else {
+        return serve(&req, payload, peer, &state, clients, None).await;
+    };
+    let method = KeyValue::new("http.request.method", req.method().to_string());
+    let mut span = traces.server_span("gateway", &RequestHeaders(req.headers()), vec![method]);
+    let answer = serve(&req, payload, peer, &state, clients, Some(&mut span)).await;
+    answered(&mut span, &answer);
+    answer
+}
+
+/// A gateway route's request: identified, decided, and if allowed forwarded.
+async fn serve(
+    req: &HttpRequest,
+    payload: web::Payload,
+    peer: Option<PeerAddr>,
+    state: &AppState,
+    clients: Option<web::Data<Clients>>,
+    mut span: Option<&mut RequestSpan>,
 ) -> Result<HttpResponse, ApiError> {
     let (Some(live), Some(clients)) = (&state.gateway, clients) else {
         return Err(ApiError::NotFound);
@@ -57,10 +80,14 @@ pub async fn gateway(
     let Some((index, route)) = gateway.find(host, req.method().as_str(), &path) else {
         return Err(ApiError::NotFound);
     };
+    if let Some(span) = span.as_deref_mut() {
+        span.rename(format!("{} {}", req.method(), route.name));
+        span.set("http.route", route.name.clone());
+    }
     // Before anything is taken: a body too large is refused for free.
     let length = content_length(req.headers(), route)?;
     let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
-    let identity = identify(&state, gateway, (index, route), &req, peer_ip)?;
+    let identity = identify(state, gateway, (index, route), req, peer_ip)?;
     let request = Request {
         user: &identity.user,
         route: &path,
@@ -73,7 +100,10 @@ pub async fn gateway(
     let now = state.clock.now();
     let verdict = state.policy.check(&state.store, &request, 1, now);
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
-    crate::http_api::decide::note(&state, verdict.as_ref(), &request, now);
+    crate::http_api::decide::note(state, verdict.as_ref(), &request, now);
+    if let Some(span) = span.as_deref_mut() {
+        decided(span, &identity, verdict.as_ref());
+    }
     if let Some(Decision::Limited { .. }) = verdict.as_ref().map(|v| v.decision) {
         return Ok(respond(verdict.as_ref()));
     }
@@ -86,8 +116,16 @@ pub async fn gateway(
         trusted_peer: gateway.trusts(peer_ip),
         length,
         telemetry: &state.telemetry,
+        span: span.as_deref(),
     };
-    forward(&client, &forwarding, &req, payload, verdict.as_ref()).await
+    forward(&client, &forwarding, req, payload, verdict.as_ref()).await
+}
+
+/// The caller and the decision on the span (the user ID, never a credential).
+fn decided(span: &mut RequestSpan, identity: &Identity, verdict: Option<&Verdict>) {
+    span.set("enduser.id", identity.user.to_string());
+    span.set("limiter.identity", identity.method.name());
+    span.verdict(verdict);
 }
 
 /// Who the caller is, by the route's identity methods; a 401 saying why if
