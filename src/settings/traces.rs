@@ -1,28 +1,7 @@
 //! Settings of traces over OTLP: checked at start, `None` when off.
 
 use super::{Cli, ConfigError};
-
-/// How spans are sent to the collector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OtlpProtocol {
-    /// OTLP/gRPC (port 4317 by convention).
-    Grpc,
-    /// OTLP/HTTP with protobuf bodies (port 4318 by convention).
-    Http,
-}
-
-/// The validated trace settings.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TraceSettings {
-    /// The collector: for HTTP, the full URL spans are posted to.
-    pub endpoint: String,
-    /// gRPC or HTTP.
-    pub protocol: OtlpProtocol,
-    /// Fraction of new traces kept, in [0, 1].
-    pub sample_ratio: f64,
-    /// `service.name` of the spans.
-    pub service_name: String,
-}
+pub use crate::telemetry::traces::{OtlpProtocol, TraceSettings};
 
 /// The trace settings; `None` without an endpoint (or with an empty one).
 pub(super) fn traces(cli: &Cli) -> Result<Option<TraceSettings>, ConfigError> {
@@ -73,3 +52,7 @@ pub(super) fn traces(cli: &Cli) -> Result<Option<TraceSettings>, ConfigError> {
         service_name: flags.service_name.trim().to_string(),
     }))
 }
+
+#[cfg(test)]
+#[path = "traces_tests.rs"]
+mod tests;

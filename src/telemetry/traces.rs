@@ -16,7 +16,6 @@ use opentelemetry_sdk::Resource;
 
 use super::Telemetry;
 use crate::policy::Verdict;
-use crate::settings::TraceSettings;
 
 mod export;
 mod propagation;
@@ -24,6 +23,28 @@ mod propagation;
 pub use export::StartError;
 use export::{Counters, Queue};
 pub use propagation::{extract, inject, Carrier, Format, B3_FLAGS, HEADERS};
+
+/// How spans are sent to the collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// OTLP/gRPC (port 4317 by convention).
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (port 4318 by convention).
+    Http,
+}
+
+/// The validated trace settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceSettings {
+    /// The collector: for HTTP, the full URL spans are posted to.
+    pub endpoint: String,
+    /// gRPC or HTTP.
+    pub protocol: OtlpProtocol,
+    /// Fraction of new traces kept, in [0, 1].
+    pub sample_ratio: f64,
+    /// `service.name` of the spans.
+    pub service_name: String,
+}
 
 const EXPORTED: &str = "limiter_traces_exported_total";
 const DROPPED: &str = "limiter_traces_dropped_total";

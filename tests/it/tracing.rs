@@ -204,6 +204,32 @@ fn the_forward_auth_span_is_the_callers_child() {
 }
 
 #[test]
+fn spans_go_over_otlp_http_too() {
+    let collector = Collector::start_http();
+    let node = NodeProcess::start(&[
+        "--otlp-endpoint",
+        &collector.endpoint(),
+        "--otlp-protocol",
+        "http",
+        "--service-name",
+        "edge-limiter",
+    ]);
+    node.wait_ready(Duration::from_secs(10));
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    let url = format!("http://{}/v1/forward-auth", node.addr);
+    let headers = [("traceparent", traceparent.as_str()), ("X-User-ID", "bob")];
+    assert_eq!(echo::get(&url, &headers).0, 200);
+    let span = collector.wait_for("the span over HTTP", |s| s.trace_id == TRACE);
+    assert_eq!(
+        (span.service.as_str(), span.parent.as_str()),
+        ("edge-limiter", PARENT)
+    );
+    eventually(Duration::from_secs(10), "the export counted", || {
+        node.metric("limiter_traces_exported_total") >= 1.0
+    });
+}
+
+#[test]
 fn with_tracing_off_trace_headers_pass_unchanged_and_nothing_is_exported() {
     let (echo, collector) = (Echo::start(), Collector::start());
     // OpenTelemetry's own variable does not turn tracing on: only --otlp-endpoint does.

@@ -47,31 +47,70 @@ pub async fn gateway(
     state: web::Data<AppState>,
     clients: Option<web::Data<Clients>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(traces) = &state.traces else {
-        return serve(&req, payload, peer, &state, clients, None).await;
-    };
-    let method = KeyValue::new("http.request.method", req.method().to_string());
-    let mut span = traces.server_span("gateway", &RequestHeaders(req.headers()), vec![method]);
-    let answer = serve(&req, payload, peer, &state, clients, Some(&mut span)).await;
-    answered(&mut span, &answer);
-    answer
-}
-
-/// A gateway route's request: identified, decided, and if allowed forwarded.
-async fn serve(
-    req: &HttpRequest,
-    payload: web::Payload,
-    peer: Option<PeerAddr>,
-    state: &AppState,
-    clients: Option<web::Data<Clients>>,
-    mut span: Option<&mut RequestSpan>,
-) -> Result<HttpResponse, ApiError> {
     let (Some(live), Some(clients)) = (&state.gateway, clients) else {
         return Err(ApiError::NotFound);
     };
+    // Boxed: held across the await, so off it adds a pointer to the future, not a span.
+    let mut span = state.traces.as_ref().map(|traces| {
+        let method = KeyValue::new("http.request.method", req.method().to_string());
+        Box::new(traces.server_span("gateway", &RequestHeaders(req.headers()), vec![method]))
+    });
     // Held to the request's end: a reload meanwhile does not change its route.
     let gateway = &live.current();
-    let client = clients.for_tls(gateway.upstream_tls());
+    // Decided before anything is awaited: off, the only future here is forward's.
+    let answer = match admit(&req, peer, &state, gateway, span.as_deref_mut()) {
+        Ok(Admitted::Forward(admitted)) => {
+            let client = clients.for_tls(gateway.upstream_tls());
+            let forwarding = Forwarding {
+                gateway,
+                index: admitted.index,
+                route: gateway.route(admitted.index),
+                path: &admitted.path,
+                identity: &admitted.identity,
+                trusted_peer: gateway.trusts(admitted.peer),
+                length: admitted.length,
+                telemetry: &state.telemetry,
+                span: span.as_deref(),
+            };
+            let verdict = admitted.verdict.as_ref();
+            forward(&client, &forwarding, &req, payload, verdict).await
+        }
+        Ok(Admitted::Refused(response)) => Ok(response),
+        Err(error) => Err(error),
+    };
+    if let Some(span) = &mut span {
+        answered(span, &answer);
+    }
+    answer
+}
+
+/// What became of a request before it is forwarded.
+enum Admitted {
+    /// Allowed: on its way upstream.
+    Forward(Allowed),
+    /// Refused by a rule: the 429.
+    Refused(HttpResponse),
+}
+
+/// An allowed request: its route, canonical path, caller, the connection's
+/// peer (a trusted proxy or not), declared length and decision.
+struct Allowed {
+    index: usize,
+    path: String,
+    identity: Identity,
+    peer: IpAddr,
+    length: Option<u64>,
+    verdict: Option<Verdict>,
+}
+
+/// Finds the route, identifies the caller and decides, noting each on `span`.
+fn admit(
+    req: &HttpRequest,
+    peer: Option<PeerAddr>,
+    state: &AppState,
+    gateway: &Gateway,
+    mut span: Option<&mut RequestSpan>,
+) -> Result<Admitted, ApiError> {
     let path = canonical(req.path()).map_err(|e| ApiError::field("path", e.to_string()))?;
     let host = req
         .headers()
@@ -101,24 +140,20 @@ async fn serve(
     let verdict = state.policy.check(&state.store, &request, 1, now);
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
     crate::http_api::decide::note(state, verdict.as_ref(), &request, now);
-    if let Some(span) = span.as_deref_mut() {
+    if let Some(span) = span {
         decided(span, &identity, verdict.as_ref());
     }
     if let Some(Decision::Limited { .. }) = verdict.as_ref().map(|v| v.decision) {
-        return Ok(respond(verdict.as_ref()));
+        return Ok(Admitted::Refused(respond(verdict.as_ref())));
     }
-    let forwarding = Forwarding {
-        gateway,
+    Ok(Admitted::Forward(Allowed {
         index,
-        route,
-        path: &path,
-        identity: &identity,
-        trusted_peer: gateway.trusts(peer_ip),
+        path,
+        identity,
+        peer: peer_ip,
         length,
-        telemetry: &state.telemetry,
-        span: span.as_deref(),
-    };
-    forward(&client, &forwarding, req, payload, verdict.as_ref()).await
+        verdict,
+    }))
 }
 
 /// The caller and the decision on the span (the user ID, never a credential).

@@ -14,7 +14,7 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use tokio::sync::{mpsc, Notify};
 
-use crate::settings::{OtlpProtocol, TraceSettings};
+use super::{OtlpProtocol, TraceSettings};
 
 /// Spans waiting for the export thread; past it, new ones are dropped.
 pub const QUEUE: usize = 2048;

@@ -136,3 +136,7 @@ pub fn inject(
         Some(Format::W3c) | None => {}
     }
 }
+
+#[cfg(test)]
+#[path = "propagation_tests.rs"]
+mod tests;

@@ -1,6 +1,7 @@
-//! An OpenTelemetry collector for trace tests: a real OTLP/gRPC receiver,
-//! made from the official protobuf definitions (`opentelemetry-proto`), on
-//! 127.0.0.1 port 0, keeping every span it is sent.
+//! An OpenTelemetry collector for trace tests: a real OTLP receiver, over
+//! gRPC or HTTP (protobuf bodies on `/v1/traces`), made from the official
+//! protobuf definitions (`opentelemetry-proto`), on 127.0.0.1 port 0,
+//! keeping every span it is sent.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -53,25 +54,30 @@ impl TraceService for Service {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let mut kept = self.0.lock();
-        for resource in request.into_inner().resource_spans {
-            let attributes = resource.resource.map(|r| r.attributes).unwrap_or_default();
-            let service = text(&attributes).remove("service.name").unwrap_or_default();
-            for span in resource.scope_spans.into_iter().flat_map(|s| s.spans) {
-                kept.push(Received {
-                    service: service.clone(),
-                    name: span.name,
-                    trace_id: hex(&span.trace_id),
-                    span_id: hex(&span.span_id),
-                    parent: hex(&span.parent_span_id),
-                    kind: span.kind,
-                    attributes: text(&span.attributes),
-                });
-            }
-        }
+        keep(&self.0, request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
+    }
+}
+
+/// Adds the spans of `request` to `spans`.
+fn keep(spans: &Mutex<Vec<Received>>, request: ExportTraceServiceRequest) {
+    let mut kept = spans.lock();
+    for resource in request.resource_spans {
+        let attributes = resource.resource.map(|r| r.attributes).unwrap_or_default();
+        let service = text(&attributes).remove("service.name").unwrap_or_default();
+        for span in resource.scope_spans.into_iter().flat_map(|s| s.spans) {
+            kept.push(Received {
+                service: service.clone(),
+                name: span.name,
+                trace_id: hex(&span.trace_id),
+                span_id: hex(&span.span_id),
+                parent: hex(&span.parent_span_id),
+                kind: span.kind,
+                attributes: text(&span.attributes),
+            });
+        }
     }
 }
 
@@ -115,6 +121,43 @@ impl Collector {
                     .await
                     .unwrap();
             });
+        });
+        Self { addr, spans }
+    }
+
+    /// A receiver of OTLP/HTTP: protobuf bodies posted to `/v1/traces`.
+    pub fn start_http() -> Self {
+        use actix_web::{web, App, HttpResponse, HttpServer};
+        use prost::Message;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let kept = web::Data::from(Arc::clone(&spans));
+        let receive = |body: web::Bytes, spans: web::Data<Mutex<Vec<Received>>>| async move {
+            match ExportTraceServiceRequest::decode(body) {
+                Ok(request) => {
+                    keep(&spans, request);
+                    let answer = ExportTraceServiceResponse::default().encode_to_vec();
+                    HttpResponse::Ok()
+                        .content_type("application/x-protobuf")
+                        .body(answer)
+                }
+                Err(_) => HttpResponse::BadRequest().finish(),
+            }
+        };
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                HttpServer::new(move || {
+                    App::new()
+                        .app_data(kept.clone())
+                        .route("/v1/traces", web::post().to(receive))
+                })
+                .workers(1)
+                .listen(listener)
+                .unwrap()
+                .run()
+                .await
+            })
         });
         Self { addr, spans }
     }
