@@ -21,6 +21,7 @@ mod minute;
 mod reloads;
 mod rls;
 mod rules;
+pub mod traces;
 pub use http::{Refusal, ROUTES};
 pub use minute::{RuleMinute, SLOTS as MINUTE_SLOTS};
 pub use reloads::{ConfigFile, ReloadOutcome};

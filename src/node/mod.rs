@@ -23,6 +23,7 @@ use crate::policy_log::{open_ledger, Cleared, FileLog, Ledger, PolicyLog};
 use crate::replication::Replication;
 use crate::rls::{self, RlsServer};
 use crate::settings::Config;
+use crate::telemetry::traces::Traces;
 use crate::telemetry::Telemetry;
 use crate::tls::{Alpn, ListenerTls};
 use reload::{spawn_secret_reloads, Reloader};
@@ -38,6 +39,7 @@ struct Parts {
     ready: Arc<AtomicBool>,
     replication: Option<Replication>,
     admin: Option<Admin>,
+    traces: Option<Arc<Traces>>,
 }
 
 /// Runs a node on `listener` until `shutdown` completes, then stops accepting,
@@ -180,6 +182,7 @@ fn app_state(
         node_id: config.node_id.clone(),
         decision: DecisionAccess::new(config.http.decision_token.clone(), gateway_mode),
         body_timeout: config.http.body_timeout,
+        traces: parts.traces.clone(),
     })
 }
 
@@ -197,6 +200,8 @@ fn log_serving(config: &Config, addr: std::net::SocketAddr) {
 fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
     let store = Arc::new(store(config, clock));
     let telemetry = Arc::new(Telemetry::new());
+    let traces = config.traces.as_ref().map(|t| Traces::start(t, &telemetry));
+    let traces = traces.transpose().map_err(std::io::Error::other)?;
     let policy = policy(config);
     // With --data-dir, the changes stored there are applied before serving;
     // a Kafka node keeps its copy to put back into a config topic that lost them.
@@ -242,6 +247,7 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
         ready,
         replication,
         admin,
+        traces: traces.map(Arc::new),
     })
 }
 
@@ -323,6 +329,7 @@ fn start_rls(
             .decision_token
             .clone()
             .map(|token| Box::new(token) as Box<dyn rls::DecisionToken>),
+        parts.traces.clone(),
     );
     limiter.response_metadata = config.rls_response_metadata;
     RlsServer::start(listener, limiter, config.workers.get(), tls).map(Some)

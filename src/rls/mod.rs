@@ -145,6 +145,7 @@ pub fn limiter(
     clock: Arc<dyn crate::clock::Clock>,
     telemetry: Arc<crate::telemetry::Telemetry>,
     token: Option<Box<dyn DecisionToken>>,
+    traces: Option<Arc<crate::telemetry::traces::Traces>>,
 ) -> Limiter {
     Limiter {
         store,
@@ -153,5 +154,6 @@ pub fn limiter(
         metrics: crate::telemetry::RlsMetrics::new(telemetry),
         token,
         response_metadata: false,
+        traces,
     }
 }

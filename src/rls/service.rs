@@ -14,6 +14,7 @@ use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitService;
 use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
 use envoy_types::pb::google::protobuf::Duration as PbDuration;
+use opentelemetry::KeyValue;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
@@ -23,6 +24,7 @@ use crate::policy::descriptors::{
     DescriptorLimit, DescriptorQuery, DescriptorVerdict, LimitKind, Unit,
 };
 use crate::policy::Policy;
+use crate::telemetry::traces::{Carrier, RequestSpan, Traces};
 use crate::telemetry::{RlsMetrics, RlsOutcome};
 
 /// Most descriptors in one request.
@@ -50,7 +52,12 @@ pub struct Limiter {
     pub token: Option<Box<dyn DecisionToken>>,
     /// Answer with dynamic metadata (`--rls-response-metadata`).
     pub response_metadata: bool,
+    /// Traces over OTLP; `None`: off.
+    pub traces: Option<Arc<Traces>>,
 }
+
+/// The span's name: the RPC's full name, as OpenTelemetry's conventions say.
+const SPAN: &str = "envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit";
 
 #[tonic::async_trait]
 impl RateLimitService for Limiter {
@@ -58,11 +65,55 @@ impl RateLimitService for Limiter {
         &self,
         request: Request<RateLimitRequest>,
     ) -> Result<Response<RateLimitResponse>, Status> {
+        let mut span = self.traces.as_ref().map(|traces| {
+            traces.server_span(SPAN, &Metadata(request.metadata()), rpc_attributes())
+        });
+        let (answer, outcome) = self.answer(request, span.as_mut());
+        self.metrics.request(outcome);
+        if let Some(span) = &mut span {
+            span.set("limiter.outcome", outcome.as_str());
+            span.set(
+                "rpc.grpc.status_code",
+                answer.as_ref().map_or_else(|s| s.code() as i64, |_| 0),
+            );
+        }
+        answer.map(Response::new)
+    }
+}
+
+/// A call's metadata, read for trace context (Envoy sends it there when its
+/// tracing is on).
+struct Metadata<'m>(&'m MetadataMap);
+
+impl Carrier for Metadata<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0.get(name)?.to_str().ok()
+    }
+}
+
+fn rpc_attributes() -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("rpc.system", "grpc"),
+        KeyValue::new("rpc.service", "envoy.service.ratelimit.v3.RateLimitService"),
+        KeyValue::new("rpc.method", "ShouldRateLimit"),
+    ]
+}
+
+impl Limiter {
+    /// The answer to one call, and its outcome to count.
+    fn answer(
+        &self,
+        request: Request<RateLimitRequest>,
+        span: Option<&mut RequestSpan>,
+    ) -> (Result<RateLimitResponse, Status>, RlsOutcome) {
         if let Err(refused) = self.authorize(request.metadata()) {
-            self.metrics.request(RlsOutcome::Unauthenticated);
-            return Err(refused);
+            return (Err(refused), RlsOutcome::Unauthenticated);
         }
         let request = request.into_inner();
+        if let Some(span) = span {
+            span.set("ratelimit.domain", request.domain.clone());
+            span.set("ratelimit.descriptors", request.descriptors.len() as i64);
+        }
         // A panic while deciding must reach Envoy as UNAVAILABLE (so its
         // failure_mode_deny applies), not as a reset stream.
         let decided =
@@ -80,12 +131,9 @@ impl RateLimitService for Limiter {
             Err(status) if status.code() == tonic::Code::InvalidArgument => RlsOutcome::Invalid,
             Err(_) => RlsOutcome::Unavailable,
         };
-        self.metrics.request(outcome);
-        answer.map(Response::new)
+        (answer, outcome)
     }
-}
 
-impl Limiter {
     /// Whether the call carries the decision token, if one is set: Envoy
     /// sends it as `initial_metadata` of its `grpc_service`.
     fn authorize(&self, metadata: &MetadataMap) -> Result<(), Status> {

@@ -24,6 +24,7 @@ mod kafka;
 mod proxies;
 mod replication;
 mod tls;
+mod traces;
 
 pub use crate::replication::ReplicationSettings;
 pub use crate::rls::files::DescriptorSource;
@@ -32,6 +33,7 @@ use http::token_or_file;
 pub use http::{HttpSettings, Secret};
 use replication::replication;
 pub use tls::TlsSettings;
+pub use traces::{OtlpProtocol, TraceSettings};
 
 /// A setting that was refused, and why; the message names the setting as a
 /// user would set it.
@@ -106,6 +108,8 @@ pub struct Config {
     pub http: HttpSettings,
     /// TLS on the listeners; plaintext where unset.
     pub tls: TlsSettings,
+    /// Traces over OTLP; `None`: off.
+    pub traces: Option<TraceSettings>,
 }
 
 /// How log lines are written.
@@ -186,6 +190,7 @@ impl Config {
         let replication = replication(&cli)?;
         let limit = limit(&cli)?;
         let tls = tls::tls(&cli)?;
+        let traces = traces::traces(&cli)?;
         let listen = listen(&cli.listen)?;
         let max_keys = positive("max-keys", cli.max_keys)?;
         let workers = match cli.workers {
@@ -231,6 +236,7 @@ impl Config {
             node_id,
             http,
             tls,
+            traces,
         })
     }
 }

@@ -31,6 +31,22 @@ pub enum RlsOutcome {
     Unauthenticated,
 }
 
+impl RlsOutcome {
+    /// Each outcome's label, in declaration order.
+    const LABELS: [&'static str; 5] = [
+        "ok",
+        "over_limit",
+        "invalid_argument",
+        "unavailable",
+        "unauthenticated",
+    ];
+
+    /// The outcome's label in metrics and spans.
+    pub fn as_str(self) -> &'static str {
+        Self::LABELS[self as usize]
+    }
+}
+
 /// Handles for the rate-limit service, made from a node's [`Telemetry`].
 pub struct RlsMetrics {
     telemetry: Arc<Telemetry>,
@@ -50,14 +66,7 @@ impl RlsMetrics {
                 DESCRIPTORS,
                 "Descriptors decided by the rate-limit service, by configured limit and outcome (shadow_limited: over a shadow-mode limit, let through)."
             );
-            [
-                "ok",
-                "over_limit",
-                "invalid_argument",
-                "unavailable",
-                "unauthenticated",
-            ]
-                .map(|outcome| metrics::counter!(REQUESTS, "outcome" => outcome))
+            RlsOutcome::LABELS.map(|outcome| metrics::counter!(REQUESTS, "outcome" => outcome))
         });
         Self {
             telemetry,

@@ -42,3 +42,4 @@ mod shadow;
 mod simulate;
 mod status;
 mod status_page;
+mod tracing;

@@ -8,9 +8,11 @@ use clap::Parser;
 
 mod kafka;
 mod tls;
+mod traces;
 
 pub(in crate::settings) use kafka::KafkaFlags;
 pub(in crate::settings) use tls::TlsFlags;
+pub(in crate::settings) use traces::TraceFlags;
 
 /// The command line. A setting with a default holds it here; one without is
 /// an `Option` (unset means off, or a value worked out at start).
@@ -370,4 +372,7 @@ pub(super) struct Cli {
 
     #[command(flatten)]
     pub(in crate::settings) kafka: KafkaFlags,
+
+    #[command(flatten)]
+    pub(in crate::settings) traces: TraceFlags,
 }
