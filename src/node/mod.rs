@@ -21,13 +21,14 @@ use crate::policy::descriptors::yaml::Domains;
 use crate::policy::{Policy, RuleSet};
 use crate::policy_log::{open_ledger, Cleared, FileLog, Ledger, PolicyLog};
 use crate::replication::Replication;
-use crate::rls::{self, RlsServer};
+use crate::rls::RlsServer;
 use crate::settings::Config;
 use crate::telemetry::traces::Traces;
 use crate::telemetry::Telemetry;
 use crate::tls::{Alpn, ListenerTls};
 use reload::{spawn_secret_reloads, Reloader};
 
+mod grpc;
 mod reload;
 mod watch;
 
@@ -60,7 +61,7 @@ pub async fn run(
         .clone()
         .map(|g| Arc::new(LiveGateway::new(g)));
     let state = app_state(&config, &mut parts, &clock, gateway.clone());
-    let rls = start_rls(&config, &parts, &clock, grpc_tls.clone())?;
+    let rls = grpc::start_rls(&config, &parts, &clock, grpc_tls.clone())?;
     let addr = listener.local_addr()?;
     let settings = server_settings(&config, &parts, http_tls.clone());
     let server = http_api::server::serve(listener, settings, move || {
@@ -300,41 +301,6 @@ fn policy(config: &Config) -> Arc<Policy> {
     Arc::new(policy)
 }
 
-/// The Envoy rate-limit service, when `--grpc-listen` is set.
-fn start_rls(
-    config: &Config,
-    parts: &Parts,
-    clock: &Arc<dyn Clock>,
-    tls: Option<Arc<ListenerTls>>,
-) -> std::io::Result<Option<RlsServer>> {
-    let Some(addr) = config.grpc_listen else {
-        return Ok(None);
-    };
-    if config.descriptors.is_none() {
-        tracing::warn!("--grpc-listen without --rls-config: every descriptor is within limits");
-    }
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("grpc-listen: cannot listen on {addr}: {e}"),
-        )
-    })?;
-    let mut limiter = rls::limiter(
-        Arc::clone(&parts.store),
-        Arc::clone(&parts.policy),
-        Arc::clone(clock),
-        Arc::clone(&parts.telemetry),
-        config
-            .http
-            .decision_token
-            .clone()
-            .map(|token| Box::new(token) as Box<dyn rls::DecisionToken>),
-        parts.traces.clone(),
-    );
-    limiter.response_metadata = config.rls_response_metadata;
-    RlsServer::start(listener, limiter, config.workers.get(), tls).map(Some)
-}
-
 /// The periodic work beside the server: housekeeping and the per-rule sampler.
 fn spawn_periodic(
     config: &Config,
@@ -392,13 +358,5 @@ async fn housekeeping(
         };
         tracing::trace!(dropped, tracked = store.len(), "swept full buckets");
         telemetry.upkeep();
-    }
-}
-
-/// The rate-limit service checks the decision token through the settings'
-/// secret, compared in constant time.
-impl rls::DecisionToken for crate::settings::Secret {
-    fn matches(&self, presented: &[u8]) -> bool {
-        crate::settings::Secret::matches(self, presented)
     }
 }

@@ -197,13 +197,7 @@ impl Config {
             Some(n) => positive("workers", n)?,
             None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
         };
-        let rules = match cli.rules {
-            Some(path) => Some(RulesSource {
-                rules: load_rules(&path).map_err(|e| ConfigError::new("rules", e.to_string()))?,
-                path,
-            }),
-            None => None,
-        };
+        let rules = cli.rules.map(rules_source).transpose()?;
         if admin_token.is_some() && replication.is_none() && cli.data_dir.is_none() {
             return Err(ConfigError::new(
                 "data-dir",
@@ -239,6 +233,12 @@ impl Config {
             traces,
         })
     }
+}
+
+/// The rules file, read and validated now.
+fn rules_source(path: PathBuf) -> Result<RulesSource, ConfigError> {
+    let rules = load_rules(&path).map_err(|e| ConfigError::new("rules", e.to_string()))?;
+    Ok(RulesSource { rules, path })
 }
 
 /// The default limit: every user's bucket when no rules file says otherwise.
