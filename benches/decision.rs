@@ -265,6 +265,7 @@ fn batched(c: &mut Criterion) {
         node_id: None,
         decision: DecisionAccess::Open,
         body_timeout: std::time::Duration::from_secs(10),
+        traces: None,
     };
     let items: Vec<String> = (0..batch::MAX_BATCH)
         .map(|i| {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of crdt-limiter, installing what is missing first
-# (cargo-nextest; Envoy, Caddy, nginx, h2load, wrk, Chromium and chromedriver
-# through scripts/tools.sh; the tansu test broker, which it starts on a free
+# (cargo-nextest; Envoy, Caddy, nginx, h2load, wrk, Chromium, chromedriver,
+# Prometheus and promtool; kubectl, kubernetes-validate and the CRD models through scripts/tools.sh; the tansu test broker, which it starts on a free
 # loopback port).
 # Usage: scripts/test.sh   (from anywhere; exits non-zero on the first failure)
 set -euo pipefail
@@ -20,7 +20,7 @@ cargo fmt --all -- --check
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "proxies, load tools and the browser (Envoy, Caddy, nginx, h2load, wrk, Chromium, chromedriver)"
+step "proxies, load tools, the browser, Prometheus and the Kubernetes tools (Envoy, Caddy, nginx, h2load, wrk, Chromium, chromedriver, Prometheus, promtool, kubectl, kubernetes-validate, CRD models)"
 scripts/tools.sh install
 
 step "test broker"

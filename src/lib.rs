@@ -23,6 +23,8 @@
 //!   `https://` upstreams are verified against, and the caller's identity (header,
 //!   API key, JWT, client IP).
 //! - [`clock`]: wall clock, and a manual clock for tests.
+//! - [`config_files`]: the rules, gateway and descriptor files read with a bound on
+//!   their size, and fingerprinted so a change on disk (a ConfigMap update too) is seen.
 //! - [`policy`]: the core's rules — rules file, matching, plans, live changes, envoyproxy/ratelimit
 //!   descriptor limits, and the decision of a request against every rule. Pure: no I/O.
 //! - [`limiter`]: the core — bucket arithmetic, rates, the CRDT merge and the bounded
@@ -32,6 +34,7 @@
 //! future, so tests start real servers on port 0.
 
 pub mod clock;
+pub mod config_files;
 pub mod gateway;
 pub mod http_api;
 pub mod limiter;

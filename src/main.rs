@@ -5,8 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crdt_limiter::clock::SystemClock;
-use crdt_limiter::settings::{Config, LoadError};
-use tracing_subscriber::EnvFilter;
+use crdt_limiter::settings::{Config, LoadError, LogFormat};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 fn main() -> ExitCode {
     let config = match Config::load_from(std::env::args_os()) {
@@ -28,9 +31,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(log_layer(config.log_format))
         .init();
 
     let listener = match std::net::TcpListener::bind(config.listen) {
@@ -65,6 +68,20 @@ fn main() -> ExitCode {
             tracing::error!(error = %e, "server failed");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The layer writing log lines to stdout in `format`: text (coloured on a
+/// terminal) or one JSON object per line (`timestamp`, `level`, `target`,
+/// `fields` with `message`, and the spans the line was logged in).
+fn log_layer<S>(format: LogFormat) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+{
+    let layer = tracing_subscriber::fmt::layer();
+    match format {
+        LogFormat::Text => layer.with_ansi(std::io::stdout().is_terminal()).boxed(),
+        LogFormat::Json => layer.json().with_ansi(false).boxed(),
     }
 }
 

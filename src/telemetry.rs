@@ -18,10 +18,13 @@ use crate::policy::Verdict;
 
 mod http;
 mod minute;
+mod reloads;
 mod rls;
 mod rules;
+pub mod traces;
 pub use http::{Refusal, ROUTES};
 pub use minute::{RuleMinute, SLOTS as MINUTE_SLOTS};
+pub use reloads::{ConfigFile, ReloadOutcome};
 pub use rls::{RlsMetrics, RlsOutcome};
 
 const DECISIONS: &str = "limiter_decisions_total";
@@ -48,8 +51,6 @@ const PARTITION_CHANGES: &str = "limiter_partition_changes_total";
 const CONFIG_APPLIED: &str = "limiter_config_changes_applied_total";
 const CONFIG_DECODE_ERRORS: &str = "limiter_config_decode_errors_total";
 const CONFIG_REPUBLISHED: &str = "limiter_config_republished_total";
-const RULES_RELOADS: &str = "limiter_rules_reloads_total";
-const GATEWAY_RELOADS: &str = "limiter_gateway_reloads_total";
 const TLS_RELOADS: &str = "limiter_tls_reloads_total";
 const HTTP_REQUESTS: &str = "http_requests_total";
 const HTTP_SECONDS: &str = "http_request_duration_seconds";
@@ -184,14 +185,7 @@ fn describe_config() {
         CONFIG_REPUBLISHED,
         "Config records this node put back into a config topic that lacked them (after Kafka lost it, or from --data-dir)."
     );
-    describe_counter!(
-        RULES_RELOADS,
-        "Rules-file reloads (SIGHUP), by outcome (applied, refused)."
-    );
-    describe_counter!(
-        GATEWAY_RELOADS,
-        "Gateway-file reloads (SIGHUP), by outcome (applied, refused)."
-    );
+    reloads::describe();
     describe_counter!(
         TLS_RELOADS,
         "TLS certificate reloads (files changed, or SIGHUP), by listener (http, grpc) and outcome (applied, refused)."
@@ -282,12 +276,6 @@ impl Telemetry {
         self.local(|| metrics::counter!(KAFKA_TOPIC_LOST, "topic" => topic).increment(1));
     }
 
-    /// A gateway-file reload, applied or refused.
-    pub fn gateway_reload(&self, applied: bool) {
-        let outcome = if applied { "applied" } else { "refused" };
-        self.local(|| metrics::counter!(GATEWAY_RELOADS, "outcome" => outcome).increment(1));
-    }
-
     /// A reload of a listener's TLS files, applied or refused.
     pub fn tls_reload(&self, listener: &'static str, applied: bool) {
         let outcome = if applied { "applied" } else { "refused" };
@@ -295,12 +283,6 @@ impl Telemetry {
             metrics::counter!(TLS_RELOADS, "listener" => listener, "outcome" => outcome)
                 .increment(1);
         });
-    }
-
-    /// A rules-file reload, applied or refused.
-    pub fn rules_reload(&self, applied: bool) {
-        let outcome = if applied { "applied" } else { "refused" };
-        self.local(|| metrics::counter!(RULES_RELOADS, "outcome" => outcome).increment(1));
     }
 
     /// Records a request refused as malformed; `error` is one of a fixed set of codes.

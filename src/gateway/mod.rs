@@ -154,16 +154,22 @@ impl Gateway {
 
     /// Reads `path` (see [`Gateway::parse`]).
     pub fn load(path: &Path, proxies: TrustedProxies) -> Result<Self, GatewayError> {
-        let text = std::fs::read_to_string(path).map_err(|source| GatewayError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::config_files::read_text(path).map_err(|source| GatewayError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let mut gateway = Self::parse(&text, proxies).map_err(|e| GatewayError::InFile {
             path: path.to_path_buf(),
             error: Box::new(e),
         })?;
         gateway.source = Some(path.to_path_buf());
         Ok(gateway)
+    }
+
+    /// The file this gateway was read from (`None`: parsed from text).
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
     }
 
     /// Reads this gateway's file again, with the same trusted proxies

@@ -10,6 +10,7 @@ pub mod decide;
 pub mod gateway;
 pub mod server;
 mod status;
+pub mod traced;
 pub mod wire;
 
 use std::sync::atomic::AtomicBool;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub decision: wire::tokens::DecisionAccess,
     /// Time a client has to send the body of a JSON API request.
     pub body_timeout: std::time::Duration,
+    /// Traces over OTLP; `None`: off (the handlers then skip them entirely).
+    pub traces: Option<Arc<crate::telemetry::traces::Traces>>,
 }
 
 /// Registers every route; unknown paths get a JSON 404, wrong methods a JSON 405.

@@ -1,6 +1,7 @@
 //! The composition root: builds a node from its settings — store, policy,
 //! replication or the file log, the HTTP server — runs it until shutdown, and
-//! does the periodic work beside it (housekeeping; reloads in `reload.rs`).
+//! does the periodic work beside it (housekeeping; reloads in `reload.rs`,
+//! watching the configuration files in `watch.rs`).
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -16,16 +17,20 @@ use crate::http_api::server::ServerSettings;
 use crate::http_api::wire::tokens::DecisionAccess;
 use crate::http_api::{self, Admin, AppState};
 use crate::limiter::{node_key, Store};
+use crate::policy::descriptors::yaml::Domains;
 use crate::policy::{Policy, RuleSet};
 use crate::policy_log::{open_ledger, Cleared, FileLog, Ledger, PolicyLog};
 use crate::replication::Replication;
-use crate::rls::{self, RlsServer};
+use crate::rls::RlsServer;
 use crate::settings::Config;
+use crate::telemetry::traces::Traces;
 use crate::telemetry::Telemetry;
 use crate::tls::{Alpn, ListenerTls};
-use reload::{keep_gateway, spawn_reloads};
+use reload::{spawn_secret_reloads, Reloader};
 
+mod grpc;
 mod reload;
+mod watch;
 
 /// The parts of a running node that outlive start-up.
 struct Parts {
@@ -35,6 +40,7 @@ struct Parts {
     ready: Arc<AtomicBool>,
     replication: Option<Replication>,
     admin: Option<Admin>,
+    traces: Option<Arc<Traces>>,
 }
 
 /// Runs a node on `listener` until `shutdown` completes, then stops accepting,
@@ -47,14 +53,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
     let [http_tls, grpc_tls] = listener_tls(&config)?;
+    let watched = watch::watched(&config);
     let mut parts = build(&config, &clock)?;
-    spawn_reloads(&config, &parts);
+    spawn_secret_reloads(&config);
     let gateway = config
         .gateway
         .clone()
         .map(|g| Arc::new(LiveGateway::new(g)));
     let state = app_state(&config, &mut parts, &clock, gateway.clone());
-    let rls = start_rls(&config, &parts, &clock, grpc_tls.clone())?;
+    let rls = grpc::start_rls(&config, &parts, &clock, grpc_tls.clone())?;
     let addr = listener.local_addr()?;
     let settings = server_settings(&config, &parts, http_tls.clone());
     let server = http_api::server::serve(listener, settings, move || {
@@ -81,10 +88,9 @@ pub async fn run(
         handle.stop(true).await;
     });
     let mut periodic = Vec::from(spawn_periodic(&config, &parts, clock));
-    if let Some(gateway) = gateway {
-        let telemetry = Arc::clone(&parts.telemetry);
-        periodic.push(actix_web::rt::spawn(keep_gateway(gateway, telemetry)));
-    }
+    let domains = descriptor_domains(&config);
+    let reloader = Reloader::new(&parts, gateway, domains, config.algorithms);
+    periodic.push(watch::spawn(watched, reloader, config.config_poll));
     periodic.extend(watch_tls([http_tls, grpc_tls], &parts.telemetry));
     log_serving(&config, addr);
     let result = server.await;
@@ -97,6 +103,15 @@ pub async fn run(
         let _ = actix_web::rt::task::spawn_blocking(move || replication.shutdown()).await;
     }
     result
+}
+
+/// How the descriptor files share a domain, for their reloads.
+fn descriptor_domains(config: &Config) -> Domains {
+    config
+        .descriptors
+        .as_ref()
+        .map(|d| d.domains)
+        .unwrap_or_default()
 }
 
 /// TLS of the HTTP and gRPC listeners, each `None` when plaintext; a
@@ -169,6 +184,7 @@ fn app_state(
         node_id: config.node_id.clone(),
         decision: DecisionAccess::new(config.http.decision_token.clone(), gateway_mode),
         body_timeout: config.http.body_timeout,
+        traces: parts.traces.clone(),
     })
 }
 
@@ -186,6 +202,8 @@ fn log_serving(config: &Config, addr: std::net::SocketAddr) {
 fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
     let store = Arc::new(store(config, clock));
     let telemetry = Arc::new(Telemetry::new());
+    let traces = config.traces.as_ref().map(|t| Traces::start(t, &telemetry));
+    let traces = traces.transpose().map_err(std::io::Error::other)?;
     let policy = policy(config);
     // With --data-dir, the changes stored there are applied before serving;
     // a Kafka node keeps its copy to put back into a config topic that lost them.
@@ -231,6 +249,7 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
         ready,
         replication,
         admin,
+        traces: traces.map(Arc::new),
     })
 }
 
@@ -281,39 +300,6 @@ fn policy(config: &Config) -> Arc<Policy> {
         policy.replace_descriptors(Arc::clone(&source.set));
     }
     Arc::new(policy)
-}
-
-/// The Envoy rate-limit service, when `--grpc-listen` is set.
-fn start_rls(
-    config: &Config,
-    parts: &Parts,
-    clock: &Arc<dyn Clock>,
-    tls: Option<Arc<ListenerTls>>,
-) -> std::io::Result<Option<RlsServer>> {
-    let Some(addr) = config.grpc_listen else {
-        return Ok(None);
-    };
-    if config.descriptors.is_none() {
-        tracing::warn!("--grpc-listen without --rls-config: every descriptor is within limits");
-    }
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("grpc-listen: cannot listen on {addr}: {e}"),
-        )
-    })?;
-    let limiter = rls::limiter(
-        Arc::clone(&parts.store),
-        Arc::clone(&parts.policy),
-        Arc::clone(clock),
-        Arc::clone(&parts.telemetry),
-        config
-            .http
-            .decision_token
-            .clone()
-            .map(|token| Box::new(token) as Box<dyn rls::DecisionToken>),
-    );
-    RlsServer::start(listener, limiter, config.workers.get(), tls).map(Some)
 }
 
 /// The periodic work beside the server: housekeeping and the per-rule sampler.
@@ -373,13 +359,5 @@ async fn housekeeping(
         };
         tracing::trace!(dropped, tracked = store.len(), "swept full buckets");
         telemetry.upkeep();
-    }
-}
-
-/// The rate-limit service checks the decision token through the settings'
-/// secret, compared in constant time.
-impl rls::DecisionToken for crate::settings::Secret {
-    fn matches(&self, presented: &[u8]) -> bool {
-        crate::settings::Secret::matches(self, presented)
     }
 }

@@ -1,31 +1,25 @@
-//! Reloads while the node runs: the rules and descriptor files on SIGHUP (and
-//! the descriptor files when they change), the gateway file and the token
-//! files on SIGHUP. A valid file replaces what it configures; an invalid one
-//! is refused and logged, and what is in effect stays.
+//! Reloads while the node runs: the rules, gateway and descriptor files (when
+//! they change on disk, see `watch.rs`, and on SIGHUP) and the token files
+//! (on SIGHUP). A valid file replaces what it configures; an invalid one is
+//! refused and logged naming the file and the problem, and what is in effect
+//! stays.
 
+use std::path::Path;
 use std::sync::Arc;
-
-use tokio::sync::Notify;
 
 use super::Parts;
 use crate::gateway::identity::jwks::Jwks;
 use crate::gateway::live::{KeysAfterReload, LiveGateway};
+use crate::policy::algorithm::AlgorithmDefaults;
+use crate::policy::descriptors::yaml::Domains;
 use crate::policy::Policy;
-use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
-use crate::settings::{load_rules, Config, RulesSource, Secret};
-use crate::telemetry::Telemetry;
+use crate::rls::files::load_descriptors;
+use crate::settings::{load_rules, Config, Secret};
+use crate::telemetry::{ConfigFile, ReloadOutcome, Telemetry};
 
-/// Reloads of the rules and descriptor files: on SIGHUP, and when the descriptor files change.
-/// One task reloads the descriptor files, on a change or when SIGHUP asks
-/// it to, so two reloads never race to apply an older read last.
-pub(super) fn spawn_reloads(config: &Config, parts: &Parts) {
-    let hangup = Arc::new(Notify::new());
-    actix_web::rt::spawn(reload_on_hangup(
-        config.rules.clone(),
-        config.descriptors.as_ref().map(|_| Arc::clone(&hangup)),
-        Arc::clone(&parts.policy),
-        Arc::clone(&parts.telemetry),
-    ));
+/// Starts the task reading the token files again on SIGHUP, when a token
+/// comes from a file (otherwise SIGHUP keeps its meaning for them).
+pub(super) fn spawn_secret_reloads(config: &Config) {
     let secrets: Vec<Secret> = [&config.admin_token, &config.http.decision_token]
         .into_iter()
         .flatten()
@@ -35,49 +29,10 @@ pub(super) fn spawn_reloads(config: &Config, parts: &Parts) {
     if !secrets.is_empty() {
         actix_web::rt::spawn(reload_secrets_on_hangup(secrets));
     }
-    if let Some(source) = config.descriptors.clone() {
-        actix_web::rt::spawn(watch_descriptors(
-            source,
-            hangup,
-            Arc::clone(&parts.policy),
-            Arc::clone(&parts.telemetry),
-        ));
-    }
-}
-
-/// Reads the rules file and the descriptor files again on every SIGHUP: a
-/// valid file replaces what it configures (live changes stay on top); an
-/// invalid one is refused and logged, and what is in effect stays.
-async fn reload_on_hangup(
-    rules: Option<RulesSource>,
-    descriptors: Option<Arc<Notify>>,
-    policy: Arc<Policy>,
-    telemetry: Arc<Telemetry>,
-) {
-    use tokio::signal::unix::{signal, SignalKind};
-    if rules.is_none() && descriptors.is_none() {
-        return;
-    }
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; the rules file will not be reloaded");
-            return;
-        }
-    };
-    while hangups.recv().await.is_some() {
-        if let Some(source) = &rules {
-            reload_rules(source, &policy, &telemetry).await;
-        }
-        if let Some(descriptors) = &descriptors {
-            descriptors.notify_one();
-        }
-    }
 }
 
 /// Reads the token files again on every SIGHUP, so rotating a token needs no
-/// restart (the clones every check holds share the new value). Listens only
-/// when a token comes from a file: otherwise SIGHUP keeps its meaning.
+/// restart (the clones every check holds share the new value).
 async fn reload_secrets_on_hangup(secrets: Vec<Secret>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangups = match signal(SignalKind::hangup()) {
@@ -102,81 +57,6 @@ async fn reload_secrets_on_hangup(secrets: Vec<Secret>) {
     }
 }
 
-async fn reload_rules(source: &RulesSource, policy: &Policy, telemetry: &Telemetry) {
-    let apply = |rules| policy.replace_file(rules);
-    let zone = source.zone;
-    let load = move |path: &std::path::Path| load_rules(path, zone);
-    if let Some(applied) = reload("rules file", &source.path, load, apply).await {
-        telemetry.rules_reload(applied);
-    }
-}
-
-async fn reload_descriptors(source: &DescriptorSource, policy: &Policy, telemetry: &Telemetry) {
-    let apply = |set| policy.replace_descriptors(Arc::new(set));
-    let defaults = source.defaults;
-    let load = move |path: &std::path::Path| load_descriptors(path, defaults);
-    if let Some(applied) = reload("descriptor files", &source.path, load, apply).await {
-        telemetry.rls_config_reload(applied);
-    }
-}
-
-/// Reads `path` again with `load`, off the actix thread: a valid result is
-/// applied, an invalid one refused and logged (what is in effect stays).
-/// Whether it applied; `None` if the read did not finish.
-async fn reload<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
-    what: &'static str,
-    path: &std::path::Path,
-    load: impl FnOnce(&std::path::Path) -> Result<T, E> + Send + 'static,
-    apply: impl FnOnce(T),
-) -> Option<bool> {
-    let owned = path.to_path_buf();
-    match actix_web::rt::task::spawn_blocking(move || load(&owned)).await {
-        Ok(Ok(loaded)) => {
-            apply(loaded);
-            tracing::info!(path = %path.display(), "reloaded the {what}");
-            Some(true)
-        }
-        Ok(Err(error)) => {
-            tracing::error!(%error, "refused the reloaded {what}; what is in effect stays");
-            Some(false)
-        }
-        Err(error) => {
-            tracing::error!(%error, "the reload of the {what} stopped");
-            None
-        }
-    }
-}
-
-/// Reloads the descriptor files when they change (as envoyproxy/ratelimit
-/// watches its runtime directory), checking every second.
-async fn watch_descriptors(
-    source: DescriptorSource,
-    hangup: Arc<Notify>,
-    policy: Arc<Policy>,
-    telemetry: Arc<Telemetry>,
-) {
-    let stamp = |path: std::path::PathBuf| {
-        actix_web::rt::task::spawn_blocking(move || descriptor_stamp(&path))
-    };
-    let mut seen = source.stamp.clone();
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let asked = tokio::select! {
-            _ = tick.tick() => false,
-            () = hangup.notified() => true,
-        };
-        let Ok(now) = stamp(source.path.clone()).await else {
-            return;
-        };
-        if asked || now != seen {
-            // Stamped before reading: a write during the read is seen next time.
-            seen = now;
-            reload_descriptors(&source, &policy, &telemetry).await;
-        }
-    }
-}
-
 /// A task that is stopped when this is dropped.
 struct AbortOnDrop(actix_web::rt::task::JoinHandle<()>);
 
@@ -186,36 +66,120 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Keeps the gateway's JWKS fresh (one task per JWKS source) and reloads the
-/// gateway file on every SIGHUP; runs until aborted.
-pub(super) async fn keep_gateway(live: Arc<LiveGateway>, telemetry: Arc<Telemetry>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let refresh =
-        |jwks: Option<Arc<Jwks>>| jwks.map(|j| AbortOnDrop(actix_web::rt::spawn(j.run())));
-    let mut refresher = refresh(live.peek().jwks());
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; the gateway file will not be reloaded");
-            // The refresher still runs, for as long as this task does.
-            return std::future::pending().await;
-        }
-    };
-    while hangups.recv().await.is_some() {
-        match live.reload().await {
-            Ok(keys) => {
-                if let KeysAfterReload::Replaced(jwks) = keys {
-                    // The old refresher stops as it is dropped.
-                    refresher = refresh(jwks);
-                }
-                tracing::info!("reloaded the gateway file");
-                telemetry.gateway_reload(true);
-            }
-            Err(error) => {
-                tracing::error!(%error, "refused the reloaded gateway file; what is in effect stays");
-                telemetry.gateway_reload(false);
-            }
+/// What a reload of each configuration file replaces, and the task keeping
+/// the gateway's JWKS fresh (replaced when a reload brings a new source).
+pub(super) struct Reloader {
+    policy: Arc<Policy>,
+    telemetry: Arc<Telemetry>,
+    gateway: Option<Arc<LiveGateway>>,
+    refresher: Option<AbortOnDrop>,
+    /// How the descriptor files share a domain (`--rls-merge-domains`).
+    domains: Domains,
+    /// The algorithm and zone of limits that name none (`--rls-algorithm`, `--time-zone`).
+    algorithms: AlgorithmDefaults,
+}
+
+impl Reloader {
+    /// Starts refreshing `gateway`'s JWKS, if it has one.
+    pub(super) fn new(
+        parts: &Parts,
+        gateway: Option<Arc<LiveGateway>>,
+        domains: Domains,
+        algorithms: AlgorithmDefaults,
+    ) -> Self {
+        let refresher = gateway.as_ref().and_then(|g| refresh(g.peek().jwks()));
+        Self {
+            policy: Arc::clone(&parts.policy),
+            telemetry: Arc::clone(&parts.telemetry),
+            gateway,
+            refresher,
+            domains,
+            algorithms,
         }
     }
-    drop(refresher);
+
+    /// Reads `file` at `path` again: applied if valid, else refused (logged
+    /// naming the file and the problem) with what is in effect kept. Counted.
+    pub(super) async fn reload(&mut self, file: ConfigFile, path: &Path) -> ReloadOutcome {
+        let read = match file {
+            ConfigFile::Rules => {
+                let policy = &self.policy;
+                let zone = self.algorithms.time_zone;
+                let load = move |path: &Path| load_rules(path, zone);
+                read(path, load, |rules| policy.replace_file(rules)).await
+            }
+            ConfigFile::Rls => {
+                let policy = &self.policy;
+                let apply = |set| policy.replace_descriptors(Arc::new(set));
+                let (domains, defaults) = (self.domains, self.algorithms);
+                let load = move |path: &Path| load_descriptors(path, domains, defaults);
+                read(path, load, apply).await
+            }
+            ConfigFile::Gateway => self.reload_gateway().await,
+        };
+        let (what, path) = (file.label(), path.display());
+        let outcome = match read {
+            Ok(()) => {
+                tracing::info!(file = what, path = %path, "reloaded the {what} file");
+                ReloadOutcome::Applied
+            }
+            Err(error) => {
+                tracing::error!(
+                    file = what,
+                    path = %path,
+                    %error,
+                    "refused the reloaded {what} file; what is in effect stays"
+                );
+                ReloadOutcome::Refused
+            }
+        };
+        self.telemetry.config_reload(file, outcome);
+        outcome
+    }
+
+    /// Counts a file that changed on disk to the content read last.
+    pub(super) fn unchanged(&self, file: ConfigFile, path: &Path) {
+        let what = file.label();
+        tracing::info!(
+            file = what,
+            path = %path.display(),
+            "the {what} file changed on disk to what was read last; nothing to reload"
+        );
+        self.telemetry.config_reload(file, ReloadOutcome::Unchanged);
+    }
+
+    async fn reload_gateway(&mut self) -> Result<(), String> {
+        let Some(live) = &self.gateway else {
+            return Err("no gateway runs on this node".into());
+        };
+        let keys = live.reload().await.map_err(|e| e.to_string())?;
+        if let KeysAfterReload::Replaced(jwks) = keys {
+            // The old refresher stops as it is dropped.
+            self.refresher = refresh(jwks);
+        }
+        Ok(())
+    }
+}
+
+/// A task refreshing `jwks`, if any.
+fn refresh(jwks: Option<Arc<Jwks>>) -> Option<AbortOnDrop> {
+    jwks.map(|j| AbortOnDrop(actix_web::rt::spawn(j.run())))
+}
+
+/// Reads `path` with `load` off the actix thread and applies a valid result;
+/// the error (as text, for the log) otherwise.
+async fn read<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    path: &Path,
+    load: impl FnOnce(&Path) -> Result<T, E> + Send + 'static,
+    apply: impl FnOnce(T),
+) -> Result<(), String> {
+    let owned = path.to_path_buf();
+    match actix_web::rt::task::spawn_blocking(move || load(&owned)).await {
+        Ok(Ok(loaded)) => {
+            apply(loaded);
+            Ok(())
+        }
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(error) => Err(format!("the read stopped: {error}")),
+    }
 }

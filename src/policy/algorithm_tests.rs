@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::limiter::Algorithm;
-use crate::policy::descriptors::yaml;
+use crate::policy::descriptors::yaml::{self, Domains};
 use crate::policy::rules_file::{parse, parse_in};
 use crate::policy::RuleLimit;
 use chrono_tz::America;
@@ -95,7 +95,7 @@ descriptors:
 "#;
 
 fn rls_limit(defaults: AlgorithmDefaults, key: &str) -> Limit {
-    let set = yaml::parse_with([("edge.yaml", RLS)], defaults).unwrap();
+    let set = yaml::parse_with([("edge.yaml", RLS)], Domains::Unique, defaults).unwrap();
     let mut bucket_key = String::new();
     set.resolve("edge", &[(key, "x")], &mut bucket_key).unwrap();
     set.limit_of_key(&bucket_key).unwrap().1
@@ -123,14 +123,16 @@ fn rls_limits_name_an_algorithm_or_take_the_nodes() {
         time_zone: America::Denver,
     };
     // A minute is no calendar unit: the node's choice is refused for it.
-    assert!(yaml::parse_with([("edge.yaml", RLS)], calendar).is_err());
+    assert!(yaml::parse_with([("edge.yaml", RLS)], Domains::Unique, calendar).is_err());
 }
 
 #[test]
 fn rls_window_mistakes_are_refused_naming_the_key() {
     let refused = |limit: &str| {
         let text = format!("domain: d\ndescriptors:\n  - key: k\n    rate_limit: {limit}\n");
-        yaml::parse([("f.yaml", text.as_str())]).unwrap_err().0
+        yaml::parse([("f.yaml", text.as_str())], Domains::Unique)
+            .unwrap_err()
+            .0
     };
     let zone =
         refused("{ unit: day, requests_per_unit: 1, algorithm: calendar, time_zone: Nowhere }");

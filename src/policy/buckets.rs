@@ -27,9 +27,9 @@ impl Policy {
     pub fn inspect(&self, store: &Store, key: &str, now: Stamp) -> Option<BucketView> {
         if key.starts_with(KEY_PREFIX) {
             let set = self.descriptors.load();
-            let (descriptor, limit) = set.limit_of_key(key)?;
+            let (rule, limit) = set.limit_of_key(key)?;
             return Some(BucketView {
-                rule: Arc::clone(&descriptor.path),
+                rule,
                 limit,
                 state: store.view(key, &limit, now)?,
             });

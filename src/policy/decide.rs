@@ -175,9 +175,15 @@ pub(super) fn decide_each(
     match take_all(store, keys, hits, now, &mut each) {
         Ok(()) => true,
         Err((refused, decision)) => {
-            // Nothing was taken: the others report what they hold.
+            // Nothing was taken: the others report what they hold (as
+            // envoyproxy/ratelimit does with STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT),
+            // and whether they too would have refused.
             for (n, hit) in hits.iter().enumerate().filter(|(n, _)| *n != refused) {
-                each(n, store.peek(key(n), &hit.limit, hit.cost, now));
+                let decision = match store.peek(key(n), &hit.limit, hit.cost, now) {
+                    Decision::Allowed { .. } => store.peek(key(n), &hit.limit, 0, now),
+                    refusing => refusing,
+                };
+                each(n, decision);
             }
             each(refused, decision);
             false

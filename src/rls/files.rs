@@ -1,14 +1,13 @@
 //! The envoyproxy/ratelimit YAML files the service's limits come from: one
 //! file, or every `.yaml`/`.yml` file of a directory (as envoyproxy/ratelimit
-//! reads its runtime directory), read and validated, with a stamp of what
-//! they looked like so a change is noticed.
+//! reads its runtime directory), read and validated, and listed for the
+//! watcher that notices a change.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use crate::policy::algorithm::AlgorithmDefaults;
-use crate::policy::descriptors::yaml::{self, DescriptorError};
+use crate::policy::descriptors::yaml::{self, DescriptorError, Domains};
 use crate::policy::descriptors::DescriptorSet;
 
 /// The descriptor files and what they held when read.
@@ -16,17 +15,13 @@ use crate::policy::descriptors::DescriptorSet;
 pub struct DescriptorSource {
     /// A file or a directory (read again on SIGHUP and when it changes).
     pub path: PathBuf,
+    /// Whether a domain may be configured in several files (`--rls-merge-domains`).
+    pub domains: Domains,
     /// The limits they held.
     pub set: Arc<DescriptorSet>,
-    /// The files as they were just before they were read: a change after
-    /// that is noticed.
-    pub stamp: FilesStamp,
     /// The algorithm and zone of limits that name none (node settings).
     pub defaults: AlgorithmDefaults,
 }
-
-/// Names, sizes and modification times of the descriptor files.
-pub type FilesStamp = Vec<(PathBuf, u64, Option<SystemTime>)>;
 
 /// Why the descriptor files were not taken.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,14 +34,16 @@ pub enum DescriptorFilesError {
     Invalid(#[from] DescriptorError),
 }
 
-/// Reads and validates the descriptor files at `path`.
+/// Reads and validates the descriptor files at `path`, a domain in several
+/// files as `domains` says (merged in file-name order).
 pub fn load_descriptors(
     path: &Path,
+    domains: Domains,
     defaults: AlgorithmDefaults,
 ) -> Result<DescriptorSet, DescriptorFilesError> {
     let mut texts = Vec::new();
     for file in files(path).map_err(DescriptorFilesError::Unreadable)? {
-        let text = std::fs::read_to_string(&file).map_err(|e| {
+        let text = crate::config_files::read_text(&file).map_err(|e| {
             DescriptorFilesError::Unreadable(format!("cannot read {}: {e}", file.display()))
         })?;
         texts.push((file.display().to_string(), text));
@@ -54,23 +51,15 @@ pub fn load_descriptors(
     let texts = texts
         .iter()
         .map(|(name, text)| (name.as_str(), text.as_str()));
-    let set = yaml::parse_with(texts, defaults)?;
+    let set = yaml::parse_with(texts, domains, defaults)?;
     Ok(set)
 }
 
-/// What the files at `path` look like now (names, sizes, modification
-/// times): a change means they should be read again.
-pub fn descriptor_stamp(path: &Path) -> FilesStamp {
-    files(path)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|file| {
-            let meta = std::fs::metadata(&file).ok();
-            let size = meta.as_ref().map_or(0, |m| m.len());
-            let modified = meta.and_then(|m| m.modified().ok());
-            (file, size, modified)
-        })
-        .collect()
+/// The files read from `path` as it is now (`path` itself, or a directory's
+/// `.yaml` and `.yml` files), for watching; none while the directory cannot
+/// be read.
+pub fn descriptor_files(path: &Path) -> Vec<PathBuf> {
+    files(path).unwrap_or_default()
 }
 
 /// `path` itself, or a directory's `.yaml` and `.yml` files in name order.

@@ -22,6 +22,7 @@ use crate::tls::ListenerTls;
 pub use service::{DecisionToken, Limiter};
 
 pub mod files;
+mod metadata;
 mod service;
 mod tls;
 
@@ -144,6 +145,7 @@ pub fn limiter(
     clock: Arc<dyn crate::clock::Clock>,
     telemetry: Arc<crate::telemetry::Telemetry>,
     token: Option<Box<dyn DecisionToken>>,
+    traces: Option<Arc<crate::telemetry::traces::Traces>>,
 ) -> Limiter {
     Limiter {
         store,
@@ -151,5 +153,7 @@ pub fn limiter(
         clock,
         metrics: crate::telemetry::RlsMetrics::new(telemetry),
         token,
+        response_metadata: false,
+        traces,
     }
 }

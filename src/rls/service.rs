@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use envoy_types::pb::envoy::config::core::v3::HeaderValue;
+use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::RateLimitOverride;
 use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit as PbUnit;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
@@ -13,13 +14,17 @@ use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitService;
 use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
 use envoy_types::pb::google::protobuf::Duration as PbDuration;
+use opentelemetry::KeyValue;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::clock::Clock;
 use crate::limiter::Store;
-use crate::policy::descriptors::{DescriptorLimit, DescriptorQuery, DescriptorVerdict, Unit};
+use crate::policy::descriptors::{
+    DescriptorLimit, DescriptorQuery, DescriptorVerdict, LimitKind, Unit,
+};
 use crate::policy::Policy;
+use crate::telemetry::traces::{Carrier, RequestSpan, Traces};
 use crate::telemetry::{RlsMetrics, RlsOutcome};
 
 /// Most descriptors in one request.
@@ -45,7 +50,14 @@ pub struct Limiter {
     pub metrics: RlsMetrics,
     /// The decision token callers must send; `None`: anyone may ask.
     pub token: Option<Box<dyn DecisionToken>>,
+    /// Answer with dynamic metadata (`--rls-response-metadata`).
+    pub response_metadata: bool,
+    /// Traces over OTLP; `None`: off.
+    pub traces: Option<Arc<Traces>>,
 }
+
+/// The span's name: the RPC's full name, as OpenTelemetry's conventions say.
+const SPAN: &str = "envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit";
 
 #[tonic::async_trait]
 impl RateLimitService for Limiter {
@@ -53,11 +65,55 @@ impl RateLimitService for Limiter {
         &self,
         request: Request<RateLimitRequest>,
     ) -> Result<Response<RateLimitResponse>, Status> {
+        let mut span = self.traces.as_ref().map(|traces| {
+            traces.server_span(SPAN, &Metadata(request.metadata()), rpc_attributes())
+        });
+        let (answer, outcome) = self.answer(request, span.as_mut());
+        self.metrics.request(outcome);
+        if let Some(span) = &mut span {
+            span.set("limiter.outcome", outcome.as_str());
+            span.set(
+                "rpc.grpc.status_code",
+                answer.as_ref().map_or_else(|s| s.code() as i64, |_| 0),
+            );
+        }
+        answer.map(Response::new)
+    }
+}
+
+/// A call's metadata, read for trace context (Envoy sends it there when its
+/// tracing is on).
+struct Metadata<'m>(&'m MetadataMap);
+
+impl Carrier for Metadata<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0.get(name)?.to_str().ok()
+    }
+}
+
+fn rpc_attributes() -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("rpc.system", "grpc"),
+        KeyValue::new("rpc.service", "envoy.service.ratelimit.v3.RateLimitService"),
+        KeyValue::new("rpc.method", "ShouldRateLimit"),
+    ]
+}
+
+impl Limiter {
+    /// The answer to one call, and its outcome to count.
+    fn answer(
+        &self,
+        request: Request<RateLimitRequest>,
+        span: Option<&mut RequestSpan>,
+    ) -> (Result<RateLimitResponse, Status>, RlsOutcome) {
         if let Err(refused) = self.authorize(request.metadata()) {
-            self.metrics.request(RlsOutcome::Unauthenticated);
-            return Err(refused);
+            return (Err(refused), RlsOutcome::Unauthenticated);
         }
         let request = request.into_inner();
+        if let Some(span) = span {
+            span.set("ratelimit.domain", request.domain.clone());
+            span.set("ratelimit.descriptors", request.descriptors.len() as i64);
+        }
         // A panic while deciding must reach Envoy as UNAVAILABLE (so its
         // failure_mode_deny applies), not as a reset stream.
         let decided =
@@ -75,12 +131,9 @@ impl RateLimitService for Limiter {
             Err(status) if status.code() == tonic::Code::InvalidArgument => RlsOutcome::Invalid,
             Err(_) => RlsOutcome::Unavailable,
         };
-        self.metrics.request(outcome);
-        answer.map(Response::new)
+        (answer, outcome)
     }
-}
 
-impl Limiter {
     /// Whether the call carries the decision token, if one is set: Envoy
     /// sends it as `initial_metadata` of its `grpc_service`.
     fn authorize(&self, metadata: &MetadataMap) -> Result<(), Status> {
@@ -111,10 +164,11 @@ impl Limiter {
         let mut at = 0;
         let queries: Vec<DescriptorQuery<'_>> = descriptors
             .iter()
-            .map(|(len, hits)| {
+            .map(|&(len, hits, limit)| {
                 let query = DescriptorQuery {
                     entries: &entries[at..at + len],
-                    hits: *hits,
+                    hits,
+                    limit,
                 };
                 at += len;
                 query
@@ -128,20 +182,43 @@ impl Limiter {
             self.clock.now(),
             &mut verdicts,
         );
-        for (query, verdict) in queries.iter().zip(&verdicts) {
-            let limit = verdict.limit.as_deref();
-            let detailed = limit
-                .filter(|l| l.detailed_metric)
-                .map(|_| detailed_name(&request.domain, query.entries));
-            self.metrics
-                .descriptor(limit, detailed.as_deref(), verdict.outcome);
+        self.count(&request.domain, &queries, &verdicts);
+        let mut response = respond(passed, &verdicts);
+        if self.response_metadata {
+            response.dynamic_metadata = Some(super::metadata::dynamic_metadata(request, &verdicts));
         }
-        Ok(respond(passed, &verdicts))
+        Ok(response)
+    }
+
+    /// Counts each descriptor under its statistics name: with the request's
+    /// values for `detailed_metric`, `value_to_metric` and overrides.
+    fn count(&self, domain: &str, queries: &[DescriptorQuery<'_>], verdicts: &[DescriptorVerdict]) {
+        let named = |l: &DescriptorLimit| l.detailed_metric || l.value_to_metric;
+        let set = verdicts
+            .iter()
+            .any(|v| v.limit.as_deref().is_some_and(named))
+            .then(|| self.policy.descriptors());
+        let mut name = String::new();
+        for (query, verdict) in queries.iter().zip(verdicts) {
+            let limit = verdict.limit.as_deref();
+            let detailed = match (&set, limit) {
+                (Some(set), Some(limit)) => {
+                    set.metric_name(domain, query.entries, limit, &mut name)
+                }
+                _ => false,
+            };
+            let detailed = detailed.then_some(name.as_str());
+            self.metrics.descriptor(limit, detailed, verdict.outcome);
+        }
     }
 }
 
-/// A request's entries, flattened, and per descriptor its entry count and hits.
-type Checked<'r> = (Vec<(&'r str, &'r str)>, Vec<(usize, u32)>);
+/// A request's entries, flattened, and per descriptor its entry count,
+/// hits and limit override.
+type Checked<'r> = (
+    Vec<(&'r str, &'r str)>,
+    Vec<(usize, u32, Option<(u32, Unit)>)>,
+);
 
 /// The request's entries and descriptors, or `INVALID_ARGUMENT` naming the field.
 fn validate(request: &RateLimitRequest) -> Result<Checked<'_>, Status> {
@@ -166,6 +243,11 @@ fn validate(request: &RateLimitRequest) -> Result<Checked<'_>, Status> {
     let mut descriptors = Vec::with_capacity(request.descriptors.len());
     for (i, descriptor) in request.descriptors.iter().enumerate() {
         let hits = descriptor_hits(i, descriptor, request_hits)?;
+        let limit = descriptor
+            .limit
+            .as_ref()
+            .map(|l| limit_override(i, l))
+            .transpose()?;
         if descriptor.entries.is_empty() || descriptor.entries.len() > MAX_ENTRIES {
             return Err(invalid(
                 format!("descriptors[{i}].entries"),
@@ -185,12 +267,13 @@ fn validate(request: &RateLimitRequest) -> Result<Checked<'_>, Status> {
             }
             entries.push((entry.key.as_str(), entry.value.as_str()));
         }
-        descriptors.push((descriptor.entries.len(), hits));
+        descriptors.push((descriptor.entries.len(), hits, limit));
     }
     Ok((entries, descriptors))
 }
 
-/// A descriptor's own `hits_addend` when set, else the request's.
+/// A descriptor's own `hits_addend` when set (0 included: checked without
+/// spending, as envoyproxy/ratelimit does), else the request's.
 fn descriptor_hits(
     i: usize,
     descriptor: &RateLimitDescriptor,
@@ -198,27 +281,41 @@ fn descriptor_hits(
 ) -> Result<u32, Status> {
     match descriptor.hits_addend {
         None => Ok(request_hits),
-        Some(hits) => u32::try_from(hits.value).map(|h| h.max(1)).map_err(|_| {
+        Some(hits) => u32::try_from(hits.value).map_err(|_| {
             Status::invalid_argument(format!("descriptors[{i}].hits_addend: at most 4294967295"))
         }),
     }
 }
 
-/// `domain.key_value.key_value`: envoyproxy/ratelimit's detailed statistics
-/// name, each value cut to 64 bytes so a label stays small.
-fn detailed_name(domain: &str, entries: &[(&str, &str)]) -> String {
-    let mut name = String::from(domain);
-    for (key, value) in entries {
-        let mut end = value.len().min(64);
-        while !value.is_char_boundary(end) {
-            end -= 1;
-        }
-        name.push('.');
-        name.push_str(key);
-        name.push('_');
-        name.push_str(&value[..end]);
-    }
-    name
+/// A descriptor's `limit` override, or `INVALID_ARGUMENT` naming the field.
+fn limit_override(i: usize, limit: &RateLimitOverride) -> Result<(u32, Unit), Status> {
+    let invalid = |field: &str, reason: String| {
+        Status::invalid_argument(format!("descriptors[{i}].limit.{field}: {reason}"))
+    };
+    let unit = override_unit(limit.unit).ok_or_else(|| {
+        invalid(
+            "unit",
+            "SECOND, MINUTE, HOUR, DAY, WEEK, MONTH or YEAR".into(),
+        )
+    })?;
+    LimitKind::of(limit.requests_per_unit, unit)
+        .map_err(|e| invalid("requests_per_unit", e.to_string()))?;
+    Ok((limit.requests_per_unit, unit))
+}
+
+/// An override's unit: Envoy's `RateLimitUnit`, read as envoyproxy/ratelimit
+/// reads it (as the response's unit, so 7 is a week).
+fn override_unit(unit: i32) -> Option<Unit> {
+    Some(match unit {
+        1 => Unit::Second,
+        2 => Unit::Minute,
+        3 => Unit::Hour,
+        4 => Unit::Day,
+        5 => Unit::Month,
+        6 => Unit::Year,
+        7 => Unit::Week,
+        _ => return None,
+    })
 }
 
 fn respond(passed: bool, verdicts: &[DescriptorVerdict]) -> RateLimitResponse {
@@ -252,6 +349,11 @@ fn respond(passed: bool, verdicts: &[DescriptorVerdict]) -> RateLimitResponse {
 fn status(verdict: &DescriptorVerdict) -> DescriptorStatus {
     use crate::policy::descriptors::Outcome;
     let over = verdict.outcome == Outcome::OverLimit;
+    // Over a limit (a shadow one too) nothing remains, as envoyproxy/ratelimit reports.
+    let remaining = match verdict.outcome {
+        Outcome::OverLimit | Outcome::ShadowOverLimit => 0,
+        _ => u32::try_from(verdict.remaining).unwrap_or(u32::MAX),
+    };
     DescriptorStatus {
         code: if over { Code::OverLimit } else { Code::Ok } as i32,
         current_limit: verdict
@@ -259,7 +361,7 @@ fn status(verdict: &DescriptorVerdict) -> DescriptorStatus {
             .as_deref()
             .filter(|_| verdict.outcome != Outcome::Unlimited)
             .map(current_limit),
-        limit_remaining: u32::try_from(verdict.remaining).unwrap_or(u32::MAX),
+        limit_remaining: remaining,
         duration_until_reset: verdict.limit.as_ref().map(|_| duration(verdict.reset)),
         ..Default::default()
     }

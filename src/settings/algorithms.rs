@@ -8,21 +8,21 @@ use crate::policy::algorithm::{parse_zone, AlgorithmDefaults, AlgorithmKind};
 
 /// The algorithm and zone of limits that name none.
 pub(super) fn defaults(cli: &Cli) -> Result<AlgorithmDefaults, ConfigError> {
-    let rls = AlgorithmKind::parse(&cli.rls_algorithm).ok_or_else(|| {
+    let rls = AlgorithmKind::parse(&cli.windows.rls_algorithm).ok_or_else(|| {
         ConfigError::new(
             "rls-algorithm",
             format!(
                 "`{}` is not one of token-bucket, fixed-window, sliding-window, calendar",
-                cli.rls_algorithm
+                cli.windows.rls_algorithm
             ),
         )
     })?;
-    let time_zone = parse_zone(&cli.time_zone).ok_or_else(|| {
+    let time_zone = parse_zone(&cli.windows.time_zone).ok_or_else(|| {
         ConfigError::new(
             "time-zone",
             format!(
                 "`{}` is not an IANA time zone such as America/New_York",
-                cli.time_zone
+                cli.windows.time_zone
             ),
         )
     })?;
@@ -31,7 +31,7 @@ pub(super) fn defaults(cli: &Cli) -> Result<AlgorithmDefaults, ConfigError> {
 
 /// The instant the node's clock starts at, if one is given.
 pub(super) fn clock_start(cli: &Cli) -> Result<Option<Stamp>, ConfigError> {
-    let Some(text) = cli.clock_start.as_deref() else {
+    let Some(text) = cli.windows.clock_start.as_deref() else {
         return Ok(None);
     };
     let bad = || {

@@ -26,6 +26,7 @@ mod kafka;
 mod proxies;
 mod replication;
 mod tls;
+mod traces;
 
 pub use crate::replication::ReplicationSettings;
 pub use crate::rls::files::DescriptorSource;
@@ -34,6 +35,7 @@ use http::token_or_file;
 pub use http::{HttpSettings, Secret};
 use replication::replication;
 pub use tls::TlsSettings;
+pub use traces::{OtlpProtocol, TraceSettings};
 
 /// A setting that was refused, and why; the message names the setting as a
 /// user would set it.
@@ -75,6 +77,11 @@ pub struct Config {
     pub workers: NonZeroUsize,
     /// Log filter.
     pub log: String,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+    /// How often the rules, gateway and descriptor files are checked for a
+    /// change; `None`: only on SIGHUP.
+    pub config_poll: Option<Duration>,
     /// How often full buckets are swept from memory.
     pub sweep_interval: Duration,
     /// Kafka replication; `None` for a standalone node.
@@ -89,6 +96,8 @@ pub struct Config {
     pub grpc_listen: Option<SocketAddr>,
     /// The rate-limit service's descriptor files; `None`: no descriptor limits.
     pub descriptors: Option<DescriptorSource>,
+    /// The rate-limit service answers with dynamic metadata.
+    pub rls_response_metadata: bool,
     /// The header that names the user on `/v1/forward-auth` (and gateway routes).
     pub forward_auth_user_header: HeaderName,
     /// Gateway mode's routes; `None`: no gateway.
@@ -101,16 +110,27 @@ pub struct Config {
     pub http: HttpSettings,
     /// TLS on the listeners; plaintext where unset.
     pub tls: TlsSettings,
+    /// Traces over OTLP; `None`: off.
+    pub traces: Option<TraceSettings>,
     /// The algorithm and zone of limits that name none.
     pub algorithms: AlgorithmDefaults,
     /// For tests and drills: the instant the node's clock starts at; `None`: the wall clock.
     pub clock_start: Option<Stamp>,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (`message` among them).
+    Json,
+}
+
 /// A rules file and its validated rules.
 #[derive(Clone, Debug)]
 pub struct RulesSource {
-    /// Where it is (read again on SIGHUP).
+    /// Where it is (read again when it changes, and on SIGHUP).
     pub path: PathBuf,
     /// The rules it held when read.
     pub rules: RuleSet,
@@ -178,6 +198,7 @@ impl Config {
         let replication = replication(&cli)?;
         let limit = limit(&cli)?;
         let tls = tls::tls(&cli)?;
+        let traces = traces::traces(&cli)?;
         let listen = listen(&cli.listen)?;
         let max_keys = positive("max-keys", cli.max_keys)?;
         let workers = match cli.workers {
@@ -187,7 +208,7 @@ impl Config {
         let algorithms = algorithms::defaults(&cli)?;
         let clock_start = algorithms::clock_start(&cli)?;
         let zone = algorithms.time_zone;
-        let rules = rules_source(cli.rules.take(), zone)?;
+        let rules = cli.rules.map(|p| rules_source(p, zone)).transpose()?;
         if admin_token.is_some() && replication.is_none() && cli.data_dir.is_none() {
             return Err(ConfigError::new(
                 "data-dir",
@@ -200,6 +221,8 @@ impl Config {
             max_keys,
             workers,
             log: cli.log,
+            log_format: cli.log_format,
+            config_poll: config_poll(cli.config_poll_ms)?,
             // Not a setting: how often full buckets leave memory.
             sweep_interval: Duration::from_secs(1),
             replication,
@@ -210,24 +233,25 @@ impl Config {
             }),
             data_dir: cli.data_dir,
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
-            descriptors: proxies::source(cli.rls_config.take(), algorithms)?,
+            descriptors: proxies::source(cli.rls_config, cli.rls_merge_domains, algorithms)?,
+            rls_response_metadata: cli.rls_response_metadata,
             forward_auth_user_header: proxies::user_header(&cli.forward_auth_user_header)?,
             gateway: proxies::gateway(cli.gateway, &cli.trusted_proxies)?,
             shadow: cli.shadow,
             node_id,
-            clock_start,
-            algorithms,
             http,
             tls,
+            traces,
+            algorithms,
+            clock_start,
         })
     }
 }
 
-/// The rules file at `path`, read and validated, calendar windows in `zone` unless named.
-fn rules_source(path: Option<PathBuf>, zone: Tz) -> Result<Option<RulesSource>, ConfigError> {
-    let Some(path) = path else { return Ok(None) };
+/// The rules file, read and validated now, calendar windows in `zone` unless named.
+fn rules_source(path: PathBuf, zone: Tz) -> Result<RulesSource, ConfigError> {
     let rules = load_rules(&path, zone).map_err(|e| ConfigError::new("rules", e.to_string()))?;
-    Ok(Some(RulesSource { path, rules, zone }))
+    Ok(RulesSource { rules, path, zone })
 }
 
 /// The default limit: every user's bucket when no rules file says otherwise.
@@ -237,6 +261,19 @@ fn limit(cli: &Cli) -> Result<Limit, ConfigError> {
     let interval = parse_rate(&cli.refill_per_sec)
         .map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))?;
     Limit::new(capacity, interval).map_err(|e| ConfigError::new("refill-per-sec", e.to_string()))
+}
+
+/// How often configuration files are checked: off (0), else at least 100 ms
+/// (checking costs a few `stat` calls, but a busy loop of them is a mistake).
+fn config_poll(ms: u64) -> Result<Option<Duration>, ConfigError> {
+    match ms {
+        0 => Ok(None),
+        1..100 => Err(ConfigError::new(
+            "config-poll-ms",
+            "must be 0 (off) or at least 100",
+        )),
+        _ => Ok(Some(Duration::from_millis(ms))),
+    }
 }
 
 /// A count of at least one.
@@ -281,10 +318,11 @@ pub enum RulesLoadError {
 /// Reads and validates the rules file at `path`.
 pub fn load_rules(path: &Path, zone: Tz) -> Result<RuleSet, RulesLoadError> {
     let shown = || path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| RulesLoadError::Unreadable {
-        path: shown(),
-        source,
-    })?;
+    let text =
+        crate::config_files::read_text(path).map_err(|source| RulesLoadError::Unreadable {
+            path: shown(),
+            source,
+        })?;
     rules_file::parse_in(&text, zone).map_err(|source| RulesLoadError::Invalid {
         path: shown(),
         source,

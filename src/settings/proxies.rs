@@ -14,7 +14,8 @@ use super::ConfigError;
 use crate::gateway::identity::TrustedProxies;
 use crate::gateway::Gateway;
 use crate::policy::algorithm::AlgorithmDefaults;
-use crate::rls::files::{descriptor_stamp, load_descriptors, DescriptorSource};
+use crate::policy::descriptors::yaml::Domains;
+use crate::rls::files::{load_descriptors, DescriptorSource};
 
 /// The forward-auth user header: a valid header name.
 pub(super) fn user_header(name: &str) -> Result<HeaderName, ConfigError> {
@@ -54,18 +55,24 @@ pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, Co
     .transpose()
 }
 
+/// The descriptor files, read and validated now; with `merge`, a domain may
+/// be configured in several of them.
 pub(super) fn source(
     path: Option<PathBuf>,
+    merge: bool,
     defaults: AlgorithmDefaults,
 ) -> Result<Option<DescriptorSource>, ConfigError> {
+    let domains = match merge {
+        true => Domains::Merge,
+        false => Domains::Unique,
+    };
     path.map(|path| {
-        let stamp = descriptor_stamp(&path);
-        let set = load_descriptors(&path, defaults)
+        let set = load_descriptors(&path, domains, defaults)
             .map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
         Ok(DescriptorSource {
             path,
+            domains,
             set: Arc::new(set),
-            stamp,
             defaults,
         })
     })

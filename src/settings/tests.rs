@@ -340,3 +340,24 @@ fn window_settings_default_and_are_refused_naming_the_setting() {
     let start = config.clock_start.unwrap().as_unix_nanos();
     assert_eq!(start, 1_769_921_990_000_000_000);
 }
+
+#[test]
+fn config_poll_is_off_at_zero_and_else_at_least_100_ms() {
+    assert_eq!(Config::default().config_poll, Some(Duration::from_secs(1)));
+    assert_eq!(load(&["--config-poll-ms", "0"]).unwrap().config_poll, None);
+    let poll = load(&["--config-poll-ms", "250"]).unwrap().config_poll;
+    assert_eq!(poll, Some(Duration::from_millis(250)));
+    let error = refused(&["--config-poll-ms", "10"]);
+    assert!(error.contains("config-poll-ms"), "{error}");
+}
+
+#[test]
+fn the_log_format_is_text_unless_json_is_asked() {
+    assert_eq!(Config::default().log_format, LogFormat::Text);
+    let json = load(&["--log-format", "json"]).unwrap().log_format;
+    assert_eq!(json, LogFormat::Json);
+    assert!(matches!(
+        load(&["--log-format", "xml"]),
+        Err(LoadError::Cli(_))
+    ));
+}

@@ -1,6 +1,7 @@
 //! Metrics of the Envoy rate-limit service: requests by outcome, and
 //! descriptors by configured limit and outcome, with series bounded by the
-//! descriptor files (plus at most [`MAX_DETAILED`] for `detailed_metric`).
+//! descriptor files (plus at most [`MAX_DETAILED`] named by the request's
+//! values: `detailed_metric`, `value_to_metric`, overrides).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -13,26 +14,11 @@ use crate::policy::descriptors::{DescriptorLimit, Outcome};
 
 const REQUESTS: &str = "limiter_rls_requests_total";
 const DESCRIPTORS: &str = "limiter_rls_descriptors_total";
-const RELOADS: &str = "limiter_rls_config_reloads_total";
 
 /// Most `descriptor` label values made from requests' values
 /// (`detailed_metric`); past it, those descriptors count under their
 /// configured name.
 pub const MAX_DETAILED: usize = 1000;
-
-impl Telemetry {
-    /// A reload of the descriptor files, applied or refused.
-    pub fn rls_config_reload(&self, applied: bool) {
-        let outcome = if applied { "applied" } else { "refused" };
-        self.local(|| {
-            describe_counter!(
-                RELOADS,
-                "Reloads of the rate-limit service's descriptor files, by outcome."
-            );
-            metrics::counter!(RELOADS, "outcome" => outcome).increment(1)
-        });
-    }
-}
 
 /// What became of one `ShouldRateLimit` call.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +29,22 @@ pub enum RlsOutcome {
     Unavailable,
     /// Without the decision token, or with a wrong one.
     Unauthenticated,
+}
+
+impl RlsOutcome {
+    /// Each outcome's label, in declaration order.
+    const LABELS: [&'static str; 5] = [
+        "ok",
+        "over_limit",
+        "invalid_argument",
+        "unavailable",
+        "unauthenticated",
+    ];
+
+    /// The outcome's label in metrics and spans.
+    pub fn as_str(self) -> &'static str {
+        Self::LABELS[self as usize]
+    }
 }
 
 /// Handles for the rate-limit service, made from a node's [`Telemetry`].
@@ -64,14 +66,7 @@ impl RlsMetrics {
                 DESCRIPTORS,
                 "Descriptors decided by the rate-limit service, by configured limit and outcome (shadow_limited: over a shadow-mode limit, let through)."
             );
-            [
-                "ok",
-                "over_limit",
-                "invalid_argument",
-                "unavailable",
-                "unauthenticated",
-            ]
-                .map(|outcome| metrics::counter!(REQUESTS, "outcome" => outcome))
+            RlsOutcome::LABELS.map(|outcome| metrics::counter!(REQUESTS, "outcome" => outcome))
         });
         Self {
             telemetry,
@@ -87,8 +82,9 @@ impl RlsMetrics {
     }
 
     /// Counts one descriptor under its limit's statistics name, or under
-    /// `detailed` (the name with the request's values) for `detailed_metric`
-    /// while fewer than [`MAX_DETAILED`] such names exist.
+    /// `detailed` (the name with the request's values: `detailed_metric`,
+    /// `value_to_metric`, an override) while fewer than [`MAX_DETAILED`]
+    /// such names exist.
     pub fn descriptor(
         &self,
         limit: Option<&DescriptorLimit>,
@@ -97,7 +93,7 @@ impl RlsMetrics {
     ) {
         let configured = limit.map_or("none", |l| &*l.path);
         let label = match detailed {
-            Some(detailed) if limit.is_some_and(|l| l.detailed_metric) => detailed,
+            Some(detailed) => detailed,
             _ => configured,
         };
         if let Some(series) = self.descriptors.get(label) {

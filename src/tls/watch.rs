@@ -1,29 +1,19 @@
-//! Reloads of the listeners' TLS files: when a file's modification time or
-//! size changes (cert-manager and the like rewrite them in place or swap a
-//! symlink), checked every [`POLL`], and on SIGHUP. A refused reload is
+//! Reloads of the listeners' TLS files: when what a file resolves to changes
+//! (device, inode, modification time or size: cert-manager and the like
+//! rewrite them in place or swap a symlink), checked every [`POLL`], and on
+//! SIGHUP. A refused reload is
 //! logged and counted, and the certificate in use stays.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::ListenerTls;
+use crate::config_files::stamp;
 use crate::telemetry::Telemetry;
 
 /// How often the files are looked at.
 pub const POLL: Duration = Duration::from_secs(2);
-
-/// What a file looked like: its modification time and size (`None`: unreadable).
-type Stamp = Vec<Option<(SystemTime, u64)>>;
-
-fn stamp(paths: &[PathBuf]) -> Stamp {
-    let of = |path: &Path| {
-        // `metadata` follows symlinks: a swapped link counts as a change.
-        let meta = std::fs::metadata(path).ok()?;
-        Some((meta.modified().ok()?, meta.len()))
-    };
-    paths.iter().map(|p| of(p)).collect()
-}
 
 /// Watches `tls`'s files until the task is dropped (see the module).
 pub async fn watch(tls: Arc<ListenerTls>, telemetry: Arc<Telemetry>) {

@@ -339,15 +339,30 @@ fn prometheus_scrapes_every_node() {
         .into_values()
         .find(|s| image_repository(s) == "prom/prometheus")
         .expect("a prom/prometheus service");
-    let mounted = prometheus["volumes"]
+    let volumes: Vec<&str> = prometheus["volumes"]
         .as_sequence()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .any(|v| v.starts_with("./deploy/prometheus.yml:/etc/prometheus/prometheus.yml"));
-    assert!(mounted, "prometheus does not mount deploy/prometheus.yml");
+        .collect();
+    let mounted = volumes.iter().any(|v| {
+        v.starts_with("./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml")
+    });
+    assert!(
+        mounted,
+        "prometheus does not mount deploy/prometheus/prometheus.yml"
+    );
 
-    let config = yaml("deploy/prometheus.yml");
+    let config = yaml("deploy/prometheus/prometheus.yml");
+    // The shipped rules, where the config looks for them.
+    for file in config["rule_files"].as_sequence().into_iter().flatten() {
+        let file = file.as_str().unwrap();
+        let wanted = format!("./deploy/prometheus/rules.yml:{file}");
+        assert!(
+            volumes.iter().any(|v| v.starts_with(&wanted)),
+            "{file} is not deploy/prometheus/rules.yml in {volumes:?}"
+        );
+    }
     let mut targets = BTreeSet::new();
     for job in config["scrape_configs"].as_sequence().unwrap() {
         let path = job["metrics_path"].as_str().unwrap_or("/metrics");

@@ -11,9 +11,11 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::protected::{decide, identify, USER_ID};
+use crate::http_api::traced::{answered, RequestHeaders};
 use crate::http_api::wire::error::ApiError;
 use crate::http_api::AppState;
 use crate::policy::Request;
+use crate::telemetry::traces::RequestSpan;
 
 /// The route; Envoy's ext_authz appends the original path to it.
 pub const PATH: &str = "/v1/forward-auth";
@@ -48,18 +50,37 @@ static REAL_IP: Forwarded = Forwarded(HeaderName::from_static("x-real-ip"), "X-R
 
 /// Decides the original request at cost 1: 200 or 429 with the rate-limit
 /// headers, as `/protected`; 401 without a valid identity; 400 for a
-/// malformed forwarded header.
+/// malformed forwarded header. In a span of its own when traces are on.
 pub async fn forward_auth(
     req: HttpRequest,
     state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(traces) = &state.traces else {
+        return answer(&req, &state, None);
+    };
+    let mut span = traces.server_span("forward-auth", &RequestHeaders(req.headers()), Vec::new());
+    let answer = answer(&req, &state, Some(&mut span));
+    answered(&mut span, &answer);
+    answer
+}
+
+fn answer(
+    req: &HttpRequest,
+    state: &AppState,
+    mut span: Option<&mut RequestSpan>,
 ) -> Result<HttpResponse, ApiError> {
     // Only X-Limiter-Token: Authorization is the client's, forwarded.
     state
         .decision
         .check(req.headers(), false, &state.telemetry)?;
-    let request = describe(&req, &state.forward_auth_user_header)
+    let request = describe(req, &state.forward_auth_user_header)
         .inspect_err(|e| state.telemetry.bad_request(e.code()))?;
-    let mut response = decide(&state, &request);
+    if let Some(span) = span.as_deref_mut() {
+        span.set("http.request.method", request.method.to_string());
+        span.set("limiter.route", request.route.to_string());
+        span.set("enduser.id", request.user.to_string());
+    }
+    let mut response = decide(state, &request, span);
     if response.status() != StatusCode::OK {
         return Ok(response);
     }

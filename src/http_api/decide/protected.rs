@@ -14,6 +14,7 @@ use crate::http_api::wire::response::{ceil_millis, write_int};
 use crate::http_api::AppState;
 use crate::limiter::Decision;
 use crate::policy::{Request, Verdict};
+use crate::telemetry::traces::RequestSpan;
 
 /// The header that names the user on `/protected`.
 pub static USER_ID: HeaderName = HeaderName::from_static("x-user-id");
@@ -38,16 +39,24 @@ pub async fn protected(
         ip: req.peer_addr().map(|a| a.ip()),
         plan: None,
     };
-    Ok(decide(&state, &request))
+    Ok(decide(&state, &request, None))
 }
 
 /// Decides `request` at cost 1, records it, and answers 200 or 429: the one
 /// decision path of the routes that describe a request by its headers.
-pub(super) fn decide(state: &AppState, request: &Request<'_>) -> HttpResponse {
+/// With `span`, the decision is noted on it too.
+pub(super) fn decide(
+    state: &AppState,
+    request: &Request<'_>,
+    span: Option<&mut RequestSpan>,
+) -> HttpResponse {
     let started = Instant::now();
     let now = state.clock.now();
     let verdict = state.policy.check(&state.store, request, 1, now);
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
+    if let Some(span) = span {
+        span.verdict(verdict.as_ref());
+    }
     super::note(state, verdict.as_ref(), request, now);
     respond(verdict.as_ref())
 }

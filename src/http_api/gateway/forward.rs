@@ -25,9 +25,11 @@ use super::timing::{watch, IdleBody, Stall, Upload, UploadBody};
 use crate::gateway::identity::{Identity, Method};
 use crate::gateway::routes::{Route, Upstream};
 use crate::gateway::Gateway;
+use crate::http_api::traced::propagate;
 use crate::http_api::wire::error::ApiError;
 use crate::http_api::wire::headers::insert_rate_headers;
 use crate::policy::Verdict;
+use crate::telemetry::traces::RequestSpan;
 use crate::telemetry::{Refusal, Telemetry};
 
 /// Connections one worker holds to all plain upstreams together (and as
@@ -93,6 +95,9 @@ pub(super) struct Forwarding<'a> {
     pub length: Option<u64>,
     /// Where refusals are counted.
     pub telemetry: &'a Arc<Telemetry>,
+    /// The request's span, whose context the upstream gets; `None`: traces
+    /// are off, and the caller's trace headers pass as they came.
+    pub span: Option<&'a RequestSpan>,
 }
 
 /// Sends the request to the route's upstreams in turn until one answers,
@@ -219,6 +224,9 @@ fn upstream_request(
         headers.insert(name, user);
     }
     forwarded_headers(headers, req, f.trusted_peer);
+    if let Some(span) = f.span {
+        propagate(span, headers);
+    }
     request
 }
 

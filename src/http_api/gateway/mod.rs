@@ -20,11 +20,14 @@ use crate::gateway::path::canonical;
 use crate::gateway::routes::Route;
 use crate::gateway::Gateway;
 use crate::http_api::decide::protected::respond;
+use crate::http_api::traced::{answered, RequestHeaders};
 use crate::http_api::wire::error::ApiError;
 use crate::http_api::AppState;
 use crate::limiter::Decision;
-use crate::policy::Request;
+use crate::policy::{Request, Verdict};
+use crate::telemetry::traces::RequestSpan;
 use forward::{content_length, forward, Clients, Forwarding};
+use opentelemetry::KeyValue;
 
 /// The request's headers as the identity layer reads them.
 struct HeaderMapView<'h>(&'h HeaderMap);
@@ -35,7 +38,8 @@ impl Headers for HeaderMapView<'_> {
     }
 }
 
-/// Serves every path the API does not: a gateway route's, or a JSON 404.
+/// Serves every path the API does not: a gateway route's, or a JSON 404;
+/// in a span of its own when traces are on.
 pub async fn gateway(
     req: HttpRequest,
     payload: web::Payload,
@@ -46,9 +50,67 @@ pub async fn gateway(
     let (Some(live), Some(clients)) = (&state.gateway, clients) else {
         return Err(ApiError::NotFound);
     };
+    // Boxed: held across the await, so off it adds a pointer to the future, not a span.
+    let mut span = state.traces.as_ref().map(|traces| {
+        let method = KeyValue::new("http.request.method", req.method().to_string());
+        Box::new(traces.server_span("gateway", &RequestHeaders(req.headers()), vec![method]))
+    });
     // Held to the request's end: a reload meanwhile does not change its route.
     let gateway = &live.current();
-    let client = clients.for_tls(gateway.upstream_tls());
+    // Decided before anything is awaited: off, the only future here is forward's.
+    let answer = match admit(&req, peer, &state, gateway, span.as_deref_mut()) {
+        Ok(Admitted::Forward(admitted)) => {
+            let client = clients.for_tls(gateway.upstream_tls());
+            let forwarding = Forwarding {
+                gateway,
+                index: admitted.index,
+                route: gateway.route(admitted.index),
+                path: &admitted.path,
+                identity: &admitted.identity,
+                trusted_peer: gateway.trusts(admitted.peer),
+                length: admitted.length,
+                telemetry: &state.telemetry,
+                span: span.as_deref(),
+            };
+            let verdict = admitted.verdict.as_ref();
+            forward(&client, &forwarding, &req, payload, verdict).await
+        }
+        Ok(Admitted::Refused(response)) => Ok(response),
+        Err(error) => Err(error),
+    };
+    if let Some(span) = &mut span {
+        answered(span, &answer);
+    }
+    answer
+}
+
+/// What became of a request before it is forwarded.
+enum Admitted {
+    /// Allowed: on its way upstream.
+    Forward(Allowed),
+    /// Refused by a rule: the 429.
+    Refused(HttpResponse),
+}
+
+/// An allowed request: its route, canonical path, caller, the connection's
+/// peer (a trusted proxy or not), declared length and decision.
+struct Allowed {
+    index: usize,
+    path: String,
+    identity: Identity,
+    peer: IpAddr,
+    length: Option<u64>,
+    verdict: Option<Verdict>,
+}
+
+/// Finds the route, identifies the caller and decides, noting each on `span`.
+fn admit(
+    req: &HttpRequest,
+    peer: Option<PeerAddr>,
+    state: &AppState,
+    gateway: &Gateway,
+    mut span: Option<&mut RequestSpan>,
+) -> Result<Admitted, ApiError> {
     let path = canonical(req.path()).map_err(|e| ApiError::field("path", e.to_string()))?;
     let host = req
         .headers()
@@ -57,10 +119,14 @@ pub async fn gateway(
     let Some((index, route)) = gateway.find(host, req.method().as_str(), &path) else {
         return Err(ApiError::NotFound);
     };
+    if let Some(span) = span.as_deref_mut() {
+        span.rename(format!("{} {}", req.method(), route.name));
+        span.set("http.route", route.name.clone());
+    }
     // Before anything is taken: a body too large is refused for free.
     let length = content_length(req.headers(), route)?;
     let peer_ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
-    let identity = identify(&state, gateway, (index, route), &req, peer_ip)?;
+    let identity = identify(state, gateway, (index, route), req, peer_ip)?;
     let request = Request {
         user: &identity.user,
         route: &path,
@@ -73,21 +139,28 @@ pub async fn gateway(
     let now = state.clock.now();
     let verdict = state.policy.check(&state.store, &request, 1, now);
     state.telemetry.verdict(verdict.as_ref(), started.elapsed());
-    crate::http_api::decide::note(&state, verdict.as_ref(), &request, now);
-    if let Some(Decision::Limited { .. }) = verdict.as_ref().map(|v| v.decision) {
-        return Ok(respond(verdict.as_ref()));
+    crate::http_api::decide::note(state, verdict.as_ref(), &request, now);
+    if let Some(span) = span {
+        decided(span, &identity, verdict.as_ref());
     }
-    let forwarding = Forwarding {
-        gateway,
+    if let Some(Decision::Limited { .. }) = verdict.as_ref().map(|v| v.decision) {
+        return Ok(Admitted::Refused(respond(verdict.as_ref())));
+    }
+    Ok(Admitted::Forward(Allowed {
         index,
-        route,
-        path: &path,
-        identity: &identity,
-        trusted_peer: gateway.trusts(peer_ip),
+        path,
+        identity,
+        peer: peer_ip,
         length,
-        telemetry: &state.telemetry,
-    };
-    forward(&client, &forwarding, &req, payload, verdict.as_ref()).await
+        verdict,
+    }))
+}
+
+/// The caller and the decision on the span (the user ID, never a credential).
+fn decided(span: &mut RequestSpan, identity: &Identity, verdict: Option<&Verdict>) {
+    span.set("enduser.id", identity.user.to_string());
+    span.set("limiter.identity", identity.method.name());
+    span.verdict(verdict);
 }
 
 /// Who the caller is, by the route's identity methods; a 401 saying why if

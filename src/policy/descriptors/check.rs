@@ -1,11 +1,13 @@
 //! The decision of a rate-limit request's descriptors, together: nothing is
 //! taken when any descriptor is over its limit. Shadow-mode limits are
-//! counted and reported but never refuse; `replaces` drops the limits it names.
+//! counted and reported but never refuse; `replaces` drops the limits it
+//! names; quota-mode limits refuse only when every one of the request's is
+//! over; a descriptor asking for 0 hits is checked without taking anything.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{DescriptorLimit, LimitKind};
+use super::{DescriptorLimit, LimitKind, Unit};
 use crate::limiter::{Decision, Stamp, Store};
 use crate::policy::decide::{decide_each, enforced_first, take_shadow, Hit};
 use crate::policy::{Policy, SCRATCH};
@@ -15,8 +17,11 @@ use crate::policy::{Policy, SCRATCH};
 pub struct DescriptorQuery<'a> {
     /// Its entries, in order.
     pub entries: &'a [(&'a str, &'a str)],
-    /// Tokens it takes.
+    /// Tokens it takes; 0: none, it is over its limit when its bucket holds
+    /// less than one token (how Envoy's quota filters ask before they spend).
     pub hits: u32,
+    /// The request's own limit for it (`requests_per_unit`, unit), if it brought one.
+    pub limit: Option<(u32, Unit)>,
 }
 
 /// What became of one descriptor.
@@ -126,7 +131,12 @@ impl Policy {
             hits.clear();
             for (i, query) in descriptors.iter().enumerate() {
                 let start = keys.len();
-                let limit = set.resolve(domain, query.entries, keys).cloned();
+                let limit = match query.limit {
+                    Some((requests, unit)) => {
+                        set.resolve_override(domain, query.entries, requests, unit, keys)
+                    }
+                    None => set.resolve(domain, query.entries, keys).cloned(),
+                };
                 out.push(DescriptorVerdict::of(limit.clone(), Outcome::NoLimit));
                 if let Some((LimitKind::Bucket(bucket), shadow)) = limit.map(|l| (l.kind, l.shadow))
                 {
@@ -171,18 +181,99 @@ fn drop_replaced(out: &mut [DescriptorVerdict], hits: &mut Vec<Hit>) {
     }
 }
 
+/// Quota-mode limits of a request: how many, and how many are over.
+struct Quota {
+    total: usize,
+    over: usize,
+}
+
+impl Quota {
+    /// The quota-mode limits among `verdicts` (an unlimited one is never over), none over yet.
+    fn of(verdicts: &[DescriptorVerdict]) -> Self {
+        let unlimited = |v: &DescriptorVerdict| {
+            matches!(v.limit.as_ref().map(|l| l.kind), Some(LimitKind::Unlimited))
+        };
+        Self {
+            total: verdicts
+                .iter()
+                .filter(|v| is_quota(v) && !unlimited(v))
+                .count(),
+            over: 0,
+        }
+    }
+
+    /// Whether they refuse the request: there are some and all are over.
+    fn refuses(&self) -> bool {
+        self.total > 0 && self.over == self.total
+    }
+}
+
+/// Whether a verdict's limit is in quota mode (and not shadow: shadow never refuses).
+fn is_quota(verdict: &DescriptorVerdict) -> bool {
+    verdict
+        .limit
+        .as_ref()
+        .is_some_and(|l| l.quota_mode && !l.shadow)
+}
+
 /// The decision once limits are known: a blocked limit refuses outright;
-/// enforced buckets are taken all or nothing; shadow buckets are taken only
-/// if the request passes, and never refuse.
+/// enforced buckets are taken all or nothing, quota ones each as it can
+/// once those passed; shadow buckets are taken only if the request passes,
+/// and never refuse. Descriptors asking for 0 hits are only checked.
 fn decide_all(
     store: &Store,
     keys: &str,
-    hits: &mut [Hit],
+    hits: &mut Vec<Hit>,
     out: &mut [DescriptorVerdict],
     now: Stamp,
 ) -> bool {
+    let mut quota = Quota::of(out);
+    let mut blocked = unbucketed(out, &mut quota);
+    blocked |= probe(store, keys, hits, out, &mut quota, now);
+    let split = enforced_first(hits);
+    let quota_at = quota_last(&mut hits[..split], out);
+    let (enforced, shadow) = hits.split_at(split);
+    let (rated, quota_hits) = enforced.split_at(quota_at);
+    let key = |hit: &Hit| &keys[hit.start..hit.end];
+    let mut passed = if blocked {
+        for hit in rated {
+            out[hit.rule].record(store.peek(key(hit), &hit.limit, hit.cost, now));
+        }
+        false
+    } else {
+        decide_each(store, keys, rated, now, |n, decision| {
+            out[rated[n].rule].record(decision)
+        })
+    };
+    for hit in quota_hits {
+        let decision = match passed {
+            true => store.check_with(key(hit), &hit.limit, hit.cost, now),
+            false => store.peek(key(hit), &hit.limit, hit.cost, now),
+        };
+        quota.over += usize::from(!decision.is_allowed());
+        out[hit.rule].record(decision);
+    }
+    if passed && quota.refuses() {
+        // Every quota limit is over: the request is refused and takes nothing.
+        for hit in rated {
+            store.refund(key(hit), &hit.limit, hit.cost);
+            out[hit.rule].record(store.peek(key(hit), &hit.limit, hit.cost, now));
+        }
+        passed = false;
+    }
+    take_shadow(store, keys, shadow, passed, now, |n, decision| {
+        out[shadow[n].rule].record(decision)
+    });
+    passed
+}
+
+/// Settles the limits that are no bucket: unlimited ones, and blocked ones
+/// (over, counted against the quota for quota ones); returns whether a
+/// blocked one refuses the request.
+fn unbucketed(out: &mut [DescriptorVerdict], quota: &mut Quota) -> bool {
     let mut blocked = false;
     for verdict in out.iter_mut() {
+        let quota_mode = is_quota(verdict);
         match verdict.limit.as_ref().map(|l| (l.kind, l.shadow)) {
             Some((LimitKind::Unlimited, _)) => {
                 verdict.outcome = Outcome::Unlimited;
@@ -197,28 +288,62 @@ fn decide_all(
                 verdict.outcome = if shadow {
                     Outcome::ShadowOverLimit
                 } else {
-                    blocked = true;
+                    quota.over += usize::from(quota_mode);
+                    blocked |= !quota_mode;
                     Outcome::OverLimit
                 };
             }
             _ => {}
         }
     }
-    let split = enforced_first(hits);
-    let (enforced, shadow) = hits.split_at(split);
-    let key = |hit: &Hit| &keys[hit.start..hit.end];
-    let passed = if blocked {
-        for hit in enforced {
-            out[hit.rule].record(store.peek(key(hit), &hit.limit, hit.cost, now));
-        }
-        false
-    } else {
-        decide_each(store, keys, enforced, now, |n, decision| {
-            out[enforced[n].rule].record(decision)
-        })
-    };
-    take_shadow(store, keys, shadow, passed, now, |n, decision| {
-        out[shadow[n].rule].record(decision)
-    });
-    passed
+    blocked
 }
+
+/// Checks the hits of descriptors asking for 0 tokens, and drops them: each
+/// is over its limit when its bucket holds less than one token. Returns
+/// whether one refuses the request.
+fn probe(
+    store: &Store,
+    keys: &str,
+    hits: &mut Vec<Hit>,
+    out: &mut [DescriptorVerdict],
+    quota: &mut Quota,
+    now: Stamp,
+) -> bool {
+    let mut refused = false;
+    for hit in hits.iter().filter(|hit| hit.cost == 0) {
+        let decision = match store.peek(&keys[hit.start..hit.end], &hit.limit, 1, now) {
+            // What the bucket holds, the one token asked for included.
+            Decision::Allowed { remaining, reset } => Decision::Allowed {
+                remaining: remaining + 1,
+                reset,
+            },
+            limited => limited,
+        };
+        let over = !decision.is_allowed() && !hit.shadow;
+        match is_quota(&out[hit.rule]) {
+            true => quota.over += usize::from(over),
+            false => refused |= over,
+        }
+        out[hit.rule].record(decision);
+    }
+    hits.retain(|hit| hit.cost > 0);
+    refused
+}
+
+/// Puts the quota-mode hits after the others, each in the request's order;
+/// returns where they start.
+fn quota_last(hits: &mut [Hit], out: &[DescriptorVerdict]) -> usize {
+    if !hits.iter().any(|hit| is_quota(&out[hit.rule])) {
+        return hits.len();
+    }
+    // Stable, and without allocating for the few hits of a request.
+    hits.sort_by_key(|hit| is_quota(&out[hit.rule]));
+    hits.iter()
+        .position(|hit| is_quota(&out[hit.rule]))
+        .unwrap_or(hits.len())
+}
+
+#[cfg(test)]
+#[path = "check_tests.rs"]
+mod tests;

@@ -4,25 +4,30 @@
 //! A request names a domain and descriptors (lists of key/value entries, as
 //! Envoy's `rate_limits` actions produce them). One descriptor is matched
 //! level by level: an entry matches a configured `key` with the same `value`
-//! first, then one whose value ends in `*` and is a prefix of it (the first in
-//! the file), then the `key` with no value. The limit is the one configured
-//! where the last entry matched. Each distinct set of values is its own
-//! bucket (a token bucket of `requests_per_unit` tokens refilled over the
-//! unit), unless `share_threshold` makes every value under a wildcard share one.
+//! first, then one whose value holds `*`s that match it (the first in the
+//! file; see [`pattern`]), then the `key` with no value. The limit is the one
+//! configured where the last entry matched. Each distinct set of values is its
+//! own bucket (a token bucket of `requests_per_unit` tokens refilled over the
+//! unit), unless `share_threshold` makes every value under a wildcard share
+//! one. A request may bring its own limit instead ([`overrides`]).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha1::{Digest, Sha1};
-
-use crate::limiter::Limit;
+use crate::limiter::{Limit, LimitError};
 
 mod check;
+mod escape;
+mod names;
+mod overrides;
+mod pattern;
 pub mod yaml;
 
 pub use check::{DescriptorQuery, DescriptorVerdict, Outcome};
+use escape::{escaped_len, push_escaped, unescape, Counted};
+use pattern::Pattern;
 
 /// The start of every descriptor bucket key. A space never appears in a
 /// user ID or a rule name, so these keys meet no other bucket's.
@@ -80,6 +85,19 @@ impl Unit {
         }
     }
 
+    /// As written in a file, and in bucket keys of overrides.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Second => "second",
+            Self::Minute => "minute",
+            Self::Hour => "hour",
+            Self::Day => "day",
+            Self::Week => "week",
+            Self::Month => "month",
+            Self::Year => "year",
+        }
+    }
+
     /// Its length; a month is 30 days and a year 365, as in envoyproxy/ratelimit.
     pub fn length(self) -> Duration {
         const DAY: u64 = 24 * 3600;
@@ -106,6 +124,18 @@ pub enum LimitKind {
     Blocked,
 }
 
+impl LimitKind {
+    /// `requests_per_unit` per `unit`: a bucket of that many tokens refilled
+    /// evenly over the unit, or, for 0, every request over the limit.
+    pub fn of(requests_per_unit: u32, unit: Unit) -> Result<Self, LimitError> {
+        let Some(capacity) = NonZeroU32::new(requests_per_unit) else {
+            return Ok(Self::Blocked);
+        };
+        let nanos = unit.length().as_nanos() / u128::from(requests_per_unit);
+        Limit::new(capacity, Duration::from_nanos(nanos as u64)).map(Self::Bucket)
+    }
+}
+
 /// One configured `rate_limit` with its descriptor's options.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DescriptorLimit {
@@ -124,6 +154,17 @@ pub struct DescriptorLimit {
     pub replaces: Vec<Arc<str>>,
     /// Metrics per value, not only per configured key.
     pub detailed_metric: bool,
+    /// `value_to_metric` on a descriptor down to it: its statistics name
+    /// holds the request's values where those matched a wildcard or any value.
+    pub value_to_metric: bool,
+    /// `quota_mode`: over it, the request is refused only if every quota
+    /// limit of the request is over too (and no other limit refuses).
+    pub quota_mode: bool,
+    /// `metadata`, as JSON: returned in the response's dynamic metadata when
+    /// the descriptor passes.
+    pub metadata: Option<Arc<serde_json::Value>>,
+    /// Brought by the request (Envoy's `limit` override), not configured.
+    pub overridden: bool,
 }
 
 /// Every domain's descriptors.
@@ -142,8 +183,8 @@ struct Level {
 #[derive(Debug, Default)]
 struct KeyEntry {
     values: HashMap<Box<str>, Node>,
-    /// `value: prefix*` as written, in file order: the first that matches wins.
-    wildcards: Vec<(Box<str>, Node)>,
+    /// Values with `*`s, in file order: the first that matches wins.
+    wildcards: Vec<(Pattern, Node)>,
     /// No `value`: any value.
     any: Option<Node>,
 }
@@ -153,75 +194,60 @@ struct Node {
     limit: Option<Arc<DescriptorLimit>>,
     /// `share_threshold`: every value under this wildcard counts in one bucket.
     share: bool,
+    /// `value_to_metric`: statistics names show the value matched here.
+    value_to_metric: bool,
     children: Level,
 }
 
+/// How an entry matched its descriptor, for statistics names.
+#[derive(Clone, Copy)]
+enum How<'a> {
+    /// The configured value itself.
+    Exact,
+    /// A wildcard (its pattern).
+    Wildcard(&'a str),
+    /// The key with no value.
+    Any,
+}
+
 impl KeyEntry {
-    /// The node `value` matches, and how its bucket key names the value.
-    fn find<'s: 'c, 'v: 'c, 'c>(&'s self, value: &'v str) -> Option<(&'s Node, Counted<'c>)> {
+    /// The node `value` matches, how its bucket key names the value, and how it matched.
+    fn find<'s: 'c, 'v: 'c, 'c>(
+        &'s self,
+        value: &'v str,
+    ) -> Option<(&'s Node, Counted<'c>, How<'s>)> {
         if let Some(node) = self.values.get(value) {
-            return Some((node, Counted::Value { value, prefix: "" }));
+            return Some((node, Counted::Value { value, prefix: "" }, How::Exact));
         }
         for (pattern, node) in &self.wildcards {
-            let prefix = pattern.strip_suffix('*').unwrap_or(pattern);
-            if value.starts_with(prefix) {
+            if pattern.matches(value) {
                 let counted = match node.share {
-                    true => Counted::Shared(pattern),
-                    false => Counted::Value { value, prefix },
+                    true => Counted::Shared(&pattern.text),
+                    false => Counted::Value {
+                        value,
+                        prefix: pattern.key_name(),
+                    },
                 };
-                return Some((node, counted));
+                return Some((node, counted, How::Wildcard(&pattern.text)));
             }
         }
         self.any
             .as_ref()
-            .map(|node| (node, Counted::Value { value, prefix: "" }))
+            .map(|node| (node, Counted::Value { value, prefix: "" }, How::Any))
     }
-}
 
-impl KeyEntry {
-    /// The node a digested value matched: a wildcard with this prefix, or
-    /// (no prefix) the key alone — what [`KeyEntry::find`] picks for a long value.
-    fn find_digested(&self, prefix: &str) -> Option<&Node> {
+    /// The node a digested value matched: the wildcard `name` names (see
+    /// [`Pattern::key_name`]), or (no name) the key alone — what
+    /// [`KeyEntry::find`] picks for a long value.
+    fn find_digested(&self, name: &str) -> Option<&Node> {
         let wildcard = self
             .wildcards
             .iter()
-            .find(|(pattern, node)| !node.share && pattern.strip_suffix('*') == Some(prefix));
+            .find(|(pattern, node)| !node.share && pattern.key_name() == name);
         match wildcard {
             Some((_, node)) => Some(node),
-            None if prefix.is_empty() => self.any.as_ref(),
+            None if name.is_empty() => self.any.as_ref(),
             None => None,
-        }
-    }
-}
-
-/// What an entry's part of a bucket key holds.
-enum Counted<'a> {
-    /// The value, matched by `prefix` (a wildcard's, or nothing).
-    Value { value: &'a str, prefix: &'a str },
-    /// The wildcard every value under it shares (`share_threshold`).
-    Shared(&'a str),
-}
-
-impl Counted<'_> {
-    /// Writes the value escaped, or, when that is longer than
-    /// [`MAX_VALUE_IN_KEY`], the matching prefix, `#` and a digest of the
-    /// value: the same value always makes the same key, and the key still
-    /// matches the same descriptor when read back.
-    fn push(&self, key: &mut String) {
-        let (value, prefix) = match self {
-            Counted::Shared(pattern) => return push_escaped(key, pattern),
-            Counted::Value { value, prefix } => (*value, *prefix),
-        };
-        let start = key.len();
-        push_escaped(key, value);
-        if key.len() - start > MAX_VALUE_IN_KEY {
-            key.truncate(start);
-            push_escaped(key, prefix);
-            key.push('#');
-            for byte in &Sha1::digest(value.as_bytes())[..16] {
-                // Writing into a String cannot fail.
-                let _ = write!(key, "{byte:02x}");
-            }
         }
     }
 }
@@ -269,7 +295,7 @@ impl DescriptorSet {
         key.push_str(KEY_PREFIX);
         push_escaped(key, domain);
         for (i, (name, value)) in entries.iter().enumerate() {
-            let (node, counted) = level.keys.get(*name)?.find(value)?;
+            let (node, counted, _) = level.keys.get(*name)?.find(value)?;
             key.push(' ');
             push_escaped(key, name);
             key.push('=');
@@ -283,15 +309,18 @@ impl DescriptorSet {
     }
 
     /// The limit of bucket `key` (one [`DescriptorSet::resolve`] wrote), if
-    /// it still has one. A key that does not come back the same is refused:
-    /// keys from the wire are never trusted.
-    pub fn limit_of_key(&self, key: &str) -> Option<(&Arc<DescriptorLimit>, Limit)> {
-        let mut parts = key.strip_prefix(KEY_PREFIX)?.split(' ');
+    /// it still has one, with its statistics name. A key that does not come
+    /// back the same is refused: keys from the wire are never trusted.
+    pub fn limit_of_key(&self, key: &str) -> Option<(Arc<str>, Limit)> {
+        let mut parts = key.strip_prefix(KEY_PREFIX)?.split(' ').peekable();
         let domain = unescape(parts.next()?)?;
         let mut level = self.domains.get(domain.as_str())?;
         let mut again = String::with_capacity(key.len());
         again.push_str(KEY_PREFIX);
         push_escaped(&mut again, &domain);
+        if parts.peek().is_some_and(|p| overrides::is_spec(p)) {
+            return overrides::limit_of_key(&domain, parts, again, key);
+        }
         let mut node = None;
         for part in parts {
             let (name, value) = part.split_once('=')?;
@@ -314,7 +343,7 @@ impl DescriptorSet {
                 }
                 None => {
                     let value = unescape(value)?;
-                    let (next, counted) = entry.find(&value)?;
+                    let (next, counted, _) = entry.find(&value)?;
                     counted.push(&mut again);
                     next
                 }
@@ -324,52 +353,10 @@ impl DescriptorSet {
         }
         let limit = node?.limit.as_ref()?;
         match limit.kind {
-            LimitKind::Bucket(bucket) if again == key => Some((limit, bucket)),
+            LimitKind::Bucket(bucket) if again == key => Some((Arc::clone(&limit.path), bucket)),
             _ => None,
         }
     }
-}
-
-/// Writes `text` with every byte outside visible ASCII, and `%`, `=`, `#`
-/// and space, as `%XX`: values from requests can hold anything, a key must
-/// split back into its parts, and `#` starts a digest only.
-fn push_escaped(key: &mut String, text: &str) {
-    for byte in text.bytes() {
-        if byte.is_ascii_graphic() && !matches!(byte, b'%' | b'=' | b'#') {
-            key.push(byte as char);
-        } else {
-            // Writing into a String cannot fail.
-            let _ = write!(key, "%{byte:02X}");
-        }
-    }
-}
-
-/// How long `text` is once [`push_escaped`] wrote it.
-fn escaped_len(text: &str) -> usize {
-    text.bytes()
-        .map(
-            |byte| match byte.is_ascii_graphic() && !matches!(byte, b'%' | b'=' | b'#') {
-                true => 1,
-                false => 3,
-            },
-        )
-        .sum()
-}
-
-fn unescape(text: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        if byte == b'%' {
-            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
-            bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            rest = &tail[2..];
-        } else {
-            bytes.push(byte);
-            rest = tail;
-        }
-    }
-    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Descriptor files, matching, bucket keys and the decision of a request's descriptors.
 
-use super::yaml::parse;
+use super::yaml::{parse, Domains};
 use super::*;
 use crate::limiter::{Stamp, Store};
 use crate::policy::{Policy, RuleSet};
@@ -60,7 +60,7 @@ descriptors:
 "#;
 
 fn set() -> DescriptorSet {
-    parse([("edge.yaml", EDGE)]).unwrap()
+    parse([("edge.yaml", EDGE)], Domains::Unique).unwrap()
 }
 
 fn resolve(set: &DescriptorSet, entries: &[(&str, &str)]) -> Option<(String, String)> {
@@ -115,8 +115,8 @@ fn keys_escape_what_would_split_them_and_come_back_to_their_limit() {
     for user in ["a b", "x=y", "100%", "naïve", "tab\there", ""] {
         let (_, key) = resolve(&set, &[("user", user)]).unwrap();
         assert_eq!(key.split(' ').count(), 3, "{key}");
-        let (limit, bucket) = set.limit_of_key(&key).expect(&key);
-        assert_eq!(&*limit.path, "edge.user");
+        let (name, bucket) = set.limit_of_key(&key).expect(&key);
+        assert_eq!(&*name, "edge.user");
         assert_eq!(bucket.capacity(), 5);
     }
     // Keys from the wire that do not come back the same are refused.
@@ -149,7 +149,7 @@ fn long_values_are_counted_under_a_digest_and_keep_their_limit() {
     assert_eq!(resolve(&set, &[("user", &long)]).unwrap().1, key);
     let other = format!("{long}y");
     assert_ne!(resolve(&set, &[("user", &other)]).unwrap().1, key);
-    assert_eq!(&*set.limit_of_key(&key).unwrap().0.path, "edge.user");
+    assert_eq!(&*set.limit_of_key(&key).unwrap().0, "edge.user");
     // A long value under a wildcard keeps the wildcard's prefix, so it reads
     // back to the same limit.
     let path = format!("/api/{}", "é".repeat(100));
@@ -158,7 +158,7 @@ fn long_values_are_counted_under_a_digest_and_keep_their_limit() {
         key.ends_with(&format!("path=/api/#{}", &key[key.len() - 32..])),
         "{key}"
     );
-    assert_eq!(set.limit_of_key(&key).unwrap().0.path.to_string(), found);
+    assert_eq!(set.limit_of_key(&key).unwrap().0.to_string(), found);
     // A value that looks like a digest is escaped, never taken for one.
     let (_, key) = resolve(&set, &[("user", "#abc")]).unwrap();
     assert_eq!(key, "@rls edge user=%23abc");
@@ -168,8 +168,11 @@ fn long_values_are_counted_under_a_digest_and_keep_their_limit() {
 fn units_and_requests_per_unit_make_a_token_bucket() {
     let set = set();
     let key = resolve(&set, &[("generic_key", "login")]).unwrap().1;
-    let (limit, bucket) = set.limit_of_key(&key).unwrap();
+    let limit = set
+        .resolve("edge", &[("generic_key", "login")], &mut String::new())
+        .unwrap();
     assert_eq!((limit.requests_per_unit, limit.unit), (3, Unit::Minute));
+    let (_, bucket) = set.limit_of_key(&key).unwrap();
     assert_eq!(bucket.capacity(), 3);
     assert_eq!(bucket.interval(), std::time::Duration::from_secs(20));
     for unit in Unit::NAMES.split(", ") {
@@ -180,7 +183,7 @@ fn units_and_requests_per_unit_make_a_token_bucket() {
 
 #[test]
 fn files_are_refused_naming_the_file_and_the_descriptor() {
-    let refused = |text: &str| parse([("f.yaml", text)]).unwrap_err().0;
+    let refused = |text: &str| parse([("f.yaml", text)], Domains::Unique).unwrap_err().0;
     // Eight levels of any-value keys: a request's key could pass 1,024 bytes.
     let mut deep = String::from("domain: d\ndescriptors:\n");
     for level in 0..8 {
@@ -240,9 +243,12 @@ fn files_are_refused_naming_the_file_and_the_descriptor() {
         let error = refused(text);
         assert!(error.contains(expected), "{text}\n=> {error}");
     }
-    let twice = parse([("a.yaml", "domain: d"), ("b.yaml", "domain: d")])
-        .unwrap_err()
-        .0;
+    let twice = parse(
+        [("a.yaml", "domain: d"), ("b.yaml", "domain: d")],
+        Domains::Unique,
+    )
+    .unwrap_err()
+    .0;
     assert!(twice.starts_with("b.yaml: domain: \"d\""), "{twice}");
 }
 
@@ -251,7 +257,7 @@ fn several_files_make_several_domains_and_numbers_are_values() {
     let set = parse([
         ("a.yaml", "domain: a\ndescriptors:\n  - key: port\n    value: 443\n    rate_limit: {unit: second, requests_per_unit: 1}"),
         ("b.yaml", "domain: b"),
-    ])
+    ], Domains::Unique)
     .unwrap();
     assert_eq!(set.domains(), ["a", "b"]);
     assert!(set
@@ -283,6 +289,7 @@ fn check(
         .map(|(entries, hits)| DescriptorQuery {
             entries,
             hits: *hits,
+            limit: None,
         })
         .collect();
     let mut out = Vec::new();

@@ -16,17 +16,17 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
+use serde_json::Value as JsonValue;
 use serde_norway::Value;
 
+use crate::policy::algorithm::{parse_zone, window_limit, AlgorithmDefaults, AlgorithmKind};
+
 use super::{
-    escaped_len, DescriptorLimit, DescriptorSet, KeyEntry, Level, LimitKind, Node, Unit,
+    escaped_len, DescriptorLimit, DescriptorSet, KeyEntry, Level, LimitKind, Node, Pattern, Unit,
     KEY_PREFIX, MAX_KEY, MAX_VALUE_IN_KEY,
 };
-use crate::limiter::Limit;
-use crate::policy::algorithm::{parse_zone, window_limit, AlgorithmDefaults, AlgorithmKind};
 
 /// Deepest nesting of descriptors accepted.
 const MAX_DEPTH: usize = 16;
@@ -49,12 +49,14 @@ struct RawDescriptor {
     shadow_mode: bool,
     #[serde(default)]
     detailed_metric: bool,
-    /// Only changes envoyproxy/ratelimit's statistic names; accepted so its files load.
     #[serde(default)]
-    #[allow(dead_code)]
     value_to_metric: bool,
     #[serde(default)]
     share_threshold: bool,
+    #[serde(default)]
+    quota_mode: bool,
+    /// Any YAML map: returned as the response's dynamic metadata.
+    metadata: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -66,7 +68,8 @@ struct RawRateLimit {
     unlimited: bool,
     name: Option<String>,
     replaces: Option<Vec<RawReplaces>>,
-    /// Our extension: token_bucket, fixed_window or calendar (else the node's `--rls-algorithm`).
+    /// Our extension: token_bucket, fixed_window, sliding_window or calendar
+    /// (else the node's `--rls-algorithm`).
     algorithm: Option<String>,
     /// Our extension: the IANA zone of a calendar window (else the node's `--time-zone`).
     time_zone: Option<String>,
@@ -83,24 +86,38 @@ struct RawReplaces {
 #[error("{0}")]
 pub struct DescriptorError(pub String);
 
+/// What to do with a domain configured in more than one file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Domains {
+    /// Refuse the files, as envoyproxy/ratelimit does by default.
+    #[default]
+    Unique,
+    /// Add each file's descriptors to the domain's (envoyproxy/ratelimit's
+    /// `MERGE_DOMAIN_CONFIG`); a descriptor configured twice is still refused.
+    Merge,
+}
+
 /// Reads `files` (each a name for errors, and its text): one domain per
-/// file, no domain twice.
+/// file, a domain in several files as `domains` says.
 pub fn parse<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    domains: Domains,
 ) -> Result<DescriptorSet, DescriptorError> {
-    parse_with(files, AlgorithmDefaults::default())
+    parse_with(files, domains, AlgorithmDefaults::default())
 }
 
 /// [`parse`], limits that name no algorithm or zone taking `defaults`.
 pub fn parse_with<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    domains: Domains,
     defaults: AlgorithmDefaults,
 ) -> Result<DescriptorSet, DescriptorError> {
-    parse_files(files, defaults).map_err(DescriptorError)
+    parse_files(files, domains, defaults).map_err(DescriptorError)
 }
 
 fn parse_files<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    domains: Domains,
     defaults: AlgorithmDefaults,
 ) -> Result<DescriptorSet, String> {
     let mut set = DescriptorSet::default();
@@ -110,21 +127,22 @@ fn parse_files<'a>(
         if domain.is_empty() {
             return Err(format!("{name}: domain: required, and not empty"));
         }
-        if set.domains.contains_key(domain.as_str()) {
+        if domains == Domains::Unique && set.domains.contains_key(domain.as_str()) {
             return Err(format!(
-                "{name}: domain: \"{domain}\" is configured in another file too"
+                "{name}: domain: \"{domain}\" is configured in another file too \
+                 (merging them needs --rls-merge-domains)"
             ));
         }
-        let mut level = Level::default();
         let place = Place {
             file: name,
             path: domain.clone(),
             depth: 0,
             key_len: KEY_PREFIX.len() + escaped_len(&domain),
+            value_to_metric: false,
             defaults,
         };
-        load_level(&place, &mut level, root.descriptors.unwrap_or_default())?;
-        set.domains.insert(domain.into(), level);
+        let level = set.domains.entry(domain.into()).or_default();
+        load_level(&place, level, root.descriptors.unwrap_or_default())?;
     }
     Ok(set)
 }
@@ -139,6 +157,8 @@ struct Place<'a> {
     key_len: usize,
     /// The node's algorithm and zone for limits that name none.
     defaults: AlgorithmDefaults,
+    /// `value_to_metric` on a descriptor down to here.
+    value_to_metric: bool,
 }
 
 impl Place<'_> {
@@ -161,9 +181,9 @@ fn load_level(
         let entry: &mut KeyEntry = level.keys.entry(key.into()).or_default();
         let taken = if value.is_empty() {
             entry.any.replace(node).is_some()
-        } else if value.ends_with('*') {
-            let twice = entry.wildcards.iter().any(|(w, _)| **w == *value);
-            entry.wildcards.push((value.into(), node));
+        } else if value.contains('*') {
+            let twice = entry.wildcards.iter().any(|(w, _)| *w.text == *value);
+            entry.wildcards.push((Pattern::new(&value), node));
             twice
         } else {
             entry.values.insert(value.into(), node).is_some()
@@ -195,23 +215,24 @@ fn place_of<'a>(
     }
     // What a request's value can take in a key: see `Counted::push`.
     let digest = |prefix: &str| MAX_VALUE_IN_KEY.max(escaped_len(prefix) + 33);
-    let value_len = match value.strip_suffix('*') {
+    let value_len = match value.contains('*') {
         _ if value.is_empty() => digest(""),
-        Some(_) if raw.share_threshold => escaped_len(&value),
-        Some(prefix) => digest(prefix),
-        None => escaped_len(&value),
+        true if raw.share_threshold => escaped_len(&value),
+        true => digest(Pattern::new(&value).key_name()),
+        false => escaped_len(&value),
     };
     let place = Place {
         file: parent.file,
         path,
         depth: parent.depth + 1,
         key_len: parent.key_len + 2 + escaped_len(&key) + value_len,
+        value_to_metric: parent.value_to_metric || raw.value_to_metric,
         defaults: parent.defaults,
     };
     if key.is_empty() {
         return Err(place.error("key: required, and not empty"));
     }
-    if !value.ends_with('*') && escaped_len(&value) > MAX_VALUE_IN_KEY {
+    if !value.contains('*') && escaped_len(&value) > MAX_VALUE_IN_KEY {
         return Err(place.error(format!(
             "value: at most {MAX_VALUE_IN_KEY} bytes (each byte outside visible ASCII counts 3)"
         )));
@@ -220,8 +241,8 @@ fn place_of<'a>(
 }
 
 fn load_node(place: &Place<'_>, mut raw: RawDescriptor, value: &str) -> Result<Node, String> {
-    if raw.share_threshold && !value.ends_with('*') {
-        return Err(place.error("share_threshold: only for a wildcard value (ending in '*')"));
+    if raw.share_threshold && !value.contains('*') {
+        return Err(place.error("share_threshold: only for a wildcard value (holding a '*')"));
     }
     let limit = match raw.rate_limit.take() {
         Some(_) if place.key_len > MAX_KEY => {
@@ -235,6 +256,7 @@ fn load_node(place: &Place<'_>, mut raw: RawDescriptor, value: &str) -> Result<N
     let mut node = Node {
         limit,
         share: raw.share_threshold,
+        value_to_metric: raw.value_to_metric,
         children: Level::default(),
     };
     load_level(
@@ -292,7 +314,24 @@ fn load_limit(
         shadow: raw.shadow_mode,
         replaces,
         detailed_metric: raw.detailed_metric,
+        value_to_metric: place.value_to_metric,
+        quota_mode: raw.quota_mode,
+        metadata: metadata(place, raw.metadata.as_ref())?,
+        overridden: false,
     })
+}
+
+/// `metadata`: a map of anything YAML holds, as JSON (map keys as text, as
+/// envoyproxy/ratelimit writes them); `None` when absent or empty.
+fn metadata(place: &Place<'_>, raw: Option<&Value>) -> Result<Option<Arc<JsonValue>>, String> {
+    let Some(raw) = raw.filter(|m| !m.is_null()) else {
+        return Ok(None);
+    };
+    if !raw.is_mapping() {
+        return Err(place.error("metadata: a map"));
+    }
+    let json = serde_json::to_value(raw).map_err(|e| place.error(format!("metadata: {e}")))?;
+    Ok(Some(Arc::new(json)).filter(|m| m.as_object().is_some_and(|o| !o.is_empty())))
 }
 
 /// `requests_per_unit` tokens, refilled evenly over the unit; or as many
@@ -323,17 +362,15 @@ fn bucket(
             ))
         })?,
     };
-    let Some(capacity) = NonZeroU32::new(requests) else {
-        return Ok(LimitKind::Blocked);
-    };
-    if kind != AlgorithmKind::TokenBucket {
+    if let (Some(capacity), true) = (
+        NonZeroU32::new(requests),
+        kind != AlgorithmKind::TokenBucket,
+    ) {
         return window_limit(kind, capacity, unit.window_unit(), zone)
             .map(LimitKind::Bucket)
             .map_err(|e| place.error(format!("rate_limit.unit: {e}")));
     }
-    let interval = Duration::from_nanos((unit.length().as_nanos() / u128::from(requests)) as u64);
-    Limit::new(capacity, interval)
-        .map(LimitKind::Bucket)
+    LimitKind::of(requests, unit)
         .map_err(|e| place.error(format!("rate_limit.requests_per_unit: {e}")))
 }
 
@@ -346,3 +383,7 @@ fn scalar(value: Option<&Value>) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "yaml_tests.rs"]
+mod tests;

@@ -8,9 +8,13 @@ use clap::Parser;
 
 mod kafka;
 mod tls;
+mod traces;
+mod windows;
 
 pub(in crate::settings) use kafka::KafkaFlags;
 pub(in crate::settings) use tls::TlsFlags;
+pub(in crate::settings) use traces::TraceFlags;
+pub(in crate::settings) use windows::WindowFlags;
 
 /// The command line. A setting with a default holds it here; one without is
 /// an `Option` (unset means off, or a value worked out at start).
@@ -74,6 +78,27 @@ pub(super) struct Cli {
         default_value = "info"
     )]
     pub(super) log: String,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
+    #[arg(
+        long,
+        env = "LIMITER_LOG_FORMAT",
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t = super::LogFormat::Text
+    )]
+    pub(super) log_format: super::LogFormat,
+
+    /// How often the rules, gateway and descriptor files are checked for a change on disk
+    /// (a ConfigMap update too), in ms; a change is reloaded as on SIGHUP. 0: only SIGHUP,
+    /// else at least 100.
+    #[arg(
+        long,
+        env = "LIMITER_CONFIG_POLL_MS",
+        value_name = "MS",
+        default_value_t = 1_000
+    )]
+    pub(super) config_poll_ms: u64,
 
     /// Kafka bootstrap servers (host:port,...); turns replication on. Unset: standalone node.
     #[arg(long, env = "LIMITER_KAFKA_BROKERS", value_name = "HOSTS")]
@@ -193,7 +218,7 @@ pub(super) struct Cli {
     pub(super) merge: String,
 
     /// Rules file (TOML): plans, per-route, per-tenant, per-IP and global limits. Unset: one
-    /// per-user limit from --capacity and --refill-per-sec. SIGHUP reloads it.
+    /// per-user limit from --capacity and --refill-per-sec. Reloaded when it changes, and on SIGHUP.
     #[arg(long, env = "LIMITER_RULES", value_name = "FILE")]
     pub(super) rules: Option<PathBuf>,
 
@@ -247,29 +272,34 @@ pub(super) struct Cli {
     #[arg(long, env = "LIMITER_RLS_CONFIG", value_name = "PATH")]
     pub(super) rls_config: Option<PathBuf>,
 
-    /// Algorithm of RLS descriptor limits that name none: token-bucket, fixed-window
-    /// (windows aligned as envoyproxy/ratelimit aligns them), sliding-window or calendar.
+    /// A domain configured in several descriptor files gets the descriptors of them all
+    /// (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG). Off: such files are refused.
     #[arg(
         long,
-        env = "LIMITER_RLS_ALGORITHM",
-        value_name = "ALGORITHM",
-        default_value = "token-bucket"
+        env = "LIMITER_RLS_MERGE_DOMAINS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
-    pub(super) rls_algorithm: String,
+    pub(super) rls_merge_domains: bool,
 
-    /// IANA time zone of calendar windows that name none (America/New_York).
+    /// The rate-limit service answers with dynamic metadata: the request's domain and
+    /// descriptors, and the `metadata` of the descriptors that passed
+    /// (envoyproxy/ratelimit's RESPONSE_DYNAMIC_METADATA).
     #[arg(
         long,
-        env = "LIMITER_TIME_ZONE",
-        value_name = "ZONE",
-        default_value = "UTC"
+        env = "LIMITER_RLS_RESPONSE_METADATA",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
-    pub(super) time_zone: String,
-
-    /// For tests and drills only: the instant (RFC 3339) the node's clock reads at start,
-    /// running on from there. Unset: the wall clock.
-    #[arg(long, env = "LIMITER_CLOCK_START", value_name = "INSTANT")]
-    pub(super) clock_start: Option<String>,
+    pub(super) rls_response_metadata: bool,
 
     /// Header that names the user on /v1/forward-auth (what the proxy's auth layer sets).
     #[arg(
@@ -281,7 +311,7 @@ pub(super) struct Cli {
     pub(super) forward_auth_user_header: String,
 
     /// Gateway file: routes to upstreams; with it, allowed requests on those routes are
-    /// forwarded (gateway mode). Unset: no gateway.
+    /// forwarded (gateway mode). Unset: no gateway. Reloaded when it changes, and on SIGHUP.
     #[arg(long, env = "LIMITER_GATEWAY", value_name = "FILE")]
     pub(super) gateway: Option<PathBuf>,
 
@@ -343,5 +373,11 @@ pub(super) struct Cli {
     pub(in crate::settings) tls: TlsFlags,
 
     #[command(flatten)]
+    pub(in crate::settings) windows: WindowFlags,
+
+    #[command(flatten)]
     pub(in crate::settings) kafka: KafkaFlags,
+
+    #[command(flatten)]
+    pub(in crate::settings) traces: TraceFlags,
 }

@@ -89,14 +89,19 @@ impl OwnBroker {
     }
 
     pub fn script(&self, verb: &str) {
+        assert!(self.try_script(verb), "broker.sh {verb} failed");
+    }
+
+    /// [`OwnBroker::script`] that reports failure instead of panicking: for
+    /// guards that run while a test is already failing.
+    pub fn try_script(&self, verb: &str) -> bool {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/broker.sh");
-        let status = Command::new("bash")
+        Command::new("bash")
             .arg(script)
             .args([verb, &self.port.to_string()])
             .env("BROKER_STATE_DIR", &self.state)
             .status()
-            .unwrap();
-        assert!(status.success(), "broker.sh {verb} failed");
+            .is_ok_and(|status| status.success())
     }
 }
 

@@ -7,6 +7,8 @@ pub mod browser;
 pub mod cluster;
 pub mod echo;
 pub mod jwks;
+pub mod otlp;
+pub mod prometheus;
 pub mod proxy;
 pub mod secure_kafka;
 pub mod tls;

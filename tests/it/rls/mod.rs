@@ -1,6 +1,7 @@
 //! The Envoy rate-limit service over real gRPC (tonic's client, as Envoy
 //! speaks it): decisions and statuses, errors, metrics, the buckets in the
-//! admin API, and reloads of the descriptor files.
+//! admin API, and reloads of the descriptor files; envoyproxy/ratelimit's
+//! keys and behaviours in [`upstream`].
 
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimit
 use envoy_types::pb::google::protobuf::UInt64Value;
 
 use crate::helpers::{self, tools, TestNode};
+
+mod upstream;
 
 const CONFIG: &str = r#"
 domain: edge
@@ -51,11 +54,21 @@ struct Rls {
 
 impl Rls {
     fn start(name: &str, extra: &[&str]) -> Self {
+        Self::start_with(name, &[("edge.yaml", CONFIG)], extra)
+    }
+
+    /// A node reading `files` (name, text): the file if one, else their directory.
+    fn start_with(name: &str, files: &[(&str, &str)], extra: &[&str]) -> Self {
         let dir = helpers::temp_dir(name);
-        std::fs::write(dir.join("edge.yaml"), CONFIG).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
         let port = tools::free_port().to_string();
         let grpc = format!("127.0.0.1:{port}");
-        let config = dir.join("edge.yaml");
+        let config = match files {
+            [(file, _)] => dir.join(file),
+            _ => dir.clone(),
+        };
         let mut flags = vec![
             "--grpc-listen",
             &grpc,

@@ -1,0 +1,32 @@
+//! The flags of window limits (the algorithm and zone of limits that name
+//! none) and of the test clock's start.
+
+use clap::Args;
+
+/// Window algorithms' node-wide choices, flattened into the command line.
+#[derive(Debug, Args)]
+pub(in crate::settings) struct WindowFlags {
+    /// Algorithm of RLS descriptor limits that name none: token-bucket, fixed-window
+    /// (windows aligned as envoyproxy/ratelimit aligns them), sliding-window or calendar.
+    #[arg(
+        long,
+        env = "LIMITER_RLS_ALGORITHM",
+        value_name = "ALGORITHM",
+        default_value = "token-bucket"
+    )]
+    pub(in crate::settings) rls_algorithm: String,
+
+    /// IANA time zone of calendar windows that name none (America/New_York).
+    #[arg(
+        long,
+        env = "LIMITER_TIME_ZONE",
+        value_name = "ZONE",
+        default_value = "UTC"
+    )]
+    pub(in crate::settings) time_zone: String,
+
+    /// For tests and drills only: the instant (RFC 3339) the node's clock reads at start,
+    /// running on from there. Unset: the wall clock.
+    #[arg(long, env = "LIMITER_CLOCK_START", value_name = "INSTANT")]
+    pub(in crate::settings) clock_start: Option<String>,
+}
