@@ -23,7 +23,7 @@ use render::{str_of, Rendered, ADMIN_TOKEN, DECISION_TOKEN, OVERLAYS};
 
 /// Custom resources: no schema of Kubernetes' own; validated against their
 /// CRDs' schemas instead, and what they point at checked by a test here.
-const CUSTOM_KINDS: [&str; 1] = ["ServiceMonitor"];
+const CUSTOM_KINDS: [&str; 2] = ["ServiceMonitor", "PrometheusRule"];
 
 #[test]
 fn every_overlay_renders_and_every_object_validates_against_kubernetes_1_37() {
@@ -61,6 +61,7 @@ fn every_overlay_renders_and_every_object_validates_against_kubernetes_1_37() {
             ("ConfigMap", true),
             ("Secret", true),
             ("ServiceMonitor", true),
+            ("PrometheusRule", true),
             ("PodDisruptionBudget", replicated),
             ("HorizontalPodAutoscaler", replicated),
             ("PersistentVolumeClaim", !replicated),
@@ -72,6 +73,18 @@ fn every_overlay_renders_and_every_object_validates_against_kubernetes_1_37() {
             );
         }
     }
+}
+
+/// The PrometheusRule is the shipped rules file (deploy/prometheus/rules.yml,
+/// which tests/it/prometheus.rs loads into a real Prometheus), not a copy
+/// that drifted from it.
+#[test]
+fn the_prometheusrule_holds_the_shipped_rules_as_they_are() {
+    let rendered = Rendered::overlay("kafka");
+    let rule = rendered.get("PrometheusRule", "crdt-limiter");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus/rules.yml");
+    let shipped: Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(rule["spec"], shipped, "regenerate it as its header says");
 }
 
 /// `crdt-limiter --help` of the binary under test.
