@@ -11,6 +11,7 @@ use html_escape::{encode_double_quoted_attribute_to_string, encode_text_to_strin
 
 use super::cluster::{Cluster, Peer};
 use super::query::{Query, DEFAULT_REFRESH};
+use super::spark::write_sparkline;
 use crate::http_api::admin::rules_view::{LimitRow, RuleRow};
 use crate::limiter::refusals::Refused;
 use crate::policy::RuleOutcome;
@@ -122,11 +123,7 @@ fn attr(out: &mut String, s: &str) {
 }
 
 fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
+    ["no", "yes"][usize::from(b)]
 }
 
 fn write_node(out: &mut String, cluster: &Cluster) -> fmt::Result {
@@ -160,7 +157,16 @@ fn write_node(out: &mut String, cluster: &Cluster) -> fmt::Result {
         yes_no(node.partitioned),
         node.nodes_up,
         node.limit_share
-    )
+    )?;
+    // A broker refusing this node (TLS, SASL) is the operator's to fix: say what to check.
+    if let Some(problem) = &node.kafka_problem {
+        out.push_str("<p class=\"gone\" id=\"kafka-problem\">Kafka refuses this node (<code>");
+        text(out, problem.cause);
+        out.push_str("</code>): ");
+        text(out, problem.fix);
+        out.push_str("</p>");
+    }
+    Ok(())
 }
 
 fn write_peers(out: &mut String, peers: &[Peer], now_unix_ms: u64) -> fmt::Result {
@@ -322,27 +328,6 @@ fn write_minutes(out: &mut String, rules: &[RuleRow<'_>], minutes: &[RuleMinute]
         out.push_str("</td></tr>");
     }
     out.push_str("</table></section>");
-    Ok(())
-}
-
-/// Refusals per second as an inline SVG line, scaled to its own peak.
-fn write_sparkline(out: &mut String, per_sec: &[u64; MINUTE_SLOTS - 1]) -> fmt::Result {
-    const W: usize = 120;
-    const H: u64 = 20;
-    let peak = per_sec.iter().copied().max().unwrap_or(0);
-    write!(
-        out,
-        "<svg class=\"spark\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\">\
-         <title>refusals per second over the last 60 s (peak {peak}/s)</title>\
-         <polyline fill=\"none\" stroke=\"#c0392b\" stroke-width=\"1.5\" points=\""
-    )?;
-    let step = W as f64 / (per_sec.len() - 1) as f64;
-    let peak = peak.max(1);
-    for (k, n) in per_sec.iter().enumerate() {
-        let y = (H - 1) as f64 - (*n as f64 / peak as f64) * (H - 2) as f64;
-        write!(out, "{:.1},{y:.1} ", k as f64 * step)?;
-    }
-    out.push_str("\"/></svg>");
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod cluster;
 pub(super) mod health;
 mod html;
 mod query;
+mod spark;
 
 use crate::http_api::admin::rules_view::{plan_rows, rule_rows};
 use crate::http_api::admin::Admin;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::http::header::HeaderValue;
 use base64::prelude::{Engine, BASE64_STANDARD};
 
-use super::cluster::{Cluster, Lag, Node, Peer};
+use super::cluster::{Cluster, Lag, Node, Peer, Problem};
 use super::html::{render, Keys, Page};
 use super::query::{query_from, Query, DEFAULT_REFRESH};
 use super::*;
@@ -263,6 +263,21 @@ fn a_standalone_node_says_so() {
     let html = render(&p);
     assert!(html.contains("standalone (no Kafka brokers"));
     assert!(html.contains("id=\"no-peers\""));
+}
+
+#[test]
+fn a_broker_refusing_the_node_is_named_with_what_to_check() {
+    let mut p = page(Keys::Off);
+    assert!(!render(&p).contains("kafka-problem"));
+    p.cluster.node.kafka_problem = Some(Problem {
+        cause: "tls_ca",
+        fix: "the broker's certificate is not signed by --kafka-ca-file",
+    });
+    let html = render(&p);
+    assert!(
+        html.contains("Kafka refuses this node (<code>tls_ca</code>): the broker"),
+        "{html}"
+    );
 }
 
 #[test]
