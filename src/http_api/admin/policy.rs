@@ -253,3 +253,7 @@ pub(super) async fn delete_rule_limit(
     let answer = json!({ "rule": rule, "limit": "rules_file" });
     commit(&state, PolicyChange::ClearRuleLimit { rule }, answer).await
 }
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;
