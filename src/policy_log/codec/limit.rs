@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::DecodeError;
 use crate::limiter::{Algorithm, Limit, Unit};
 use crate::policy::algorithm::{parse_zone, window_limit, AlgorithmKind};
 
@@ -72,7 +73,11 @@ impl WireLimit {
     }
 
     /// The limit, if this node can run it exactly as written.
-    pub(super) fn limit(&self) -> Result<Limit, String> {
+    pub(super) fn limit(&self) -> Result<Limit, DecodeError> {
+        self.read().map_err(DecodeError)
+    }
+
+    fn read(&self) -> Result<Limit, String> {
         let capacity = NonZeroU32::new(self.capacity).ok_or("capacity 0")?;
         let Some(algorithm) = &self.algorithm else {
             if self.is_window() {
