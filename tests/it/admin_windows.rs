@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::helpers::cluster::{node, shared_broker, topic};
+use crate::helpers::cluster::{node, produce_raw, shared_broker, topic};
 use crate::helpers::{eventually, temp_dir, NodeProcess, TestNode};
 
 const TOKEN: &str = "admin-windows-token-0123456789";
@@ -179,6 +179,7 @@ fn a_fixed_window_set_on_one_node_reaches_the_other_over_the_broker() {
                 == serde_json::json!({"capacity": 2, "algorithm": "fixed_window", "window": "day"})
         },
     );
+    refuses_an_unknown_zone(&brokers, &config, &nodes);
     for _ in 0..2 {
         assert_eq!(nodes[1].protected("carol").status, 200);
     }
@@ -190,4 +191,18 @@ fn a_fixed_window_set_on_one_node_reaches_the_other_over_the_broker() {
         retry.abs_diff(expected) <= 5,
         "retry-after {retry}, the day ends in {expected}"
     );
+}
+
+/// A record naming a zone no node knows, newer than the change in effect:
+/// refused and counted on every node, the window kept.
+fn refuses_an_unknown_zone(brokers: &str, config: &str, nodes: &[NodeProcess]) {
+    let value = br#"{"v":2,"limit":{"capacity":1,"algorithm":"calendar","window":"day","time_zone":"Mars/Olympus"},"at":9000000000000000000,"by":1}"#;
+    produce_raw(brokers, config, &[(b"rule/daily", value)]);
+    for n in nodes {
+        eventually(Duration::from_secs(10), "the record counted", || {
+            n.metric("limiter_config_decode_errors_total") >= 1.0
+        });
+        let listed = n.send("GET", "/v1/admin/rules", Some(TOKEN), None);
+        assert_eq!(daily_limit(listed.json())["algorithm"], "fixed_window");
+    }
 }
