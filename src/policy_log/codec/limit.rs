@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::DecodeError;
-use crate::limiter::{Algorithm, Limit, Unit};
+use crate::limiter::{Algorithm, Limit, Tz, Unit};
 use crate::policy::algorithm::{parse_zone, window_limit, AlgorithmKind};
 
 /// The version of a value that carries a token bucket, or no limit.
@@ -104,7 +104,7 @@ impl WireLimit {
                 .ok_or_else(|| format!("unknown time zone `{}`", cut(name)))?,
             (AlgorithmKind::Calendar, None) => return Err("a calendar names its zone".into()),
             (_, Some(_)) => return Err("only a calendar has a time zone".into()),
-            (_, None) => crate::limiter::Tz::UTC,
+            (_, None) => Tz::UTC,
         };
         window_limit(kind, capacity, unit, zone).map_err(|e| e.to_string())
     }
