@@ -239,7 +239,7 @@ fn build(config: &Config, clock: &Arc<dyn Clock>) -> std::io::Result<Parts> {
     };
     let log = policy_log(config, replication.as_ref(), ledger, clock, &telemetry);
     let admin = match (config.admin_token.clone(), log) {
-        (Some(token), Some(log)) => Some(Admin::new(token, log)),
+        (Some(token), Some(log)) => Some(Admin::new(token, log, config.algorithms.time_zone)),
         _ => None,
     };
     Ok(Parts {

@@ -35,6 +35,26 @@ impl AlgorithmKind {
             _ => return None,
         })
     }
+
+    /// The name as written in a file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TokenBucket => "token_bucket",
+            Self::FixedWindow => "fixed_window",
+            Self::SlidingWindow => "sliding_window",
+            Self::Calendar => "calendar",
+        }
+    }
+
+    /// The kind of `algorithm`.
+    pub fn of(algorithm: Algorithm) -> Self {
+        match algorithm {
+            Algorithm::TokenBucket => Self::TokenBucket,
+            Algorithm::FixedWindow(_) => Self::FixedWindow,
+            Algorithm::SlidingWindow(_) => Self::SlidingWindow,
+            Algorithm::Calendar(..) => Self::Calendar,
+        }
+    }
 }
 
 /// What a limit that names no algorithm or no zone gets (node settings).

@@ -34,6 +34,7 @@ pub mod change;
 mod decide;
 pub mod descriptors;
 pub mod keys;
+pub mod limit_text;
 pub mod matching;
 pub mod rules;
 pub mod rules_file;

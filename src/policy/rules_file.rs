@@ -25,17 +25,14 @@
 //! shadow = true     # counted and reported, never refuses
 //! ```
 
-use std::num::NonZeroU32;
-
-use serde::Deserialize;
 use toml::{Table, Value};
 
-use super::algorithm::AlgorithmKind;
 use super::{IpNet, KeyKind, Match, Rule, RuleLimit, RuleSet, RulesError};
-use crate::limiter::rate::{RateText, RATE_HINT};
 use crate::limiter::{Limit, Tz};
 
-mod window;
+mod limit;
+
+use limit::take_limit;
 
 /// Why a rules file is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -267,47 +264,6 @@ fn parse_match(mut table: Table, place: &str) -> Result<Match, RulesError> {
         user,
         ip,
     })
-}
-
-/// `capacity` and `refill_per_sec`, both or neither; or with an
-/// `algorithm` of windows, `capacity` and `window`.
-fn take_limit(table: &mut Table, place: &str, zone: Tz) -> Result<Option<Limit>, RulesError> {
-    let kind = window::take_kind(table, place)?;
-    if kind != AlgorithmKind::TokenBucket {
-        return window::take_window(table, place, kind, zone).map(Some);
-    }
-    let capacity = table.remove("capacity");
-    let rate = table.remove("refill_per_sec");
-    let (capacity, rate) = match (capacity, rate) {
-        (None, None) => return Ok(None),
-        (Some(_), None) => {
-            return Err(RulesError::at(
-                place,
-                "refill_per_sec",
-                "required with capacity",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(RulesError::at(
-                place,
-                "capacity",
-                "required with refill_per_sec",
-            ))
-        }
-        (Some(c), Some(r)) => (c, r),
-    };
-    let capacity = capacity
-        .as_integer()
-        .and_then(|c| u32::try_from(c).ok())
-        .and_then(NonZeroU32::new)
-        .ok_or_else(|| RulesError::at(place, "capacity", "a whole number of tokens, at least 1"))?;
-    let interval = RateText::deserialize(rate)
-        .map_err(|_| RulesError::at(place, "refill_per_sec", RATE_HINT))?
-        .interval()
-        .map_err(|e| RulesError::at(place, "refill_per_sec", e))?;
-    Limit::new(capacity, interval)
-        .map(Some)
-        .map_err(|e| RulesError::at(place, "refill_per_sec", e.to_string()))
 }
 
 fn take_str(table: &mut Table, place: &str, field: &str) -> Result<Option<String>, RulesError> {

@@ -5,31 +5,22 @@
 //! records arrive in). Forgetting a key's change is a value too
 //! (`"cleared":true`), so it keeps its version. A record with no value (from
 //! before versions) forgets the key at version zero. Anything unexpected is
-//! refused.
-
-use std::num::{NonZeroU32, NonZeroU64};
-use std::time::Duration;
+//! refused. A limit is a token bucket in a version 1 value, a window in a
+//! version 2 one ([`limit`]), so nodes from before windows refuse just those.
 
 use serde::{Deserialize, Serialize};
+
+mod limit;
+
+use limit::{WireLimit, VERSION, VERSION_WINDOW};
 
 use crate::limiter::Limit;
 use crate::policy::api_keys::{KeyHash, KeyOwner};
 use crate::policy::rules::{valid_id, valid_name};
 use crate::policy::PolicyChange;
 
-/// The version of the record value.
-const VERSION: u8 = 1;
-
 /// Largest record value accepted.
 const MAX_VALUE: usize = 1024;
-
-/// A limit on the wire: exact (the refill interval in ns, as the buckets keep it).
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireLimit {
-    capacity: u32,
-    interval_ns: u64,
-}
 
 /// A record value.
 #[derive(Serialize, Deserialize)]
@@ -93,13 +84,6 @@ impl WireValue {
     }
 }
 
-fn wire_limit(limit: &Limit) -> WireLimit {
-    WireLimit {
-        capacity: limit.capacity(),
-        interval_ns: limit.interval().as_nanos() as u64,
-    }
-}
-
 /// A change made at `version` as a record: its key and its value.
 pub fn encode(change: &PolicyChange, version: Version) -> (String, Vec<u8>) {
     let mut value = WireValue::new();
@@ -107,7 +91,8 @@ pub fn encode(change: &PolicyChange, version: Version) -> (String, Vec<u8>) {
     value.by = version.by;
     match change {
         PolicyChange::SetPlan { limit, .. } | PolicyChange::SetRuleLimit { limit, .. } => {
-            value.limit = Some(wire_limit(limit));
+            let (wire, v) = WireLimit::of(limit);
+            (value.limit, value.v) = (Some(wire), v);
         }
         PolicyChange::DeletePlan { .. } => value.deleted = true,
         PolicyChange::SetUserPlan { plan, .. } => value.plan = Some(plan.clone()),
@@ -159,8 +144,12 @@ fn decode_record(key: &str, value: Option<&[u8]>) -> Result<(PolicyChange, Versi
         return Err(format!("value of {} bytes", value.len()));
     }
     let value: WireValue = serde_json::from_slice(value).map_err(|e| e.to_string())?;
-    if value.v != VERSION {
-        return Err(format!("unknown version {}", value.v));
+    let window = value.limit.as_ref().is_some_and(WireLimit::is_window);
+    match value.v {
+        VERSION if window => return Err("a window limit in a version 1 value".into()),
+        VERSION_WINDOW if !window => return Err("a version 2 value without a window".into()),
+        VERSION | VERSION_WINDOW => {}
+        v => return Err(format!("unknown version {v}")),
     }
     if kind != "apikey" && value.user.is_some() {
         return Err(format!("key `{named}`: `user` belongs to API keys alone"));
@@ -189,9 +178,7 @@ fn change_of(
 ) -> Result<PolicyChange, String> {
     let limit = || -> Result<Limit, String> {
         let wire = value.limit.as_ref().ok_or("no limit")?;
-        let capacity = NonZeroU32::new(wire.capacity).ok_or("capacity 0")?;
-        let interval = NonZeroU64::new(wire.interval_ns).ok_or("interval 0")?;
-        Limit::new(capacity, Duration::from_nanos(interval.get())).map_err(|e| e.to_string())
+        wire.limit().map_err(|e| format!("key `{named}`: {e}"))
     };
     let name = name.to_string();
     Ok(match (kind, value.deleted) {

@@ -182,3 +182,46 @@ fn a_journal_brings_every_latest_record_back_and_drops_clears_when_asked() {
     assert!(!text.contains("user/bob"), "{text}");
     assert!(text.contains("user/alice"), "{text}");
 }
+
+#[test]
+fn a_journal_keeps_a_window_plan_and_skips_a_record_naming_an_unknown_zone() {
+    use crate::limiter::{Algorithm, Unit};
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = crate::telemetry::Telemetry::new();
+    let open = || {
+        let policy = Arc::new(Policy::new(plans()));
+        let keep = crate::policy_log::Cleared::Keep;
+        crate::policy_log::open_ledger(policy, "n1", Some(dir.path()), keep, &telemetry).unwrap()
+    };
+    let paris = Algorithm::Calendar(Unit::Month, chrono_tz::Europe::Paris);
+    let calendar = Limit::windowed(NonZeroU32::new(30).unwrap(), paris).unwrap();
+    let first = open();
+    let monthly = PolicyChange::SetPlan {
+        name: "monthly".into(),
+        limit: calendar,
+    };
+    let (key, value) = record(&monthly, 10, 1);
+    first.take(&key, Some(&value), Source::Commit).unwrap();
+    drop(first);
+    // A newer line naming a zone this node does not know.
+    let file = dir.path().join(super::super::journal::FILE_NAME);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(
+        r#"{"key":"plan/pro","value":{"v":2,"limit":{"capacity":1,"algorithm":"calendar","window":"day","time_zone":"Mars/Olympus"},"at":11,"by":1}}"#,
+    );
+    text.push('\n');
+    std::fs::write(&file, text).unwrap();
+    let reopened = open();
+    assert_eq!(reopened.policy().rules().plan("monthly"), Some(calendar));
+    let pro = reopened.policy().rules().plan("pro").unwrap();
+    assert_eq!(
+        (pro.algorithm(), pro.capacity()),
+        (Algorithm::TokenBucket, 100)
+    );
+    drop(reopened);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.contains("Mars"),
+        "the refused line is not kept: {text}"
+    );
+}

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod accuracy;
+mod admin_windows;
 mod batch;
 mod binary;
 mod cluster;

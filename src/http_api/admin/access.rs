@@ -12,6 +12,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use crate::http_api::wire::error::ApiError;
 use crate::http_api::wire::tokens::bearer;
 use crate::http_api::AppState;
+use crate::limiter::Tz;
 use crate::policy_log::PolicyLog;
 use crate::settings::Secret;
 
@@ -21,16 +22,21 @@ pub struct Admin {
     pub token: Secret,
     /// Where changes are committed.
     pub log: Arc<dyn PolicyLog>,
+    /// Where calendar windows that name no `time_zone` count (`--time-zone`).
+    pub time_zone: Tz,
     /// Held while an API-key change is checked and committed, so two calls
     /// on this node cannot both find a key free and both take it.
     pub(super) key_changes: tokio::sync::Mutex<()>,
 }
 
 impl Admin {
-    pub fn new(token: Secret, log: Arc<dyn PolicyLog>) -> Self {
+    /// The admin API with `token`, committing to `log`, calendar windows in
+    /// `time_zone` unless named.
+    pub fn new(token: Secret, log: Arc<dyn PolicyLog>, time_zone: Tz) -> Self {
         Self {
             token,
             log,
+            time_zone,
             key_changes: tokio::sync::Mutex::new(()),
         }
     }

@@ -2,21 +2,21 @@
 //! change a plan, a user's plan or a rule's limit.
 
 use std::borrow::Cow;
-use std::num::NonZeroU32;
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Number, Value};
 
-use super::access::Authorized;
+use super::access::{admin, Authorized};
 use super::commit::commit;
 use super::rules_view::{plan_rows, rule_rows, LimitRow};
 use crate::http_api::wire::body::JsonBody;
 use crate::http_api::wire::error::{validate_id, ApiError};
 use crate::http_api::wire::request::{parse_body, Body, Field, Scalar};
 use crate::http_api::AppState;
-use crate::limiter::rate::{RateText, RATE_HINT};
-use crate::limiter::Limit;
+use crate::limiter::rate::RateText;
+use crate::limiter::{Limit, Tz};
+use crate::policy::limit_text::{LimitText, Written};
 use crate::policy::PolicyChange;
 
 /// Most moved users listed by `GET /v1/admin/rules`.
@@ -77,16 +77,25 @@ pub(super) async fn list_plans(_: Authorized, state: web::Data<AppState>) -> Htt
     }))
 }
 
-/// A limit as sent: `{"capacity": N, "refill_per_sec": 10 | 0.5 | "1/60"}`.
+/// A limit as sent: a token bucket `{"capacity": N, "refill_per_sec": 10 |
+/// 0.5 | "1/60"}`, or a window `{"capacity": N, "algorithm": A, "window": U,
+/// "time_zone": Z}` — the rules file's fields, checked by the same code.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct LimitBody {
+pub struct LimitBody<'a> {
     pub capacity: Field<u64>,
     pub refill_per_sec: Field<RateText>,
+    #[serde(borrow)]
+    pub algorithm: Field<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub window: Field<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub time_zone: Field<Cow<'a, str>>,
 }
 
-impl Body<'_> for LimitBody {
-    const UNKNOWN: &'static str = "unknown field; send capacity and refill_per_sec";
+impl<'a> Body<'a> for LimitBody<'a> {
+    const UNKNOWN: &'static str = "unknown field; send capacity and refill_per_sec, \
+                                   or capacity, algorithm, window and time_zone";
 }
 
 impl Scalar<'_> for RateText {
@@ -100,21 +109,29 @@ impl Scalar<'_> for RateText {
     }
 }
 
-impl TryFrom<LimitBody> for Limit {
-    type Error = ApiError;
+/// A field as the shared limit checks take it (`null` is not given).
+fn written<'b, T, U>(field: &'b Field<T>, value: impl FnOnce(&'b T) -> U) -> Written<U> {
+    match field {
+        Field::Absent | Field::Null => Written::Absent,
+        Field::WrongType => Written::WrongType,
+        Field::Value(given) => Written::Value(value(given)),
+    }
+}
 
-    fn try_from(body: LimitBody) -> Result<Self, ApiError> {
-        const CAPACITY: &str = "a whole number of tokens, at least 1";
-        let capacity = u32::try_from(*body.capacity.required("capacity", CAPACITY)?)
-            .ok()
-            .and_then(NonZeroU32::new)
-            .ok_or_else(|| ApiError::field("capacity", CAPACITY))?;
-        let interval = body
-            .refill_per_sec
-            .required("refill_per_sec", RATE_HINT)?
-            .interval()
-            .map_err(|e| ApiError::field("refill_per_sec", e))?;
-        Limit::new(capacity, interval).map_err(|e| ApiError::field("refill_per_sec", e.to_string()))
+impl LimitBody<'_> {
+    /// The limit sent, calendar windows that name no zone in `zone` (the
+    /// node's `--time-zone`); checked as the rules file's limits are.
+    fn limit(&self, zone: Tz) -> Result<Limit, ApiError> {
+        let text = LimitText {
+            capacity: written(&self.capacity, |n| *n),
+            refill_per_sec: written(&self.refill_per_sec, RateText::clone),
+            algorithm: written(&self.algorithm, |s| &**s),
+            window: written(&self.window, |s| &**s),
+            time_zone: written(&self.time_zone, |s| &**s),
+        };
+        text.limit("", zone)
+            .map_err(|e| ApiError::field(e.field, e.reason))?
+            .ok_or_else(|| ApiError::field("capacity", "required"))
     }
 }
 
@@ -143,9 +160,9 @@ impl TryFrom<UserPlanBody<'_>> for String {
 }
 
 /// A limit from a body.
-fn limit_from(body: &[u8]) -> Result<Limit, ApiError> {
+fn limit_from(body: &[u8], state: &AppState) -> Result<Limit, ApiError> {
     let mut scratch = Vec::new();
-    Limit::try_from(parse_body::<LimitBody>(body, &mut scratch)?)
+    parse_body::<LimitBody>(body, &mut scratch)?.limit(admin(state).time_zone)
 }
 
 pub(super) async fn put_plan(
@@ -154,7 +171,7 @@ pub(super) async fn put_plan(
     JsonBody(body): JsonBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = limit_from(&body)?;
+    let limit = limit_from(&body, &state)?;
     let name = name.into_inner();
     let mut answer = limit_json(&limit);
     answer["plan"] = json!(name);
@@ -220,7 +237,7 @@ pub(super) async fn put_rule_limit(
     JsonBody(body): JsonBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = limit_from(&body)?;
+    let limit = limit_from(&body, &state)?;
     let rule = name.into_inner();
     let mut answer = limit_json(&limit);
     answer["rule"] = json!(rule);
@@ -236,3 +253,7 @@ pub(super) async fn delete_rule_limit(
     let answer = json!({ "rule": rule, "limit": "rules_file" });
     commit(&state, PolicyChange::ClearRuleLimit { rule }, answer).await
 }
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::limiter::{Algorithm, Limit};
+use crate::policy::algorithm::AlgorithmKind;
 use crate::policy::{Match, RuleLimit, RuleSet};
 
 /// A limit as shown: a bucket's burst and refill rate, or a window's quota,
@@ -37,22 +38,15 @@ impl From<&Limit> for LimitRow {
     fn from(limit: &Limit) -> Self {
         let window = match limit.algorithm() {
             Algorithm::TokenBucket => None,
-            Algorithm::FixedWindow(unit) => Some(WindowRow {
-                algorithm: "fixed_window",
-                window: unit.name(),
-                time_zone: None,
-            }),
-            Algorithm::SlidingWindow(unit) => Some(WindowRow {
-                algorithm: "sliding_window",
-                window: unit.name(),
-                time_zone: None,
-            }),
-            Algorithm::Calendar(unit, tz) => Some(WindowRow {
-                algorithm: "calendar",
-                window: unit.name(),
-                time_zone: Some(tz.name()),
-            }),
-        };
+            Algorithm::FixedWindow(unit) | Algorithm::SlidingWindow(unit) => Some((unit, None)),
+            Algorithm::Calendar(unit, tz) => Some((unit, Some(tz.name()))),
+        }
+        .map(|(unit, time_zone)| WindowRow {
+            // The rules file's (and the admin API's) spelling.
+            algorithm: AlgorithmKind::of(limit.algorithm()).name(),
+            window: unit.name(),
+            time_zone,
+        });
         Self {
             capacity: limit.capacity(),
             refill_per_sec: window

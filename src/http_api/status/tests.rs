@@ -94,7 +94,11 @@ fn admin() -> Admin {
     .unwrap();
     let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock::default());
     let log = FileLog::new(ledger, clock, telemetry);
-    Admin::new(crate::settings::Secret::new(TOKEN.into()), Arc::new(log))
+    Admin::new(
+        crate::settings::Secret::new(TOKEN.into()),
+        Arc::new(log),
+        crate::limiter::Tz::UTC,
+    )
 }
 
 #[test]
