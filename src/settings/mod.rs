@@ -25,6 +25,7 @@ mod http;
 mod kafka;
 mod proxies;
 mod replication;
+mod rls;
 mod tls;
 mod traces;
 
@@ -98,6 +99,8 @@ pub struct Config {
     pub descriptors: Option<DescriptorSource>,
     /// The rate-limit service answers with dynamic metadata.
     pub rls_response_metadata: bool,
+    /// The rate-limit service's global shadow mode and rate-limit headers.
+    pub rls_answers: crate::rls::Answers,
     /// The header that names the user on `/v1/forward-auth` (and gateway routes).
     pub forward_auth_user_header: HeaderName,
     /// Gateway mode's routes; `None`: no gateway.
@@ -233,8 +236,9 @@ impl Config {
             }),
             data_dir: cli.data_dir,
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
-            descriptors: proxies::source(cli.rls_config, cli.rls_merge_domains, algorithms)?,
-            rls_response_metadata: cli.rls_response_metadata,
+            descriptors: rls::source(&cli.rls, algorithms)?,
+            rls_response_metadata: cli.rls.rls_response_metadata,
+            rls_answers: rls::answers(&cli.rls)?,
             forward_auth_user_header: proxies::user_header(&cli.forward_auth_user_header)?,
             gateway: proxies::gateway(cli.gateway, &cli.trusted_proxies)?,
             shadow: cli.shadow,
