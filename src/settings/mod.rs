@@ -210,8 +210,10 @@ impl Config {
         };
         let algorithms = algorithms::defaults(&cli)?;
         let clock_start = algorithms::clock_start(&cli)?;
-        let zone = algorithms.time_zone;
-        let rules = cli.rules.map(|p| rules_source(p, zone)).transpose()?;
+        let rules = cli
+            .rules
+            .map(|p| rules_source(p, algorithms.time_zone))
+            .transpose()?;
         if admin_token.is_some() && replication.is_none() && cli.data_dir.is_none() {
             return Err(ConfigError::new(
                 "data-dir",

@@ -21,6 +21,7 @@ use crate::limiter::{Limit, LimitError};
 mod check;
 mod escape;
 mod names;
+mod options;
 mod overrides;
 mod pattern;
 pub mod yaml;

@@ -225,7 +225,8 @@ pub(super) struct Cli {
     pub(super) rules: Option<PathBuf>,
 
     /// Every rule is shadow: decided, counted and reported in the rate-limit headers
-    /// (plus RateLimit-Shadow), but never refusing.
+    /// (plus RateLimit-Shadow), but never refusing. The HTTP rules only: the rate-limit
+    /// service's is --rls-shadow.
     #[arg(
         long,
         env = "LIMITER_SHADOW",
