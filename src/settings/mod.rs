@@ -210,16 +210,9 @@ impl Config {
         };
         let algorithms = algorithms::defaults(&cli)?;
         let clock_start = algorithms::clock_start(&cli)?;
-        let rules = cli
-            .rules
-            .map(|p| rules_source(p, algorithms.time_zone))
-            .transpose()?;
-        if admin_token.is_some() && replication.is_none() && cli.data_dir.is_none() {
-            return Err(ConfigError::new(
-                "data-dir",
-                "required for the admin API without Kafka: changes are acknowledged only once stored there",
-            ));
-        }
+        let zone = algorithms.time_zone;
+        let rules = cli.rules.map(|p| rules_source(p, zone)).transpose()?;
+        admin_storage(admin_token.is_some(), replication.is_some(), &cli.data_dir)?;
         Ok(Self {
             listen,
             limit,
@@ -252,6 +245,18 @@ impl Config {
             clock_start,
         })
     }
+}
+
+/// The admin API without Kafka needs a data directory: changes are
+/// acknowledged only once stored there.
+fn admin_storage(admin: bool, kafka: bool, data_dir: &Option<PathBuf>) -> Result<(), ConfigError> {
+    if admin && !kafka && data_dir.is_none() {
+        return Err(ConfigError::new(
+            "data-dir",
+            "required for the admin API without Kafka: changes are acknowledged only once stored there",
+        ));
+    }
+    Ok(())
 }
 
 /// The rules file, read and validated now, calendar windows in `zone` unless named.
