@@ -83,6 +83,28 @@ fn global_quota_mode_refuses_only_when_every_descriptor_is_over() {
 }
 
 #[test]
+fn global_quota_mode_holds_for_the_files_read_again() {
+    let mut rls = Rls::start("rls-global-quota-reload", &["--rls-quota-mode"]);
+    let file = rls.dir.join("edge.yaml");
+    let changed = super::CONFIG.replace("requests_per_unit: 3", "requests_per_unit: 1");
+    std::fs::write(&file, changed).unwrap();
+    crate::helpers::eventually(
+        Duration::from_secs(10),
+        "the changed file in effect",
+        || {
+            let status = &rls.ask(&[&[("user", "probe")]]).statuses[0];
+            status.current_limit.as_ref().unwrap().requests_per_unit == 1
+        },
+    );
+    assert!(ok(&rls.ask(&[ALICE, ACME])));
+    // alice (1 a minute now) is over, acme is not: a quota limit lets it pass.
+    let one_over = rls.ask(&[ALICE, ACME]);
+    assert!(ok(&one_over));
+    assert_eq!(one_over.statuses[0].code, Code::OverLimit as i32);
+    assert!(!ok(&rls.ask(&[ALICE])), "alone, every descriptor is over");
+}
+
+#[test]
 fn response_headers_report_the_descriptor_nearest_its_limit() {
     let mut rls = Rls::start("rls-headers", &["--rls-response-headers"]);
     // alice: 3 a minute, refilled one every 20 s; acme: 100 an hour.
