@@ -17,7 +17,7 @@ use crate::http_api::server::ServerSettings;
 use crate::http_api::wire::tokens::DecisionAccess;
 use crate::http_api::{self, Admin, AppState};
 use crate::limiter::{node_key, Store};
-use crate::policy::descriptors::yaml::Domains;
+use crate::policy::descriptors::yaml::LoadOptions;
 use crate::policy::{Policy, RuleSet};
 use crate::policy_log::{open_ledger, Cleared, FileLog, Ledger, PolicyLog};
 use crate::replication::Replication;
@@ -88,8 +88,8 @@ pub async fn run(
         handle.stop(true).await;
     });
     let mut periodic = Vec::from(spawn_periodic(&config, &parts, clock));
-    let domains = descriptor_domains(&config);
-    let reloader = Reloader::new(&parts, gateway, domains, config.algorithms);
+    let descriptors = descriptor_options(&config);
+    let reloader = Reloader::new(&parts, gateway, descriptors, config.algorithms);
     periodic.push(watch::spawn(watched, reloader, config.config_poll));
     periodic.extend(watch_tls([http_tls, grpc_tls], &parts.telemetry));
     log_serving(&config, addr);
@@ -105,12 +105,12 @@ pub async fn run(
     result
 }
 
-/// How the descriptor files share a domain, for their reloads.
-fn descriptor_domains(config: &Config) -> Domains {
+/// How the descriptor files are read, for their reloads.
+fn descriptor_options(config: &Config) -> LoadOptions {
     config
         .descriptors
         .as_ref()
-        .map(|d| d.domains)
+        .map(|d| d.options)
         .unwrap_or_default()
 }
 

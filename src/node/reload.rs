@@ -11,7 +11,7 @@ use super::Parts;
 use crate::gateway::identity::jwks::Jwks;
 use crate::gateway::live::{KeysAfterReload, LiveGateway};
 use crate::policy::algorithm::AlgorithmDefaults;
-use crate::policy::descriptors::yaml::Domains;
+use crate::policy::descriptors::yaml::LoadOptions;
 use crate::policy::Policy;
 use crate::rls::files::load_descriptors;
 use crate::settings::{load_rules, Config, Secret};
@@ -73,8 +73,8 @@ pub(super) struct Reloader {
     telemetry: Arc<Telemetry>,
     gateway: Option<Arc<LiveGateway>>,
     refresher: Option<AbortOnDrop>,
-    /// How the descriptor files share a domain (`--rls-merge-domains`).
-    domains: Domains,
+    /// How the descriptor files are read (`--rls-merge-domains`, `--rls-quota-mode`).
+    descriptors: LoadOptions,
     /// The algorithm and zone of limits that name none (`--rls-algorithm`, `--time-zone`).
     algorithms: AlgorithmDefaults,
 }
@@ -84,7 +84,7 @@ impl Reloader {
     pub(super) fn new(
         parts: &Parts,
         gateway: Option<Arc<LiveGateway>>,
-        domains: Domains,
+        descriptors: LoadOptions,
         algorithms: AlgorithmDefaults,
     ) -> Self {
         let refresher = gateway.as_ref().and_then(|g| refresh(g.peek().jwks()));
@@ -93,7 +93,7 @@ impl Reloader {
             telemetry: Arc::clone(&parts.telemetry),
             gateway,
             refresher,
-            domains,
+            descriptors,
             algorithms,
         }
     }
@@ -111,8 +111,8 @@ impl Reloader {
             ConfigFile::Rls => {
                 let policy = &self.policy;
                 let apply = |set| policy.replace_descriptors(Arc::new(set));
-                let (domains, defaults) = (self.domains, self.algorithms);
-                let load = move |path: &Path| load_descriptors(path, domains, defaults);
+                let (options, defaults) = (self.descriptors, self.algorithms);
+                let load = move |path: &Path| load_descriptors(path, options, defaults);
                 read(path, load, apply).await
             }
             ConfigFile::Gateway => self.reload_gateway().await,

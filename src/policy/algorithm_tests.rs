@@ -95,7 +95,7 @@ descriptors:
 "#;
 
 fn rls_limit(defaults: AlgorithmDefaults, key: &str) -> Limit {
-    let set = yaml::parse_with([("edge.yaml", RLS)], Domains::Unique, defaults).unwrap();
+    let set = yaml::parse_with([("edge.yaml", RLS)], Domains::Unique.into(), defaults).unwrap();
     let mut bucket_key = String::new();
     set.resolve("edge", &[(key, "x")], &mut bucket_key).unwrap();
     set.limit_of_key(&bucket_key).unwrap().1
@@ -123,7 +123,7 @@ fn rls_limits_name_an_algorithm_or_take_the_nodes() {
         time_zone: America::Denver,
     };
     // A minute is no calendar unit: the node's choice is refused for it.
-    assert!(yaml::parse_with([("edge.yaml", RLS)], Domains::Unique, calendar).is_err());
+    assert!(yaml::parse_with([("edge.yaml", RLS)], Domains::Unique.into(), calendar).is_err());
 }
 
 #[test]

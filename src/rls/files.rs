@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::policy::algorithm::AlgorithmDefaults;
-use crate::policy::descriptors::yaml::{self, DescriptorError, Domains};
+use crate::policy::descriptors::yaml::{self, DescriptorError, LoadOptions};
 use crate::policy::descriptors::DescriptorSet;
 
 /// The descriptor files and what they held when read.
@@ -15,8 +15,9 @@ use crate::policy::descriptors::DescriptorSet;
 pub struct DescriptorSource {
     /// A file or a directory (read again on SIGHUP and when it changes).
     pub path: PathBuf,
-    /// Whether a domain may be configured in several files (`--rls-merge-domains`).
-    pub domains: Domains,
+    /// How they are read: a domain in several files (`--rls-merge-domains`),
+    /// every limit in quota mode (`--rls-quota-mode`).
+    pub options: LoadOptions,
     /// The limits they held.
     pub set: Arc<DescriptorSet>,
     /// The algorithm and zone of limits that name none (node settings).
@@ -34,11 +35,11 @@ pub enum DescriptorFilesError {
     Invalid(#[from] DescriptorError),
 }
 
-/// Reads and validates the descriptor files at `path`, a domain in several
-/// files as `domains` says (merged in file-name order).
+/// Reads and validates the descriptor files at `path` as `options` say (a
+/// domain in several files merged in file-name order).
 pub fn load_descriptors(
     path: &Path,
-    domains: Domains,
+    options: LoadOptions,
     defaults: AlgorithmDefaults,
 ) -> Result<DescriptorSet, DescriptorFilesError> {
     let mut texts = Vec::new();
@@ -51,7 +52,7 @@ pub fn load_descriptors(
     let texts = texts
         .iter()
         .map(|(name, text)| (name.as_str(), text.as_str()));
-    let set = yaml::parse_with(texts, domains, defaults)?;
+    let set = yaml::parse_with(texts, options, defaults)?;
     Ok(set)
 }
 

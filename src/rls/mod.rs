@@ -19,10 +19,12 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::tls::ListenerTls;
 
+pub use response::{Answers, HeaderNames};
 pub use service::{DecisionToken, Limiter};
 
 pub mod files;
 mod metadata;
+mod response;
 mod service;
 mod tls;
 
@@ -154,6 +156,7 @@ pub fn limiter(
         metrics: crate::telemetry::RlsMetrics::new(telemetry),
         token,
         response_metadata: false,
+        answers: Answers::default(),
         traces,
     }
 }

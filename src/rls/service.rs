@@ -2,22 +2,16 @@
 //! answered with Envoy's overall code and one status per descriptor.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use envoy_types::pb::envoy::config::core::v3::HeaderValue;
 use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::RateLimitOverride;
 use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
-use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit as PbUnit;
-use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
-    Code, DescriptorStatus, RateLimit,
-};
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_service_server::RateLimitService;
 use envoy_types::pb::envoy::service::ratelimit::v3::{RateLimitRequest, RateLimitResponse};
-use envoy_types::pb::google::protobuf::Duration as PbDuration;
 use opentelemetry::KeyValue;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
+use super::response::{respond, Answers};
 use crate::clock::Clock;
 use crate::limiter::Store;
 use crate::policy::descriptors::{
@@ -52,6 +46,8 @@ pub struct Limiter {
     pub token: Option<Box<dyn DecisionToken>>,
     /// Answer with dynamic metadata (`--rls-response-metadata`).
     pub response_metadata: bool,
+    /// Global shadow mode and rate-limit headers (`--rls-shadow`, `--rls-response-headers`).
+    pub answers: Answers,
     /// Traces over OTLP; `None`: off.
     pub traces: Option<Arc<Traces>>,
 }
@@ -123,15 +119,13 @@ impl Limiter {
                 "the rate limiter could not decide this request",
             ))
         });
-        let outcome = match &answer {
-            Ok(response) if response.overall_code == Code::OverLimit as i32 => {
-                RlsOutcome::OverLimit
+        match answer {
+            Ok((response, outcome)) => (Ok(response), outcome),
+            Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                (Err(status), RlsOutcome::Invalid)
             }
-            Ok(_) => RlsOutcome::Ok,
-            Err(status) if status.code() == tonic::Code::InvalidArgument => RlsOutcome::Invalid,
-            Err(_) => RlsOutcome::Unavailable,
-        };
-        (answer, outcome)
+            Err(status) => (Err(status), RlsOutcome::Unavailable),
+        }
     }
 
     /// Whether the call carries the decision token, if one is set: Envoy
@@ -159,7 +153,10 @@ impl Limiter {
         }
     }
 
-    fn decide(&self, request: &RateLimitRequest) -> Result<RateLimitResponse, Status> {
+    fn decide(
+        &self,
+        request: &RateLimitRequest,
+    ) -> Result<(RateLimitResponse, RlsOutcome), Status> {
         let (entries, descriptors) = validate(request)?;
         let mut at = 0;
         let queries: Vec<DescriptorQuery<'_>> = descriptors
@@ -183,11 +180,11 @@ impl Limiter {
             &mut verdicts,
         );
         self.count(&request.domain, &queries, &verdicts);
-        let mut response = respond(passed, &verdicts);
+        let (mut response, outcome) = respond(passed, &verdicts, &self.answers);
         if self.response_metadata {
             response.dynamic_metadata = Some(super::metadata::dynamic_metadata(request, &verdicts));
         }
-        Ok(response)
+        Ok((response, outcome))
     }
 
     /// Counts each descriptor under its statistics name: with the request's
@@ -316,80 +313,4 @@ fn override_unit(unit: i32) -> Option<Unit> {
         7 => Unit::Week,
         _ => return None,
     })
-}
-
-fn respond(passed: bool, verdicts: &[DescriptorVerdict]) -> RateLimitResponse {
-    let statuses: Vec<DescriptorStatus> = verdicts.iter().map(status).collect();
-    let mut response = RateLimitResponse {
-        overall_code: if passed { Code::Ok } else { Code::OverLimit } as i32,
-        statuses,
-        ..Default::default()
-    };
-    if !passed {
-        // Envoy adds these to its 429: when the refused descriptors allow again.
-        let wait = verdicts
-            .iter()
-            .filter(|v| v.outcome == crate::policy::descriptors::Outcome::OverLimit)
-            .map(|v| v.reset)
-            .max()
-            .unwrap_or_default();
-        response.response_headers_to_add.push(HeaderValue {
-            key: "retry-after".into(),
-            value: wait
-                .as_secs()
-                .saturating_add(u64::from(wait.subsec_nanos() > 0))
-                .max(1)
-                .to_string(),
-            ..Default::default()
-        });
-    }
-    response
-}
-
-fn status(verdict: &DescriptorVerdict) -> DescriptorStatus {
-    use crate::policy::descriptors::Outcome;
-    let over = verdict.outcome == Outcome::OverLimit;
-    // Over a limit (a shadow one too) nothing remains, as envoyproxy/ratelimit reports.
-    let remaining = match verdict.outcome {
-        Outcome::OverLimit | Outcome::ShadowOverLimit => 0,
-        _ => u32::try_from(verdict.remaining).unwrap_or(u32::MAX),
-    };
-    DescriptorStatus {
-        code: if over { Code::OverLimit } else { Code::Ok } as i32,
-        current_limit: verdict
-            .limit
-            .as_deref()
-            .filter(|_| verdict.outcome != Outcome::Unlimited)
-            .map(current_limit),
-        limit_remaining: remaining,
-        duration_until_reset: verdict.limit.as_ref().map(|_| duration(verdict.reset)),
-        ..Default::default()
-    }
-}
-
-fn current_limit(limit: &DescriptorLimit) -> RateLimit {
-    RateLimit {
-        name: limit.name.as_deref().unwrap_or_default().to_string(),
-        requests_per_unit: limit.requests_per_unit,
-        unit: unit(limit.unit) as i32,
-    }
-}
-
-fn unit(unit: Unit) -> PbUnit {
-    match unit {
-        Unit::Second => PbUnit::Second,
-        Unit::Minute => PbUnit::Minute,
-        Unit::Hour => PbUnit::Hour,
-        Unit::Day => PbUnit::Day,
-        Unit::Week => PbUnit::Week,
-        Unit::Month => PbUnit::Month,
-        Unit::Year => PbUnit::Year,
-    }
-}
-
-fn duration(d: Duration) -> PbDuration {
-    PbDuration {
-        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        nanos: d.subsec_nanos() as i32,
-    }
 }

@@ -25,6 +25,7 @@ mod http;
 mod kafka;
 mod proxies;
 mod replication;
+mod rls;
 mod tls;
 mod traces;
 
@@ -98,6 +99,8 @@ pub struct Config {
     pub descriptors: Option<DescriptorSource>,
     /// The rate-limit service answers with dynamic metadata.
     pub rls_response_metadata: bool,
+    /// The rate-limit service's global shadow mode and rate-limit headers.
+    pub rls_answers: crate::rls::Answers,
     /// The header that names the user on `/v1/forward-auth` (and gateway routes).
     pub forward_auth_user_header: HeaderName,
     /// Gateway mode's routes; `None`: no gateway.
@@ -209,12 +212,7 @@ impl Config {
         let clock_start = algorithms::clock_start(&cli)?;
         let zone = algorithms.time_zone;
         let rules = cli.rules.map(|p| rules_source(p, zone)).transpose()?;
-        if admin_token.is_some() && replication.is_none() && cli.data_dir.is_none() {
-            return Err(ConfigError::new(
-                "data-dir",
-                "required for the admin API without Kafka: changes are acknowledged only once stored there",
-            ));
-        }
+        admin_storage(admin_token.is_some(), replication.is_some(), &cli.data_dir)?;
         Ok(Self {
             listen,
             limit,
@@ -233,8 +231,9 @@ impl Config {
             }),
             data_dir: cli.data_dir,
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
-            descriptors: proxies::source(cli.rls_config, cli.rls_merge_domains, algorithms)?,
-            rls_response_metadata: cli.rls_response_metadata,
+            descriptors: rls::source(&cli.rls, algorithms)?,
+            rls_response_metadata: cli.rls.rls_response_metadata,
+            rls_answers: rls::answers(&cli.rls)?,
             forward_auth_user_header: proxies::user_header(&cli.forward_auth_user_header)?,
             gateway: proxies::gateway(cli.gateway, &cli.trusted_proxies)?,
             shadow: cli.shadow,
@@ -246,6 +245,18 @@ impl Config {
             clock_start,
         })
     }
+}
+
+/// The admin API without Kafka needs a data directory: changes are
+/// acknowledged only once stored there.
+fn admin_storage(admin: bool, kafka: bool, data_dir: &Option<PathBuf>) -> Result<(), ConfigError> {
+    if admin && !kafka && data_dir.is_none() {
+        return Err(ConfigError::new(
+            "data-dir",
+            "required for the admin API without Kafka: changes are acknowledged only once stored there",
+        ));
+    }
+    Ok(())
 }
 
 /// The rules file, read and validated now, calendar windows in `zone` unless named.

@@ -1,8 +1,6 @@
 //! Settings of the ways proxies call a node: the Envoy rate-limit service's
-//! gRPC address and envoyproxy/ratelimit YAML files (one file, or every
-//! `.yaml`/`.yml` file of a directory, as envoyproxy/ratelimit reads its
-//! runtime directory), the header naming the user on `/v1/forward-auth`, and
-//! the gateway file.
+//! gRPC address (its files and answers are in `rls.rs`), the header naming
+//! the user on `/v1/forward-auth`, and the gateway file.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,9 +11,6 @@ use actix_web::http::header::HeaderName;
 use super::ConfigError;
 use crate::gateway::identity::TrustedProxies;
 use crate::gateway::Gateway;
-use crate::policy::algorithm::AlgorithmDefaults;
-use crate::policy::descriptors::yaml::Domains;
-use crate::rls::files::{load_descriptors, DescriptorSource};
 
 /// The forward-auth user header: a valid header name.
 pub(super) fn user_header(name: &str) -> Result<HeaderName, ConfigError> {
@@ -50,30 +45,6 @@ pub(super) fn grpc_listen(text: Option<String>) -> Result<Option<SocketAddr>, Co
                 "grpc-listen",
                 format!("`{text}` is not an address like 0.0.0.0:8081"),
             )
-        })
-    })
-    .transpose()
-}
-
-/// The descriptor files, read and validated now; with `merge`, a domain may
-/// be configured in several of them.
-pub(super) fn source(
-    path: Option<PathBuf>,
-    merge: bool,
-    defaults: AlgorithmDefaults,
-) -> Result<Option<DescriptorSource>, ConfigError> {
-    let domains = match merge {
-        true => Domains::Merge,
-        false => Domains::Unique,
-    };
-    path.map(|path| {
-        let set = load_descriptors(&path, domains, defaults)
-            .map_err(|e| ConfigError::new("rls-config", e.to_string()))?;
-        Ok(DescriptorSource {
-            path,
-            domains,
-            set: Arc::new(set),
-            defaults,
         })
     })
     .transpose()

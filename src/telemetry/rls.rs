@@ -29,16 +29,20 @@ pub enum RlsOutcome {
     Unavailable,
     /// Without the decision token, or with a wrong one.
     Unauthenticated,
+    /// Over a limit, answered `OK` under `--rls-shadow` (envoyproxy/ratelimit's
+    /// `global_shadow_mode` statistic).
+    ShadowLimited,
 }
 
 impl RlsOutcome {
     /// Each outcome's label, in declaration order.
-    const LABELS: [&'static str; 5] = [
+    const LABELS: [&'static str; 6] = [
         "ok",
         "over_limit",
         "invalid_argument",
         "unavailable",
         "unauthenticated",
+        "shadow_limited",
     ];
 
     /// The outcome's label in metrics and spans.
@@ -50,7 +54,7 @@ impl RlsOutcome {
 /// Handles for the rate-limit service, made from a node's [`Telemetry`].
 pub struct RlsMetrics {
     telemetry: Arc<Telemetry>,
-    requests: [Counter; 5],
+    requests: [Counter; RlsOutcome::LABELS.len()],
     /// By `descriptor` label; each outcome's counter made on first use.
     descriptors: DashMap<Box<str>, [OnceLock<Counter>; Outcome::ALL.len()], ahash::RandomState>,
     /// Detailed names made so far (a few more than admitted, under races).

@@ -2,11 +2,13 @@
 //! broker: envoyproxy/ratelimit's configuration file and Envoy's `rate_limits`
 //! actions as docs/proxies.md shows them (`examples/proxies/`), unchanged. The
 //! calls spread over the nodes, and a user's limit holds for the cluster.
+//! Then one node's rate-limit headers (`--rls-response-headers`) reaching the
+//! client, and its global shadow mode (`--rls-shadow`) letting Envoy pass.
 
 use std::time::Duration;
 
 use crate::helpers::cluster::{node, shared_broker, topic};
-use crate::helpers::proxy::{envoy, envoy_address, example_text, Upstream};
+use crate::helpers::proxy::{envoy, envoy_address, example_text, Proxy, Upstream};
 use crate::helpers::{eventually, temp_dir, tools, NodeProcess};
 
 /// The admin API's token: the test reads buckets through it.
@@ -99,4 +101,84 @@ fn a_users_limit_holds_through_envoy_across_three_nodes() {
             + node.metric(r#"limiter_rls_requests_total{outcome="over_limit"}"#);
         assert!(calls >= 1.0, "node {} answered no call", node.addr);
     }
+}
+
+/// One node with `flags` and docs/proxies.md's descriptor file, and Envoy
+/// with docs/proxies.md's configuration asking it (its three limiter
+/// addresses all this node), in front of `app`.
+fn envoy_and_node(name: &str, app: &Upstream, flags: &[&str]) -> (Proxy, NodeProcess) {
+    let config = temp_dir(name).join("ratelimit.yaml");
+    std::fs::write(&config, example_text("ratelimit.yaml")).unwrap();
+    let mut args = vec![
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--rls-config",
+        config.to_str().unwrap(),
+    ];
+    args.extend_from_slice(flags);
+    let node = NodeProcess::start(&args);
+    node.wait_ready(Duration::from_secs(20));
+    let grpc = node.grpc.expect("the node logs its gRPC address");
+    let mut envoy_config = example_text("envoy-ratelimit.yaml").replace(
+        &envoy_address("app", 8080),
+        &envoy_address("127.0.0.1", app.addr.port()),
+    );
+    for i in 1..=3 {
+        envoy_config = envoy_config.replace(
+            &envoy_address(&format!("limiter-{i}"), 8081),
+            &envoy_address("127.0.0.1", grpc.port()),
+        );
+    }
+    let envoy = envoy(&envoy_config, tools::free_port(), &temp_dir(name));
+    (envoy, node)
+}
+
+#[test]
+fn rate_limit_headers_reach_the_client_through_envoy() {
+    let app = Upstream::start();
+    let flags = [
+        "--rls-response-headers",
+        "--rls-reset-header",
+        "X-Limit-Reset",
+    ];
+    let (envoy, _node) = envoy_and_node("envoy-rls-headers", &app, &flags);
+    let alice = [("X-User-ID", "alice")];
+    // Two descriptors per call: alice's 5 a minute is nearer its limit than
+    // the client address's 20 a second, so hers are reported.
+    for remaining in (0..5).rev() {
+        let reply = envoy.request("GET", "/api/orders", &alice);
+        assert_eq!(reply.status, 200, "{reply:?}\n{}", envoy.log());
+        assert_eq!(reply.header("ratelimit-limit"), "5");
+        assert_eq!(reply.header("ratelimit-remaining"), remaining.to_string());
+        let reset: u64 = reply.header("x-limit-reset").parse().unwrap();
+        assert!(
+            (1..=60).contains(&reset),
+            "until alice's bucket is full: {reset}"
+        );
+    }
+    let refused = envoy.request("GET", "/api/orders", &alice);
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(refused.header("ratelimit-limit"), "5");
+    assert_eq!(refused.header("ratelimit-remaining"), "0");
+    let reset: u64 = refused.header("x-limit-reset").parse().unwrap();
+    assert!((1..=12).contains(&reset), "one token every 12 s: {reset}");
+    assert_eq!(refused.header("retry-after"), reset.to_string());
+    assert_eq!(app.hits(), 5);
+}
+
+#[test]
+fn global_shadow_mode_lets_envoy_pass_what_it_would_refuse() {
+    let app = Upstream::start();
+    let flags = ["--rls-shadow", "--rls-response-headers"];
+    let (envoy, node) = envoy_and_node("envoy-rls-shadow", &app, &flags);
+    let alice = [("X-User-ID", "alice")];
+    for _ in 0..7 {
+        let reply = envoy.request("GET", "/api/orders", &alice);
+        assert_eq!(reply.status, 200, "{reply:?}\n{}", envoy.log());
+    }
+    let over = envoy.request("GET", "/api/orders", &alice);
+    assert_eq!(over.header("ratelimit-remaining"), "0", "{over:?}");
+    assert_eq!(app.hits(), 8, "nothing refused");
+    let shadowed = node.metric(r#"limiter_rls_requests_total{outcome="shadow_limited"}"#);
+    assert_eq!(shadowed, 3.0);
 }

@@ -151,7 +151,8 @@ impl Policy {
                 }
             }
             drop_replaced(out, hits);
-            decide_all(store, keys, hits, out, now)
+            let quota = Quota::of(out, set.quota_mode);
+            decide_all(store, keys, hits, out, quota, now)
         })
     }
 }
@@ -189,14 +190,16 @@ struct Quota {
 
 impl Quota {
     /// The quota-mode limits among `verdicts` (an unlimited one is never over), none over yet.
-    fn of(verdicts: &[DescriptorVerdict]) -> Self {
+    /// With `every` (`--rls-quota-mode`) every descriptor not unlimited counts, as in
+    /// envoyproxy/ratelimit's `QUOTA_MODE`: one without a limit, or a shadow one, is never over.
+    fn of(verdicts: &[DescriptorVerdict], every: bool) -> Self {
         let unlimited = |v: &DescriptorVerdict| {
             matches!(v.limit.as_ref().map(|l| l.kind), Some(LimitKind::Unlimited))
         };
         Self {
             total: verdicts
                 .iter()
-                .filter(|v| is_quota(v) && !unlimited(v))
+                .filter(|v| (every || is_quota(v)) && !unlimited(v))
                 .count(),
             over: 0,
         }
@@ -225,9 +228,9 @@ fn decide_all(
     keys: &str,
     hits: &mut Vec<Hit>,
     out: &mut [DescriptorVerdict],
+    mut quota: Quota,
     now: Stamp,
 ) -> bool {
-    let mut quota = Quota::of(out);
     let mut blocked = unbucketed(out, &mut quota);
     blocked |= probe(store, keys, hits, out, &mut quota, now);
     let split = enforced_first(hits);

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::limiter::{Limit, Stamp, Store};
-use crate::policy::descriptors::yaml::{parse, Domains};
-use crate::policy::descriptors::{DescriptorQuery, Outcome, Unit};
+use crate::policy::algorithm::AlgorithmDefaults;
+use crate::policy::descriptors::yaml::{parse, parse_with, Domains, LoadOptions};
+use crate::policy::descriptors::{DescriptorQuery, DescriptorSet, Outcome, Unit};
 use crate::policy::{Policy, RuleSet};
 
 const QUOTAS: &str = r#"
@@ -26,9 +27,12 @@ struct Node {
 
 impl Node {
     fn new() -> Self {
+        Self::with(parse([("q.yaml", QUOTAS)], Domains::Unique).unwrap())
+    }
+
+    fn with(set: DescriptorSet) -> Self {
         let limit = Limit::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(1)).unwrap();
         let policy = Policy::new(RuleSet::single(limit));
-        let set = parse([("q.yaml", QUOTAS)], Domains::Unique).unwrap();
         policy.replace_descriptors(Arc::new(set));
         let store = Store::new(limit, NonZeroUsize::new(1000).unwrap());
         let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
@@ -126,4 +130,77 @@ fn an_override_replaces_the_configured_limit_in_its_own_bucket() {
         node.policy
             .check_descriptors(&node.store, "nowhere", &[own(1)], node.now, &mut out);
     assert!(elsewhere && out[0].outcome == Outcome::NoLimit);
+}
+
+/// Limits none of which says `quota_mode`, read under `--rls-quota-mode`.
+const PLAIN: &str = r#"
+domain: edge
+descriptors:
+  - {key: user, rate_limit: {unit: minute, requests_per_unit: 1}}
+  - {key: tenant, rate_limit: {unit: minute, requests_per_unit: 2}}
+  - {key: plan, shadow_mode: true, rate_limit: {unit: minute, requests_per_unit: 1}}
+  - {key: open, rate_limit: {unlimited: true}}
+"#;
+
+fn every_quota() -> Node {
+    let options = LoadOptions {
+        domains: Domains::Unique,
+        quota_mode: true,
+    };
+    let set = parse_with([("p.yaml", PLAIN)], options, AlgorithmDefaults::default());
+    Node::with(set.unwrap())
+}
+
+const TENANT: &[(&str, &str)] = &[("tenant", "acme")];
+
+#[test]
+fn every_limit_in_quota_mode_refuses_only_when_every_descriptor_is_over() {
+    let node = every_quota();
+    assert!(node.check(&[ask(USER, 1), ask(TENANT, 1)]).0);
+    // alice is over: alone she would refuse, quota mode lets the tenant pass.
+    let (passed, statuses) = node.check(&[ask(USER, 1), ask(TENANT, 1)]);
+    assert!(passed);
+    assert_eq!(statuses, [(Outcome::OverLimit, 0), (Outcome::Ok, 0)]);
+    let (passed, statuses) = node.check(&[ask(USER, 1), ask(TENANT, 1)]);
+    assert!(!passed, "every descriptor is over");
+    assert_eq!(statuses[1].0, Outcome::OverLimit);
+    assert!(!node.check(&[ask(USER, 1)]).0);
+    // A request's own limit is in quota mode too.
+    let own = DescriptorQuery {
+        entries: USER,
+        hits: 1,
+        limit: Some((5, Unit::Hour)),
+    };
+    let mut out = Vec::new();
+    let passed = node.policy.check_descriptors(
+        &node.store,
+        "edge",
+        &[ask(USER, 1), own],
+        node.now,
+        &mut out,
+    );
+    assert!(passed && out[1].limit.as_ref().unwrap().quota_mode);
+}
+
+#[test]
+fn every_limit_in_quota_mode_lets_a_descriptor_without_a_limit_or_a_shadow_one_pass() {
+    let node = every_quota();
+    assert!(node.check(&[ask(USER, 1)]).0);
+    // As envoyproxy/ratelimit's QUOTA_MODE counts them: each is a quota
+    // descriptor that is never over.
+    let nothing: &[(&str, &str)] = &[("nothing", "x")];
+    let (passed, statuses) = node.check(&[ask(USER, 1), ask(nothing, 1)]);
+    assert!(passed);
+    assert_eq!(statuses[1].0, Outcome::NoLimit);
+    let plan: &[(&str, &str)] = &[("plan", "trial")];
+    assert!(node.check(&[ask(USER, 1), ask(plan, 1)]).0);
+    // An unlimited one does not count.
+    let open: &[(&str, &str)] = &[("open", "door")];
+    let (passed, statuses) = node.check(&[ask(USER, 1), ask(open, 1)]);
+    assert!(!passed);
+    assert_eq!(statuses[1].0, Outcome::Unlimited);
+    // Without the setting, the same request with a descriptor lacking a limit is refused.
+    let plain = Node::with(parse([("p.yaml", PLAIN)], Domains::Unique).unwrap());
+    assert!(plain.check(&[ask(USER, 1)]).0);
+    assert!(!plain.check(&[ask(USER, 1), ask(nothing, 1)]).0);
 }

@@ -21,6 +21,7 @@ use crate::limiter::{Limit, LimitError};
 mod check;
 mod escape;
 mod names;
+mod options;
 mod overrides;
 mod pattern;
 pub mod yaml;
@@ -171,6 +172,10 @@ pub struct DescriptorLimit {
 #[derive(Debug, Default)]
 pub struct DescriptorSet {
     domains: HashMap<Box<str>, Level>,
+    /// Every limit in quota mode (`--rls-quota-mode`): requests' `limit`
+    /// overrides too, and a call is refused only when every descriptor
+    /// that is not unlimited is over a limit, as envoyproxy/ratelimit's `QUOTA_MODE` decides.
+    quota_mode: bool,
 }
 
 /// The descriptors configured at one depth, by key.

@@ -66,7 +66,7 @@ impl DescriptorSet {
             replaces: Vec::new(),
             detailed_metric: true,
             value_to_metric: false,
-            quota_mode: false,
+            quota_mode: self.quota_mode,
             metadata: None,
             overridden: true,
         }))

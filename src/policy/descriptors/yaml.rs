@@ -23,6 +23,7 @@ use serde_norway::Value;
 
 use crate::policy::algorithm::{parse_zone, window_limit, AlgorithmDefaults, AlgorithmKind};
 
+pub use super::options::{Domains, LoadOptions};
 use super::{
     escaped_len, DescriptorLimit, DescriptorSet, KeyEntry, Level, LimitKind, Node, Pattern, Unit,
     KEY_PREFIX, MAX_KEY, MAX_VALUE_IN_KEY,
@@ -86,41 +87,34 @@ struct RawReplaces {
 #[error("{0}")]
 pub struct DescriptorError(pub String);
 
-/// What to do with a domain configured in more than one file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Domains {
-    /// Refuse the files, as envoyproxy/ratelimit does by default.
-    #[default]
-    Unique,
-    /// Add each file's descriptors to the domain's (envoyproxy/ratelimit's
-    /// `MERGE_DOMAIN_CONFIG`); a descriptor configured twice is still refused.
-    Merge,
-}
-
 /// Reads `files` (each a name for errors, and its text): one domain per
 /// file, a domain in several files as `domains` says.
 pub fn parse<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
     domains: Domains,
 ) -> Result<DescriptorSet, DescriptorError> {
-    parse_with(files, domains, AlgorithmDefaults::default())
+    parse_with(files, domains.into(), AlgorithmDefaults::default())
 }
 
-/// [`parse`], limits that name no algorithm or zone taking `defaults`.
+/// [`parse`] as `options` say, limits that name no algorithm or zone taking `defaults`.
 pub fn parse_with<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
-    domains: Domains,
+    options: LoadOptions,
     defaults: AlgorithmDefaults,
 ) -> Result<DescriptorSet, DescriptorError> {
-    parse_files(files, domains, defaults).map_err(DescriptorError)
+    parse_files(files, options, defaults).map_err(DescriptorError)
 }
 
 fn parse_files<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
-    domains: Domains,
+    options: LoadOptions,
     defaults: AlgorithmDefaults,
 ) -> Result<DescriptorSet, String> {
-    let mut set = DescriptorSet::default();
+    let domains = options.domains;
+    let mut set = DescriptorSet {
+        quota_mode: options.quota_mode,
+        ..DescriptorSet::default()
+    };
     for (name, text) in files {
         let root: RawRoot = serde_norway::from_str(text).map_err(|e| format!("{name}: {e}"))?;
         let domain = scalar(root.domain.as_ref()).unwrap_or_default();
@@ -140,6 +134,7 @@ fn parse_files<'a>(
             key_len: KEY_PREFIX.len() + escaped_len(&domain),
             value_to_metric: false,
             defaults,
+            quota_mode: options.quota_mode,
         };
         let level = set.domains.entry(domain.into()).or_default();
         load_level(&place, level, root.descriptors.unwrap_or_default())?;
@@ -159,6 +154,8 @@ struct Place<'a> {
     defaults: AlgorithmDefaults,
     /// `value_to_metric` on a descriptor down to here.
     value_to_metric: bool,
+    /// Every limit in quota mode (`--rls-quota-mode`).
+    quota_mode: bool,
 }
 
 impl Place<'_> {
@@ -228,6 +225,7 @@ fn place_of<'a>(
         key_len: parent.key_len + 2 + escaped_len(&key) + value_len,
         value_to_metric: parent.value_to_metric || raw.value_to_metric,
         defaults: parent.defaults,
+        quota_mode: parent.quota_mode,
     };
     if key.is_empty() {
         return Err(place.error("key: required, and not empty"));
@@ -315,7 +313,7 @@ fn load_limit(
         replaces,
         detailed_metric: raw.detailed_metric,
         value_to_metric: place.value_to_metric,
-        quota_mode: raw.quota_mode,
+        quota_mode: raw.quota_mode || place.quota_mode,
         metadata: metadata(place, raw.metadata.as_ref())?,
         overridden: false,
     })

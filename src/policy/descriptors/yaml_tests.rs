@@ -2,7 +2,7 @@
 //! as it is, wildcards anywhere, `share_threshold`, `quota_mode`, `metadata`,
 //! and a domain in several files.
 
-use super::{parse, Domains};
+use super::{parse, parse_with, Domains, LoadOptions};
 use crate::policy::descriptors::{DescriptorSet, KEY_PREFIX};
 
 /// envoyproxy/ratelimit's `examples/ratelimit/config/example.yaml`, unchanged.
@@ -202,4 +202,30 @@ fn wildcards_match_within_their_key_only() {
     // A `*` in a key is the key's own text, not a wildcard.
     assert!(found(&set, "d", &[("k*", "v")]).is_some());
     assert!(found(&set, "d", &[("kx", "v")]).is_none());
+}
+
+#[test]
+fn the_quota_mode_setting_puts_every_limit_in_quota_mode_at_load() {
+    let text =
+        "domain: d\ndescriptors:\n  - {key: k, rate_limit: {unit: second, requests_per_unit: 1}}\n";
+    let quota = |options: LoadOptions| {
+        let set = parse_with([("f.yaml", text)], options, Default::default()).unwrap();
+        let mut key = String::new();
+        set.resolve("d", &[("k", "v")], &mut key)
+            .unwrap()
+            .quota_mode
+    };
+    assert!(!quota(Domains::Unique.into()));
+    assert!(quota(LoadOptions {
+        domains: Domains::Unique,
+        quota_mode: true,
+    }));
+    // The example's own quota_mode: true stays, with or without it.
+    let set = one(UPSTREAM_EXAMPLE);
+    let mut key = String::new();
+    assert!(
+        set.resolve("rl", &[("service", "service_1")], &mut key)
+            .unwrap()
+            .quota_mode
+    );
 }

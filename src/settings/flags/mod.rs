@@ -7,11 +7,13 @@ use std::path::PathBuf;
 use clap::Parser;
 
 mod kafka;
+mod rls;
 mod tls;
 mod traces;
 mod windows;
 
 pub(in crate::settings) use kafka::KafkaFlags;
+pub(in crate::settings) use rls::RlsFlags;
 pub(in crate::settings) use tls::TlsFlags;
 pub(in crate::settings) use traces::TraceFlags;
 pub(in crate::settings) use windows::WindowFlags;
@@ -223,7 +225,8 @@ pub(super) struct Cli {
     pub(super) rules: Option<PathBuf>,
 
     /// Every rule is shadow: decided, counted and reported in the rate-limit headers
-    /// (plus RateLimit-Shadow), but never refusing.
+    /// (plus RateLimit-Shadow), but never refusing. The HTTP rules only: the rate-limit
+    /// service's is --rls-shadow.
     #[arg(
         long,
         env = "LIMITER_SHADOW",
@@ -267,39 +270,8 @@ pub(super) struct Cli {
     #[arg(long, env = "LIMITER_GRPC_LISTEN", value_name = "ADDR")]
     pub(super) grpc_listen: Option<String>,
 
-    /// envoyproxy/ratelimit YAML file, or a directory of them: the descriptor limits of the
-    /// rate-limit service. Read again on SIGHUP and when the files change.
-    #[arg(long, env = "LIMITER_RLS_CONFIG", value_name = "PATH")]
-    pub(super) rls_config: Option<PathBuf>,
-
-    /// A domain configured in several descriptor files gets the descriptors of them all
-    /// (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG). Off: such files are refused.
-    #[arg(
-        long,
-        env = "LIMITER_RLS_MERGE_DOMAINS",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_value = "false",
-        default_missing_value = "true",
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub(super) rls_merge_domains: bool,
-
-    /// The rate-limit service answers with dynamic metadata: the request's domain and
-    /// descriptors, and the `metadata` of the descriptors that passed
-    /// (envoyproxy/ratelimit's RESPONSE_DYNAMIC_METADATA).
-    #[arg(
-        long,
-        env = "LIMITER_RLS_RESPONSE_METADATA",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_value = "false",
-        default_missing_value = "true",
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub(super) rls_response_metadata: bool,
+    #[command(flatten)]
+    pub(in crate::settings) rls: RlsFlags,
 
     /// Header that names the user on /v1/forward-auth (what the proxy's auth layer sets).
     #[arg(

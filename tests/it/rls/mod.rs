@@ -14,6 +14,7 @@ use envoy_types::pb::google::protobuf::UInt64Value;
 
 use crate::helpers::{self, tools, TestNode};
 
+mod settings;
 mod upstream;
 
 const CONFIG: &str = r#"
