@@ -41,6 +41,7 @@ pub(super) fn start_rls(
         parts.traces.clone(),
     );
     limiter.response_metadata = config.rls_response_metadata;
+    limiter.counting = config.rls_counting;
     RlsServer::start(listener, limiter, config.workers.get(), tls).map(Some)
 }
 

@@ -154,6 +154,7 @@ pub fn limiter(
         metrics: crate::telemetry::RlsMetrics::new(telemetry),
         token,
         response_metadata: false,
+        counting: Default::default(),
         traces,
     }
 }

@@ -21,7 +21,7 @@ use tonic::{Request, Response, Status};
 use crate::clock::Clock;
 use crate::limiter::Store;
 use crate::policy::descriptors::{
-    DescriptorLimit, DescriptorQuery, DescriptorVerdict, LimitKind, Unit,
+    Counting, DescriptorLimit, DescriptorQuery, DescriptorVerdict, LimitKind, Unit,
 };
 use crate::policy::Policy;
 use crate::telemetry::traces::{Carrier, RequestSpan, Traces};
@@ -52,6 +52,8 @@ pub struct Limiter {
     pub token: Option<Box<dyn DecisionToken>>,
     /// Answer with dynamic metadata (`--rls-response-metadata`).
     pub response_metadata: bool,
+    /// How descriptors count (`--rls-count-over-limit`).
+    pub counting: Counting,
     /// Traces over OTLP; `None`: off.
     pub traces: Option<Arc<Traces>>,
 }
@@ -179,6 +181,7 @@ impl Limiter {
             &self.store,
             &request.domain,
             &queries,
+            self.counting,
             self.clock.now(),
             &mut verdicts,
         );

@@ -16,6 +16,7 @@ use crate::gateway::Gateway;
 use crate::limiter::rate::parse_rate;
 use crate::limiter::{Limit, Stamp, Tz};
 use crate::policy::algorithm::AlgorithmDefaults;
+use crate::policy::descriptors::Counting;
 use crate::policy::{rules_file, RuleSet};
 
 mod algorithms;
@@ -98,6 +99,8 @@ pub struct Config {
     pub descriptors: Option<DescriptorSource>,
     /// The rate-limit service answers with dynamic metadata.
     pub rls_response_metadata: bool,
+    /// How the rate-limit service counts a request's descriptors (`--rls-count-over-limit`).
+    pub rls_counting: Counting,
     /// The header that names the user on `/v1/forward-auth` (and gateway routes).
     pub forward_auth_user_header: HeaderName,
     /// Gateway mode's routes; `None`: no gateway.
@@ -235,6 +238,10 @@ impl Config {
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
             descriptors: proxies::source(cli.rls_config, cli.rls_merge_domains, algorithms)?,
             rls_response_metadata: cli.rls_response_metadata,
+            rls_counting: match cli.windows.rls_count_over_limit {
+                true => Counting::OverLimit,
+                false => Counting::AllOrNothing,
+            },
             forward_auth_user_header: proxies::user_header(&cli.forward_auth_user_header)?,
             gateway: proxies::gateway(cli.gateway, &cli.trusted_proxies)?,
             shadow: cli.shadow,

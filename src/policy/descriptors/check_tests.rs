@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::limiter::{Limit, Stamp, Store};
 use crate::policy::descriptors::yaml::{parse, Domains};
-use crate::policy::descriptors::{DescriptorQuery, Outcome, Unit};
+use crate::policy::descriptors::{Counting, DescriptorQuery, Outcome, Unit};
 use crate::policy::{Policy, RuleSet};
 
 const QUOTAS: &str = r#"
@@ -22,6 +22,7 @@ struct Node {
     policy: Policy,
     store: Store,
     now: Stamp,
+    counting: Counting,
 }
 
 impl Node {
@@ -32,16 +33,26 @@ impl Node {
         policy.replace_descriptors(Arc::new(set));
         let store = Store::new(limit, NonZeroUsize::new(1000).unwrap());
         let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
-        Self { policy, store, now }
+        Self {
+            policy,
+            store,
+            now,
+            counting: Counting::AllOrNothing,
+        }
     }
 
     /// Decides descriptors (entries, hits, override): whether the request
     /// passed, and each descriptor's outcome and tokens left.
     fn check(&self, queries: &[DescriptorQuery<'_>]) -> (bool, Vec<(Outcome, u64)>) {
         let mut out = Vec::new();
-        let passed =
-            self.policy
-                .check_descriptors(&self.store, "edge", queries, self.now, &mut out);
+        let passed = self.policy.check_descriptors(
+            &self.store,
+            "edge",
+            queries,
+            self.counting,
+            self.now,
+            &mut out,
+        );
         (
             passed,
             out.iter().map(|v| (v.outcome, v.remaining)).collect(),
@@ -122,8 +133,13 @@ fn an_override_replaces_the_configured_limit_in_its_own_bucket() {
     assert_eq!(node.check(&[ask(USER, 1)]).1[0], (Outcome::Ok, 4));
     // Not a configured domain: no limit, as envoyproxy/ratelimit does.
     let mut out = Vec::new();
-    let elsewhere =
-        node.policy
-            .check_descriptors(&node.store, "nowhere", &[own(1)], node.now, &mut out);
+    let elsewhere = node.policy.check_descriptors(
+        &node.store,
+        "nowhere",
+        &[own(1)],
+        node.counting,
+        node.now,
+        &mut out,
+    );
     assert!(elsewhere && out[0].outcome == Outcome::NoLimit);
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::limiter::{Limit, LimitError};
+use crate::policy::algorithm::AlgorithmDefaults;
 
 mod check;
 mod escape;
@@ -25,7 +26,7 @@ mod overrides;
 mod pattern;
 pub mod yaml;
 
-pub use check::{DescriptorQuery, DescriptorVerdict, Outcome};
+pub use check::{Counting, DescriptorQuery, DescriptorVerdict, Outcome};
 use escape::{escaped_len, push_escaped, unescape, Counted};
 use pattern::Pattern;
 
@@ -171,6 +172,8 @@ pub struct DescriptorLimit {
 #[derive(Debug, Default)]
 pub struct DescriptorSet {
     domains: HashMap<Box<str>, Level>,
+    /// The node's algorithm and zone, for limits requests bring.
+    defaults: AlgorithmDefaults,
 }
 
 /// The descriptors configured at one depth, by key.
@@ -319,7 +322,7 @@ impl DescriptorSet {
         again.push_str(KEY_PREFIX);
         push_escaped(&mut again, &domain);
         if parts.peek().is_some_and(|p| overrides::is_spec(p)) {
-            return overrides::limit_of_key(&domain, parts, again, key);
+            return overrides::limit_of_key(&domain, parts, again, key, &self.defaults);
         }
         let mut node = None;
         for part in parts {

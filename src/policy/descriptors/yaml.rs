@@ -120,7 +120,10 @@ fn parse_files<'a>(
     domains: Domains,
     defaults: AlgorithmDefaults,
 ) -> Result<DescriptorSet, String> {
-    let mut set = DescriptorSet::default();
+    let mut set = DescriptorSet {
+        defaults,
+        ..DescriptorSet::default()
+    };
     for (name, text) in files {
         let root: RawRoot = serde_norway::from_str(text).map_err(|e| format!("{name}: {e}"))?;
         let domain = scalar(root.domain.as_ref()).unwrap_or_default();
