@@ -118,3 +118,7 @@ impl Store {
         decision
     }
 }
+
+#[cfg(test)]
+#[path = "take_tests.rs"]
+mod tests;

@@ -1,5 +1,6 @@
 //! Quota-mode limits, descriptors asking for 0 hits, and overrides, decided
-//! with the others of their request.
+//! with the others of their request; and counting over the limit
+//! (`--rls-count-over-limit`) against the all-or-nothing default.
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ descriptors:
   - {key: service, value: service_1, quota_mode: true, rate_limit: {unit: minute, requests_per_unit: 1}}
   - {key: service, value: service_2, quota_mode: true, rate_limit: {unit: minute, requests_per_unit: 2}}
   - {key: user, rate_limit: {unit: minute, requests_per_unit: 5}}
+  - {key: trial, shadow_mode: true, rate_limit: {unit: minute, requests_per_unit: 1}}
 "#;
 
 struct Node {
@@ -142,4 +144,62 @@ fn an_override_replaces_the_configured_limit_in_its_own_bucket() {
         &mut out,
     );
     assert!(elsewhere && out[0].outcome == Outcome::NoLimit);
+}
+
+fn counting_over_the_limit() -> Node {
+    Node {
+        counting: Counting::OverLimit,
+        ..Node::new()
+    }
+}
+
+/// upstream's token-quota.sh: each request checks service_2 (2 a minute)
+/// with 0 hits, its response spends 1. Counted over the limit, the third
+/// response's hit passes the limit and the fourth check is over; all or
+/// nothing, the second response spends the last token and the third check is.
+#[test]
+fn token_quota_admits_one_past_the_limit_only_when_counting_over_it() {
+    for (node, admitted) in [(Node::new(), 2), (counting_over_the_limit(), 3)] {
+        for n in 1..=admitted {
+            assert!(node.check(&[ask(S2, 0)]).0, "request {n} of {admitted}");
+            node.check(&[ask(S2, 1)]);
+        }
+        let (passed, statuses) = node.check(&[ask(S2, 0)]);
+        assert!(!passed, "request {} of {:?}", admitted + 1, node.counting);
+        assert_eq!(statuses[0].0, Outcome::OverLimit);
+    }
+}
+
+/// A refused call takes nothing by default; counted over the limit, every
+/// descriptor of it is counted, the one over too.
+#[test]
+fn a_refused_call_is_counted_in_every_descriptor_only_when_counting_over_the_limit() {
+    let own = DescriptorQuery {
+        entries: USER,
+        hits: 1,
+        limit: Some((1, Unit::Hour)),
+    };
+    for (node, left) in [(Node::new(), 4), (counting_over_the_limit(), 3)] {
+        assert!(node.check(&[ask(USER, 1), own]).0);
+        let (passed, statuses) = node.check(&[ask(USER, 1), own]);
+        assert!(!passed);
+        assert_eq!(statuses[1].0, Outcome::OverLimit);
+        assert_eq!(node.check(&[ask(USER, 0)]).1[0], (Outcome::Ok, left));
+    }
+}
+
+#[test]
+fn counting_over_the_limit_keeps_shadow_and_quota_modes() {
+    let node = counting_over_the_limit();
+    let trial: &[(&str, &str)] = &[("trial", "x")];
+    assert!(node.check(&[ask(trial, 1)]).0);
+    let (passed, statuses) = node.check(&[ask(trial, 1)]);
+    assert!(passed, "a shadow limit never refuses");
+    assert_eq!(statuses[0].0, Outcome::ShadowOverLimit);
+    // Quota limits refuse only when all of the request's are over.
+    assert!(node.check(&[ask(S1, 1), ask(S2, 1)]).0);
+    let (passed, statuses) = node.check(&[ask(S1, 1), ask(S2, 1)]);
+    assert!(passed, "service_2 still has a token");
+    assert_eq!(statuses[0].0, Outcome::OverLimit);
+    assert!(!node.check(&[ask(S1, 1), ask(S2, 1)]).0);
 }
