@@ -204,10 +204,7 @@ impl Config {
         let traces = traces::traces(&cli)?;
         let listen = listen(&cli.listen)?;
         let max_keys = positive("max-keys", cli.max_keys)?;
-        let workers = match cli.workers {
-            Some(n) => positive("workers", n)?,
-            None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
-        };
+        let workers = workers(cli.workers)?;
         let algorithms = algorithms::defaults(&cli)?;
         let clock_start = algorithms::clock_start(&cli)?;
         let zone = algorithms.time_zone;
@@ -238,10 +235,7 @@ impl Config {
             grpc_listen: proxies::grpc_listen(cli.grpc_listen)?,
             descriptors: proxies::source(cli.rls_config, cli.rls_merge_domains, algorithms)?,
             rls_response_metadata: cli.rls_response_metadata,
-            rls_counting: match cli.windows.rls_count_over_limit {
-                true => Counting::OverLimit,
-                false => Counting::AllOrNothing,
-            },
+            rls_counting: algorithms::counting(cli.windows.rls_count_over_limit),
             forward_auth_user_header: proxies::user_header(&cli.forward_auth_user_header)?,
             gateway: proxies::gateway(cli.gateway, &cli.trusted_proxies)?,
             shadow: cli.shadow,
@@ -280,6 +274,14 @@ fn config_poll(ms: u64) -> Result<Option<Duration>, ConfigError> {
             "must be 0 (off) or at least 100",
         )),
         _ => Ok(Some(Duration::from_millis(ms))),
+    }
+}
+
+/// Worker threads: as given, else one per core.
+fn workers(given: Option<usize>) -> Result<NonZeroUsize, ConfigError> {
+    match given {
+        Some(n) => positive("workers", n),
+        None => Ok(std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)),
     }
 }
 
