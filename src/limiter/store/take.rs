@@ -79,6 +79,7 @@ impl Store {
     /// Takes `cost` tokens as `how` says, and accounts for what was taken:
     /// the spending record peers debit, the partition charge, and whether
     /// peers should hear of it now.
+    #[inline]
     fn take(&self, key: &str, limit: &Limit, cost: u32, now: Stamp, how: Take) -> Decision {
         let replicated = self.changed.is_some();
         let counted = replicated && self.mode == MergeMode::Counted;
