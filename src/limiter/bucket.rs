@@ -325,6 +325,23 @@ impl BucketState {
     }
 }
 
+impl BucketState {
+    /// Takes `cost` tokens at `now` whether or not the bucket holds them
+    /// (envoyproxy/ratelimit's default counting): a bucket short of them is
+    /// debited anyway, down to the debt floor, and the refusal reports the
+    /// bucket as it is after. Over when the bucket held less than `cost`;
+    /// with `cost` 0, when it is in debt (a window: counted past its limit).
+    pub fn spend(&mut self, limit: &Limit, cost: u32, now: Stamp) -> Decision {
+        let decision = self.take(limit, cost, now);
+        if decision.is_allowed() {
+            return decision;
+        }
+        self.debit(limit, limit.level_of(cost));
+        let mut after = *self;
+        after.take(limit, cost, now)
+    }
+}
+
 fn nanos_until(target: i64, level: i64) -> Duration {
     Duration::from_nanos(u64::try_from(target.saturating_sub(level)).unwrap_or(0))
 }

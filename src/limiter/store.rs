@@ -29,6 +29,7 @@ mod remote;
 mod reset;
 mod shards;
 mod share;
+mod take;
 
 use debts::Debts;
 use publish::Changes;
@@ -190,64 +191,6 @@ impl Store {
         self.check_with(key, &self.default_limit, cost, now)
     }
 
-    /// Decides a request of `cost` tokens for `key` under `limit` at `now`,
-    /// taking the tokens if allowed.
-    ///
-    /// # Examples
-    ///
-    /// ```rust
-    /// use std::num::{NonZeroU32, NonZeroUsize};
-    /// use std::time::Duration;
-    /// use crdt_limiter::limiter::{Decision, Limit, Stamp, Store};
-    ///
-    /// // Two tokens at most, one more every second.
-    /// let limit = Limit::new(NonZeroU32::new(2).unwrap(), Duration::from_secs(1)).unwrap();
-    /// let store = Store::new(limit, NonZeroUsize::new(1000).unwrap());
-    /// let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
-    /// assert!(store.check_with("alice", &limit, 2, now).is_allowed());
-    /// // The next at the same instant is refused, and told when to come back.
-    /// let refused = store.check_with("alice", &limit, 1, now);
-    /// assert!(matches!(refused, Decision::Limited { retry_after, .. } if retry_after.as_secs() == 1));
-    /// let later = now.saturating_add(Duration::from_secs(1));
-    /// assert!(store.check_with("alice", &limit, 1, later).is_allowed());
-    /// assert!(store.check_with("bob", &limit, 2, now).is_allowed(), "a bucket per key");
-    /// ```
-    pub fn check_with(&self, key: &str, limit: &Limit, cost: u32, now: Stamp) -> Decision {
-        let replicated = self.changed.is_some();
-        let counted = replicated && self.mode == MergeMode::Counted;
-        let share = self.share.load(Ordering::Relaxed);
-        let nodes = self.nodes.load(Ordering::Relaxed);
-        let (decision, newly_dirty) = self.with_slot(key, limit, now, |slot| {
-            slot.convert_to(limit, now);
-            let decision = slot.state.take(limit, cost, now);
-            // A refusal takes nothing: peers need to hear nothing of it.
-            if !decision.is_allowed() {
-                return (decision, false);
-            }
-            if counted {
-                let generation = || self.next_generation();
-                let window = limit.algorithm().window_start(now);
-                slot.own_spent(limit, now)
-                    .record_in(window, cost, now, generation);
-            }
-            if share > 1 {
-                slot.charge_share(limit, cost, share);
-            }
-            slot.unpublished = slot
-                .unpublished
-                .saturating_add(cost.min(u32::from(u16::MAX)) as u16);
-            let news =
-                replicated && !slot.keeps_quiet(&self.quiet, limit, slot.state.level(), nodes);
-            let newly_dirty = news && !slot.dirty;
-            slot.dirty |= news;
-            (decision, newly_dirty)
-        });
-        if newly_dirty {
-            self.push_dirty(key);
-        }
-        decision
-    }
-
     /// What [`Store::check_with`] would decide, without taking anything or
     /// tracking the key: how a request under several limits is decided
     /// before any bucket is touched. A tracked bucket kept under another
@@ -261,28 +204,6 @@ impl Store {
             None => self.fresh_state(key, limit, now),
         };
         state.take(limit, cost, now)
-    }
-
-    /// Gives back `cost` tokens taken by [`Store::check_with`] under `limit`
-    /// (a later limit of the same request refused), capped at full: the
-    /// level, the spending count peers would debit, and any partition charge.
-    pub fn refund(&self, key: &str, limit: &Limit, cost: u32) {
-        if let Some(mut slot) = self.map.get_mut(key) {
-            if slot.limit == *limit {
-                let extra = slot
-                    .reserve
-                    .min(cost.saturating_mul(self.share().saturating_sub(1)));
-                slot.reserve -= extra;
-                let back = limit.level_of(cost).saturating_add(limit.level_of(extra));
-                slot.state.credit(limit, back);
-                slot.unpublished = slot
-                    .unpublished
-                    .saturating_sub(cost.min(u32::from(u16::MAX)) as u16);
-                if let Some(spent) = &mut slot.spent {
-                    spent.unrecord(cost);
-                }
-            }
-        }
     }
 
     /// Runs `update` on `key`'s slot, creating a bucket of `limit` first if

@@ -42,6 +42,7 @@ pub(super) fn start_rls(
     );
     limiter.response_metadata = config.rls_response_metadata;
     limiter.answers = config.rls_answers.clone();
+    limiter.counting = config.rls_counting;
     RlsServer::start(listener, limiter, config.workers.get(), tls).map(Some)
 }
 

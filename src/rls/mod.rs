@@ -157,6 +157,7 @@ pub fn limiter(
         token,
         response_metadata: false,
         answers: Answers::default(),
+        counting: Default::default(),
         traces,
     }
 }

@@ -15,7 +15,7 @@ use super::response::{respond, Answers};
 use crate::clock::Clock;
 use crate::limiter::Store;
 use crate::policy::descriptors::{
-    DescriptorLimit, DescriptorQuery, DescriptorVerdict, LimitKind, Unit,
+    Counting, DescriptorLimit, DescriptorQuery, DescriptorVerdict, LimitKind, Unit,
 };
 use crate::policy::Policy;
 use crate::telemetry::traces::{Carrier, RequestSpan, Traces};
@@ -48,6 +48,8 @@ pub struct Limiter {
     pub response_metadata: bool,
     /// Global shadow mode and rate-limit headers (`--rls-shadow`, `--rls-response-headers`).
     pub answers: Answers,
+    /// How descriptors count (`--rls-count-over-limit`).
+    pub counting: Counting,
     /// Traces over OTLP; `None`: off.
     pub traces: Option<Arc<Traces>>,
 }
@@ -176,6 +178,7 @@ impl Limiter {
             &self.store,
             &request.domain,
             &queries,
+            self.counting,
             self.clock.now(),
             &mut verdicts,
         );

@@ -1,10 +1,12 @@
 //! The node-wide choices for window limits (`--rls-algorithm`,
-//! `--time-zone`) and the test clock's start (`--clock-start`).
+//! `--time-zone`), how RLS descriptors count (`--rls-count-over-limit`) and
+//! the test clock's start (`--clock-start`).
 
 use super::flags::Cli;
 use super::ConfigError;
 use crate::limiter::Stamp;
 use crate::policy::algorithm::{parse_zone, AlgorithmDefaults, AlgorithmKind};
+use crate::policy::descriptors::Counting;
 
 /// The algorithm and zone of limits that name none.
 pub(super) fn defaults(cli: &Cli) -> Result<AlgorithmDefaults, ConfigError> {
@@ -27,6 +29,15 @@ pub(super) fn defaults(cli: &Cli) -> Result<AlgorithmDefaults, ConfigError> {
         )
     })?;
     Ok(AlgorithmDefaults { rls, time_zone })
+}
+
+/// How the rate-limit service counts a request's descriptors: over the
+/// limit too (`--rls-count-over-limit`), or all or nothing.
+pub(super) fn counting(over_limit: bool) -> Counting {
+    match over_limit {
+        true => Counting::OverLimit,
+        false => Counting::AllOrNothing,
+    }
 }
 
 /// The instant the node's clock starts at, if one is given.

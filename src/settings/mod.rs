@@ -16,6 +16,7 @@ use crate::gateway::Gateway;
 use crate::limiter::rate::parse_rate;
 use crate::limiter::{Limit, Stamp, Tz};
 use crate::policy::algorithm::AlgorithmDefaults;
+use crate::policy::descriptors::Counting;
 use crate::policy::{rules_file, RuleSet};
 
 mod algorithms;
@@ -101,6 +102,8 @@ pub struct Config {
     pub rls_response_metadata: bool,
     /// The rate-limit service's global shadow mode and rate-limit headers.
     pub rls_answers: crate::rls::Answers,
+    /// How the rate-limit service counts a request's descriptors (`--rls-count-over-limit`).
+    pub rls_counting: Counting,
     /// The header that names the user on `/v1/forward-auth` (and gateway routes).
     pub forward_auth_user_header: HeaderName,
     /// Gateway mode's routes; `None`: no gateway.
@@ -204,10 +207,7 @@ impl Config {
         let traces = traces::traces(&cli)?;
         let listen = listen(&cli.listen)?;
         let max_keys = positive("max-keys", cli.max_keys)?;
-        let workers = match cli.workers {
-            Some(n) => positive("workers", n)?,
-            None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
-        };
+        let workers = workers(cli.workers)?;
         let algorithms = algorithms::defaults(&cli)?;
         let clock_start = algorithms::clock_start(&cli)?;
         let zone = algorithms.time_zone;
@@ -234,6 +234,7 @@ impl Config {
             descriptors: rls::source(&cli.rls, algorithms)?,
             rls_response_metadata: cli.rls.rls_response_metadata,
             rls_answers: rls::answers(&cli.rls)?,
+            rls_counting: algorithms::counting(cli.windows.rls_count_over_limit),
             forward_auth_user_header: proxies::user_header(&cli.forward_auth_user_header)?,
             gateway: proxies::gateway(cli.gateway, &cli.trusted_proxies)?,
             shadow: cli.shadow,
@@ -284,6 +285,14 @@ fn config_poll(ms: u64) -> Result<Option<Duration>, ConfigError> {
             "must be 0 (off) or at least 100",
         )),
         _ => Ok(Some(Duration::from_millis(ms))),
+    }
+}
+
+/// Worker threads: as given, else one per core.
+fn workers(given: Option<usize>) -> Result<NonZeroUsize, ConfigError> {
+    match given {
+        Some(n) => positive("workers", n),
+        None => Ok(std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)),
     }
 }
 

@@ -342,6 +342,21 @@ fn window_settings_default_and_are_refused_naming_the_setting() {
 }
 
 #[test]
+fn rls_count_over_limit_is_off_unless_asked() {
+    let counting = |args: &[&str]| load(args).unwrap().rls_counting;
+    assert_eq!(counting(&[]), Counting::AllOrNothing);
+    assert_eq!(counting(&["--rls-count-over-limit"]), Counting::OverLimit);
+    assert_eq!(
+        counting(&["--rls-count-over-limit=true"]),
+        Counting::OverLimit
+    );
+    assert_eq!(
+        counting(&["--rls-count-over-limit=false"]),
+        Counting::AllOrNothing
+    );
+}
+
+#[test]
 fn config_poll_is_off_at_zero_and_else_at_least_100_ms() {
     assert_eq!(Config::default().config_poll, Some(Duration::from_secs(1)));
     assert_eq!(load(&["--config-poll-ms", "0"]).unwrap().config_poll, None);

@@ -49,9 +49,15 @@ impl Slot {
     /// shares the key spent the same: `cost × (share − 1)` more, kept as a reserve.
     /// No debt floor applies: a token must really cost `share`, or a key
     /// with a small burst would get more than its share; the depth is bounded
-    /// by `cost × share` below the level the request found.
-    pub(super) fn charge_share(&mut self, limit: &Limit, cost: u32, share: u32) {
-        let extra = cost.saturating_mul(share - 1).min(u32::MAX - self.reserve);
+    /// by `cost × share` below the level the request found. A spend that
+    /// need not be held (`floored`: counted past the limit) is charged no
+    /// deeper than the debt floor, so refused calls cannot dig on forever.
+    pub(super) fn charge_share(&mut self, limit: &Limit, cost: u32, share: u32, floored: bool) {
+        let mut extra = cost.saturating_mul(share - 1).min(u32::MAX - self.reserve);
+        if floored {
+            let room = limit.tokens_in(self.state.level().saturating_sub(limit.floor_level()));
+            extra = extra.min(u32::try_from(room).unwrap_or(u32::MAX));
+        }
         self.state.charge(limit.level_of(extra));
         self.reserve += extra;
     }

@@ -3,6 +3,8 @@
 //! counted and reported but never refuse; `replaces` drops the limits it
 //! names; quota-mode limits refuse only when every one of the request's is
 //! over; a descriptor asking for 0 hits is checked without taking anything.
+//! Counting over the limit (upstream's default) instead spends every
+//! descriptor's hits whether or not the request is over.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +68,18 @@ impl Outcome {
     }
 }
 
+/// How a request's descriptors count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Counting {
+    /// A refused request takes nothing from any descriptor (envoyproxy/ratelimit's
+    /// `STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT=true`).
+    #[default]
+    AllOrNothing,
+    /// Every descriptor's hits are counted, over its limit or not, each over
+    /// when its count passes the limit (upstream's default, `--rls-count-over-limit`).
+    OverLimit,
+}
+
 /// One descriptor's answer.
 #[derive(Clone, Debug)]
 pub struct DescriptorVerdict {
@@ -114,13 +128,15 @@ impl DescriptorVerdict {
 }
 
 impl Policy {
-    /// Decides `descriptors` of `domain` together, one verdict each in `out`
-    /// (cleared first); returns whether the request is within every limit.
+    /// Decides `descriptors` of `domain` together, counting as `counting`
+    /// says, one verdict each in `out` (cleared first); returns whether the
+    /// request is within every limit.
     pub fn check_descriptors(
         &self,
         store: &Store,
         domain: &str,
         descriptors: &[DescriptorQuery<'_>],
+        counting: Counting,
         now: Stamp,
         out: &mut Vec<DescriptorVerdict>,
     ) -> bool {
@@ -152,7 +168,10 @@ impl Policy {
             }
             drop_replaced(out, hits);
             let quota = Quota::of(out, set.quota_mode);
-            decide_all(store, keys, hits, out, quota, now)
+            match counting {
+                Counting::AllOrNothing => decide_all(store, keys, hits, out, quota, now),
+                Counting::OverLimit => count_all(store, keys, hits, out, quota, now),
+            }
         })
     }
 }
@@ -268,6 +287,31 @@ fn decide_all(
         out[shadow[n].rule].record(decision)
     });
     passed
+}
+
+/// The decision when every descriptor counts over its limit too: each
+/// bucket, enforced, quota and shadow alike, is spent by its hits (a 0-hit
+/// one is over when counted past its limit); the request is over when an
+/// enforced limit is, or every quota one, as envoyproxy/ratelimit decides.
+fn count_all(
+    store: &Store,
+    keys: &str,
+    hits: &[Hit],
+    out: &mut [DescriptorVerdict],
+    mut quota: Quota,
+    now: Stamp,
+) -> bool {
+    let mut refused = unbucketed(out, &mut quota);
+    for hit in hits {
+        let decision = store.spend(&keys[hit.start..hit.end], &hit.limit, hit.cost, now);
+        let over = !decision.is_allowed() && !hit.shadow;
+        match is_quota(&out[hit.rule]) {
+            true => quota.over += usize::from(over),
+            false => refused |= over,
+        }
+        out[hit.rule].record(decision);
+    }
+    !refused && !quota.refuses()
 }
 
 /// Settles the limits that are no bucket: unlimited ones, and blocked ones

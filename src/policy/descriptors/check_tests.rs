@@ -1,5 +1,6 @@
 //! Quota-mode limits, descriptors asking for 0 hits, and overrides, decided
-//! with the others of their request.
+//! with the others of their request; and counting over the limit
+//! (`--rls-count-over-limit`) against the all-or-nothing default.
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use crate::limiter::{Limit, Stamp, Store};
 use crate::policy::algorithm::AlgorithmDefaults;
 use crate::policy::descriptors::yaml::{parse, parse_with, Domains, LoadOptions};
-use crate::policy::descriptors::{DescriptorQuery, DescriptorSet, Outcome, Unit};
+use crate::policy::descriptors::{Counting, DescriptorQuery, DescriptorSet, Outcome, Unit};
 use crate::policy::{Policy, RuleSet};
 
 const QUOTAS: &str = r#"
@@ -17,12 +18,14 @@ descriptors:
   - {key: service, value: service_1, quota_mode: true, rate_limit: {unit: minute, requests_per_unit: 1}}
   - {key: service, value: service_2, quota_mode: true, rate_limit: {unit: minute, requests_per_unit: 2}}
   - {key: user, rate_limit: {unit: minute, requests_per_unit: 5}}
+  - {key: trial, shadow_mode: true, rate_limit: {unit: minute, requests_per_unit: 1}}
 "#;
 
 struct Node {
     policy: Policy,
     store: Store,
     now: Stamp,
+    counting: Counting,
 }
 
 impl Node {
@@ -36,16 +39,26 @@ impl Node {
         policy.replace_descriptors(Arc::new(set));
         let store = Store::new(limit, NonZeroUsize::new(1000).unwrap());
         let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
-        Self { policy, store, now }
+        Self {
+            policy,
+            store,
+            now,
+            counting: Counting::AllOrNothing,
+        }
     }
 
     /// Decides descriptors (entries, hits, override): whether the request
     /// passed, and each descriptor's outcome and tokens left.
     fn check(&self, queries: &[DescriptorQuery<'_>]) -> (bool, Vec<(Outcome, u64)>) {
         let mut out = Vec::new();
-        let passed =
-            self.policy
-                .check_descriptors(&self.store, "edge", queries, self.now, &mut out);
+        let passed = self.policy.check_descriptors(
+            &self.store,
+            "edge",
+            queries,
+            self.counting,
+            self.now,
+            &mut out,
+        );
         (
             passed,
             out.iter().map(|v| (v.outcome, v.remaining)).collect(),
@@ -126,9 +139,14 @@ fn an_override_replaces_the_configured_limit_in_its_own_bucket() {
     assert_eq!(node.check(&[ask(USER, 1)]).1[0], (Outcome::Ok, 4));
     // Not a configured domain: no limit, as envoyproxy/ratelimit does.
     let mut out = Vec::new();
-    let elsewhere =
-        node.policy
-            .check_descriptors(&node.store, "nowhere", &[own(1)], node.now, &mut out);
+    let elsewhere = node.policy.check_descriptors(
+        &node.store,
+        "nowhere",
+        &[own(1)],
+        node.counting,
+        node.now,
+        &mut out,
+    );
     assert!(elsewhere && out[0].outcome == Outcome::NoLimit);
 }
 
@@ -176,6 +194,7 @@ fn every_limit_in_quota_mode_refuses_only_when_every_descriptor_is_over() {
         &node.store,
         "edge",
         &[ask(USER, 1), own],
+        node.counting,
         node.now,
         &mut out,
     );
@@ -203,4 +222,62 @@ fn every_limit_in_quota_mode_lets_a_descriptor_without_a_limit_or_a_shadow_one_p
     let plain = Node::with(parse([("p.yaml", PLAIN)], Domains::Unique).unwrap());
     assert!(plain.check(&[ask(USER, 1)]).0);
     assert!(!plain.check(&[ask(USER, 1), ask(nothing, 1)]).0);
+}
+
+fn counting_over_the_limit() -> Node {
+    Node {
+        counting: Counting::OverLimit,
+        ..Node::new()
+    }
+}
+
+/// upstream's token-quota.sh: each request checks service_2 (2 a minute)
+/// with 0 hits, its response spends 1. Counted over the limit, the third
+/// response's hit passes the limit and the fourth check is over; all or
+/// nothing, the second response spends the last token and the third check is.
+#[test]
+fn token_quota_admits_one_past_the_limit_only_when_counting_over_it() {
+    for (node, admitted) in [(Node::new(), 2), (counting_over_the_limit(), 3)] {
+        for n in 1..=admitted {
+            assert!(node.check(&[ask(S2, 0)]).0, "request {n} of {admitted}");
+            node.check(&[ask(S2, 1)]);
+        }
+        let (passed, statuses) = node.check(&[ask(S2, 0)]);
+        assert!(!passed, "request {} of {:?}", admitted + 1, node.counting);
+        assert_eq!(statuses[0].0, Outcome::OverLimit);
+    }
+}
+
+/// A refused call takes nothing by default; counted over the limit, every
+/// descriptor of it is counted, the one over too.
+#[test]
+fn a_refused_call_is_counted_in_every_descriptor_only_when_counting_over_the_limit() {
+    let own = DescriptorQuery {
+        entries: USER,
+        hits: 1,
+        limit: Some((1, Unit::Hour)),
+    };
+    for (node, left) in [(Node::new(), 4), (counting_over_the_limit(), 3)] {
+        assert!(node.check(&[ask(USER, 1), own]).0);
+        let (passed, statuses) = node.check(&[ask(USER, 1), own]);
+        assert!(!passed);
+        assert_eq!(statuses[1].0, Outcome::OverLimit);
+        assert_eq!(node.check(&[ask(USER, 0)]).1[0], (Outcome::Ok, left));
+    }
+}
+
+#[test]
+fn counting_over_the_limit_keeps_shadow_and_quota_modes() {
+    let node = counting_over_the_limit();
+    let trial: &[(&str, &str)] = &[("trial", "x")];
+    assert!(node.check(&[ask(trial, 1)]).0);
+    let (passed, statuses) = node.check(&[ask(trial, 1)]);
+    assert!(passed, "a shadow limit never refuses");
+    assert_eq!(statuses[0].0, Outcome::ShadowOverLimit);
+    // Quota limits refuse only when all of the request's are over.
+    assert!(node.check(&[ask(S1, 1), ask(S2, 1)]).0);
+    let (passed, statuses) = node.check(&[ask(S1, 1), ask(S2, 1)]);
+    assert!(passed, "service_2 still has a token");
+    assert_eq!(statuses[0].0, Outcome::OverLimit);
+    assert!(!node.check(&[ask(S1, 1), ask(S2, 1)]).0);
 }

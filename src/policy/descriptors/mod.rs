@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::limiter::{Limit, LimitError};
+use crate::policy::algorithm::AlgorithmDefaults;
 
 mod check;
 mod escape;
@@ -26,7 +27,7 @@ mod overrides;
 mod pattern;
 pub mod yaml;
 
-pub use check::{DescriptorQuery, DescriptorVerdict, Outcome};
+pub use check::{Counting, DescriptorQuery, DescriptorVerdict, Outcome};
 use escape::{escaped_len, push_escaped, unescape, Counted};
 use pattern::Pattern;
 
@@ -176,6 +177,8 @@ pub struct DescriptorSet {
     /// overrides too, and a call is refused only when every descriptor
     /// that is not unlimited is over a limit, as envoyproxy/ratelimit's `QUOTA_MODE` decides.
     quota_mode: bool,
+    /// The node's algorithm and zone, for limits requests bring.
+    defaults: AlgorithmDefaults,
 }
 
 /// The descriptors configured at one depth, by key.
@@ -324,7 +327,7 @@ impl DescriptorSet {
         again.push_str(KEY_PREFIX);
         push_escaped(&mut again, &domain);
         if parts.peek().is_some_and(|p| overrides::is_spec(p)) {
-            return overrides::limit_of_key(&domain, parts, again, key);
+            return overrides::limit_of_key(&domain, parts, again, key, &self.defaults);
         }
         let mut node = None;
         for part in parts {

@@ -3,9 +3,11 @@
 //! does, and counted per the request's entries and values. The bucket key
 //! names the override (`@rls edge !10/minute user=alice`), so a peer or the
 //! admin API knows the limit from the key alone; each distinct override of
-//! the same entries is a bucket of its own.
+//! the same entries is a bucket of its own. Counted under the node's
+//! `--rls-algorithm`, as configured limits naming none are.
 
 use std::fmt::Write as _;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use super::{
@@ -13,6 +15,7 @@ use super::{
     MAX_KEY,
 };
 use crate::limiter::Limit;
+use crate::policy::algorithm::{window_limit, AlgorithmDefaults, AlgorithmKind};
 
 /// Starts the part of a key naming an override; entry parts hold a `=`, it never does.
 const MARK: char = '!';
@@ -39,7 +42,7 @@ impl DescriptorSet {
         if !self.domains.contains_key(domain) {
             return None;
         }
-        let kind = LimitKind::of(requests_per_unit, unit).ok()?;
+        let kind = kind_of(requests_per_unit, unit, &self.defaults)?;
         let start = key.len();
         key.push_str(KEY_PREFIX);
         push_escaped(key, domain);
@@ -80,6 +83,7 @@ pub(super) fn limit_of_key<'k>(
     mut parts: impl Iterator<Item = &'k str>,
     mut again: String,
     key: &str,
+    defaults: &AlgorithmDefaults,
 ) -> Option<(Arc<str>, Limit)> {
     let (requests, unit) = parts.next()?.strip_prefix(MARK)?.split_once('/')?;
     let (requests, unit) = (requests.parse::<u32>().ok()?, Unit::parse(unit)?);
@@ -103,11 +107,26 @@ pub(super) fn limit_of_key<'k>(
             .push(&mut again),
         }
     }
-    match LimitKind::of(requests, unit).ok()? {
+    match kind_of(requests, unit, defaults)? {
         LimitKind::Bucket(limit) if again == key => {
             Some((format!("{domain}.override").into(), limit))
         }
         _ => None,
+    }
+}
+
+/// What an override of `requests` per `unit` counts in: a window of the
+/// unit under the node's window algorithm, else a token bucket (or blocked,
+/// for 0); `None` if it cannot be a limit (see [`LimitKind::of`]).
+fn kind_of(requests: u32, unit: Unit, defaults: &AlgorithmDefaults) -> Option<LimitKind> {
+    match NonZeroU32::new(requests) {
+        Some(capacity) if defaults.rls != AlgorithmKind::TokenBucket => {
+            let window = unit.window_unit();
+            window_limit(defaults.rls, capacity, window, defaults.time_zone)
+                .ok()
+                .map(LimitKind::Bucket)
+        }
+        _ => LimitKind::of(requests, unit).ok(),
     }
 }
 

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::policy::descriptors::yaml::{parse, Domains};
+use crate::limiter::Algorithm;
+use crate::policy::algorithm::{AlgorithmDefaults, AlgorithmKind};
+use crate::policy::descriptors::yaml::{parse, parse_with, Domains};
 use crate::policy::descriptors::{DescriptorSet, LimitKind, Unit};
 
 fn set() -> DescriptorSet {
@@ -79,5 +81,39 @@ fn override_keys_from_the_wire_must_come_back_the_same() {
         &format!("@rls test-domain !5/minute k={long}"),
     ] {
         assert!(set.limit_of_key(hostile).is_none(), "{hostile}");
+    }
+}
+
+/// `--rls-algorithm fixed-window`: an override counts in fixed windows of
+/// its unit, as configured limits naming no algorithm do, and its key reads
+/// back as the same limit.
+#[test]
+fn an_override_counts_under_the_nodes_algorithm() {
+    for (rls, algorithm) in [
+        (
+            AlgorithmKind::FixedWindow,
+            Algorithm::FixedWindow(crate::limiter::Unit::Minute),
+        ),
+        (
+            AlgorithmKind::SlidingWindow,
+            Algorithm::SlidingWindow(crate::limiter::Unit::Minute),
+        ),
+        (AlgorithmKind::TokenBucket, Algorithm::TokenBucket),
+    ] {
+        let defaults = AlgorithmDefaults {
+            rls,
+            ..AlgorithmDefaults::default()
+        };
+        let file = [("d.yaml", "domain: test-domain")];
+        let set = parse_with(file, Domains::Unique.into(), defaults).unwrap();
+        let mut key = String::new();
+        let limit = set
+            .resolve_override("test-domain", &[("k", "v")], 10, Unit::Minute, &mut key)
+            .unwrap();
+        let LimitKind::Bucket(bucket) = limit.kind else {
+            panic!("{rls:?}: a bucket")
+        };
+        assert_eq!((bucket.algorithm(), bucket.capacity()), (algorithm, 10));
+        assert_eq!(set.limit_of_key(&key).unwrap().1, bucket, "{rls:?}");
     }
 }

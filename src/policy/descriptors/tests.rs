@@ -294,7 +294,14 @@ fn check(
         .collect();
     let mut out = Vec::new();
     let now = Stamp::from_unix_nanos(1_700_000_000_000_000_000);
-    let passed = policy.check_descriptors(store, "edge", &queries, now, &mut out);
+    let passed = policy.check_descriptors(
+        store,
+        "edge",
+        &queries,
+        Counting::AllOrNothing,
+        now,
+        &mut out,
+    );
     (
         passed,
         out.iter().map(|v| (v.outcome, v.remaining)).collect(),

@@ -113,6 +113,7 @@ fn parse_files<'a>(
     let domains = options.domains;
     let mut set = DescriptorSet {
         quota_mode: options.quota_mode,
+        defaults,
         ..DescriptorSet::default()
     };
     for (name, text) in files {

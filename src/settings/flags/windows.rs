@@ -1,5 +1,5 @@
 //! The flags of window limits (the algorithm and zone of limits that name
-//! none) and of the test clock's start.
+//! none, how RLS descriptors count) and of the test clock's start.
 
 use clap::Args;
 
@@ -15,6 +15,21 @@ pub(in crate::settings) struct WindowFlags {
         default_value = "token-bucket"
     )]
     pub(in crate::settings) rls_algorithm: String,
+
+    /// Count every RLS descriptor's hits even when the call is over the limit, each
+    /// over when its count passes the limit (envoyproxy/ratelimit's default,
+    /// STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT=false). Off: a refused call takes nothing.
+    #[arg(
+        long,
+        env = "LIMITER_RLS_COUNT_OVER_LIMIT",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub(in crate::settings) rls_count_over_limit: bool,
 
     /// IANA time zone of calendar windows that name none (America/New_York).
     #[arg(

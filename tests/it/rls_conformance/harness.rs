@@ -28,11 +28,25 @@ pub const WINDOW_START: &str = "2030-01-01T00:00:00Z";
 pub const MERGE_DOMAINS: &str = "--rls-merge-domains";
 /// Answers carry dynamic metadata (upstream's `RESPONSE_DYNAMIC_METADATA`).
 pub const RESPONSE_METADATA: &str = "--rls-response-metadata";
+/// Every descriptor's hits counted, over the limit or not: upstream's
+/// default, `STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT=false` (branch `upcount`).
+pub const COUNT_OVER_LIMIT: &str = "--rls-count-over-limit";
 
 /// The flags of a node counting in fixed windows from a window's start.
 pub fn fixed_window_flags() -> Vec<&'static str> {
     let mut flags = FIXED_WINDOW.to_vec();
     flags.extend([CLOCK_START, WINDOW_START]);
+    flags
+}
+
+/// The flags of a node set as upstream's integration-test stack sets its
+/// service: fixed windows from a window's start, every descriptor's hits
+/// counted over the limit too (upstream's default), and dynamic metadata in
+/// the answers (`RESPONSE_DYNAMIC_METADATA=true` in its compose file: what
+/// routes the multi-service token quota to the service with quota left).
+pub fn upstream_default_flags() -> Vec<&'static str> {
+    let mut flags = fixed_window_flags();
+    flags.extend([COUNT_OVER_LIMIT, RESPONSE_METADATA]);
     flags
 }
 

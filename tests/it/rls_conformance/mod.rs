@@ -11,6 +11,7 @@
 mod corpus;
 mod corpus_errors;
 mod corpus_features;
+mod counting;
 mod harness;
 mod integration;
 mod scripts;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::harness::{config_dir, fixed_window_flags, upstream};
+use super::harness::{config_dir, upstream, upstream_default_flags};
 use super::statsd::Statsd;
 use crate::helpers::proxy::Proxy;
 use crate::helpers::{temp_dir, tools, NodeProcess};
@@ -73,7 +73,8 @@ fn envoy(name: &'static str, config: &str, port: u16) -> Proxy {
 }
 
 /// Our node as `ratelimit`: upstream's `examples/ratelimit/config/`,
-/// counting in fixed windows from a window's start, as upstream does.
+/// counting in fixed windows from a window's start, and over the limit
+/// too, as upstream does on its default settings.
 fn node() -> NodeProcess {
     let config = config_dir(
         "conformance-config",
@@ -84,7 +85,7 @@ fn node() -> NodeProcess {
     );
     let mut args = vec!["--grpc-listen", "127.0.0.1:0", "--rls-config"];
     args.push(config.to_str().unwrap());
-    let flags = fixed_window_flags();
+    let flags = upstream_default_flags();
     args.extend(flags.iter().copied());
     let node = NodeProcess::start(&args);
     node.wait_ready(Duration::from_secs(20));
