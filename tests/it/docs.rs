@@ -365,3 +365,58 @@ fn the_readmes_test_count_is_current() {
         "README.md says the suite has {said} test functions; there are {counted}"
     );
 }
+
+/// Names of the test functions under `dir`: the `fn` after each test attribute.
+fn test_names(dir: &Path, names: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            test_names(&path, names);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = read(&path);
+            let mut lines = text.lines();
+            while let Some(line) = lines.next() {
+                if !is_test_attribute(line) {
+                    continue;
+                }
+                let name = lines
+                    .find_map(|l| l.trim_start().split_once("fn ").map(|(_, rest)| rest))
+                    .and_then(|rest| rest.split(['(', '<']).next());
+                names.extend(name.map(str::to_owned));
+            }
+        }
+    }
+}
+
+/// The README's envoyproxy/ratelimit compatibility table backs each row with
+/// tests that exist (or says `—` where there is nothing to test): a renamed or
+/// deleted test must not leave a claim behind.
+#[test]
+fn every_test_the_compatibility_table_names_exists() {
+    let root = Path::new(ROOT);
+    let mut names = BTreeSet::new();
+    test_names(&root.join("src"), &mut names);
+    test_names(&root.join("tests"), &mut names);
+    let readme = read(&root.join("README.md"));
+    let section = readme
+        .split("\n## Coming from envoyproxy/ratelimit\n")
+        .nth(1)
+        .expect("README.md has `## Coming from envoyproxy/ratelimit`");
+    let section = section.split("\n## ").next().unwrap();
+    let rows: Vec<&str> = (section.lines())
+        .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+        .skip(1)
+        .collect();
+    assert!(rows.len() > 10, "the table has {} rows", rows.len());
+    for row in rows {
+        let tests = row.trim_end_matches('|').rsplit(" | ").next().unwrap().trim();
+        if tests == "—" {
+            continue;
+        }
+        let named: Vec<&str> = tests.split('`').skip(1).step_by(2).collect();
+        assert!(!named.is_empty(), "a row names no test: {row}");
+        for name in named {
+            assert!(names.contains(name), "no test `{name}` (row: {row})");
+        }
+    }
+}
