@@ -409,7 +409,12 @@ fn every_test_the_compatibility_table_names_exists() {
         .collect();
     assert!(rows.len() > 10, "the table has {} rows", rows.len());
     for row in rows {
-        let tests = row.trim_end_matches('|').rsplit(" | ").next().unwrap().trim();
+        let tests = row
+            .trim_end_matches('|')
+            .rsplit(" | ")
+            .next()
+            .unwrap()
+            .trim();
         if tests == "—" {
             continue;
         }
