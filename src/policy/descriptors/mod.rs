@@ -43,77 +43,8 @@ pub const MAX_KEY: usize = 1024;
 /// and out of every limit.
 pub const MAX_VALUE_IN_KEY: usize = 128;
 
-/// A `rate_limit` unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
-    Second,
-    Minute,
-    Hour,
-    Day,
-    Week,
-    Month,
-    Year,
-}
-
-impl Unit {
-    /// Every unit as written in a file.
-    pub const NAMES: &'static str = "second, minute, hour, day, week, month, year";
-
-    /// Parses a unit in any case, as envoyproxy/ratelimit does.
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text.to_ascii_lowercase().as_str() {
-            "second" => Self::Second,
-            "minute" => Self::Minute,
-            "hour" => Self::Hour,
-            "day" => Self::Day,
-            "week" => Self::Week,
-            "month" => Self::Month,
-            "year" => Self::Year,
-            _ => return None,
-        })
-    }
-
-    /// The limiter's unit of the same name (window algorithms).
-    pub fn window_unit(self) -> crate::limiter::Unit {
-        use crate::limiter::Unit as W;
-        match self {
-            Self::Second => W::Second,
-            Self::Minute => W::Minute,
-            Self::Hour => W::Hour,
-            Self::Day => W::Day,
-            Self::Week => W::Week,
-            Self::Month => W::Month,
-            Self::Year => W::Year,
-        }
-    }
-
-    /// As written in a file, and in bucket keys of overrides.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Second => "second",
-            Self::Minute => "minute",
-            Self::Hour => "hour",
-            Self::Day => "day",
-            Self::Week => "week",
-            Self::Month => "month",
-            Self::Year => "year",
-        }
-    }
-
-    /// Its length; a month is 30 days and a year 365, as in envoyproxy/ratelimit.
-    pub fn length(self) -> Duration {
-        const DAY: u64 = 24 * 3600;
-        Duration::from_secs(match self {
-            Self::Second => 1,
-            Self::Minute => 60,
-            Self::Hour => 3600,
-            Self::Day => DAY,
-            Self::Week => 7 * DAY,
-            Self::Month => 30 * DAY,
-            Self::Year => 365 * DAY,
-        })
-    }
-}
+/// A `rate_limit` unit: the limiter's, parsed and named as envoyproxy/ratelimit does.
+pub use crate::limiter::Unit;
 
 /// What a matched `rate_limit` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -121,8 +121,7 @@ pub(super) fn limit_of_key<'k>(
 fn kind_of(requests: u32, unit: Unit, defaults: &AlgorithmDefaults) -> Option<LimitKind> {
     match NonZeroU32::new(requests) {
         Some(capacity) if defaults.rls != AlgorithmKind::TokenBucket => {
-            let window = unit.window_unit();
-            window_limit(defaults.rls, capacity, window, defaults.time_zone)
+            window_limit(defaults.rls, capacity, unit, defaults.time_zone)
                 .ok()
                 .map(LimitKind::Bucket)
         }

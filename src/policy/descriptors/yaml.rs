@@ -365,7 +365,7 @@ fn bucket(
         NonZeroU32::new(requests),
         kind != AlgorithmKind::TokenBucket,
     ) {
-        return window_limit(kind, capacity, unit.window_unit(), zone)
+        return window_limit(kind, capacity, unit, zone)
             .map(LimitKind::Bucket)
             .map_err(|e| place.error(format!("rate_limit.unit: {e}")));
     }

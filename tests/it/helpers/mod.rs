@@ -10,6 +10,7 @@ pub mod jwks;
 pub mod otlp;
 pub mod prometheus;
 pub mod proxy;
+pub mod rls;
 pub mod secure_kafka;
 pub mod tls;
 pub mod tools;

@@ -78,16 +78,7 @@ impl Rls {
         ];
         flags.extend_from_slice(extra);
         let node = TestNode::start(&flags);
-        // A thread of its own, so the connection answers the server's pings
-        // between calls as a real client does.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = runtime
-            .block_on(RateLimitServiceClient::connect(format!("http://{grpc}")))
-            .expect("the rate-limit service accepts connections");
+        let (runtime, client) = crate::helpers::rls::client(&grpc);
         Self {
             node,
             runtime,

@@ -88,15 +88,7 @@ impl Rls {
         let node = NodeProcess::start(&args);
         node.wait_ready(Duration::from_secs(20));
         let grpc = node.grpc.expect("the node logs its gRPC address");
-        // A thread of its own, so the connection answers the server's pings.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = runtime
-            .block_on(RateLimitServiceClient::connect(format!("http://{grpc}")))
-            .expect("the rate-limit service accepts connections");
+        let (runtime, client) = crate::helpers::rls::client(grpc);
         Self {
             client,
             runtime,
