@@ -4,18 +4,8 @@
 
 use crate::policy::descriptors::yaml::{Domains, LoadOptions};
 use crate::rls::{Answers, HeaderNames};
-use crate::settings::{Config, LoadError};
+use crate::settings::tests::{load, refused};
 
-fn load(args: &[&str]) -> Result<Config, LoadError> {
-    Config::load_from(std::iter::once("crdt-limiter").chain(args.iter().copied()))
-}
-
-fn refused(args: &[&str]) -> String {
-    match load(args) {
-        Err(LoadError::Invalid(e)) => e.to_string(),
-        other => panic!("expected a refused setting, got {other:?}"),
-    }
-}
 
 #[test]
 fn answers_are_plain_by_default() {

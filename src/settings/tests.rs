@@ -3,11 +3,13 @@
 use super::*;
 use crate::limiter::rate::parse_rate;
 
-fn load(args: &[&str]) -> Result<Config, LoadError> {
+/// The settings of a node started with `args` (shared by the settings' test modules).
+pub(super) fn load(args: &[&str]) -> Result<Config, LoadError> {
     Config::load_from(std::iter::once("crdt-limiter").chain(args.iter().copied()))
 }
 
-fn refused(args: &[&str]) -> String {
+/// The refusal of `args`, naming the setting.
+pub(super) fn refused(args: &[&str]) -> String {
     match load(args) {
         Err(LoadError::Invalid(e)) => e.to_string(),
         other => panic!("expected a refused setting, got {other:?}"),

@@ -2,18 +2,8 @@
 //! HTTP path filled in, and bad values refused by their setting.
 
 use super::OtlpProtocol;
-use crate::settings::{Config, LoadError};
+use crate::settings::tests::{load, refused};
 
-fn load(args: &[&str]) -> Result<Config, LoadError> {
-    Config::load_from(["crdt-limiter"].iter().chain(args))
-}
-
-fn refused(args: &[&str]) -> String {
-    match load(args) {
-        Err(LoadError::Invalid(e)) => e.to_string(),
-        other => panic!("expected a refused setting, got {other:?}"),
-    }
-}
 
 #[test]
 fn off_without_an_endpoint_or_with_an_empty_one() {
