@@ -72,7 +72,9 @@ fn files(file: ConfigFile, path: &Path) -> Vec<PathBuf> {
 }
 
 /// The files of `config` to watch, as they are now (blocking: call before
-/// the node is built, so a change while it starts is seen).
+/// the node is built, so a change while it starts is seen). A change between
+/// the settings' own read and this look (the milliseconds of start-up) is
+/// taken as already applied: it shows at the next change or `SIGHUP`.
 pub(super) fn watched(config: &Config) -> Vec<Watched> {
     let rules = config.rules.as_ref().map(|r| (ConfigFile::Rules, &*r.path));
     let rls = config
