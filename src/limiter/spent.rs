@@ -78,12 +78,7 @@ impl Spent {
     pub fn forgive_before(&mut self, reset: Stamp) {
         self.reset = self.reset.max(reset);
         self.baseline = self.baseline.max(reset);
-        if let Some(own) = self.own.take() {
-            self.others.insert(0, own);
-            if self.others.len() >= MAX_ENTRIES {
-                self.forget_oldest();
-            }
-        }
+        self.retire_own();
     }
 
     /// Records that this node spent `tokens` at `now`; `generation` names its
@@ -99,18 +94,18 @@ impl Spent {
         own.count = own.count.saturating_add(u64::from(tokens));
     }
 
-    /// [`Spent::record`] for a window limit whose window began at `window`
-    /// (`None`: not a window): a window's spending is counted under a
-    /// generation of its own.
+    /// [`Spent::record`] for a window limit whose window began at `window`'s
+    /// first stamp, the one before it at its second (`None`: not a window): a
+    /// window's spending is counted under a generation of its own.
     pub fn record_in(
         &mut self,
-        window: Option<Stamp>,
+        window: Option<(Stamp, Stamp)>,
         tokens: u32,
         now: Stamp,
         generation: impl FnOnce() -> u64,
     ) {
-        if let Some(start) = window {
-            self.end_own_before(start);
+        if let Some((start, previous)) = window {
+            self.end_own_before(start, previous);
         }
         self.record(tokens, now, generation);
     }
@@ -200,14 +195,25 @@ impl Spent {
 
     /// Ends this node's own generation if it began before `start` (a window
     /// limit's new window): what it spends from now on is counted under a
-    /// new one, so each generation's spending falls in one window.
-    pub fn end_own_before(&mut self, start: Stamp) {
+    /// new one, so each generation's spending falls in one window. Entries
+    /// of windows before `previous` (the window before this one) are dropped
+    /// and become history: no window still counting can be debited for them,
+    /// and a key's record stays a few entries instead of filling up to
+    /// [`MAX_ENTRIES`] one window after another.
+    pub fn end_own_before(&mut self, start: Stamp, previous: Stamp) {
         if self.own.is_some_and(|own| own.since < start) {
-            if let Some(own) = self.own.take() {
-                self.others.insert(0, own);
-                if self.others.len() >= MAX_ENTRIES {
-                    self.forget_oldest();
-                }
+            self.others.retain(|entry| entry.since >= previous);
+            self.baseline = self.baseline.max(previous);
+            self.retire_own();
+        }
+    }
+
+    /// Moves this node's own generation among the others: it grows no more.
+    fn retire_own(&mut self) {
+        if let Some(own) = self.own.take() {
+            self.others.insert(0, own);
+            if self.others.len() >= MAX_ENTRIES {
+                self.forget_oldest();
             }
         }
     }

@@ -122,3 +122,23 @@ fn the_most_recently_grown_entries_are_kept() {
     assert!(kept.contains(&2));
     assert!(!kept.contains(&1));
 }
+
+/// A window key spent on in window after window keeps the entries of this
+/// window and the one before, not one per window up to the cap; an old
+/// window's entry echoed back later is history, never a debit.
+#[test]
+fn a_window_keys_record_keeps_only_this_window_and_the_one_before() {
+    const W: u64 = 1_000_000_000;
+    let mut s = Spent::new(at(T0));
+    let mut next = 0;
+    for w in 0..600 {
+        let start = T0 + w * W;
+        let window = Some((at(start), at(start.saturating_sub(W).max(T0))));
+        s.record_in(window, 1, at(start + 1), || {
+            next += 1;
+            next
+        });
+    }
+    assert!(s.entries().count() <= 3, "{} entries", s.entries().count());
+    assert_eq!(s.absorb(&[entry(1, 5, T0 + 1)], u64::MAX), 0);
+}

@@ -107,6 +107,14 @@ impl Algorithm {
         }
     }
 
+    /// The starts of the window holding `at` and of the one before it
+    /// (`None` for a token bucket).
+    pub fn window_and_previous(&self, at: Stamp) -> Option<(Stamp, Stamp)> {
+        let start = self.window_start(at)?;
+        let before = Stamp::from_unix_nanos(start.as_unix_nanos().saturating_sub(1));
+        Some((start, self.window_start(before).unwrap_or(start)))
+    }
+
     /// The start of the window holding `at` (`None` for a token bucket).
     pub fn window_start(&self, at: Stamp) -> Option<Stamp> {
         match *self {

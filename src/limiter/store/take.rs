@@ -97,7 +97,7 @@ impl Store {
             }
             if counted {
                 let generation = || self.next_generation();
-                let window = limit.algorithm().window_start(now);
+                let window = limit.algorithm().window_and_previous(now);
                 slot.own_spent(limit, now)
                     .record_in(window, cost, now, generation);
             }
