@@ -116,12 +116,18 @@ pub(super) fn limit_of_key<'k>(
 }
 
 /// What an override of `requests` per `unit` counts in: a window of the
-/// unit under the node's window algorithm, else a token bucket (or blocked,
-/// for 0); `None` if it cannot be a limit (see [`LimitKind::of`]).
+/// unit under the node's window algorithm (a calendar node counts a second,
+/// minute or hour in a fixed window: no calendar has them, and a request's
+/// limit must not vanish for it), else a token bucket (or blocked, for 0);
+/// `None` if it cannot be a limit (see [`LimitKind::of`]).
 fn kind_of(requests: u32, unit: Unit, defaults: &AlgorithmDefaults) -> Option<LimitKind> {
+    let kind = match defaults.rls {
+        AlgorithmKind::Calendar if !unit.is_calendar() => AlgorithmKind::FixedWindow,
+        kind => kind,
+    };
     match NonZeroU32::new(requests) {
-        Some(capacity) if defaults.rls != AlgorithmKind::TokenBucket => {
-            window_limit(defaults.rls, capacity, unit, defaults.time_zone)
+        Some(capacity) if kind != AlgorithmKind::TokenBucket => {
+            window_limit(kind, capacity, unit, defaults.time_zone)
                 .ok()
                 .map(LimitKind::Bucket)
         }

@@ -99,6 +99,11 @@ fn an_override_counts_under_the_nodes_algorithm() {
             Algorithm::SlidingWindow(crate::limiter::Unit::Minute),
         ),
         (AlgorithmKind::TokenBucket, Algorithm::TokenBucket),
+        // No calendar has minutes: a fixed window, not an unlimited request.
+        (
+            AlgorithmKind::Calendar,
+            Algorithm::FixedWindow(crate::limiter::Unit::Minute),
+        ),
     ] {
         let defaults = AlgorithmDefaults {
             rls,
