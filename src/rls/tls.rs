@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_rustls::server::TlsStream;
 use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
 
@@ -18,6 +18,14 @@ use crate::tls::ListenerTls;
 
 /// Handshakes done and not yet taken by tonic.
 const READY: usize = 64;
+
+/// Handshakes in progress at once: each is bounded in time (the head
+/// timeout), and this bounds how many a flood of connections can hold open.
+const HANDSHAKES: usize = 1024;
+
+/// The pause after a failed accept (too many open files, say), so the loop
+/// waits for the condition to pass instead of spinning.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A TLS connection as tonic takes one (it knows TLS streams only with its
 /// own TLS feature, which would bring a second TLS stack).
@@ -65,12 +73,21 @@ pub(super) fn incoming(
     tls: Arc<ListenerTls>,
 ) -> impl Stream<Item = io::Result<TlsConnection>> {
     let (ready, taken) = mpsc::channel(READY);
+    let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
     tokio::spawn(async move {
         while let Some(accepted) = incoming.next().await {
-            let Ok(tcp) = accepted else { continue };
+            let Ok(tcp) = accepted else {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            };
+            let Ok(seat) = Arc::clone(&handshakes).acquire_owned().await else {
+                return;
+            };
             let (tls, ready) = (Arc::clone(&tls), ready.clone());
             tokio::spawn(async move {
-                match tls.accept(tcp).await {
+                let handshake = tls.accept(tcp).await;
+                drop(seat);
+                match handshake {
                     Ok(stream) => {
                         let _ = ready.send(Ok(TlsConnection(stream))).await;
                     }
