@@ -60,7 +60,8 @@ impl SystemClock {
         let wall = wall_now();
         let shift = i128::from(start.as_unix_nanos()) - i128::from(wall.as_unix_nanos());
         Self {
-            shift_ns: i64::try_from(shift).unwrap_or(0),
+            // Saturated, never dropped: a start beyond ±292 years still reads as far as it can.
+            shift_ns: shift.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
             ..Self::anchored(start, Instant::now())
         }
     }
