@@ -35,26 +35,34 @@ pub enum RlsOutcome {
 }
 
 impl RlsOutcome {
-    /// Each outcome's label, in declaration order.
-    const LABELS: [&'static str; 6] = [
-        "ok",
-        "over_limit",
-        "invalid_argument",
-        "unavailable",
-        "unauthenticated",
-        "shadow_limited",
+    /// Every outcome, in declaration order: `ALL[o as usize] == o`, what the
+    /// request counters are indexed by (checked by a unit test).
+    const ALL: [RlsOutcome; 6] = [
+        Self::Ok,
+        Self::OverLimit,
+        Self::Invalid,
+        Self::Unavailable,
+        Self::Unauthenticated,
+        Self::ShadowLimited,
     ];
 
     /// The outcome's label in metrics and spans.
     pub fn as_str(self) -> &'static str {
-        Self::LABELS[self as usize]
+        match self {
+            Self::Ok => "ok",
+            Self::OverLimit => "over_limit",
+            Self::Invalid => "invalid_argument",
+            Self::Unavailable => "unavailable",
+            Self::Unauthenticated => "unauthenticated",
+            Self::ShadowLimited => "shadow_limited",
+        }
     }
 }
 
 /// Handles for the rate-limit service, made from a node's [`Telemetry`].
 pub struct RlsMetrics {
     telemetry: Arc<Telemetry>,
-    requests: [Counter; RlsOutcome::LABELS.len()],
+    requests: [Counter; RlsOutcome::ALL.len()],
     /// By `descriptor` label; each outcome's counter made on first use.
     descriptors: DashMap<Box<str>, [OnceLock<Counter>; Outcome::ALL.len()], ahash::RandomState>,
     /// Detailed names made so far (a few more than admitted, under races).
@@ -70,7 +78,7 @@ impl RlsMetrics {
                 DESCRIPTORS,
                 "Descriptors decided by the rate-limit service, by configured limit and outcome (shadow_limited: over a shadow-mode limit, let through)."
             );
-            RlsOutcome::LABELS.map(|outcome| metrics::counter!(REQUESTS, "outcome" => outcome))
+            RlsOutcome::ALL.map(|outcome| metrics::counter!(REQUESTS, "outcome" => outcome.as_str()))
         });
         Self {
             telemetry,
@@ -131,3 +139,7 @@ impl RlsMetrics {
             .increment(1);
     }
 }
+
+#[cfg(test)]
+#[path = "rls_tests.rs"]
+mod tests;
