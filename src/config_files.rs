@@ -30,6 +30,13 @@ pub fn read_text(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// The first line of a secret's file (bounded like any file here): a
+/// trailing newline is not part of the secret.
+pub fn first_line(path: &Path) -> std::io::Result<String> {
+    let text = read_text(path)?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
 /// What one file resolved to (symlinks followed): its device and inode, so
 /// a swapped `..data` link counts as a change even when the new file has the
 /// old one's size and modification time; `None` while it cannot be read.

@@ -20,8 +20,6 @@ pub struct DescriptorSource {
     pub options: LoadOptions,
     /// The limits they held.
     pub set: Arc<DescriptorSet>,
-    /// The algorithm and zone of limits that name none (node settings).
-    pub defaults: AlgorithmDefaults,
 }
 
 /// Why the descriptor files were not taken.

@@ -42,11 +42,6 @@ impl Secret {
         }
     }
 
-    /// Its bytes now.
-    pub fn as_bytes(&self) -> Vec<u8> {
-        self.current.load().as_bytes().to_vec()
-    }
-
     /// Whether `presented` is this secret, compared in constant time
     /// (`subtle`), so timing tells a caller nothing about how much of a
     /// guess was right (only whether its length was).
@@ -158,9 +153,8 @@ pub(super) fn token_or_file(
 
 /// The first line of a secret's file, so a trailing newline does not count.
 pub(super) fn first_line_of(setting: &'static str, path: &Path) -> Result<String, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(setting, format!("cannot read {}: {e}", path.display())))?;
-    Ok(text.lines().next().unwrap_or_default().to_string())
+    crate::config_files::first_line(path)
+        .map_err(|e| ConfigError::new(setting, format!("cannot read {}: {e}", path.display())))
 }
 
 /// A token short or with spaces or control characters is refused: it would

@@ -140,8 +140,6 @@ pub struct RulesSource {
     pub path: PathBuf,
     /// The rules it held when read.
     pub rules: RuleSet,
-    /// The zone of its calendar windows that name none (`--time-zone`).
-    pub zone: Tz,
 }
 
 /// Shortest admin token accepted: guessing it must be hopeless.
@@ -263,7 +261,7 @@ fn admin_storage(admin: bool, kafka: bool, data_dir: &Option<PathBuf>) -> Result
 /// The rules file, read and validated now, calendar windows in `zone` unless named.
 fn rules_source(path: PathBuf, zone: Tz) -> Result<RulesSource, ConfigError> {
     let rules = load_rules(&path, zone).map_err(|e| ConfigError::new("rules", e.to_string()))?;
-    Ok(RulesSource { rules, path, zone })
+    Ok(RulesSource { rules, path })
 }
 
 /// The default limit: every user's bucket when no rules file says otherwise.

@@ -35,7 +35,6 @@ pub(super) fn source(
                 path,
                 options,
                 set: set.into(),
-                defaults,
             })
         })
         .transpose()

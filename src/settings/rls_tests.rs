@@ -6,7 +6,6 @@ use crate::policy::descriptors::yaml::{Domains, LoadOptions};
 use crate::rls::{Answers, HeaderNames};
 use crate::settings::tests::{load, refused};
 
-
 #[test]
 fn answers_are_plain_by_default() {
     let config = load(&[]).unwrap();

@@ -4,7 +4,6 @@
 use super::OtlpProtocol;
 use crate::settings::tests::{load, refused};
 
-
 #[test]
 fn off_without_an_endpoint_or_with_an_empty_one() {
     assert_eq!(load(&[]).unwrap().traces, None);

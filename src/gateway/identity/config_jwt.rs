@@ -107,13 +107,12 @@ fn err(field: &str, reason: impl ToString) -> IdentityConfigError {
 /// The first line of the secret file at `path` (a trailing newline is not
 /// part of the secret); the error names the file, never what it holds.
 fn first_line(path: &std::path::Path) -> Result<String, IdentityConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    crate::config_files::first_line(path).map_err(|e| {
         err(
             "secret_file",
             format!("cannot read {}: {e}", path.display()),
         )
-    })?;
-    Ok(text.lines().next().unwrap_or_default().to_string())
+    })
 }
 
 impl JwtConfig {

@@ -12,7 +12,6 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use actix_web::{web, FromRequest, HttpRequest};
-use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::http_api::AppState;
@@ -28,12 +27,6 @@ pub fn bearer(value: &HeaderValue) -> Option<&[u8]> {
     scheme
         .eq_ignore_ascii_case(b"bearer ")
         .then(|| token.trim_ascii())
-}
-
-/// Compares in constant time (`subtle`), so timing tells a caller nothing
-/// about how much of a guess was right (only whether its length was).
-pub fn same(presented: &[u8], expected: &[u8]) -> bool {
-    presented.ct_eq(expected).into()
 }
 
 /// Who may ask the decision APIs.
