@@ -133,7 +133,6 @@ fn window_mistakes_in_an_admin_body_name_the_field_and_change_nothing() {
     assert_eq!(stored, "", "nothing was stored");
 }
 
-/// Seconds from now to the next UTC midnight (a fixed day window's end).
 /// Where the two nodes' clocks start: noon UTC, so the day's window cannot
 /// turn while the test runs, whatever the time of day.
 const NOON: &str = "2030-06-01T12:00:00Z";

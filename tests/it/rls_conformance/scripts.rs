@@ -9,43 +9,43 @@ use super::statsd::translate;
 
 #[test]
 fn upstream_script_simple_get() {
-    Stack::start().run_script("simple-get.sh");
+    Stack::start().run_script("simple-get.sh", (1, 0));
 }
 
 #[test]
 fn upstream_script_trigger_ratelimit() {
-    Stack::start().run_script("trigger-ratelimit.sh");
+    Stack::start().run_script("trigger-ratelimit.sh", (3, 2));
 }
 
 #[test]
 fn upstream_script_trigger_shadow_mode_key() {
-    Stack::start().run_script("trigger-shadow-mode-key.sh");
+    Stack::start().run_script("trigger-shadow-mode-key.sh", (6, 0));
 }
 
 #[test]
 fn upstream_script_replaces() {
-    Stack::start().run_script("replaces.sh");
+    Stack::start().run_script("replaces.sh", (12, 10));
 }
 
 /// Its statsd check reads our /metrics through `statsd.rs`.
 #[test]
 fn upstream_script_value_included_in_stats_key_when_unspecified() {
-    Stack::start().run_script("value-included-in-stats-key-when-unspecified.sh");
+    Stack::start().run_script("value-included-in-stats-key-when-unspecified.sh", (2, 1));
 }
 
 #[test]
 fn upstream_script_quota() {
-    Stack::start().run_script("quota.sh");
+    Stack::start().run_script("quota.sh", (3, 1));
 }
 
 #[test]
 fn upstream_script_token_quota() {
-    Stack::start().run_script("token-quota.sh");
+    Stack::start().run_script("token-quota.sh", (7, 3));
 }
 
 #[test]
 fn upstream_script_multiservice_tokenquota() {
-    Stack::start().run_script("multiservice-tokenquota.sh");
+    Stack::start().run_script("multiservice-tokenquota.sh", (10, 3));
 }
 
 /// `examples/ratelimit/config/example.yaml`, unchanged, is a configuration

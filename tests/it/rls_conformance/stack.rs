@@ -155,18 +155,28 @@ impl Stack {
 
     /// Runs upstream's `integration-test/scripts/NAME` as it is, with bash;
     /// fails naming the script, with what it printed and the proxies' logs.
-    pub fn run_script(&self, name: &str) {
+    /// The node must have answered `answers` (OK, OVER_LIMIT) calls: some of
+    /// upstream's checks cannot fail by themselves (`curl -f … | grep` on a
+    /// 429, `curl -i` after the wait), so what the node decided is checked too.
+    pub fn run_script(&self, name: &str, answers: (u32, u32)) {
         let script = upstream(&format!("integration-test/scripts/{name}"));
         let (status, output) = run_bounded(&script, &self.curl_home, Duration::from_secs(120));
-        let calls = self
-            .node
-            .metric(r#"limiter_rls_requests_total{outcome="ok"}"#)
-            + self
-                .node
-                .metric(r#"limiter_rls_requests_total{outcome="over_limit"}"#);
+        let answered = || {
+            let count = |outcome: &str| {
+                let series = format!(r#"limiter_rls_requests_total{{outcome="{outcome}"}}"#);
+                self.node.metric(&series) as u32
+            };
+            (count("ok"), count("over_limit"))
+        };
+        // Envoy's response-path calls may land just after the script ends.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while answered() != answers && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let calls = answered();
         assert!(
-            status == Some(0) && calls > 0.0,
-            "upstream integration-test/scripts/{name}: exit {status:?}, {calls} calls reached the node\n--- script ---\n{output}\n--- envoy-proxy ---\n{}\n--- envoy-mock ---\n{}\n--- statsd ---\n{}",
+            status == Some(0) && calls == answers,
+            "upstream integration-test/scripts/{name}: exit {status:?}, (OK, OVER_LIMIT) answers {calls:?}, expected {answers:?}\n--- script ---\n{output}\n--- envoy-proxy ---\n{}\n--- envoy-mock ---\n{}\n--- statsd ---\n{}",
             self.proxy.log(),
             self.mock.log(),
             self.statsd.last(),
