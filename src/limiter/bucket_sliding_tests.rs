@@ -170,3 +170,16 @@ proptest! {
         prop_assert!(m.level_at(&l, t) <= b.level_at(&l, t));
     }
 }
+
+/// A sliding window whose quota changes keeps the previous window's count:
+/// a new capacity must not forgive what was just spent.
+#[test]
+fn a_new_capacity_keeps_the_previous_windows_count() {
+    let (small, large) = (sliding(10), sliding(20));
+    let mut s = BucketState::full(&small, at(EDGE - 10 * SEC));
+    assert_eq!(admitted(&mut s, &small, 10, EDGE - 10 * SEC), 10);
+    let s = s.refilled_to(&small, at(EDGE + SEC));
+    assert_eq!(s.prev(), 10, "the last minute's count: {s:?}");
+    let moved = crate::limiter::merge::rescale(s, &small, &large);
+    assert_eq!(moved.prev(), 10, "{moved:?}");
+}

@@ -162,7 +162,9 @@ pub fn rescale(state: BucketState, from: &Limit, to: &Limit) -> BucketState {
     let level = i128::from(state.level()) * to.interval().as_nanos() as i128
         / from.interval().as_nanos().max(1) as i128;
     let level = level.clamp(-i128::from(to.full_level()), i128::from(to.full_level())) as i64;
-    BucketState::from_parts(level, state.stamp())
+    // A sliding window's previous count is a count (windows keep one token
+    // per nanosecond): kept for a sliding target, dropped by `bounded` otherwise.
+    BucketState::from_sliding(level, state.prev(), state.stamp()).bounded(to)
 }
 
 /// One bucket with its limit: the unit the `crdts` traits see.
